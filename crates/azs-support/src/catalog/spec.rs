@@ -1,0 +1,220 @@
+//! The catalog's in-memory model: what one command is, as `catalog/*.toml` describes it.
+//!
+//! These types are the single source that help, `Get-Command`, Tab completion, parameter binding and
+//! access gating read. They are built only by the loader (`catalog::load`), which validates them,
+//! so holders of a `Catalog` can rely on every invariant documented here.
+
+use regex::Regex;
+use std::collections::HashMap;
+
+/// Who may run a command, and at what consent level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Always available to every caller (JEA's default commands and the formatting commands).
+    Default,
+    /// Support, with a grant of `Diagnostics` or higher.
+    Diagnostics,
+    /// Support, with a grant of `DiagnosticsRepair`.
+    DiagnosticsRepair,
+    /// Operators only (consent, history, the privileged endpoint's own commands).
+    Operator,
+}
+
+impl Access {
+    /// The spelling used in catalog files and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Default => "Default",
+            Access::Diagnostics => "Diagnostics",
+            Access::DiagnosticsRepair => "DiagnosticsRepair",
+            Access::Operator => "Operator",
+        }
+    }
+}
+
+/// Which command set a server serves. A command belongs to exactly one profile, or to both
+/// when it is a default command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// Azure Stack Hub: Azs.Support plus the privileged endpoint's operator commands.
+    AzsHub,
+    /// Azure Local / Azure Stack HCI remote support.
+    AzureLocal,
+    /// Served in every profile (default and formatting commands).
+    All,
+}
+
+impl Profile {
+    /// Whether a command of this profile is served by a server running `serving`.
+    pub fn serves_in(self, serving: Profile) -> bool {
+        self == Profile::All || self == serving
+    }
+}
+
+/// The type a parameter's value is converted to when bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Text.
+    String,
+    /// A 64-bit integer (`range` bounds it further).
+    Int,
+    /// Present or absent; `-Name:$false` turns it off.
+    Switch,
+    /// `$true` or `$false`.
+    Bool,
+    /// An instant: ISO 8601 (`2026-11-21`, `2026-11-21T10:00:00Z`, `2026-11-21 10:00`).
+    DateTime,
+    /// One or more texts (comma array).
+    StringArray,
+    /// One or more integers (comma array).
+    IntArray,
+}
+
+/// One parameter of a command.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    /// Canonical name, without the dash (`ComputerName`).
+    pub name: String,
+    /// Value type.
+    pub kind: ParamType,
+    /// Must be given.
+    pub mandatory: bool,
+    /// Position for positional binding (0-based), if any.
+    pub position: Option<u32>,
+    /// Other names accepted for it (`CN` for `ComputerName`).
+    pub aliases: Vec<String>,
+    /// Allowed values (case-insensitive; bound as the catalog spells them). Empty: any.
+    pub validate_set: Vec<String>,
+    /// Anchored pattern every (text) value must match, with its source text for messages.
+    pub validate_pattern: Option<(Regex, String)>,
+    /// Inclusive bounds for Int / IntArray values.
+    pub range: Option<(i64, i64)>,
+    /// Default value as the catalog writes it (documentation, and bound when the parameter is
+    /// absent). Stored as text and converted like user input.
+    pub default: Option<String>,
+    /// One-line help.
+    pub help: String,
+}
+
+/// One example in the help.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// The command line.
+    pub code: String,
+    /// What it does.
+    pub remarks: String,
+}
+
+/// How a command's records are shown when no formatting command is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Columns of the output properties.
+    Table,
+    /// One `Name : Value` block per record.
+    List,
+    /// Plain text lines (string output).
+    Text,
+}
+
+/// What a command returns.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// Type name of the records (`Azs.Support.ClusterResource`), empty for text output.
+    pub type_name: String,
+    /// Properties every record carries, in display order.
+    pub properties: Vec<String>,
+    /// Default sort: property names, in priority order. Empty: the command's own order.
+    pub default_sort: Vec<String>,
+    /// The default view.
+    pub view: View,
+}
+
+/// One command.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Canonical name (`Get-AzsSupportClusterResource`).
+    pub name: String,
+    /// Other names (`select` for `Select-Object`).
+    pub aliases: Vec<String>,
+    /// Who may run it.
+    pub access: Access,
+    /// Which profile serves it.
+    pub profile: Profile,
+    /// Group heading (the catalog file's group: `Cluster`, `Service Fabric`, ...).
+    pub group: String,
+    /// One-line summary.
+    pub synopsis: String,
+    /// Full description.
+    pub description: String,
+    /// Parameters in declaration order.
+    pub parameters: Vec<ParamSpec>,
+    /// Help examples.
+    pub examples: Vec<Example>,
+    /// What it returns.
+    pub output: OutputSpec,
+    /// Accepts records from a previous pipeline element (formatting commands,
+    /// `Save-AzsSupportObjectToFile`).
+    pub pipeline_input: bool,
+    /// Supports `-WhatIf` and `-Confirm` (changes state; asks in interactive sessions).
+    pub supports_should_process: bool,
+    /// Operators may run it too, although its `access` is a support level
+    /// (`Send-AzureStackDiagnosticLog` is both an Azs.Support and a privileged-endpoint command).
+    pub also_operator: bool,
+    /// The catalog file it came from (for error messages).
+    pub source_file: String,
+}
+
+impl CommandSpec {
+    /// The parameter with this exact canonical name (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&ParamSpec> {
+        self.parameters
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The validated catalog of one profile: every command that profile serves, names and aliases
+/// unique within it.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    profile: Profile,
+    commands: Vec<CommandSpec>,
+    /// Lower-cased names and aliases to index in `commands`.
+    index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Builds the lookup index. Only the loader calls this, after validation (names and aliases
+    /// are unique within the profile).
+    pub(crate) fn from_validated(profile: Profile, commands: Vec<CommandSpec>) -> Self {
+        let mut index = HashMap::new();
+        for (i, c) in commands.iter().enumerate() {
+            index.insert(c.name.to_ascii_lowercase(), i);
+            for a in &c.aliases {
+                index.insert(a.to_ascii_lowercase(), i);
+            }
+        }
+        Catalog {
+            profile,
+            commands,
+            index,
+        }
+    }
+
+    /// The profile this catalog serves.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The command with this name or alias (case-insensitive, exact).
+    pub fn get(&self, name: &str) -> Option<&CommandSpec> {
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.commands[i])
+    }
+
+    /// Every command, in catalog order.
+    pub fn commands(&self) -> &[CommandSpec] {
+        &self.commands
+    }
+}

@@ -1,0 +1,12 @@
+//! azs-support: the Azs.Support toolkit as a library.
+//!
+//! It owns the command catalog (data and validation), the typed values commands return, the stamp
+//! model, the per-session working directory and the command implementations. It knows nothing of
+//! SSH, sessions or consent: `pep-shell` binds a command line and calls in here.
+
+pub mod args;
+pub mod catalog;
+pub mod value;
+
+pub use args::BoundArgs;
+pub use value::{Record, Value};
