@@ -185,8 +185,8 @@ pub struct Catalog {
 
 impl Catalog {
     /// Builds the lookup index. Only the loader calls this, after validation (names and aliases
-    /// are unique within the profile).
-    pub(crate) fn from_validated(profile: Profile, commands: Vec<CommandSpec>) -> Self {
+    /// are unique within the profile). Tests may build small catalogs with it.
+    pub fn from_validated(profile: Profile, commands: Vec<CommandSpec>) -> Self {
         let mut index = HashMap::new();
         for (i, c) in commands.iter().enumerate() {
             index.insert(c.name.to_ascii_lowercase(), i);
