@@ -6,7 +6,10 @@
 
 pub mod args;
 pub mod catalog;
+pub mod commands;
+pub mod stamp;
 pub mod value;
+pub mod workdir;
 
 pub use args::BoundArgs;
 pub use value::{Record, Value};

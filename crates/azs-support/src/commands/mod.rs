@@ -1,0 +1,135 @@
+//! Command implementations and the registry that maps a catalog name to one.
+//!
+//! An implementation is a plain function from an [`Invocation`] (bound arguments, piped input,
+//! the stamp, the session's working directory, the clock) to output values. It never sees SSH,
+//! sessions or consent: gating happened before it was called. Catalog entries without an
+//! implementation here are "not implemented yet", and the shell says so when they are run.
+
+mod cluster;
+mod stamp_info;
+mod working_directory;
+
+use crate::args::BoundArgs;
+use crate::stamp::Stamp;
+use crate::value::Value;
+use crate::workdir::{WorkdirError, WorkingDirectory};
+use chrono::{DateTime, Utc};
+
+/// Everything a command may use.
+pub struct Invocation<'a> {
+    /// The bound parameters.
+    pub args: &'a BoundArgs,
+    /// Records piped in (for commands with `pipeline_input`).
+    pub input: Vec<Value>,
+    /// The stamp.
+    pub stamp: &'a Stamp,
+    /// The session's working directory.
+    pub workdir: &'a WorkingDirectory,
+    /// The current time.
+    pub now: DateTime<Utc>,
+}
+
+/// A command's failure, worded for the user (one line).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CommandError(pub String);
+
+impl From<WorkdirError> for CommandError {
+    fn from(e: WorkdirError) -> Self {
+        CommandError(e.to_string())
+    }
+}
+
+/// A command implementation.
+pub type Implementation = fn(&mut Invocation<'_>) -> Result<Vec<Value>, CommandError>;
+
+/// The implementations, by canonical catalog name.
+const REGISTRY: &[(&str, Implementation)] = &[
+    (
+        "Get-AzsSupportWorkingDirectory",
+        working_directory::get_working_directory,
+    ),
+    (
+        "Get-AzsSupportWorkingDirectoryFiles",
+        working_directory::get_files,
+    ),
+    ("Clear-AzsSupportWorkingDirectory", working_directory::clear),
+    (
+        "Save-AzsSupportObjectToFile",
+        working_directory::save_object_to_file,
+    ),
+    (
+        "Get-AzsSupportStampInformation",
+        stamp_info::get_stamp_information,
+    ),
+    ("Get-AzsSupportStampVersion", stamp_info::get_stamp_version),
+    (
+        "Get-AzsSupportInfrastructureHost",
+        cluster::get_infrastructure_host,
+    ),
+    (
+        "Get-AzsSupportClusterResource",
+        cluster::get_cluster_resource,
+    ),
+];
+
+/// The implementation of a catalog command, if it has one (case-insensitive name).
+pub fn implementation(name: &str) -> Option<Implementation> {
+    REGISTRY
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, f)| *f)
+}
+
+/// Names of every implemented command.
+pub fn implemented_names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|(n, _)| *n)
+}
+
+/// Case-insensitive wildcard match (`*`, `?`), as PowerShell's `-like`.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard() {
+        assert!(wildcard_match("*.json", "a.JSON"));
+        assert!(wildcard_match("Cluster*", "Cluster IP Address"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "abbc"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("x*", "yx"));
+    }
+
+    #[test]
+    fn registry_names_unique() {
+        let mut names: Vec<_> = implemented_names().map(str::to_ascii_lowercase).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(n, names.len());
+    }
+}

@@ -1,0 +1,345 @@
+//! The per-session working directory: where every file a command writes lands.
+//!
+//! Each session gets a directory named for its UTC start time and session id under a configured
+//! parent (`<state>/workdirs`), created on first use with mode 0700. Paths a user gives are resolved
+//! beneath it: absolute paths, `..`, empty or control-character components, and symlinks anywhere
+//! on the way are refused, and the resolved path must still lie under the canonical root. Files are
+//! created with `create_new` (`O_EXCL`, which also refuses a symlink planted at the final name), and
+//! a size quota bounds what a session may store.
+
+use chrono::{DateTime, Utc};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A working-directory failure, worded for the user (one line).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkdirError {
+    /// The path given leaves the working directory or is malformed.
+    #[error("the path '{path}' is not allowed: {why}; paths are relative to the working directory and stay inside it")]
+    PathRefused {
+        /// The path as given (control characters escaped).
+        path: String,
+        /// Which rule it broke.
+        why: &'static str,
+    },
+    /// Writing would pass the quota.
+    #[error("the working directory quota of {quota} bytes would be exceeded ({used} bytes used, {wanted} more requested)")]
+    QuotaExceeded {
+        /// The quota in bytes.
+        quota: u64,
+        /// Bytes already stored.
+        used: u64,
+        /// Bytes the write needs.
+        wanted: u64,
+    },
+    /// A file of that name exists already.
+    #[error("a file named '{0}' already exists in the working directory")]
+    Exists(String),
+    /// The file system refused.
+    #[error("working directory: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// One session's working directory.
+#[derive(Debug)]
+pub struct WorkingDirectory {
+    path: PathBuf,
+    quota_bytes: u64,
+    created: OnceLock<PathBuf>,
+}
+
+/// A file found in the working directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkdirFile {
+    /// File name.
+    pub name: String,
+    /// Path relative to the working directory, `/`-separated.
+    pub relative_path: String,
+    /// Size in bytes.
+    pub length: u64,
+    /// Last modification, UTC.
+    pub modified: DateTime<Utc>,
+}
+
+impl WorkingDirectory {
+    /// The working directory of a session that started at `started` with id `session_id`, under
+    /// `parent`. Nothing is created until first use.
+    pub fn new(parent: &Path, started: DateTime<Utc>, session_id: &str, quota_bytes: u64) -> Self {
+        let name = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), session_id);
+        WorkingDirectory {
+            path: parent.join(name),
+            quota_bytes,
+            created: OnceLock::new(),
+        }
+    }
+
+    /// Where the directory is (or will be).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The quota in bytes.
+    pub fn quota_bytes(&self) -> u64 {
+        self.quota_bytes
+    }
+
+    /// The directory's canonical path, creating it (mode 0700) on first use.
+    pub fn ensure(&self) -> Result<&Path, WorkdirError> {
+        if let Some(p) = self.created.get() {
+            return Ok(p);
+        }
+        fs::create_dir_all(&self.path)?;
+        set_private(&self.path)?;
+        let canonical = fs::canonicalize(&self.path)?;
+        Ok(self.created.get_or_init(|| canonical))
+    }
+
+    /// Resolves a user-given relative path beneath the directory, refusing anything that could
+    /// lead out of it. The result need not exist.
+    pub fn resolve(&self, user_path: &str) -> Result<PathBuf, WorkdirError> {
+        let refuse = |why| WorkdirError::PathRefused {
+            path: escape(user_path),
+            why,
+        };
+        if user_path.is_empty() {
+            return Err(refuse("it is empty"));
+        }
+        if user_path.chars().any(|c| c.is_control()) {
+            return Err(refuse("it contains a control character"));
+        }
+        let rel = Path::new(user_path);
+        let mut clean = PathBuf::new();
+        for comp in rel.components() {
+            match comp {
+                Component::Normal(c) => clean.push(c),
+                Component::CurDir => {}
+                Component::ParentDir => return Err(refuse("'..' is not allowed")),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(refuse("absolute paths are not allowed"))
+                }
+            }
+        }
+        if clean.as_os_str().is_empty() {
+            return Err(refuse("it names the working directory itself"));
+        }
+        let root = self.ensure()?.to_path_buf();
+        // Walk the components: none that exists may be a symlink.
+        let mut cur = root.clone();
+        for comp in clean.components() {
+            cur.push(comp);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(refuse("it passes through a symbolic link"))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let full = root.join(&clean);
+        if !full.starts_with(&root) {
+            return Err(refuse("it leads outside the working directory"));
+        }
+        Ok(full)
+    }
+
+    /// Creates a new file at `user_path` (relative) holding `bytes`, within the quota.
+    /// Parent directories inside the working directory are created as needed.
+    pub fn write_new(&self, user_path: &str, bytes: &[u8]) -> Result<PathBuf, WorkdirError> {
+        let target = self.resolve(user_path)?;
+        let used = self.used_bytes()?;
+        let wanted = bytes.len() as u64;
+        if used.saturating_add(wanted) > self.quota_bytes {
+            return Err(WorkdirError::QuotaExceeded {
+                quota: self.quota_bytes,
+                used,
+                wanted,
+            });
+        }
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut file = match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(WorkdirError::Exists(escape(user_path)))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        Ok(target)
+    }
+
+    /// Bytes stored (regular files, recursively; symlinks are not followed).
+    pub fn used_bytes(&self) -> Result<u64, WorkdirError> {
+        Ok(self.files(true)?.iter().map(|f| f.length).sum())
+    }
+
+    /// The files present, top level only or recursively, sorted by relative path.
+    pub fn files(&self, recurse: bool) -> Result<Vec<WorkdirFile>, WorkdirError> {
+        let root = match self.created.get() {
+            Some(r) => r.clone(),
+            None if !self.path.exists() => return Ok(Vec::new()),
+            None => self.ensure()?.to_path_buf(),
+        };
+        let mut out = Vec::new();
+        walk(&root, &root, recurse, &mut out)?;
+        out.sort_by(|a, b| a.relative_path.cmp(&b.relative_path));
+        Ok(out)
+    }
+
+    /// Removes everything inside the directory (the directory itself stays). Returns the number
+    /// of files removed and the bytes freed.
+    pub fn clear(&self) -> Result<(u64, u64), WorkdirError> {
+        let files = self.files(true)?;
+        let count = files.len() as u64;
+        let bytes = files.iter().map(|f| f.length).sum();
+        let Some(root) = self.created.get().cloned().or_else(|| {
+            self.path
+                .exists()
+                .then(|| fs::canonicalize(&self.path).ok())
+                .flatten()
+        }) else {
+            return Ok((0, 0));
+        };
+        for entry in fs::read_dir(&root)? {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok((count, bytes))
+    }
+}
+
+fn walk(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<WorkdirFile>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            if recurse {
+                walk(root, &entry.path(), recurse, out)?;
+            }
+        } else if ft.is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let modified = meta
+                .modified()
+                .map(DateTime::<Utc>::from)
+                .unwrap_or_else(|_| Utc::now());
+            out.push(WorkdirFile {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                relative_path: rel,
+                length: meta.len(),
+                modified,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_private(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn set_private(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Text safe to show: control characters escaped.
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32).chars().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wd(quota: u64) -> (tempfile::TempDir, WorkingDirectory) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let w = WorkingDirectory::new(tmp.path(), Utc::now(), "s1", quota);
+        (tmp, w)
+    }
+
+    #[test]
+    fn created_lazily_with_timestamped_name() {
+        let (_t, w) = wd(1000);
+        assert!(!w.path().exists());
+        let name = w
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.ends_with("Z-s1"), "{name}");
+        w.ensure().expect("ensure");
+        assert!(w.path().is_dir());
+    }
+
+    #[test]
+    fn refuses_escapes() {
+        let (_t, w) = wd(1000);
+        for bad in ["../x", "a/../../x", "/tmp/PWNED", "", ".", "a\u{1b}b"] {
+            assert!(
+                matches!(w.resolve(bad), Err(WorkdirError::PathRefused { .. })),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(w.resolve("sub/file.txt").is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlink_out() {
+        let (t, w) = wd(1000);
+        let root = w.ensure().expect("ensure").to_path_buf();
+        std::os::unix::fs::symlink(t.path(), root.join("link")).expect("symlink");
+        assert!(matches!(
+            w.resolve("link/x"),
+            Err(WorkdirError::PathRefused { .. })
+        ));
+        std::os::unix::fs::symlink("/tmp/elsewhere", root.join("planted")).expect("symlink");
+        assert!(w.write_new("planted", b"x").is_err());
+    }
+
+    #[test]
+    fn quota_enforced_and_clear_frees() {
+        let (_t, w) = wd(10);
+        w.write_new("a.txt", b"12345").expect("first write");
+        let err = w.write_new("b.txt", b"123456").expect_err("over quota");
+        assert!(err.to_string().contains("quota"), "{err}");
+        assert!(matches!(
+            w.write_new("a.txt", b"1"),
+            Err(WorkdirError::Exists(_))
+        ));
+        assert_eq!(w.files(true).expect("files").len(), 1);
+        assert_eq!(w.clear().expect("clear"), (1, 5));
+        assert!(w.files(true).expect("files").is_empty());
+        assert!(w.path().is_dir());
+    }
+}
