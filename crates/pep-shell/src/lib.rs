@@ -1,1 +1,22 @@
-pub fn _y() {}
+//! pep-shell: the privileged endpoint — an SSH-served restricted shell in JEA's no-language mode,
+//! just-in-time consent, access gates, per-session transcripts and history.
+//!
+//! Layers, outermost first: `server` (SSH: bytes in, events out) → `shell` (one session: a line in,
+//! a reply out) → `lang` (lexer, parser, binder, formatting) and `azs_support` (the catalog, the
+//! stamp, the command implementations). `consent`, `identity`, `transcript` and `history` own the
+//! state that outlives a session, under the `state` directory.
+
+pub mod builtins;
+pub mod clock;
+pub mod consent;
+pub mod endpoint;
+pub mod history;
+pub mod host_key;
+pub mod identity;
+pub mod lang;
+pub mod line_editor;
+pub mod operator_commands;
+pub mod server;
+pub mod shell;
+pub mod state;
+pub mod transcript;

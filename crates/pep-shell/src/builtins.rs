@@ -1,0 +1,81 @@
+//! JEA's default commands that need the session: Get-Command and Get-Help (both show only what the
+//! caller may run now), Clear-Host and Exit-PSSession.
+
+use azs_support::catalog::CommandSpec;
+use azs_support::{BoundArgs, Value};
+
+use crate::lang;
+
+/// What a builtin asks the session to do besides printing.
+pub enum BuiltinEffect {
+    /// Print these values.
+    Values(Vec<Value>),
+    /// Print this text as is.
+    Text(String),
+    /// Clear the screen.
+    Clear,
+    /// End the session.
+    Exit,
+}
+
+/// Whether `name` (canonical) is a builtin handled here.
+pub fn is_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "Get-Command" | "Get-Help" | "Clear-Host" | "Exit-PSSession"
+    )
+}
+
+/// Runs a builtin. `visible` is every command the caller may run now; `lookup` finds a visible
+/// command by name or alias.
+pub fn run<'a>(
+    name: &str,
+    args: &BoundArgs,
+    visible: &[&'a CommandSpec],
+    lookup: impl Fn(&str) -> Option<&'a CommandSpec>,
+) -> Result<BuiltinEffect, String> {
+    match name {
+        "Get-Command" => {
+            let patterns = args.strings("Name");
+            let chosen: Vec<&CommandSpec> = visible
+                .iter()
+                .copied()
+                .filter(|c| {
+                    patterns.is_empty()
+                        || patterns.iter().any(|p| {
+                            azs_support::commands::wildcard_match(p, &c.name)
+                                || c.aliases.iter().any(|a| a.eq_ignore_ascii_case(p))
+                        })
+                })
+                .collect();
+            if chosen.is_empty() && !patterns.is_empty() {
+                return Err(format!(
+                    "The term '{}' is not recognized as the name of a command permitted in this session.",
+                    crate::transcript::escape(&patterns.join(", "))
+                ));
+            }
+            Ok(BuiltinEffect::Values(lang::command_records(
+                &chosen,
+                args.switch("Syntax"),
+            )))
+        }
+        "Get-Help" => {
+            let target = args.str("Name").unwrap_or("Get-Help");
+            let Some(spec) = lookup(target) else {
+                return Err(format!(
+                    "Get-Help could not find '{}' among the commands permitted in this session. Run Get-Command to see them.",
+                    crate::transcript::escape(target)
+                ));
+            };
+            Ok(BuiltinEffect::Text(lang::get_help(
+                spec,
+                args.switch("Full"),
+                args.switch("Examples"),
+                args.str("Parameter"),
+            )))
+        }
+        "Clear-Host" => Ok(BuiltinEffect::Clear),
+        "Exit-PSSession" => Ok(BuiltinEffect::Exit),
+        other => Err(format!("'{other}' is not a builtin")),
+    }
+}

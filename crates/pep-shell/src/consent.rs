@@ -1,0 +1,525 @@
+//! Just-in-time consent: the operator's grants of remote-support access, and the proof a support
+//! session needs to run anything.
+//!
+//! A grant has an access level (`Diagnostics` ⊂ `DiagnosticsRepair`), a lifetime of 60 minutes to
+//! 14 days, and a phase ([`GrantState`]). At most one grant is active. Support commands run only
+//! with an [`Authorization`], which only [`Consent::authorize`] makes, from the live state, at the
+//! moment the command runs. [`Consent::watch`] resolves when a grant stops being active (revoked,
+//! expired, replaced), so live sessions end at that instant.
+//!
+//! `consent.json` (format version 1), replaced atomically on every change:
+//! `{"version":1,"next_id":3,"grants":[{"id":2,"access_level":"Diagnostics",
+//! "created_at":"...","updated_at":"...","expires_at":"...","support_request_id":"123",
+//! "revoked_at":null}]}`. Grants that ended more than 90 days ago are dropped when it is written.
+
+use crate::clock::Clock;
+use crate::state::atomic_write;
+use anyhow::{bail, Context, Result};
+use azs_support::catalog::Access;
+use azs_support::{Record, Value};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+/// Shortest grant, in minutes.
+pub const MIN_MINUTES: i64 = 60;
+/// Longest grant (14 days), in minutes.
+pub const MAX_MINUTES: i64 = 20_160;
+/// Default grant length, in minutes.
+pub const DEFAULT_MINUTES: i64 = 480;
+/// How far back `-IncludeExpired` reaches.
+const INCLUDE_EXPIRED_DAYS: i64 = 30;
+/// How long ended grants are kept on disk.
+const RETENTION_DAYS: i64 = 90;
+
+/// The level of access a grant gives support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AccessLevel {
+    /// Read-only diagnostics.
+    Diagnostics,
+    /// Diagnostics and repair.
+    DiagnosticsRepair,
+}
+
+impl AccessLevel {
+    /// The name as written in commands and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::Diagnostics => "Diagnostics",
+            AccessLevel::DiagnosticsRepair => "DiagnosticsRepair",
+        }
+    }
+
+    /// Parses the catalog's ValidateSet spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "diagnostics" => Some(AccessLevel::Diagnostics),
+            "diagnosticsrepair" => Some(AccessLevel::DiagnosticsRepair),
+            _ => None,
+        }
+    }
+}
+
+/// The phase of a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantState {
+    /// In force: support may connect and run commands at its level.
+    Active,
+    /// Its lifetime ran out.
+    Expired,
+    /// The operator revoked it (or replaced it).
+    Revoked,
+}
+
+impl GrantState {
+    /// The name shown in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantState::Active => "Active",
+            GrantState::Expired => "Expired",
+            GrantState::Revoked => "Revoked",
+        }
+    }
+}
+
+/// One grant, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Sequence number.
+    pub id: u64,
+    /// Level.
+    pub access_level: AccessLevel,
+    /// When it was granted.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+    /// The support case it was granted for.
+    pub support_request_id: Option<String>,
+    /// When the operator revoked it.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Grant {
+    /// Its phase at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> GrantState {
+        if self.revoked_at.is_some() {
+            GrantState::Revoked
+        } else if now >= self.expires_at {
+            GrantState::Expired
+        } else {
+            GrantState::Active
+        }
+    }
+
+    /// When it stopped being active (or will).
+    fn ended_at(&self) -> DateTime<Utc> {
+        self.revoked_at.unwrap_or(self.expires_at)
+    }
+}
+
+/// Why a grant a session relied on ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantEnd {
+    /// Revoked by the operator (or replaced by a new grant).
+    Revoked,
+    /// Expired.
+    Expired,
+}
+
+impl GrantEnd {
+    /// The message a live session is ended with.
+    pub fn message(self) -> &'static str {
+        match self {
+            GrantEnd::Revoked => {
+                "remote support consent was revoked by the operator; the session has ended"
+            }
+            GrantEnd::Expired => "remote support consent expired; the session has ended",
+        }
+    }
+}
+
+/// Proof that a support command may run at `level` under grant `grant_id`. Only
+/// [`Consent::authorize`] makes one, from the live state; it is not kept across commands.
+#[derive(Debug)]
+pub struct Authorization {
+    grant_id: u64,
+    level: AccessLevel,
+}
+
+impl Authorization {
+    /// The grant it was derived from.
+    pub fn grant_id(&self) -> u64 {
+        self.grant_id
+    }
+
+    /// The grant's level.
+    pub fn level(&self) -> AccessLevel {
+        self.level
+    }
+
+    /// Whether a support command of catalog access `access` may run under it.
+    pub fn permits(&self, access: Access) -> bool {
+        match access {
+            Access::Default => true,
+            Access::Diagnostics => true,
+            Access::DiagnosticsRepair => self.level == AccessLevel::DiagnosticsRepair,
+            Access::Operator => false,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ConsentFile {
+    version: u32,
+    next_id: u64,
+    grants: Vec<Grant>,
+}
+
+/// The grants of this endpoint, shared by every session.
+pub struct Consent {
+    path: PathBuf,
+    clock: Clock,
+    inner: Mutex<ConsentFile>,
+    changed: watch::Sender<u64>,
+    live_support_sessions: AtomicUsize,
+}
+
+impl Consent {
+    /// Loads `consent.json` (an absent file means no grants).
+    pub fn open(path: &Path, clock: Clock) -> Result<Self> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let f: ConsentFile = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a valid consent file", path.display()))?;
+                if f.version != 1 {
+                    bail!("{}: version {} is not supported", path.display(), f.version);
+                }
+                f
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConsentFile {
+                version: 1,
+                next_id: 1,
+                grants: Vec::new(),
+            },
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(Consent {
+            path: path.to_path_buf(),
+            clock,
+            inner: Mutex::new(file),
+            changed: watch::channel(0).0,
+            live_support_sessions: AtomicUsize::new(0),
+        })
+    }
+
+    /// The clock grants are judged by.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConsentFile> {
+        // A panic while holding the lock cannot leave the grants half-changed (every change is
+        // built on a copy and swapped in after the write), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `change` to a copy of the state, writes it, then swaps it in and wakes watchers.
+    fn update<T>(
+        &self,
+        change: impl FnOnce(&mut ConsentFile, DateTime<Utc>) -> Result<T>,
+    ) -> Result<T> {
+        let now = self.clock.now();
+        let mut guard = self.lock();
+        let mut next = ConsentFile {
+            version: 1,
+            next_id: guard.next_id,
+            grants: guard.grants.clone(),
+        };
+        let out = change(&mut next, now)?;
+        next.grants.retain(|g| {
+            g.state(now) == GrantState::Active
+                || now - g.ended_at() < Duration::days(RETENTION_DAYS)
+        });
+        atomic_write(&self.path, &serde_json::to_vec_pretty(&next)?, 0o600)?;
+        *guard = next;
+        drop(guard);
+        self.changed.send_modify(|g| *g += 1);
+        Ok(out)
+    }
+
+    /// The active grant, if any.
+    pub fn active(&self) -> Option<Grant> {
+        let now = self.clock.now();
+        self.lock()
+            .grants
+            .iter()
+            .find(|g| g.state(now) == GrantState::Active)
+            .cloned()
+    }
+
+    /// A proof for running support commands now, if a grant is active.
+    pub fn authorize(&self) -> Option<Authorization> {
+        self.active().map(|g| Authorization {
+            grant_id: g.id,
+            level: g.access_level,
+        })
+    }
+
+    /// Grants remote support. Refused while another grant is active (change that one with
+    /// [`Consent::set`] or revoke it first).
+    pub fn enable(
+        &self,
+        level: AccessLevel,
+        minutes: i64,
+        support_request_id: Option<String>,
+    ) -> Result<Grant> {
+        check_minutes(minutes)?;
+        self.update(|f, now| {
+            if let Some(g) = f.grants.iter().find(|g| g.state(now) == GrantState::Active) {
+                bail!(
+                    "remote support is already enabled ({} until {}); change it with Set-RemoteSupportAccess or revoke it with Disable-RemoteSupport",
+                    g.access_level.as_str(),
+                    g.expires_at.format("%Y-%m-%d %H:%M:%SZ")
+                );
+            }
+            let grant = Grant {
+                id: f.next_id,
+                access_level: level,
+                created_at: now,
+                updated_at: now,
+                expires_at: now + Duration::minutes(minutes),
+                support_request_id,
+                revoked_at: None,
+            };
+            f.next_id += 1;
+            f.grants.push(grant.clone());
+            Ok(grant)
+        })
+    }
+
+    /// Changes the active grant's level and/or lifetime (`minutes` counted from now).
+    pub fn set(&self, level: Option<AccessLevel>, minutes: Option<i64>) -> Result<Grant> {
+        if let Some(m) = minutes {
+            check_minutes(m)?;
+        }
+        if level.is_none() && minutes.is_none() {
+            bail!("give -AccessLevel, -ExpireInMinutes or both");
+        }
+        self.update(|f, now| {
+            let Some(g) = f.grants.iter_mut().find(|g| g.state(now) == GrantState::Active) else {
+                bail!("remote support is not enabled on this endpoint; grant it with Enable-RemoteSupport");
+            };
+            if let Some(l) = level {
+                g.access_level = l;
+            }
+            if let Some(m) = minutes {
+                g.expires_at = now + Duration::minutes(m);
+            }
+            g.updated_at = now;
+            Ok(g.clone())
+        })
+    }
+
+    /// Revokes the active grant.
+    pub fn disable(&self) -> Result<Grant> {
+        self.update(|f, now| {
+            let Some(g) = f
+                .grants
+                .iter_mut()
+                .find(|g| g.state(now) == GrantState::Active)
+            else {
+                bail!("remote support is not enabled on this endpoint; there is nothing to revoke");
+            };
+            g.revoked_at = Some(now);
+            g.updated_at = now;
+            Ok(g.clone())
+        })
+    }
+
+    /// The active grant, and with `include_ended` the grants that ended in the last 30 days,
+    /// newest first.
+    pub fn list(&self, include_ended: bool) -> Vec<Grant> {
+        let now = self.clock.now();
+        let mut out: Vec<Grant> = self
+            .lock()
+            .grants
+            .iter()
+            .filter(|g| {
+                g.state(now) == GrantState::Active
+                    || (include_ended && now - g.ended_at() < Duration::days(INCLUDE_EXPIRED_DAYS))
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out
+    }
+
+    /// Resolves when grant `grant_id` stops being active: at its expiry instant, or as soon as it
+    /// is revoked or replaced. Changes of level or lifetime keep it alive and re-arm the timer.
+    pub async fn watch(&self, grant_id: u64) -> GrantEnd {
+        let mut rx = self.changed.subscribe();
+        loop {
+            let now = self.clock.now();
+            let grant = self
+                .lock()
+                .grants
+                .iter()
+                .find(|g| g.id == grant_id)
+                .cloned();
+            let Some(grant) = grant else {
+                return GrantEnd::Revoked;
+            };
+            match grant.state(now) {
+                GrantState::Revoked => return GrantEnd::Revoked,
+                GrantState::Expired => return GrantEnd::Expired,
+                GrantState::Active => {}
+            }
+            let deadline = self.clock.instant_at(grant.expires_at);
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        // The store is gone (server shutting down): only the timer remains.
+                        tokio::time::sleep_until(deadline).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a support session in or out (for ConnectionStatus).
+    pub fn support_session_started(&self) {
+        self.live_support_sessions.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// See [`Consent::support_session_started`].
+    pub fn support_session_ended(&self) {
+        self.live_support_sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The record the consent commands return for a grant.
+    pub fn record(&self, g: &Grant) -> Value {
+        let now = self.clock.now();
+        let state = g.state(now);
+        let status = match state {
+            GrantState::Active if self.live_support_sessions.load(Ordering::SeqCst) > 0 => {
+                "Connected"
+            }
+            GrantState::Active => "Listening",
+            _ => "Disconnected",
+        };
+        Record::new("RemoteSupport.Access")
+            .with("State", state.as_str())
+            .with("CreatedAt", g.created_at)
+            .with("UpdatedAt", g.updated_at)
+            .with("ConnectionStatus", status)
+            .with("ConnectionErrorMessage", "")
+            .with("TargetService", "PrivilegedEndpoint")
+            .with("AccessLevel", g.access_level.as_str())
+            .with("ExpiresAt", g.expires_at)
+            .with("SupportRequestId", g.support_request_id.clone())
+            .into()
+    }
+}
+
+fn check_minutes(m: i64) -> Result<()> {
+    if !(MIN_MINUTES..=MAX_MINUTES).contains(&m) {
+        bail!("-ExpireInMinutes must be between {MIN_MINUTES} and {MAX_MINUTES} (60 minutes to 14 days), not {m}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn store() -> (tempfile::TempDir, Consent) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let c = Consent::open(&tmp.path().join("consent.json"), Clock::system()).expect("open");
+        (tmp, c)
+    }
+
+    #[tokio::test]
+    async fn enable_set_disable_and_levels() {
+        let (tmp, c) = store();
+        assert!(c.authorize().is_none());
+        assert!(c.enable(AccessLevel::Diagnostics, 59, None).is_err());
+        assert!(c.enable(AccessLevel::Diagnostics, 20_161, None).is_err());
+        let g = c
+            .enable(AccessLevel::Diagnostics, 60, Some("123".into()))
+            .expect("enable");
+        assert!(
+            c.enable(AccessLevel::Diagnostics, 60, None).is_err(),
+            "one active grant"
+        );
+        let a = c.authorize().expect("active");
+        assert!(a.permits(Access::Diagnostics));
+        assert!(!a.permits(Access::DiagnosticsRepair));
+        assert!(!a.permits(Access::Operator));
+        c.set(Some(AccessLevel::DiagnosticsRepair), None)
+            .expect("set");
+        assert!(c
+            .authorize()
+            .expect("active")
+            .permits(Access::DiagnosticsRepair));
+        c.disable().expect("disable");
+        assert!(c.authorize().is_none());
+        assert!(c.disable().is_err());
+        assert_eq!(c.list(false).len(), 0);
+        let all = c.list(true);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].id, g.id);
+        assert_eq!(all[0].state(Utc::now()), GrantState::Revoked);
+        // Survives a reopen.
+        let again =
+            Consent::open(&tmp.path().join("consent.json"), Clock::system()).expect("reopen");
+        assert_eq!(again.list(true), all);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_fires_at_the_expiry_instant() {
+        let (_t, c) = store();
+        let c = Arc::new(c);
+        let g = c
+            .enable(AccessLevel::Diagnostics, 60, None)
+            .expect("enable");
+        let start = tokio::time::Instant::now();
+        let end = c.watch(g.id).await;
+        assert_eq!(end, GrantEnd::Expired);
+        let waited = start.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_secs(3600)
+                && waited < std::time::Duration::from_secs(3601),
+            "{waited:?}"
+        );
+        assert!(c.authorize().is_none(), "expired grant authorizes nothing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_follows_extension_and_revocation() {
+        let (_t, c) = store();
+        let c = Arc::new(c);
+        let g = c
+            .enable(AccessLevel::Diagnostics, 60, None)
+            .expect("enable");
+        let w = tokio::spawn({
+            let c = c.clone();
+            async move { c.watch(g.id).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_secs(1800)).await;
+        c.set(None, Some(120)).expect("extend");
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        assert!(
+            !w.is_finished(),
+            "extension keeps the session alive past the old expiry"
+        );
+        c.disable().expect("revoke");
+        assert_eq!(w.await.expect("join"), GrantEnd::Revoked);
+    }
+}

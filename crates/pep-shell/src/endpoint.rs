@@ -1,0 +1,75 @@
+//! The endpoint: what every session shares — catalog, stamp, consent, state directory, clock and
+//! limits. Built once at start-up; a bad catalog or scenario stops the server here, with a message
+//! naming the file and entry.
+
+use crate::clock::Clock;
+use crate::consent::Consent;
+use crate::state::StateDir;
+use anyhow::{Context, Result};
+use azs_support::catalog::{self, Catalog, Profile};
+use azs_support::stamp::{ScenarioFile, Stamp};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Default working-directory quota: 1 GiB.
+pub const DEFAULT_WORKDIR_QUOTA: u64 = 1 << 30;
+
+/// How the endpoint is set up.
+#[derive(Debug, Clone)]
+pub struct EndpointOptions {
+    /// State directory.
+    pub state: PathBuf,
+    /// Scenario file; the embedded default stamp when absent.
+    pub scenario: Option<PathBuf>,
+    /// Catalog directory; the embedded catalog when absent.
+    pub catalog: Option<PathBuf>,
+    /// Which command set to serve.
+    pub profile: Profile,
+    /// Per-session working-directory quota in bytes.
+    pub workdir_quota: u64,
+}
+
+/// Server-wide state.
+pub struct Endpoint {
+    /// The commands served.
+    pub catalog: Catalog,
+    /// The stamp commands run against.
+    pub stamp: Stamp,
+    /// Remote-support grants.
+    pub consent: Consent,
+    /// Where state lives.
+    pub state: StateDir,
+    /// The clock.
+    pub clock: Clock,
+    /// Working-directory quota in bytes.
+    pub workdir_quota: u64,
+}
+
+impl Endpoint {
+    /// Loads everything; errors are fit to print and exit on.
+    pub fn open(opts: &EndpointOptions, clock: Clock) -> Result<Arc<Self>> {
+        let state = StateDir::open(&opts.state)?;
+        let catalog = match &opts.catalog {
+            Some(dir) => catalog::load_dir(dir, opts.profile),
+            None => catalog::load_embedded(opts.profile),
+        }
+        .map_err(|e| anyhow::anyhow!("the command catalog is invalid: {e}"))?;
+        let stamp = match &opts.scenario {
+            Some(path) => Stamp::from_scenario(
+                ScenarioFile::load(path)
+                    .map_err(|e| anyhow::anyhow!("the scenario is invalid: {e}"))?,
+            ),
+            None => Stamp::default_stamp()
+                .map_err(|e| anyhow::anyhow!("the default scenario is invalid: {e}"))?,
+        };
+        let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
+        Ok(Arc::new(Endpoint {
+            catalog,
+            stamp,
+            consent,
+            state,
+            clock,
+            workdir_quota: opts.workdir_quota,
+        }))
+    }
+}

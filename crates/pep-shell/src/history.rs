@@ -1,0 +1,199 @@
+//! Session history: one record per session, kept 90 days with its transcript.
+//!
+//! `sessions/<session-id>.json` (format version 1), written atomically when the session starts and
+//! again when it ends: `{"version":1,"session_id":"...","identity":"alice","role":"support",
+//! "access_level":"Diagnostics","kind":"interactive","remote":"127.0.0.1:5000",
+//! "start":"...","end":null,"end_reason":null,"transcript":"/.../transcripts/<id>.txt"}`.
+//! A record still open when the server starts belonged to a process that died: it is closed then,
+//! at its file's last modification time, with the reason `server stopped`.
+
+use crate::state::{atomic_write, StateDir};
+use anyhow::Result;
+use azs_support::{Record, Value};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How long sessions and transcripts are kept.
+pub const RETENTION_DAYS: i64 = 90;
+
+/// One session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// Format version (1).
+    pub version: u32,
+    /// Session id.
+    pub session_id: String,
+    /// Identity name.
+    pub identity: String,
+    /// Role.
+    pub role: String,
+    /// Access level at start (`-` for operators).
+    pub access_level: String,
+    /// `interactive`, `exec` or `shell`.
+    pub kind: String,
+    /// Peer address.
+    pub remote: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End, once ended.
+    pub end: Option<DateTime<Utc>>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+    /// The transcript file.
+    pub transcript: PathBuf,
+}
+
+impl SessionRecord {
+    fn path(dir: &Path, id: &str) -> PathBuf {
+        dir.join(format!("{id}.json"))
+    }
+
+    /// Writes (or rewrites) the record.
+    pub fn save(&self, state: &StateDir) -> Result<()> {
+        atomic_write(
+            &Self::path(&state.sessions(), &self.session_id),
+            &serde_json::to_vec_pretty(self)?,
+            0o600,
+        )
+    }
+
+    /// The record as `Get-RemoteSupportSessionHistory` shows it.
+    pub fn to_value(&self, transcript: Option<String>) -> Value {
+        let mut r = Record::new("RemoteSupport.SessionHistory")
+            .with("SessionId", self.session_id.clone())
+            .with("Identity", self.identity.clone())
+            .with("SessionStartTime", self.start)
+            .with("SessionEndTime", self.end)
+            .with("AccessLevel", self.access_level.clone())
+            .with("TranscriptLocation", self.transcript.display().to_string());
+        if let Some(t) = transcript {
+            r = r.with("Transcript", t);
+        }
+        r.into()
+    }
+}
+
+/// Every session record (unreadable files are skipped with a warning), oldest first.
+pub fn load_all(state: &StateDir) -> Vec<SessionRecord> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(state.sessions()) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        match std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice::<SessionRecord>(&b)?))
+        {
+            Ok(r) => out.push(r),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable session record")
+            }
+        }
+    }
+    out.sort_by(|a, b| a.start.cmp(&b.start));
+    out
+}
+
+/// One session by id.
+pub fn find(state: &StateDir, id: &str) -> Option<SessionRecord> {
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return None;
+    }
+    let bytes = std::fs::read(SessionRecord::path(&state.sessions(), id)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Closes records left open by a process that died, and removes sessions, transcripts and working
+/// directories older than the retention period. Returns how many sessions were removed.
+pub fn maintain(state: &StateDir, now: DateTime<Utc>) -> usize {
+    let mut removed = 0;
+    for mut rec in load_all(state) {
+        if rec.end.is_none() {
+            let path = SessionRecord::path(&state.sessions(), &rec.session_id);
+            let mtime = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map(DateTime::<Utc>::from)
+                .unwrap_or(now);
+            rec.end = Some(mtime.max(rec.start));
+            rec.end_reason = Some("server stopped".into());
+            if let Err(e) = rec.save(state) {
+                tracing::warn!(error = %e, "could not close a stale session record");
+            }
+        }
+        let ended = rec.end.unwrap_or(now);
+        if now - ended > Duration::days(RETENTION_DAYS) {
+            let _ = std::fs::remove_file(&rec.transcript);
+            let _ = std::fs::remove_file(SessionRecord::path(&state.sessions(), &rec.session_id));
+            removed += 1;
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(state.workdirs()) {
+        for entry in dir.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| now - DateTime::<Utc>::from(t) > Duration::days(RETENTION_DAYS))
+                .unwrap_or(false);
+            if old {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(
+        id: &str,
+        start: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+        dir: &Path,
+    ) -> SessionRecord {
+        SessionRecord {
+            version: 1,
+            session_id: id.into(),
+            identity: "eve".into(),
+            role: "support".into(),
+            access_level: "Diagnostics".into(),
+            kind: "exec".into(),
+            remote: "127.0.0.1:1".into(),
+            start,
+            end,
+            end_reason: None,
+            transcript: dir.join(format!("{id}.txt")),
+        }
+    }
+
+    #[test]
+    fn retention_and_stale_records() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let st = StateDir::open(tmp.path()).expect("state");
+        let now = Utc::now();
+        let old = rec(
+            "old",
+            now - Duration::days(100),
+            Some(now - Duration::days(95)),
+            &st.transcripts(),
+        );
+        std::fs::write(&old.transcript, "x").expect("t");
+        old.save(&st).expect("save");
+        rec("open", now - Duration::hours(1), None, &st.transcripts())
+            .save(&st)
+            .expect("save");
+        assert_eq!(maintain(&st, now), 1);
+        assert!(!old.transcript.exists());
+        let all = load_all(&st);
+        assert_eq!(all.len(), 1);
+        assert!(all[0].end.is_some(), "stale record closed");
+        assert!(find(&st, "open").is_some());
+        assert!(find(&st, "../x").is_none());
+    }
+}

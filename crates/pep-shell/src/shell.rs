@@ -1,0 +1,528 @@
+//! One session's command engine: a line in, a reply out.
+//!
+//! It owns what a session is — the caller, its working directory, its transcript — and the order
+//! every line goes through: parse (no-language rules), resolve each pipeline element in the catalog,
+//! gate it against the caller's role and the live grant, check the pipeline's shape, bind, run the
+//! first command, apply the formatting commands, render. A refusal at any step runs nothing and is
+//! one line. It knows nothing of SSH: the server feeds it lines and writes its replies.
+
+use crate::builtins::{self, BuiltinEffect};
+use crate::consent::Authorization;
+use crate::endpoint::Endpoint;
+use crate::history::SessionRecord;
+use crate::identity::{Identity, Role};
+use crate::lang::{self, Render};
+use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
+use crate::transcript::{escape, Transcript, TranscriptHeader};
+use azs_support::catalog::{Access, CommandSpec};
+use azs_support::commands::{self, Invocation};
+use azs_support::workdir::WorkingDirectory;
+use azs_support::{BoundArgs, Value};
+use std::sync::Arc;
+
+/// How the client talks to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A PTY with the line editor.
+    Interactive,
+    /// One command line (`ssh host 'COMMAND'`).
+    Exec,
+    /// A shell without a PTY: lines read from the client's input.
+    Lines,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Interactive => "interactive",
+            SessionKind::Exec => "exec",
+            SessionKind::Lines => "shell",
+        }
+    }
+}
+
+/// Why a session could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A support identity connected with no active grant.
+    #[error("remote support is not enabled on this endpoint")]
+    NotEnabled,
+    /// The state directory refused a write.
+    #[error("the session could not be recorded: {0}")]
+    Io(String),
+}
+
+/// What the server should do after a line.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// Text for standard output (`\n` line ends).
+    pub output: String,
+    /// One-line error, if the line failed.
+    pub error: Option<String>,
+    /// End the session.
+    pub exit: bool,
+    /// Clear the screen first.
+    pub clear_screen: bool,
+}
+
+/// A question waiting for the next line.
+enum Pending {
+    /// Enable-RemoteSupport's consent, with its bound arguments.
+    Consent(BoundArgs),
+}
+
+/// A session.
+pub struct Shell {
+    endpoint: Arc<Endpoint>,
+    identity: Identity,
+    kind: SessionKind,
+    record: SessionRecord,
+    transcript: Transcript,
+    workdir: WorkingDirectory,
+    grant_id: Option<u64>,
+    width: Option<usize>,
+    pending: Option<Pending>,
+    finished: bool,
+}
+
+impl Shell {
+    /// Starts a session: checks that a support caller has an active grant, creates its record and
+    /// transcript. A refused support login is recorded too, then refused.
+    pub fn start(
+        endpoint: Arc<Endpoint>,
+        identity: Identity,
+        remote: &str,
+        kind: SessionKind,
+    ) -> Result<Self, StartError> {
+        let now = endpoint.clock.now();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let auth = endpoint.consent.authorize();
+        let access_level = match (identity.role, &auth) {
+            (Role::Operator, _) => "-".to_string(),
+            (Role::Support, Some(a)) => a.level().as_str().to_string(),
+            (Role::Support, None) => "none".to_string(),
+        };
+        let transcript = Transcript::create(
+            &endpoint.state.transcripts(),
+            &TranscriptHeader {
+                start: now,
+                session_id: &session_id,
+                identity: &identity.name,
+                fingerprint: &identity.fingerprint,
+                role: identity.role.as_str(),
+                access_level: &access_level,
+                remote,
+                kind: kind.as_str(),
+            },
+        )
+        .map_err(|e| StartError::Io(e.to_string()))?;
+        let record = SessionRecord {
+            version: 1,
+            session_id: session_id.clone(),
+            identity: identity.name.clone(),
+            role: identity.role.as_str().into(),
+            access_level,
+            kind: kind.as_str().into(),
+            remote: remote.into(),
+            start: now,
+            end: None,
+            end_reason: None,
+            transcript: transcript.path().to_path_buf(),
+        };
+        record
+            .save(&endpoint.state)
+            .map_err(|e| StartError::Io(e.to_string()))?;
+        let workdir = WorkingDirectory::new(
+            &endpoint.state.workdirs(),
+            now,
+            &session_id,
+            endpoint.workdir_quota,
+        );
+        let mut shell = Shell {
+            grant_id: auth.as_ref().map(Authorization::grant_id),
+            endpoint,
+            identity,
+            kind,
+            record,
+            transcript,
+            workdir,
+            width: None,
+            pending: None,
+            finished: false,
+        };
+        if shell.identity.role == Role::Support {
+            if shell.grant_id.is_none() {
+                shell.finish("refused: remote support is not enabled on this endpoint");
+                return Err(StartError::NotEnabled);
+            }
+            shell.endpoint.consent.support_session_started();
+        }
+        Ok(shell)
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> &str {
+        &self.record.session_id
+    }
+
+    /// The grant a support session runs under (None for operators).
+    pub fn grant_id(&self) -> Option<u64> {
+        self.grant_id
+    }
+
+    /// Terminal width for tables (interactive sessions).
+    pub fn set_width(&mut self, width: Option<usize>) {
+        self.width = width;
+    }
+
+    /// The prompt to show before the next line.
+    pub fn prompt(&self) -> String {
+        match self.pending {
+            Some(Pending::Consent(_)) => CONSENT_PROMPT.to_string(),
+            None => format!("[{}]: PS> ", self.endpoint.stamp.pep_node()),
+        }
+    }
+
+    /// The commands the caller may run now, in catalog order.
+    pub fn visible(&self) -> Vec<&CommandSpec> {
+        let auth = self.live_authorization();
+        self.endpoint
+            .catalog
+            .commands()
+            .iter()
+            .filter(|c| self.permission(c, auth.as_ref()).is_ok())
+            .collect()
+    }
+
+    /// Tab completion over what the caller may run now.
+    pub fn complete(&self, line: &str, cursor_chars: usize) -> (usize, Vec<String>) {
+        lang::complete(line, cursor_chars, &self.visible())
+    }
+
+    fn live_authorization(&self) -> Option<Authorization> {
+        match self.identity.role {
+            Role::Operator => None,
+            Role::Support => self
+                .endpoint
+                .consent
+                .authorize()
+                .filter(|a| Some(a.grant_id()) == self.grant_id),
+        }
+    }
+
+    /// Whether the caller may run `spec` now; the error says why not.
+    fn permission(&self, spec: &CommandSpec, auth: Option<&Authorization>) -> Result<(), String> {
+        let denied = |why: &str| {
+            Err(format!(
+                "The term '{}' is not recognized as the name of a command permitted in this session ({why}).",
+                spec.name
+            ))
+        };
+        match (self.identity.role, spec.access) {
+            (_, Access::Default) => Ok(()),
+            (Role::Operator, Access::Operator) => Ok(()),
+            (Role::Operator, _) if spec.also_operator => Ok(()),
+            (Role::Operator, _) => denied(
+                "it is a support command, run by support engineers under a remote-support grant",
+            ),
+            (Role::Support, Access::Operator) => denied("it is an operator command"),
+            (Role::Support, access) => match auth {
+                None => denied("remote support is no longer enabled on this endpoint"),
+                Some(a) if a.permits(access) => Ok(()),
+                Some(a) => denied(&format!(
+                    "it requires the {} access level; this session has {}",
+                    access.as_str(),
+                    a.level().as_str()
+                )),
+            },
+        }
+    }
+
+    fn refuse(&mut self, line: &str, message: String) -> Reply {
+        self.transcript
+            .refused(self.endpoint.clock.now(), line, &message);
+        Reply {
+            error: Some(message),
+            ..Reply::default()
+        }
+    }
+
+    /// Runs one line.
+    pub fn execute(&mut self, line: &str) -> Reply {
+        if let Some(pending) = self.pending.take() {
+            return self.answer(pending, line);
+        }
+        // A support session whose grant is gone ends here, whatever the line.
+        if self.identity.role == Role::Support && self.live_authorization().is_none() {
+            let mut r = self.refuse(
+                line,
+                "remote support is no longer enabled on this endpoint; the session has ended"
+                    .into(),
+            );
+            r.exit = true;
+            return r;
+        }
+        let pipeline = match lang::parse_line(line) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Reply::default(),
+            Err(e) => return self.refuse(line, e.to_string()),
+        };
+        let auth = self.live_authorization();
+        let mut specs: Vec<&CommandSpec> = Vec::with_capacity(pipeline.elements.len());
+        for call in &pipeline.elements {
+            let spec = match lang::resolve_command(&self.endpoint.catalog, &call.name) {
+                Ok(s) => s,
+                Err(e) => return self.refuse(line, e.to_string()),
+            };
+            if let Err(why) = self.permission(spec, auth.as_ref()) {
+                return self.refuse(line, why);
+            }
+            specs.push(spec);
+        }
+        if let Err(e) = lang::check_pipeline_shape(&specs) {
+            return self.refuse(line, e.to_string());
+        }
+        let mut bound = Vec::with_capacity(specs.len());
+        for (spec, call) in specs.iter().zip(&pipeline.elements) {
+            match lang::bind(spec, call) {
+                Ok(b) => bound.push(b),
+                Err(e) => return self.refuse(line, format!("{}: {e}", spec.name)),
+            }
+        }
+        // Cloned out of the endpoint so the session can be borrowed mutably while running.
+        let specs: Vec<CommandSpec> = specs.into_iter().cloned().collect();
+        self.run_pipeline(line, &specs, bound)
+    }
+
+    fn run_pipeline(&mut self, line: &str, specs: &[CommandSpec], bound: Vec<BoundArgs>) -> Reply {
+        let now = self.endpoint.clock.now();
+        for (spec, args) in specs.iter().zip(&bound) {
+            let bindings: Vec<(String, String)> = args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_display()))
+                .collect();
+            self.transcript.invocation(now, &spec.name, line, &bindings);
+        }
+        let first = &specs[0];
+        let mut reply = Reply::default();
+        let mut render_spec = Some(&first.output);
+        let mut values = match self.run_first(first, &bound[0], &mut reply) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                self.transcript.output(&reply.output);
+                return reply;
+            }
+            Err(message) => {
+                let message = format!("{}: {message}", first.name);
+                self.transcript.error(&message);
+                reply.error = Some(message);
+                return reply;
+            }
+        };
+        let mut how: Option<Render> = None;
+        for (spec, args) in specs.iter().zip(&bound).skip(1) {
+            let result = match spec.name.as_str() {
+                "Format-Table" => {
+                    how = Some(Render::Table(args.strings("Property")));
+                    Ok(values)
+                }
+                "Format-List" => {
+                    how = Some(Render::List(args.strings("Property")));
+                    Ok(values)
+                }
+                "Out-Default" => Ok(values),
+                name if lang::is_formatter_name(name) => {
+                    render_spec = None;
+                    lang::apply(name, args, values).map_err(|e| e.to_string())
+                }
+                _ => {
+                    render_spec = Some(&spec.output);
+                    self.run_catalog(spec, args, values)
+                }
+            };
+            values = match result {
+                Ok(v) => v,
+                Err(message) => {
+                    let message = format!("{}: {message}", spec.name);
+                    self.transcript.error(&message);
+                    reply.error = Some(message);
+                    return reply;
+                }
+            };
+        }
+        let how = how.unwrap_or(Render::Default(render_spec));
+        reply
+            .output
+            .push_str(&lang::render(&values, how, self.width));
+        self.transcript.output(&reply.output);
+        reply
+    }
+
+    /// Runs the first pipeline element. `Ok(None)`: it produced no values (reply already filled).
+    fn run_first(
+        &mut self,
+        spec: &CommandSpec,
+        args: &BoundArgs,
+        reply: &mut Reply,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let name = spec.name.as_str();
+        if builtins::is_builtin(name) {
+            let visible = self.visible();
+            let catalog = &self.endpoint.catalog;
+            let effect = builtins::run(name, args, &visible, |n| {
+                catalog
+                    .get(n)
+                    .filter(|s| visible.iter().any(|v| v.name == s.name))
+            })?;
+            return Ok(match effect {
+                BuiltinEffect::Values(v) => Some(v),
+                BuiltinEffect::Text(t) => {
+                    reply.output = t;
+                    None
+                }
+                BuiltinEffect::Clear => {
+                    reply.clear_screen = true;
+                    None
+                }
+                BuiltinEffect::Exit => {
+                    reply.exit = true;
+                    None
+                }
+            });
+        }
+        if name == "Enable-RemoteSupport" && !args.switch("AgreeToRemoteSupportConsent") {
+            if self.kind != SessionKind::Interactive {
+                return Err("this session cannot ask for consent interactively: add -AgreeToRemoteSupportConsent to accept the remote-support terms".into());
+            }
+            reply.output = format!("{CONSENT_TERMS}\n");
+            self.transcript.note(
+                self.endpoint.clock.now(),
+                "consent terms shown; waiting for the operator's answer",
+            );
+            self.pending = Some(Pending::Consent(args.clone()));
+            return Ok(None);
+        }
+        if operator_commands::handles(name) {
+            return operator_commands::run(
+                name,
+                args,
+                &self.endpoint.consent,
+                &self.endpoint.state,
+                self.endpoint.clock.now(),
+            )
+            .map(Some);
+        }
+        if lang::is_formatter_name(name)
+            || name == "Out-Default"
+            || name == "Format-Table"
+            || name == "Format-List"
+        {
+            // A formatting command with nothing piped in formats nothing.
+            return Ok(Some(Vec::new()));
+        }
+        self.run_catalog(spec, args, Vec::new()).map(Some)
+    }
+
+    fn run_catalog(
+        &mut self,
+        spec: &CommandSpec,
+        args: &BoundArgs,
+        input: Vec<Value>,
+    ) -> Result<Vec<Value>, String> {
+        let Some(implementation) = commands::implementation(&spec.name) else {
+            return Err(format!(
+                "'{}' is in the catalog but not implemented yet in this version of pep; nothing was run. See Get-Help {} for what it will do.",
+                spec.name, spec.name
+            ));
+        };
+        let mut inv = Invocation {
+            args,
+            input,
+            stamp: &self.endpoint.stamp,
+            workdir: &self.workdir,
+            now: self.endpoint.clock.now(),
+        };
+        implementation(&mut inv).map_err(|e| e.0)
+    }
+
+    fn answer(&mut self, pending: Pending, line: &str) -> Reply {
+        let now = self.endpoint.clock.now();
+        let answer = line.trim().to_ascii_lowercase();
+        match pending {
+            Pending::Consent(args) => match answer.as_str() {
+                "" | "y" | "yes" => {
+                    self.transcript
+                        .note(now, "operator accepted the remote-support terms");
+                    let mut reply = Reply::default();
+                    match operator_commands::enable(&self.endpoint.consent, &args) {
+                        Ok(values) => {
+                            reply.output = lang::render(
+                                &values,
+                                Render::Default(
+                                    self.endpoint
+                                        .catalog
+                                        .get("Enable-RemoteSupport")
+                                        .map(|s| &s.output),
+                                ),
+                                self.width,
+                            );
+                            self.transcript.output(&reply.output);
+                        }
+                        Err(e) => {
+                            let e = format!("Enable-RemoteSupport: {e}");
+                            self.transcript.error(&e);
+                            reply.error = Some(e);
+                        }
+                    }
+                    reply
+                }
+                "n" | "no" => {
+                    self.transcript
+                        .note(now, "operator declined the remote-support terms");
+                    Reply {
+                        output: "Remote support was not enabled.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                "?" => {
+                    self.pending = Some(Pending::Consent(args));
+                    Reply {
+                        output: "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                _ => {
+                    self.pending = Some(Pending::Consent(args));
+                    Reply {
+                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
+                        ..Reply::default()
+                    }
+                }
+            },
+        }
+    }
+
+    /// Writes the session's end to its transcript and record. Idempotent.
+    pub fn finish(&mut self, reason: &str) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let now = self.endpoint.clock.now();
+        self.transcript.finish(now, reason);
+        self.record.end = Some(now);
+        self.record.end_reason = Some(reason.to_string());
+        if let Err(e) = self.record.save(&self.endpoint.state) {
+            tracing::error!(session = %self.record.session_id, error = %e, "could not close the session record");
+        }
+        if self.identity.role == Role::Support && self.grant_id.is_some() {
+            self.endpoint.consent.support_session_ended();
+        }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        self.finish("connection closed");
+    }
+}
