@@ -6,9 +6,3 @@
 mod spec;
 
 pub use spec::*;
-pub fn load_embedded(p: Profile) -> Result<Catalog, String> {
-    todo!()
-}
-pub fn load_dir(d: &std::path::Path, p: Profile) -> Result<Catalog, String> {
-    todo!()
-}
