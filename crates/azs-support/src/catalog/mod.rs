@@ -3,6 +3,10 @@
 //! `spec` holds the model; `load` parses and validates the TOML files (the format is documented in
 //! `catalog/README.md` at the repository root); `embedded` carries the files compiled into the binary.
 
+mod embedded;
+mod load;
 mod spec;
 
+pub use embedded::{all_embedded_commands, embedded_files, load_embedded};
+pub use load::{load_dir, load_sources, CatalogError, FORMAT_VERSION};
 pub use spec::*;

@@ -1,0 +1,1102 @@
+//! The catalog loader: parses `catalog/*.toml` (format version 1, documented in `catalog/README.md`)
+//! into private raw structs, validates every rule the rest of the system relies on, and converts the
+//! result into the `spec` types.
+//!
+//! It owns the validation rules and `CatalogError`. Every error is one line naming the file, the
+//! command (entry) and the problem. A whole file set is validated at once (names and aliases must be
+//! unique in each concrete profile, `all` commands included), then filtered to the requested profile.
+
+use super::spec::{
+    Access, Catalog, CommandSpec, Example, OutputSpec, ParamSpec, ParamType, Profile, View,
+};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::LazyLock;
+
+/// The only catalog format version this loader reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Parameter names the runtime adds itself to `supports_should_process` commands.
+const RESERVED_PARAMETERS: [&str; 2] = ["WhatIf", "Confirm"];
+
+static COMMAND_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z]+-[A-Za-z0-9]+$").expect("static pattern"));
+static COMMAND_ALIAS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)?$").expect("static pattern")
+});
+static PARAM_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9]*$").expect("static pattern"));
+
+/// A catalog that failed to load: which file, which command (entry), what is wrong. One line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render(.file, .command.as_deref(), .problem))]
+pub struct CatalogError {
+    /// The file, as named to the loader (`catalog/cluster.toml`).
+    pub file: String,
+    /// The command (entry) concerned, when the problem is inside one.
+    pub command: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn render(file: &str, command: Option<&str>, problem: &str) -> String {
+    match command {
+        Some(c) => format!("{file}: command '{c}': {problem}"),
+        None => format!("{file}: {problem}"),
+    }
+}
+
+impl CatalogError {
+    fn new(file: &str, command: Option<&str>, problem: impl Into<String>) -> Self {
+        // One line, whatever the underlying message looked like.
+        let problem: String = problem.into();
+        let problem = problem.split_whitespace().collect::<Vec<_>>().join(" ");
+        CatalogError {
+            file: file.to_string(),
+            command: command.map(str::to_string),
+            problem,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw (file) structs
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: i64,
+    group: String,
+    profile: RawProfile,
+    #[serde(default, rename = "command")]
+    commands: Vec<RawCommand>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum RawProfile {
+    #[serde(rename = "azs-hub")]
+    AzsHub,
+    #[serde(rename = "azure-local")]
+    AzureLocal,
+    #[serde(rename = "all")]
+    All,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum RawAccess {
+    Default,
+    Diagnostics,
+    DiagnosticsRepair,
+    Operator,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    access: RawAccess,
+    synopsis: String,
+    description: String,
+    #[serde(default, rename = "parameter")]
+    parameters: Vec<RawParam>,
+    #[serde(default, rename = "example")]
+    examples: Vec<RawExample>,
+    output: RawOutput,
+    #[serde(default)]
+    pipeline_input: bool,
+    #[serde(default)]
+    supports_should_process: bool,
+    #[serde(default)]
+    also_operator: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+enum RawType {
+    #[serde(rename = "string")]
+    String,
+    #[serde(rename = "int")]
+    Int,
+    #[serde(rename = "switch")]
+    Switch,
+    #[serde(rename = "bool")]
+    Bool,
+    #[serde(rename = "datetime")]
+    DateTime,
+    #[serde(rename = "string[]")]
+    StringArray,
+    #[serde(rename = "int[]")]
+    IntArray,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    name: String,
+    #[serde(rename = "type")]
+    kind: RawType,
+    #[serde(default)]
+    mandatory: bool,
+    #[serde(default)]
+    position: Option<u32>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    validate_set: Vec<String>,
+    #[serde(default)]
+    validate_pattern: Option<String>,
+    #[serde(default)]
+    range: Option<Vec<i64>>,
+    #[serde(default)]
+    default: Option<toml::Value>,
+    help: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExample {
+    code: String,
+    #[serde(default)]
+    remarks: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum RawView {
+    #[serde(rename = "table")]
+    Table,
+    #[serde(rename = "list")]
+    List,
+    #[serde(rename = "text")]
+    Text,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    #[serde(default)]
+    type_name: String,
+    #[serde(default)]
+    properties: Vec<String>,
+    #[serde(default)]
+    default_sort: Vec<String>,
+    view: RawView,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/// Loads every `*.toml` file in `dir` (sorted by file name) and returns the catalog of `profile`.
+pub fn load_dir(dir: &Path, profile: Profile) -> Result<Catalog, CatalogError> {
+    let shown = dir.display().to_string();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CatalogError::new(&shown, None, format!("cannot read directory: {e}")))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry
+            .map_err(|e| CatalogError::new(&shown, None, format!("cannot read directory: {e}")))?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Err(CatalogError::new(&shown, None, "no *.toml catalog files"));
+    }
+    let mut texts = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CatalogError::new(&name, None, format!("cannot read: {e}")))?;
+        texts.push((name, text));
+    }
+    let sources: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    load_sources(&sources, profile)
+}
+
+/// Parses and validates `(file name, text)` pairs and returns the catalog of `profile`.
+pub fn load_sources(sources: &[(&str, &str)], profile: Profile) -> Result<Catalog, CatalogError> {
+    let all = load_all(sources)?;
+    let commands = all
+        .into_iter()
+        .filter(|c| c.profile.serves_in(profile))
+        .collect();
+    Ok(Catalog::from_validated(profile, commands))
+}
+
+/// Parses and validates every file and returns every command of every profile, in file order.
+pub(crate) fn load_all(sources: &[(&str, &str)]) -> Result<Vec<CommandSpec>, CatalogError> {
+    let mut sorted: Vec<&(&str, &str)> = sources.iter().collect();
+    sorted.sort_by_key(|(name, _)| *name);
+    let mut commands = Vec::new();
+    for (name, text) in sorted {
+        commands.extend(parse_file(name, text)?);
+    }
+    check_unique_names(&commands)?;
+    Ok(commands)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File parsing
+// ---------------------------------------------------------------------------------------------
+
+fn parse_file(file: &str, text: &str) -> Result<Vec<CommandSpec>, CatalogError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let command = e.span().and_then(|s| command_at(text, s.start));
+        let line = e
+            .span()
+            .map(|s| {
+                format!(
+                    "line {}: ",
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                )
+            })
+            .unwrap_or_default();
+        CatalogError::new(file, command.as_deref(), format!("{line}{}", e.message()))
+    })?;
+    if raw.version != FORMAT_VERSION {
+        return Err(CatalogError::new(
+            file,
+            None,
+            format!(
+                "version {} is not supported (this loader reads version {FORMAT_VERSION})",
+                raw.version
+            ),
+        ));
+    }
+    if raw.group.trim().is_empty() {
+        return Err(CatalogError::new(file, None, "group must not be empty"));
+    }
+    let profile = match raw.profile {
+        RawProfile::AzsHub => Profile::AzsHub,
+        RawProfile::AzureLocal => Profile::AzureLocal,
+        RawProfile::All => Profile::All,
+    };
+    raw.commands
+        .into_iter()
+        .map(|c| convert_command(file, &raw.group, profile, c))
+        .collect()
+}
+
+/// The name of the `[[command]]` entry containing byte `offset`, for parse errors.
+fn command_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let header = before.rfind("[[command]]")?;
+    for line in text[header..].lines().skip(1) {
+        let line = line.trim();
+        if line.starts_with('[') {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("name") {
+            let value = rest.trim_start().strip_prefix('=')?.trim();
+            return Some(value.trim_matches(|c| c == '"' || c == '\'').to_string());
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and conversion
+// ---------------------------------------------------------------------------------------------
+
+fn convert_command(
+    file: &str,
+    group: &str,
+    profile: Profile,
+    raw: RawCommand,
+) -> Result<CommandSpec, CatalogError> {
+    let name = raw.name.clone();
+    let err = |problem: String| CatalogError::new(file, Some(&name), problem);
+
+    if !COMMAND_NAME.is_match(&raw.name) {
+        return Err(err(
+            "command name must be Verb-Noun (letters, a dash, letters and digits)".into(),
+        ));
+    }
+    for alias in &raw.aliases {
+        if !COMMAND_ALIAS.is_match(alias) {
+            return Err(err(format!(
+                "alias '{alias}' must be letters and digits, optionally with one dash"
+            )));
+        }
+    }
+    if raw.synopsis.trim().is_empty() || raw.synopsis.contains('\n') {
+        return Err(err("synopsis must be one non-empty line".into()));
+    }
+    if raw.description.trim().is_empty() {
+        return Err(err("description must not be empty".into()));
+    }
+    let access = match raw.access {
+        RawAccess::Default => Access::Default,
+        RawAccess::Diagnostics => Access::Diagnostics,
+        RawAccess::DiagnosticsRepair => Access::DiagnosticsRepair,
+        RawAccess::Operator => Access::Operator,
+    };
+    if raw.also_operator && !matches!(access, Access::Diagnostics | Access::DiagnosticsRepair) {
+        return Err(err(
+            "also_operator applies only to Diagnostics or DiagnosticsRepair commands".into(),
+        ));
+    }
+
+    let mut parameters = Vec::with_capacity(raw.parameters.len());
+    let mut param_names: HashMap<String, String> = HashMap::new();
+    let mut positions: HashMap<u32, String> = HashMap::new();
+    for p in raw.parameters {
+        let spec = convert_param(p).map_err(|(param, problem)| {
+            err(match param {
+                Some(param) => format!("parameter '{param}': {problem}"),
+                None => problem,
+            })
+        })?;
+        for n in std::iter::once(&spec.name).chain(spec.aliases.iter()) {
+            if let Some(prev) = param_names.insert(n.to_ascii_lowercase(), spec.name.clone()) {
+                return Err(err(format!(
+                    "parameter '{}': name or alias '{n}' is already used by parameter '{prev}'",
+                    spec.name
+                )));
+            }
+        }
+        if let Some(pos) = spec.position {
+            if let Some(prev) = positions.insert(pos, spec.name.clone()) {
+                return Err(err(format!(
+                    "parameter '{}': position {pos} is already used by parameter '{prev}'",
+                    spec.name
+                )));
+            }
+        }
+        parameters.push(spec);
+    }
+
+    if raw.examples.is_empty() {
+        return Err(err("at least one example is required".into()));
+    }
+    let mut examples = Vec::with_capacity(raw.examples.len());
+    for ex in raw.examples {
+        let code = ex.code.trim();
+        let starts = std::iter::once(&raw.name)
+            .chain(raw.aliases.iter())
+            .any(|n| starts_with_word(code, n));
+        if !starts {
+            return Err(err(format!(
+                "example '{code}' must start with the command name or one of its aliases"
+            )));
+        }
+        examples.push(Example {
+            code: code.to_string(),
+            remarks: ex.remarks.trim().to_string(),
+        });
+    }
+
+    let output = convert_output(raw.output).map_err(|p| err(format!("output: {p}")))?;
+
+    Ok(CommandSpec {
+        name: raw.name,
+        aliases: raw.aliases,
+        access,
+        profile,
+        group: group.to_string(),
+        synopsis: raw.synopsis.trim().to_string(),
+        description: raw.description.trim().to_string(),
+        parameters,
+        examples,
+        output,
+        pipeline_input: raw.pipeline_input,
+        supports_should_process: raw.supports_should_process,
+        also_operator: raw.also_operator,
+        source_file: file.to_string(),
+    })
+}
+
+/// Whether `code` starts with the word `name` (case-insensitive), followed by its end, a space or `|`.
+fn starts_with_word(code: &str, name: &str) -> bool {
+    match code.get(..name.len()) {
+        Some(head) if head.eq_ignore_ascii_case(name) => code[name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_whitespace() || c == '|'),
+        _ => false,
+    }
+}
+
+type ParamError = (Option<String>, String);
+
+fn convert_param(raw: RawParam) -> Result<ParamSpec, ParamError> {
+    let name = raw.name.clone();
+    let err = |problem: String| (Some(name.clone()), problem);
+
+    if !PARAM_NAME.is_match(&raw.name) {
+        return Err(err(
+            "parameter name must be a letter followed by letters and digits".into(),
+        ));
+    }
+    for alias in &raw.aliases {
+        if !PARAM_NAME.is_match(alias) {
+            return Err(err(format!(
+                "alias '{alias}' must be a letter followed by letters and digits"
+            )));
+        }
+    }
+    for n in std::iter::once(&raw.name).chain(raw.aliases.iter()) {
+        if RESERVED_PARAMETERS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(n))
+        {
+            return Err(err(format!(
+                "'{n}' is reserved (the runtime adds WhatIf and Confirm to supports_should_process commands)"
+            )));
+        }
+    }
+    if raw.help.trim().is_empty() {
+        return Err(err("help must not be empty".into()));
+    }
+    let kind = match raw.kind {
+        RawType::String => ParamType::String,
+        RawType::Int => ParamType::Int,
+        RawType::Switch => ParamType::Switch,
+        RawType::Bool => ParamType::Bool,
+        RawType::DateTime => ParamType::DateTime,
+        RawType::StringArray => ParamType::StringArray,
+        RawType::IntArray => ParamType::IntArray,
+    };
+    let is_text = matches!(kind, ParamType::String | ParamType::StringArray);
+    let is_int = matches!(kind, ParamType::Int | ParamType::IntArray);
+
+    if kind == ParamType::Switch && raw.mandatory {
+        return Err(err("a switch cannot be mandatory".into()));
+    }
+    if kind == ParamType::Switch && raw.position.is_some() {
+        return Err(err("a switch cannot be positional".into()));
+    }
+
+    let validate_pattern = match raw.validate_pattern {
+        None => None,
+        Some(src) => {
+            if !is_text {
+                return Err(err(
+                    "validate_pattern applies only to string and string[] parameters".into(),
+                ));
+            }
+            if !is_anchored(&src) {
+                return Err(err(
+                    "validate_pattern must be anchored (start with ^ and end with $)".into(),
+                ));
+            }
+            let re = Regex::new(&src)
+                .map_err(|e| err(format!("validate_pattern does not compile: {e}")))?;
+            Some((re, src))
+        }
+    };
+
+    if !raw.validate_set.is_empty() {
+        if !is_text {
+            return Err(err(
+                "validate_set applies only to string and string[] parameters".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for v in &raw.validate_set {
+            if v.is_empty() {
+                return Err(err("validate_set entries must not be empty".into()));
+            }
+            if !seen.insert(v.to_ascii_lowercase()) {
+                return Err(err(format!("validate_set lists '{v}' twice")));
+            }
+            if let Some((re, src)) = &validate_pattern {
+                if !re.is_match(v) {
+                    return Err(err(format!(
+                        "validate_set entry '{v}' does not match validate_pattern {src}"
+                    )));
+                }
+            }
+        }
+    }
+
+    let range = match raw.range {
+        None => None,
+        Some(r) => {
+            if !is_int {
+                return Err(err("range applies only to int and int[] parameters".into()));
+            }
+            let [min, max] = r[..] else {
+                return Err(err("range must be [min, max]".into()));
+            };
+            if min > max {
+                return Err(err(format!("range min {min} is greater than max {max}")));
+            }
+            Some((min, max))
+        }
+    };
+
+    let mut spec = ParamSpec {
+        name: raw.name,
+        kind,
+        mandatory: raw.mandatory,
+        position: raw.position,
+        aliases: raw.aliases,
+        validate_set: raw.validate_set,
+        validate_pattern,
+        range,
+        default: None,
+        help: raw.help.trim().to_string(),
+    };
+    if let Some(value) = raw.default {
+        if spec.mandatory {
+            return Err(err("a mandatory parameter cannot have a default".into()));
+        }
+        let text = default_text(&value).ok_or_else(|| {
+            err("default must be a string, an integer, a boolean or an array of them".into())
+        })?;
+        check_value(&spec, &text).map_err(|p| err(format!("default '{text}': {p}")))?;
+        spec.default = Some(text);
+    }
+    Ok(spec)
+}
+
+/// A pattern is anchored when it starts with `^` and ends with an unescaped `$`.
+fn is_anchored(src: &str) -> bool {
+    if !src.starts_with('^') || !src.ends_with('$') || src.len() < 2 {
+        return false;
+    }
+    let body = &src[..src.len() - 1];
+    let backslashes = body.chars().rev().take_while(|&c| c == '\\').count();
+    backslashes % 2 == 0
+}
+
+/// A TOML default value as the text the binder converts like user input (arrays comma-joined).
+fn default_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(if *b { "$true" } else { "$false" }.to_string()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::Array(items) => {
+            let parts: Option<Vec<String>> = items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::Array(_) => None,
+                    other => default_text(other),
+                })
+                .collect();
+            Some(parts?.join(","))
+        }
+        _ => None,
+    }
+}
+
+/// Checks that `text` is a valid value for `spec`: its type, set, pattern and range.
+fn check_value(spec: &ParamSpec, text: &str) -> Result<(), String> {
+    match spec.kind {
+        ParamType::Switch => Err("a switch cannot have a default (it is off when absent)".into()),
+        ParamType::Bool => match text.to_ascii_lowercase().as_str() {
+            "$true" | "$false" | "true" | "false" => Ok(()),
+            _ => Err("not a boolean".into()),
+        },
+        ParamType::DateTime => {
+            if is_datetime(text) {
+                Ok(())
+            } else {
+                Err("not an ISO 8601 date or date and time".into())
+            }
+        }
+        ParamType::Int => check_int(spec, text),
+        ParamType::IntArray => text.split(',').try_for_each(|t| check_int(spec, t)),
+        ParamType::String => check_text(spec, text),
+        ParamType::StringArray => text.split(',').try_for_each(|t| check_text(spec, t.trim())),
+    }
+}
+
+fn check_int(spec: &ParamSpec, text: &str) -> Result<(), String> {
+    let v: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{}' is not an integer", text.trim()))?;
+    if let Some((min, max)) = spec.range {
+        if v < min || v > max {
+            return Err(format!("{v} is outside the range {min}..{max}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_text(spec: &ParamSpec, text: &str) -> Result<(), String> {
+    if !spec.validate_set.is_empty()
+        && !spec
+            .validate_set
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(text))
+    {
+        return Err(format!(
+            "'{text}' is not one of {}",
+            spec.validate_set.join(", ")
+        ));
+    }
+    if let Some((re, src)) = &spec.validate_pattern {
+        if !re.is_match(text) {
+            return Err(format!("'{text}' does not match validate_pattern {src}"));
+        }
+    }
+    Ok(())
+}
+
+fn is_datetime(text: &str) -> bool {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    DateTime::parse_from_rfc3339(text).is_ok()
+        || NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+        || [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .any(|f| NaiveDateTime::parse_from_str(text, f).is_ok())
+}
+
+fn convert_output(raw: RawOutput) -> Result<OutputSpec, String> {
+    let view = match raw.view {
+        RawView::Table => View::Table,
+        RawView::List => View::List,
+        RawView::Text => View::Text,
+    };
+    if view != View::Text && raw.properties.is_empty() {
+        return Err("properties must not be empty unless view = \"text\"".into());
+    }
+    let mut seen = HashSet::new();
+    for p in &raw.properties {
+        if !PARAM_NAME.is_match(p) {
+            return Err(format!("property '{p}' must be letters and digits"));
+        }
+        if !seen.insert(p.to_ascii_lowercase()) {
+            return Err(format!("property '{p}' is listed twice"));
+        }
+    }
+    for s in &raw.default_sort {
+        if !seen.contains(&s.to_ascii_lowercase()) {
+            return Err(format!("default_sort '{s}' is not one of the properties"));
+        }
+    }
+    Ok(OutputSpec {
+        type_name: raw.type_name,
+        properties: raw.properties,
+        default_sort: raw.default_sort,
+        view,
+    })
+}
+
+/// Names and aliases must be unique (case-insensitive) within each concrete profile; a command of
+/// profile `all` is in both.
+fn check_unique_names(commands: &[CommandSpec]) -> Result<(), CatalogError> {
+    for serving in [Profile::AzsHub, Profile::AzureLocal] {
+        let mut seen: HashMap<String, &CommandSpec> = HashMap::new();
+        for c in commands.iter().filter(|c| c.profile.serves_in(serving)) {
+            for n in std::iter::once(&c.name).chain(c.aliases.iter()) {
+                if let Some(prev) = seen.insert(n.to_ascii_lowercase(), c) {
+                    let what = if n == &c.name { "name" } else { "alias" };
+                    return Err(CatalogError::new(
+                        &c.source_file,
+                        Some(&c.name),
+                        format!(
+                            "{what} '{n}' is already used by command '{}' ({}) in profile {}",
+                            prev.name,
+                            prev.source_file,
+                            profile_str(serving)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn profile_str(p: Profile) -> &'static str {
+    match p {
+        Profile::AzsHub => "azs-hub",
+        Profile::AzureLocal => "azure-local",
+        Profile::All => "all",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "version = 1\ngroup = \"Test\"\nprofile = \"azs-hub\"\n";
+
+    /// A minimal valid command named `name`, with `extra` lines appended inside it (before the
+    /// output table) and `params` as parameter tables.
+    fn command(name: &str, extra: &str, params: &str) -> String {
+        format!(
+            "[[command]]\nname = \"{name}\"\naccess = \"Diagnostics\"\nsynopsis = \"Does a thing.\"\n\
+             description = \"Does a thing, at length.\"\n{extra}\n{params}\n\
+             [[command.example]]\ncode = \"{name}\"\n\
+             [command.output]\ntype_name = \"T\"\nproperties = [\"Name\", \"State\"]\nview = \"table\"\n"
+        )
+    }
+
+    fn load(text: &str) -> Result<Catalog, CatalogError> {
+        load_sources(&[("catalog/test.toml", text)], Profile::AzsHub)
+    }
+
+    fn load_err(text: &str) -> String {
+        load(text)
+            .expect_err("the catalog should be refused")
+            .to_string()
+    }
+
+    fn param(body: &str) -> String {
+        format!("[[command.parameter]]\n{body}\nhelp = \"Help.\"\n")
+    }
+
+    #[test]
+    fn minimal_command_loads_with_defaults() {
+        let text = format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"Name\"\ntype = \"string\"")
+            )
+        );
+        let cat = load(&text).expect("valid catalog");
+        let c = cat.get("get-thing").expect("command present");
+        assert_eq!(c.group, "Test");
+        assert_eq!(c.profile, Profile::AzsHub);
+        assert!(!c.pipeline_input && !c.supports_should_process && !c.also_operator);
+        let p = c.param("name").expect("parameter present");
+        assert!(!p.mandatory && p.position.is_none() && p.aliases.is_empty());
+        assert_eq!(c.source_file, "catalog/test.toml");
+    }
+
+    #[test]
+    fn version_must_be_one() {
+        let text = format!(
+            "version = 2\ngroup = \"Test\"\nprofile = \"azs-hub\"\n{}",
+            command("Get-Thing", "", "")
+        );
+        let e = load_err(&text);
+        assert!(e.contains("version 2 is not supported"), "{e}");
+        assert!(e.starts_with("catalog/test.toml: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_naming_the_command() {
+        let text = format!("{HEAD}{}", command("Get-Thing", "colour = \"red\"", ""));
+        let e = load_err(&text);
+        assert!(e.contains("unknown field `colour`"), "{e}");
+        assert!(e.contains("command 'Get-Thing'"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let text = format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"X\"\ntype = \"string\"\nfoo = 1")
+            )
+        );
+        assert!(load_err(&text).contains("unknown field `foo`"));
+        let top = format!("{HEAD}extra = 1\n");
+        assert!(load_err(&top).contains("unknown field `extra`"));
+    }
+
+    #[test]
+    fn command_names_must_be_verb_noun() {
+        for bad in ["GetThing", "Get-Thing-More", "Get-Th!ng", "-Thing"] {
+            let text = format!("{HEAD}{}", command(bad, "", ""));
+            assert!(load(&text).is_err(), "{bad} should be refused");
+        }
+        let text = format!("{HEAD}{}", command("Get-Thing2", "", ""));
+        assert!(load(&text).is_ok());
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique_per_profile() {
+        let text = format!(
+            "{HEAD}{}{}",
+            command("Get-Thing", "", ""),
+            command("get-thing", "", "")
+        );
+        assert!(load_err(&text).contains("already used by command 'Get-Thing'"));
+
+        let text = format!(
+            "{HEAD}{}{}",
+            command("Get-Thing", "aliases = [\"gt\"]", ""),
+            command("Get-Other", "aliases = [\"GT\"]", "")
+        );
+        assert!(load_err(&text).contains("alias 'GT'"));
+
+        // The same name in two concrete profiles is fine.
+        let hub = format!("{HEAD}{}", command("Get-Thing", "", ""));
+        let local = format!(
+            "version = 1\ngroup = \"L\"\nprofile = \"azure-local\"\n{}",
+            command("Get-Thing", "", "")
+        );
+        let sources = [("a.toml", hub.as_str()), ("b.toml", local.as_str())];
+        assert!(load_sources(&sources, Profile::AzureLocal).is_ok());
+
+        // A profile-`all` command collides with either profile, whichever is loaded.
+        let all = format!(
+            "version = 1\ngroup = \"D\"\nprofile = \"all\"\n{}",
+            command("Get-Other", "aliases = [\"get-thing\"]", "")
+        );
+        let sources = [("b.toml", local.as_str()), ("c.toml", all.as_str())];
+        let e = load_sources(&sources, Profile::AzsHub)
+            .expect_err("all collides with azure-local")
+            .to_string();
+        assert!(e.contains("profile azure-local"), "{e}");
+    }
+
+    #[test]
+    fn parameter_names_and_aliases_are_checked() {
+        let bad = param("name = \"1Name\"\ntype = \"string\"");
+        assert!(
+            load_err(&format!("{HEAD}{}", command("Get-Thing", "", &bad)))
+                .contains("parameter '1Name'")
+        );
+        let two = format!(
+            "{}{}",
+            param("name = \"ComputerName\"\ntype = \"string\"\naliases = [\"CN\"]"),
+            param("name = \"cn\"\ntype = \"string\"")
+        );
+        let e = load_err(&format!("{HEAD}{}", command("Get-Thing", "", &two)));
+        assert!(
+            e.contains("'cn' is already used by parameter 'ComputerName'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn positions_are_unique() {
+        let two = format!(
+            "{}{}",
+            param("name = \"A\"\ntype = \"string\"\nposition = 0"),
+            param("name = \"B\"\ntype = \"string\"\nposition = 0")
+        );
+        let e = load_err(&format!("{HEAD}{}", command("Get-Thing", "", &two)));
+        assert!(
+            e.contains("position 0 is already used by parameter 'A'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn switches_are_neither_mandatory_nor_positional() {
+        let m = param("name = \"S\"\ntype = \"switch\"\nmandatory = true");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &m)))
+            .contains("a switch cannot be mandatory"));
+        let p = param("name = \"S\"\ntype = \"switch\"\nposition = 1");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("a switch cannot be positional"));
+    }
+
+    #[test]
+    fn patterns_must_be_anchored_and_compile() {
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"State\"\ntype = \"string\"\nvalidate_pattern = '[a-z]+$'")
+            )
+        ));
+        assert_eq!(
+            e,
+            "catalog/test.toml: command 'Get-Thing': parameter 'State': validate_pattern must be anchored (start with ^ and end with $)"
+        );
+        for bad in [r"^[a-z]+", r"^[a-z]+\$"] {
+            let p = param(&format!(
+                "name = \"X\"\ntype = \"string\"\nvalidate_pattern = '{bad}'"
+            ));
+            assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+                .contains("must be anchored"));
+        }
+        let p = param("name = \"X\"\ntype = \"string\"\nvalidate_pattern = '^[a-z$'");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("does not compile"));
+        let p = param("name = \"X\"\ntype = \"int\"\nvalidate_pattern = '^[0-9]$'");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("validate_pattern applies only"));
+        let p = param("name = \"X\"\ntype = \"string\"\nvalidate_pattern = '^[a-z]+\\$$'");
+        let cat = load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).expect("valid");
+        let (re, src) = cat
+            .get("Get-Thing")
+            .and_then(|c| c.param("X"))
+            .and_then(|p| p.validate_pattern.clone())
+            .expect("pattern stored");
+        assert_eq!(src, r"^[a-z]+\$$");
+        assert!(re.is_match("abc$"));
+    }
+
+    #[test]
+    fn range_only_on_ints_and_ordered() {
+        let p = param("name = \"X\"\ntype = \"string\"\nrange = [1, 2]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("range applies only to int"));
+        let p = param("name = \"X\"\ntype = \"int\"\nrange = [5, 2]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("range min 5 is greater than max 2"));
+        let p = param("name = \"X\"\ntype = \"int\"\nrange = [5]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("range must be [min, max]"));
+        let p = param("name = \"X\"\ntype = \"int[]\"\nrange = [0, 4294967295]");
+        assert!(load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).is_ok());
+    }
+
+    #[test]
+    fn validate_set_only_on_strings() {
+        let p = param("name = \"X\"\ntype = \"int\"\nvalidate_set = [\"1\"]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
+            .contains("validate_set applies only"));
+        let p = param("name = \"X\"\ntype = \"string[]\"\nvalidate_set = [\"a\", \"A\"]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("twice"));
+    }
+
+    #[test]
+    fn defaults_must_satisfy_the_parameter() {
+        let cases = [
+            (
+                "type = \"int\"\nrange = [60, 20160]\ndefault = 30",
+                "outside the range",
+            ),
+            ("type = \"int\"\ndefault = \"many\"", "not an integer"),
+            (
+                "type = \"string\"\nvalidate_set = [\"json\", \"csv\"]\ndefault = \"xml\"",
+                "not one of",
+            ),
+            (
+                "type = \"string\"\nvalidate_pattern = '^[a-z]+$'\ndefault = \"A1\"",
+                "does not match",
+            ),
+            (
+                "type = \"switch\"\ndefault = true",
+                "a switch cannot have a default",
+            ),
+            (
+                "type = \"datetime\"\ndefault = \"yesterday\"",
+                "not an ISO 8601",
+            ),
+            ("type = \"bool\"\ndefault = \"maybe\"", "not a boolean"),
+            (
+                "type = \"string\"\nmandatory = true\ndefault = \"x\"",
+                "mandatory parameter cannot have a default",
+            ),
+        ];
+        for (body, expected) in cases {
+            let p = param(&format!("name = \"X\"\n{body}"));
+            let e = load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)));
+            assert!(e.contains(expected), "{body}: {e}");
+        }
+        let p = param("name = \"X\"\ntype = \"int\"\nrange = [60, 20160]\ndefault = 480");
+        let cat = load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).expect("valid");
+        let d = cat
+            .get("Get-Thing")
+            .and_then(|c| c.param("X"))
+            .and_then(|p| p.default.clone());
+        assert_eq!(d.as_deref(), Some("480"));
+        let p = param("name = \"X\"\ntype = \"datetime\"\ndefault = \"2026-11-21 10:00\"");
+        assert!(load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).is_ok());
+    }
+
+    #[test]
+    fn default_sort_is_a_subset_of_properties() {
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"Owner\"]\nview = \"table\"",
+        );
+        assert!(load_err(&text).contains("default_sort 'Owner' is not one of the properties"));
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"State\", \"Name\"]\nview = \"table\"",
+        );
+        let cat = load(&text).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing").map(|c| c.output.default_sort.clone()),
+            Some(vec!["State".to_string(), "Name".to_string()])
+        );
+    }
+
+    #[test]
+    fn non_text_views_need_properties() {
+        let text = format!("{HEAD}{}", command("Get-Thing", "", ""))
+            .replace("properties = [\"Name\", \"State\"]\n", "");
+        assert!(load_err(&text).contains("properties must not be empty"));
+        let text = format!("{HEAD}{}", command("Get-Thing", "", ""))
+            .replace("properties = [\"Name\", \"State\"]\n", "")
+            .replace("view = \"table\"", "view = \"text\"");
+        assert!(load(&text).is_ok());
+    }
+
+    #[test]
+    fn whatif_and_confirm_are_reserved() {
+        for n in ["WhatIf", "confirm"] {
+            let p = param(&format!("name = \"{n}\"\ntype = \"switch\""));
+            assert!(
+                load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("reserved")
+            );
+        }
+        let p = param("name = \"Force\"\ntype = \"switch\"\naliases = [\"WhatIf\"]");
+        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("reserved"));
+    }
+
+    #[test]
+    fn examples_start_with_the_name_or_an_alias() {
+        let text = format!("{HEAD}{}", command("Get-Thing", "aliases = [\"gt\"]", ""))
+            .replace("code = \"Get-Thing\"", "code = \"Get-Other -Name x\"");
+        assert!(load_err(&text).contains("must start with the command name"));
+        let text = format!("{HEAD}{}", command("Get-Thing", "aliases = [\"gt\"]", ""))
+            .replace("code = \"Get-Thing\"", "code = \"Get-ThingX\"");
+        assert!(load_err(&text).contains("must start with the command name"));
+        let text = format!("{HEAD}{}", command("Get-Thing", "aliases = [\"gt\"]", ""))
+            .replace("code = \"Get-Thing\"", "code = \"gt -Name x | ft\"");
+        assert!(load(&text).is_ok());
+        let text = format!("{HEAD}{}", command("Get-Thing", "", ""))
+            .replace("[[command.example]]\ncode = \"Get-Thing\"\n", "");
+        assert!(load_err(&text).contains("at least one example"));
+    }
+
+    #[test]
+    fn also_operator_needs_a_support_level() {
+        let text = format!("{HEAD}{}", command("Get-Thing", "also_operator = true", ""))
+            .replace("access = \"Diagnostics\"", "access = \"Operator\"");
+        assert!(load_err(&text).contains("also_operator applies only"));
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let e = load_err(&format!(
+            "{HEAD}[[command]]\nname = \"Get-Thing\"\naccess = \"Root\"\n"
+        ));
+        assert!(!e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with("catalog/test.toml: command 'Get-Thing': line "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn load_dir_reads_every_toml_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = format!("{HEAD}{}", command("Get-Thing", "", ""));
+        let b = format!(
+            "version = 1\ngroup = \"L\"\nprofile = \"azure-local\"\n{}",
+            command("Get-Local", "", "")
+        );
+        std::fs::write(dir.path().join("a.toml"), a).expect("write a");
+        std::fs::write(dir.path().join("b.toml"), b).expect("write b");
+        std::fs::write(dir.path().join("README.md"), "not toml").expect("write readme");
+        let hub = load_dir(dir.path(), Profile::AzsHub).expect("loads");
+        assert_eq!(hub.commands().len(), 1);
+        let local = load_dir(dir.path(), Profile::AzureLocal).expect("loads");
+        assert!(local.get("Get-Local").is_some() && local.get("Get-Thing").is_none());
+        let empty = tempfile::tempdir().expect("temp dir");
+        assert!(load_dir(empty.path(), Profile::AzsHub).is_err());
+    }
+}
