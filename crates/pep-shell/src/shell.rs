@@ -332,7 +332,10 @@ impl Shell {
                 }
                 "Out-Default" => Ok(values),
                 name if lang::is_formatter_name(name) => {
-                    render_spec = None;
+                    // Filtering and sorting keep the records' own view; the others change their shape.
+                    if !matches!(name, "Where-Object" | "Sort-Object") {
+                        render_spec = None;
+                    }
                     lang::apply(name, args, values).map_err(|e| e.to_string())
                 }
                 _ => {

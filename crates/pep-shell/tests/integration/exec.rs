@@ -1,0 +1,146 @@
+//! Exec requests: output, exit status, one-line errors, the first command slice, the working
+//! directory and the language's pipelines, as a user sees them through `ssh host 'COMMAND'`.
+
+use crate::harness::*;
+
+#[test]
+fn support_without_grant_is_refused_and_operator_sees_operator_commands() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.stderr.trim(), "remote support is not enabled on this endpoint");
+    assert!(r.stdout.is_empty());
+
+    let r = pep.exec(&op, "Get-Command");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("Enable-RemoteSupport"), "{}", r.stdout);
+    assert!(r.stdout.contains("Get-RemoteSupportSessionHistory"));
+    assert!(!r.stdout.contains("Get-AzsSupportClusterResource"), "operators do not see support commands");
+    let r = pep.exec(&op, "Get-AzsSupportStampVersion");
+    assert_eq!(r.status, Some(1));
+    assert!(r.stderr.contains("not recognized"), "{r:?}");
+}
+
+#[test]
+fn unknown_key_cannot_log_in() {
+    let pep = Pep::start();
+    let _op = pep.identity("operator", "olivia");
+    // A key made but never registered.
+    let stranger = Key {
+        private: pep.dir.path().join("stranger"),
+        public: pep.dir.path().join("stranger.pub"),
+    };
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger.private)
+        .status()
+        .expect("keygen");
+    assert!(st.success());
+    let r = pep.exec(&stranger, "Get-Command");
+    assert_eq!(r.status, Some(255), "{r:?}");
+    assert!(r.stderr.contains("Permission denied"), "{r:?}");
+}
+
+#[test]
+fn first_slice_of_commands_and_pipelines() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "Diagnostics");
+
+    let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.stdout, "1.2408.1.50\n");
+
+    let r = pep.exec(&sup, "Get-AzsSupportStampInformation");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("NumberOfNodes"), "{}", r.stdout);
+    assert!(r.stdout.contains("local.azurestack.external"));
+
+    let r = pep.exec(&sup, "Get-AzsSupportInfrastructureHost");
+    assert!(r.ok(), "{r:?}");
+    for h in ["AZS-HOST01", "AZS-HOST02", "AZS-HOST03", "AZS-HOST04"] {
+        assert!(r.stdout.contains(h), "{}", r.stdout);
+    }
+    let r = pep.exec(&sup, "Get-AzsSupportInfrastructureHost -CN AZS-HOST09");
+    assert_eq!(r.status, Some(1));
+    assert!(r.stderr.contains("AZS-HOST09"), "{r:?}");
+
+    // Pipelines into the formatting commands.
+    let r = pep.exec(&sup, "Get-AzsSupportClusterResource | Where-Object ResourceType -eq 'IP Address' | Select-Object -ExpandProperty Name");
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.stdout.trim(), "Cluster IP Address");
+    let r = pep.exec(&sup, "Get-AzsSupportClusterResource -Name 'Virtual Machine AZS-*' | Measure-Object");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("29"), "29 clustered VMs: {}", r.stdout);
+    let r = pep.exec(&sup, "get-azssupportinfrastructurehost | sort-object Name -Descending | select -First 1 | ConvertTo-Json");
+    assert!(r.ok(), "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(v["Name"], "AZS-HOST04");
+    let r = pep.exec(&sup, "Get-AzsSupportInfrastructureHost | ConvertTo-Csv");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.lines().next().unwrap_or("").contains("\"Name\""), "{}", r.stdout);
+    assert_eq!(r.stdout.lines().count(), 5);
+
+    // Abbreviation and ambiguity.
+    let r = pep.exec(&sup, "Get-AzsSupportClusterResource -Sta Online | Measure-Object");
+    assert!(r.ok(), "{r:?}");
+    // Catalog commands not implemented yet say so and run nothing.
+    let r = pep.exec(&sup, "Get-AzsSupportClusterLog");
+    assert_eq!(r.status, Some(1));
+    assert!(r.stderr.contains("not implemented yet"), "{r:?}");
+    // Help and Get-Command reflect the grant.
+    let r = pep.exec(&sup, "Get-Help Get-AzsSupportClusterResource -Full");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("SYNOPSIS") && r.stdout.contains("-State"), "{}", r.stdout);
+    let r = pep.exec(&sup, "Get-Command -Name *Restart*");
+    assert!(!r.stdout.contains("Restart-AzsSupportService"), "{r:?}");
+    let r = pep.exec(&sup, "Get-Help Restart-AzsSupportService");
+    assert_eq!(r.status, Some(1), "DR help is hidden at Diagnostics: {r:?}");
+}
+
+#[test]
+fn working_directory_family() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "Diagnostics");
+
+    // Each exec is its own session with its own working directory: use a shell session (-T).
+    let r = pep.lines(
+        &sup,
+        b"Get-AzsSupportWorkingDirectory\n\
+          Get-AzsSupportInfrastructureHost | Save-AzsSupportObjectToFile -FilePrefix hosts -FileFormat csv\n\
+          Get-AzsSupportClusterResource | Save-AzsSupportObjectToFile hosts\n\
+          Get-AzsSupportWorkingDirectoryFiles | Select-Object -ExpandProperty Name\n\
+          Save-AzsSupportObjectToFile -FilePrefix ../../../tmp/PWNED\n\
+          Clear-AzsSupportWorkingDirectory | Select-Object -ExpandProperty FilesRemoved\n\
+          Get-AzsSupportWorkingDirectoryFiles | Measure-Object | Select-Object -ExpandProperty Count\n",
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let workdir = lines.first().copied().unwrap_or("");
+    assert!(workdir.starts_with(pep.state.join("workdirs").to_str().expect("utf8")), "{r:?}");
+    let name = std::path::Path::new(workdir).file_name().and_then(|n| n.to_str()).unwrap_or("");
+    assert!(name.len() > 17 && name.as_bytes()[8] == b'T' && &name[15..16] == "Z", "UTC-timestamped: {name}");
+    assert!(r.stdout.contains("hosts_") && r.stdout.contains(".csv") && r.stdout.contains(".json"), "{r:?}");
+    assert!(r.stderr.contains("FilePrefix"), "prefix with a path is refused: {r:?}");
+    assert_eq!(lines.last().copied(), Some("0"), "cleared: {r:?}");
+    assert!(lines.contains(&"2"), "two files removed: {r:?}");
+    assert!(!std::path::Path::new("/tmp/PWNED").exists());
+}
+
+#[test]
+fn exec_line_limits_and_encoding() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let long = format!("Get-RemoteSupportAccess {}", "x".repeat(10_000));
+    let r = pep.exec(&op, &long);
+    assert_eq!(r.status, Some(1));
+    assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    assert!(r.stderr.contains("4096"), "{r:?}");
+    let r = pep.exec_bytes(&op, b"Get-RemoteSupportAccess \xff\xfe");
+    assert_eq!(r.status, Some(1));
+    assert!(r.stderr.contains("UTF-8"), "{r:?}");
+}

@@ -1,0 +1,332 @@
+//! Test harness: starts the real `pep` binary on a free loopback port with a temporary state
+//! directory, makes keys with `ssh-keygen`, registers identities with `pep identity add`, and
+//! drives sessions with the system OpenSSH client — exec requests, and PTY sessions (`ssh -tt`)
+//! whose output is collected by a reader thread.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const PEP: &str = env!("CARGO_BIN_EXE_pep");
+
+/// A running pep server.
+pub struct Pep {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub state: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub extra_args: Vec<String>,
+}
+
+/// A key pair made by ssh-keygen.
+pub struct Key {
+    pub private: PathBuf,
+    pub public: PathBuf,
+}
+
+impl Pep {
+    /// Starts pep on the default stamp.
+    pub fn start() -> Pep {
+        Self::start_with(&[])
+    }
+
+    /// Starts pep with extra `serve` arguments.
+    pub fn start_with(extra: &[&str]) -> Pep {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let mut pep = Pep {
+            child: None,
+            port: 0,
+            state,
+            dir,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        pep.spawn();
+        pep
+    }
+
+    /// (Re)starts the server process on the same state directory.
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(PEP)
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--state")
+            .arg(&self.state)
+            .args(&self.extra_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn pep");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read banner");
+        let addr = line
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_else(|| panic!("unexpected banner: {line:?}"));
+        self.port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in banner: {line:?}"));
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        self.child = Some(child);
+    }
+
+    /// Stops the server process.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// Makes a key and registers it as an identity.
+    pub fn identity(&self, role: &str, name: &str) -> Key {
+        let private = self.dir.path().join(name);
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .arg(&private)
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let public = private.with_extension("pub");
+        let out = Command::new(PEP)
+            .args(["identity", "add", "--state"])
+            .arg(&self.state)
+            .args(["--role", role, "--name", name, "--key"])
+            .arg(&public)
+            .output()
+            .expect("pep identity add");
+        assert!(out.status.success(), "identity add: {}", String::from_utf8_lossy(&out.stderr));
+        Key { private, public }
+    }
+
+    fn ssh_base(&self, key: &Key) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(["-F", "/dev/null", "-p"])
+            .arg(self.port.to_string())
+            .arg("-i")
+            .arg(&key.private)
+            .args([
+                "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "IdentitiesOnly=yes",
+                "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR",
+                "-o", "ConnectTimeout=10",
+            ]);
+        c
+    }
+
+    /// Runs one exec request.
+    pub fn exec(&self, key: &Key, command: &str) -> Run {
+        self.exec_bytes(key, command.as_bytes())
+    }
+
+    /// Runs one exec request with a command made of arbitrary (non-NUL) bytes.
+    pub fn exec_bytes(&self, key: &Key, command: &[u8]) -> Run {
+        use std::os::unix::ffi::OsStrExt;
+        let out = self
+            .ssh_base(key)
+            .arg("anyuser@127.0.0.1")
+            .arg("--")
+            .arg(std::ffi::OsStr::from_bytes(command))
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh");
+        Run::from(out)
+    }
+
+    /// Feeds `input` to a shell session without a PTY (`ssh -T`), closing input afterwards.
+    pub fn lines(&self, key: &Key, input: &[u8]) -> Run {
+        let mut child = self
+            .ssh_base(key)
+            .arg("-T")
+            .arg("anyuser@127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh -T");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("write");
+        drop(stdin);
+        Run::from(child.wait_with_output().expect("wait"))
+    }
+
+    /// Opens an interactive PTY session (`ssh -tt`).
+    pub fn pty(&self, key: &Key) -> Pty {
+        let mut child = self
+            .ssh_base(key)
+            .arg("-tt")
+            .arg("anyuser@127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh -tt");
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let buf = buf.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.lock().expect("lock").extend_from_slice(&chunk[..n]);
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        Pty { child, stdin, buf, mark: 0 }
+    }
+
+    /// Every transcript written so far, concatenated.
+    pub fn transcripts(&self) -> String {
+        let mut all = String::new();
+        for e in std::fs::read_dir(self.state.join("transcripts")).expect("transcripts").flatten() {
+            all.push_str(&std::fs::read_to_string(e.path()).expect("read transcript"));
+        }
+        all
+    }
+
+    /// Grants support access as `op`.
+    pub fn grant(&self, op: &Key, level: &str) {
+        let r = self.exec(
+            op,
+            &format!("Enable-RemoteSupport -AccessLevel {level} -ExpireInMinutes 60 -AgreeToRemoteSupportConsent -SupportRequestId 2611210001"),
+        );
+        assert!(r.ok(), "grant failed: {r:?}");
+    }
+}
+
+impl Drop for Pep {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The result of an ssh invocation.
+#[derive(Debug)]
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            status: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// An interactive session.
+pub struct Pty {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    buf: Arc<Mutex<Vec<u8>>>,
+    /// Output before this offset has been consumed by `wait_for`.
+    mark: usize,
+}
+
+impl Pty {
+    /// Sends bytes as typed.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Some(s) = self.stdin.as_mut() {
+            let _ = s.write_all(bytes);
+            let _ = s.flush();
+        }
+    }
+
+    /// All output so far.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().expect("lock")).into_owned()
+    }
+
+    /// Waits until `needle` appears after the mark; moves the mark past it. Returns the text
+    /// between the old mark and the end of the match.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            {
+                let buf = self.buf.lock().expect("lock");
+                let text = String::from_utf8_lossy(&buf[self.mark.min(buf.len())..]).into_owned();
+                if let Some(pos) = text.find(needle) {
+                    let seen = text[..pos + needle.len()].to_string();
+                    self.mark += seen.len();
+                    return Ok(seen);
+                }
+            }
+            if start.elapsed() > timeout {
+                return Err(format!(
+                    "timed out waiting for {needle:?}; output after mark: {:?}",
+                    String::from_utf8_lossy(&self.buf.lock().expect("lock")[self.mark..])
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the client to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The prompt of the default stamp.
+pub const PROMPT: &str = "[AZS-ERCS01]: PS> ";
+
+/// Default timeout for interactive waits.
+pub const T: Duration = Duration::from_secs(10);
+
+/// Path of the shared hostile-input file.
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+}

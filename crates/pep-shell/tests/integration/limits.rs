@@ -1,0 +1,75 @@
+//! Bounds: pre-authentication floods, clients that never authenticate, and a bad catalog or
+//! scenario stopping the server at start with a message naming the file and entry.
+
+use crate::harness::*;
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+#[test]
+fn preauth_flood_is_bounded_and_service_resumes() {
+    let pep = Pep::start_with(&["--max-unauthenticated", "8", "--login-grace-secs", "2"]);
+    let op = pep.identity("operator", "olivia");
+    let mut flood: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(("127.0.0.1", pep.port)).expect("connect"))
+        .collect();
+    // Connections past the limit are closed at once; the rest when the grace time runs out.
+    let start = Instant::now();
+    let mut closed = 0;
+    for s in &mut flood {
+        s.set_read_timeout(Some(Duration::from_secs(6))).expect("timeout");
+        let mut buf = [0u8; 256];
+        // Read past the server's identification line until EOF.
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+    assert_eq!(closed, 40, "every idle connection was closed by the server");
+    assert!(start.elapsed() < Duration::from_secs(6), "within the grace time: {:?}", start.elapsed());
+    drop(flood);
+    let r = pep.exec(&op, "Get-RemoteSupportAccess -IncludeExpired");
+    assert!(r.ok(), "serving again: {r:?}");
+}
+
+#[test]
+fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cat = dir.path().join("catalog");
+    std::fs::create_dir(&cat).expect("mkdir");
+    std::fs::write(
+        cat.join("broken.toml"),
+        "version = 1\ngroup = \"X\"\nprofile = \"azs-hub\"\n\n[[command]]\nname = \"Get-Thing\"\naccess = \"Diagnostics\"\nsynopsis = \"s\"\ndescription = \"d\"\n\n[command.output]\ntype_name = \"T\"\nproperties = [\"A\"]\nview = \"table\"\n\n[[command.parameter]]\nname = \"Name\"\ntype = \"string\"\nhelp = \"h\"\nvalidate_pattern = \"[a-z]+\"\n\n[[command.example]]\ncode = \"Get-Thing\"\nremarks = \"r\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--catalog")
+        .arg(&cat)
+        .output()
+        .expect("run pep");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml") && err.contains("Get-Thing") && err.contains("Name"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let scen = dir.path().join("bad.toml");
+    std::fs::write(&scen, "version = 1\nname = \"x\"\n").expect("write");
+    let out = std::process::Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--scenario")
+        .arg(&scen)
+        .output()
+        .expect("run pep");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("stamp"), "{err}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `pep` binary, driven by the system OpenSSH client on loopback.
+
+mod consent;
+mod exec;
+mod harness;
+mod history;
+mod hostile;
+mod limits;
+mod pty;
