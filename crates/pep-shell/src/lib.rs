@@ -1,1 +1,3 @@
-pub fn _y(){}
+//! pep-shell: the SSH-served restricted shell, consent, sessions and transcripts.
+
+pub mod lang;
