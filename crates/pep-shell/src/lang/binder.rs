@@ -24,7 +24,11 @@ fn common_params(spec: &CommandSpec) -> Vec<ParamSpec> {
             kind: ParamType::Switch,
             mandatory: false,
             position: None,
-            aliases: if name == "WhatIf" { vec!["wi".into()] } else { vec!["cf".into()] },
+            aliases: if name == "WhatIf" {
+                vec!["wi".into()]
+            } else {
+                vec!["cf".into()]
+            },
             validate_set: Vec::new(),
             validate_pattern: None,
             range: None,
@@ -143,7 +147,9 @@ pub fn bind(spec: &CommandSpec, call: &CommandCall) -> Result<BoundArgs, LangErr
                 };
                 return Err(LangError::new(
                     ErrorId::PositionalNotFound,
-                    format!("A positional parameter cannot be found that accepts argument '{shown}'."),
+                    format!(
+                        "A positional parameter cannot be found that accepts argument '{shown}'."
+                    ),
                 ));
             }
         }

@@ -18,7 +18,9 @@ fn finish(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn quote_if_needed(s: &str) -> String {
-    if s.chars().any(|c| c.is_whitespace() || ",|;&(){}[]@$`'\"#<>".contains(c)) {
+    if s.chars()
+        .any(|c| c.is_whitespace() || ",|;&(){}[]@$`'\"#<>".contains(c))
+    {
         format!("'{}'", s.replace('\'', "''"))
     } else {
         s.to_string()
@@ -47,21 +49,30 @@ pub fn complete(line: &str, cursor_chars: usize, visible: &[&CommandSpec]) -> (u
         .rposition(|c| c.is_whitespace() || *c == '|')
         .map_or(0, |i| i + 1);
     let word: String = chars[start..].iter().collect();
-    let segment_start = chars[..start].iter().rposition(|c| *c == '|').map_or(0, |i| i + 1);
+    let segment_start = chars[..start]
+        .iter()
+        .rposition(|c| *c == '|')
+        .map_or(0, |i| i + 1);
     let before: String = chars[segment_start..start].iter().collect();
     let words: Vec<&str> = before.split_whitespace().collect();
 
     let Some(command) = words.first() else {
         let mut names = Vec::new();
         for s in visible {
-            names.extend(std::iter::once(&s.name).chain(&s.aliases).filter(|n| starts_with_ci(n, &word)).cloned());
+            names.extend(
+                std::iter::once(&s.name)
+                    .chain(&s.aliases)
+                    .filter(|n| starts_with_ci(n, &word))
+                    .cloned(),
+            );
         }
         return (start, finish(names));
     };
-    let Some(spec) = visible
-        .iter()
-        .find(|s| std::iter::once(&s.name).chain(&s.aliases).any(|n| n.eq_ignore_ascii_case(command)))
-    else {
+    let Some(spec) = visible.iter().find(|s| {
+        std::iter::once(&s.name)
+            .chain(&s.aliases)
+            .any(|n| n.eq_ignore_ascii_case(command))
+    }) else {
         return (start, Vec::new());
     };
     if word.starts_with(DASHES) {
@@ -92,7 +103,10 @@ mod tests {
     use crate::lang::fixtures::catalog;
 
     fn visible(c: &azs_support::catalog::Catalog) -> Vec<&CommandSpec> {
-        c.commands().iter().filter(|s| s.name != "Stop-AzsSupportProcess").collect()
+        c.commands()
+            .iter()
+            .filter(|s| s.name != "Stop-AzsSupportProcess")
+            .collect()
     }
 
     fn at_end(line: &str) -> (usize, Vec<String>) {
@@ -102,11 +116,22 @@ mod tests {
 
     #[test]
     fn command_names_and_aliases() {
-        assert_eq!(at_end("get-azssupportp"), (0, vec!["Get-AzsSupportProcess".to_string()]));
-        assert_eq!(at_end("se"), (0, vec!["select".to_string(), "Select-Object".to_string()]));
+        assert_eq!(
+            at_end("get-azssupportp"),
+            (0, vec!["Get-AzsSupportProcess".to_string()])
+        );
+        assert_eq!(
+            at_end("se"),
+            (0, vec!["select".to_string(), "Select-Object".to_string()])
+        );
         let (start, after_pipe) = at_end("Get-AzsSupportProcess | so");
-        assert_eq!((start, after_pipe), (24, vec!["sort".to_string(), "Sort-Object".to_string()]));
-        assert!(at_end("").1.contains(&"Get-AzsSupportStampVersion".to_string()));
+        assert_eq!(
+            (start, after_pipe),
+            (24, vec!["sort".to_string(), "Sort-Object".to_string()])
+        );
+        assert!(at_end("")
+            .1
+            .contains(&"Get-AzsSupportStampVersion".to_string()));
     }
 
     #[test]
@@ -118,9 +143,21 @@ mod tests {
 
     #[test]
     fn parameters() {
-        assert_eq!(at_end("Get-AzsSupportProcess -c"), (22, vec!["-ComputerName".to_string()]));
+        assert_eq!(
+            at_end("Get-AzsSupportProcess -c"),
+            (22, vec!["-ComputerName".to_string()])
+        );
         let (_, all) = at_end("Enable-RemoteSupport -");
-        assert_eq!(all, ["-AccessLevel", "-AgreeToRemoteSupportConsent", "-Confirm", "-ExpireInMinutes", "-WhatIf"]);
+        assert_eq!(
+            all,
+            [
+                "-AccessLevel",
+                "-AgreeToRemoteSupportConsent",
+                "-Confirm",
+                "-ExpireInMinutes",
+                "-WhatIf"
+            ]
+        );
         assert!(at_end("Get-AzsSupportProcess -w").1.is_empty());
     }
 
@@ -130,7 +167,10 @@ mod tests {
             at_end("Enable-RemoteSupport -AccessLevel diag").1,
             ["Diagnostics", "DiagnosticsRepair"]
         );
-        assert_eq!(at_end("Enable-RemoteSupport -acc DiagnosticsR").1, ["DiagnosticsRepair"]);
+        assert_eq!(
+            at_end("Enable-RemoteSupport -acc DiagnosticsR").1,
+            ["DiagnosticsRepair"]
+        );
         let (start, v) = at_end("Enable-RemoteSupport -AccessLevel:Diagnosticsr");
         assert_eq!((start, v), (34, vec!["DiagnosticsRepair".to_string()]));
         assert!(at_end("Get-AzsSupportProcess -ComputerName n").1.is_empty());
@@ -140,6 +180,9 @@ mod tests {
     fn cursor_in_middle() {
         let c = catalog();
         let line = "Get-AzsSupportP | select";
-        assert_eq!(complete(line, 15, &visible(&c)), (0, vec!["Get-AzsSupportProcess".to_string()]));
+        assert_eq!(
+            complete(line, 15, &visible(&c)),
+            (0, vec!["Get-AzsSupportProcess".to_string()])
+        );
     }
 }

@@ -70,7 +70,10 @@ fn scalar(value: &Value, p: &ParamSpec) -> Result<(), LangError> {
         )),
         Value::Null => Err(LangError::new(
             ErrorId::ParameterBindingFailed,
-            format!("Cannot bind argument to parameter '{}' because it is null.", p.name),
+            format!(
+                "Cannot bind argument to parameter '{}' because it is null.",
+                p.name
+            ),
         )),
         _ => Ok(()),
     }
@@ -156,11 +159,13 @@ pub fn convert(value: &Value, p: &ParamSpec) -> Result<Value, LangError> {
 pub fn convert_default(text: &str, p: &ParamSpec) -> Option<Value> {
     let t = text.trim();
     let literal = match p.kind {
-        ParamType::Switch | ParamType::Bool => match t.trim_start_matches('$').to_ascii_lowercase().as_str() {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => return None,
-        },
+        ParamType::Switch | ParamType::Bool => {
+            match t.trim_start_matches('$').to_ascii_lowercase().as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return None,
+            }
+        }
         ParamType::StringArray | ParamType::IntArray => Value::Array(
             t.split(',')
                 .map(|s| Value::String(s.trim().to_string()))
@@ -182,7 +187,11 @@ fn check_one(value: &Value, p: &ParamSpec) -> Result<Value, LangError> {
     let text = value.to_display();
     let mut out = value.clone();
     if !p.validate_set.is_empty() {
-        match p.validate_set.iter().find(|s| s.eq_ignore_ascii_case(&text)) {
+        match p
+            .validate_set
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(&text))
+        {
             Some(canon) if matches!(value, Value::String(_)) => out = Value::String(canon.clone()),
             Some(_) => {}
             None => {
@@ -210,7 +219,10 @@ fn check_one(value: &Value, p: &ParamSpec) -> Result<Value, LangError> {
     }
     if let (Some((lo, hi)), Value::Int(i)) = (p.range, value) {
         if *i < lo || *i > hi {
-            return Err(invalid(p, format!("{i} is outside the allowed range {lo}..{hi}.")));
+            return Err(invalid(
+                p,
+                format!("{i} is outside the allowed range {lo}..{hi}."),
+            ));
         }
     }
     Ok(out)

@@ -152,7 +152,10 @@ pub fn commands() -> Vec<CommandSpec> {
         Access::Diagnostics,
         vec![
             p("ComputerName", StringArray).pattern(HOST),
-            p("LogName", String).pos(0).default("System"),
+            p("LogName", String)
+                .pos(0)
+                .default("System")
+                .pattern("^[A-Za-z][A-Za-z0-9 /._-]{0,127}$"),
             p("MaxEvents", Int).range(1, 10000).default("100"),
             p("FromDate", DateTime),
             p("Level", StringArray).set(&["Critical", "Error", "Warning"]),
@@ -215,12 +218,23 @@ pub fn commands() -> Vec<CommandSpec> {
                 p("Minimum", Switch),
             ],
         ),
-        formatter("Format-Table", &["ft"], vec![p("Property", StringArray).pos(0)]),
-        formatter("Format-List", &["fl"], vec![p("Property", StringArray).pos(0)]),
+        formatter(
+            "Format-Table",
+            &["ft"],
+            vec![p("Property", StringArray).pos(0)],
+        ),
+        formatter(
+            "Format-List",
+            &["fl"],
+            vec![p("Property", StringArray).pos(0)],
+        ),
         formatter(
             "ConvertTo-Json",
             &[],
-            vec![p("Depth", Int).range(0, 100).default("2"), p("Compress", Switch)],
+            vec![
+                p("Depth", Int).range(0, 100).default("2"),
+                p("Compress", Switch),
+            ],
         ),
         formatter("ConvertTo-Csv", &[], vec![p("NoTypeInformation", Switch)]),
         formatter("Out-Default", &[], vec![]),

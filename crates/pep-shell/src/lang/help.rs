@@ -19,9 +19,17 @@ fn value_hint(p: &ParamSpec) -> String {
 
 fn syntax_part(p: &ParamSpec) -> String {
     if p.kind == ParamType::Switch {
-        return if p.mandatory { format!("-{}", p.name) } else { format!("[-{}]", p.name) };
+        return if p.mandatory {
+            format!("-{}", p.name)
+        } else {
+            format!("[-{}]", p.name)
+        };
     }
-    let name = if p.position.is_some() { format!("[-{}]", p.name) } else { format!("-{}", p.name) };
+    let name = if p.position.is_some() {
+        format!("[-{}]", p.name)
+    } else {
+        format!("-{}", p.name)
+    };
     let part = format!("{name} {}", value_hint(p));
     if p.mandatory {
         part
@@ -60,10 +68,20 @@ fn param_block(p: &ParamSpec, full: bool) -> String {
     out.push('\n');
     out.push_str(&row("Type", type_name(p.kind).into()));
     out.push_str(&row("Required?", p.mandatory.to_string()));
-    out.push_str(&row("Position?", p.position.map_or("named".into(), |n| n.to_string())));
+    out.push_str(&row(
+        "Position?",
+        p.position.map_or("named".into(), |n| n.to_string()),
+    ));
     out.push_str(&row("Default value", p.default.clone().unwrap_or_default()));
     out.push_str(&row("Accept pipeline input?", "false".into()));
-    out.push_str(&row("Aliases", if p.aliases.is_empty() { "none".into() } else { p.aliases.join(", ") }));
+    out.push_str(&row(
+        "Aliases",
+        if p.aliases.is_empty() {
+            "none".into()
+        } else {
+            p.aliases.join(", ")
+        },
+    ));
     if !p.validate_set.is_empty() {
         out.push_str(&row("Accepted values", p.validate_set.join(", ")));
     }
@@ -80,7 +98,10 @@ fn param_block(p: &ParamSpec, full: bool) -> String {
 fn examples(spec: &CommandSpec) -> String {
     let mut out = String::from("EXAMPLES\n");
     for (i, e) in spec.examples.iter().enumerate() {
-        out.push_str(&format!("    -------------------------- EXAMPLE {} --------------------------\n", i + 1));
+        out.push_str(&format!(
+            "    -------------------------- EXAMPLE {} --------------------------\n",
+            i + 1
+        ));
         out.push_str(&format!("    PS> {}\n\n", e.code));
         out.push_str(&indent(&e.remarks, 4));
         out.push('\n');
@@ -89,12 +110,21 @@ fn examples(spec: &CommandSpec) -> String {
 }
 
 fn common_params_note(spec: &CommandSpec) -> String {
-    let which = if spec.supports_should_process { " It supports -WhatIf and -Confirm." } else { "" };
+    let which = if spec.supports_should_process {
+        " It supports -WhatIf and -Confirm."
+    } else {
+        ""
+    };
     format!("    <CommonParameters>\n        This command runs in a restricted session.{which}\n\n")
 }
 
 /// PowerShell-like help for `spec`.
-pub fn get_help(spec: &CommandSpec, full: bool, examples_only: bool, parameter: Option<&str>) -> String {
+pub fn get_help(
+    spec: &CommandSpec,
+    full: bool,
+    examples_only: bool,
+    parameter: Option<&str>,
+) -> String {
     let params = all_params(spec);
     if let Some(name) = parameter {
         return match resolve_param(&params, name) {
@@ -102,7 +132,11 @@ pub fn get_help(spec: &CommandSpec, full: bool, examples_only: bool, parameter: 
             Err(e) => format!("{e}\n"),
         };
     }
-    let mut out = format!("\nNAME\n    {}\n\nSYNOPSIS\n{}\n", spec.name, indent(&spec.synopsis, 4));
+    let mut out = format!(
+        "\nNAME\n    {}\n\nSYNOPSIS\n{}\n",
+        spec.name,
+        indent(&spec.synopsis, 4)
+    );
     if examples_only {
         out.push_str(&examples(spec));
         return out;
@@ -126,7 +160,10 @@ pub fn get_help(spec: &CommandSpec, full: bool, examples_only: bool, parameter: 
     } else {
         out.push_str(&format!("    {}\n", spec.output.type_name));
         if !spec.output.properties.is_empty() {
-            out.push_str(&format!("        Properties: {}\n", spec.output.properties.join(", ")));
+            out.push_str(&format!(
+                "        Properties: {}\n",
+                spec.output.properties.join(", ")
+            ));
         }
         out.push('\n');
     }
@@ -188,14 +225,32 @@ mod tests {
             get("Stop-AzsSupportProcess"),
             "Stop-AzsSupportProcess [-ProcessId] <Int> -ComputerName <String> [-Force] [-WhatIf] [-Confirm] [<CommonParameters>]"
         );
-        assert_eq!(get("Get-AzsSupportStampVersion"), "Get-AzsSupportStampVersion [<CommonParameters>]");
+        assert_eq!(
+            get("Get-AzsSupportStampVersion"),
+            "Get-AzsSupportStampVersion [<CommonParameters>]"
+        );
     }
 
     #[test]
     fn normal_help_sections() {
         let c = catalog();
-        let h = get_help(c.get("Enable-RemoteSupport").expect("fixture"), false, false, None);
-        for s in ["NAME\n    Enable-RemoteSupport", "SYNOPSIS", "SYNTAX", "DESCRIPTION", "PARAMETERS", "OUTPUTS", "REMARKS", "-Examples", "-Full"] {
+        let h = get_help(
+            c.get("Enable-RemoteSupport").expect("fixture"),
+            false,
+            false,
+            None,
+        );
+        for s in [
+            "NAME\n    Enable-RemoteSupport",
+            "SYNOPSIS",
+            "SYNTAX",
+            "DESCRIPTION",
+            "PARAMETERS",
+            "OUTPUTS",
+            "REMARKS",
+            "-Examples",
+            "-Full",
+        ] {
             assert!(h.contains(s), "{s} missing in {h}");
         }
         assert!(!h.contains("Accepted values"));
@@ -205,15 +260,39 @@ mod tests {
     #[test]
     fn full_help_has_details() {
         let c = catalog();
-        let h = get_help(c.get("Enable-RemoteSupport").expect("fixture"), true, false, None);
-        for s in ["Accepted values              Diagnostics, DiagnosticsRepair", "Range                        60..20160", "Default value                480", "Required?                    true", "EXAMPLE 1", "-WhatIf", "-Confirm"] {
+        let h = get_help(
+            c.get("Enable-RemoteSupport").expect("fixture"),
+            true,
+            false,
+            None,
+        );
+        for s in [
+            "Accepted values              Diagnostics, DiagnosticsRepair",
+            "Range                        60..20160",
+            "Default value                480",
+            "Required?                    true",
+            "EXAMPLE 1",
+            "-WhatIf",
+            "-Confirm",
+        ] {
             assert!(h.contains(s), "{s} missing in {h}");
         }
-        let p = get_help(c.get("Get-AzsSupportProcess").expect("fixture"), true, false, None);
-        assert!(p.contains("Pattern                      ^[A-Za-z0-9]"), "{p}");
+        let p = get_help(
+            c.get("Get-AzsSupportProcess").expect("fixture"),
+            true,
+            false,
+            None,
+        );
+        assert!(
+            p.contains("Pattern                      ^[A-Za-z0-9]"),
+            "{p}"
+        );
         assert!(p.contains("Aliases                      CN"), "{p}");
         assert!(p.contains("Position?                    0"), "{p}");
-        assert!(p.contains("Azs.Support.Process\n        Properties: Name, Id, CPU"), "{p}");
+        assert!(
+            p.contains("Azs.Support.Process\n        Properties: Name, Id, CPU"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -224,7 +303,10 @@ mod tests {
         assert!(h.contains("NAME") && h.contains("SYNOPSIS") && h.contains("EXAMPLE 1"));
         assert!(!h.contains("SYNTAX") && !h.contains("PARAMETERS"));
         let p = get_help(spec, false, false, Some("expire"));
-        assert!(p.contains("-ExpireInMinutes <Int>") && p.contains("60..20160"), "{p}");
+        assert!(
+            p.contains("-ExpireInMinutes <Int>") && p.contains("60..20160"),
+            "{p}"
+        );
         let u = get_help(spec, false, false, Some("nope"));
         assert!(u.contains("cannot be found"), "{u}");
     }
@@ -232,16 +314,32 @@ mod tests {
     #[test]
     fn get_command_records() {
         let c = catalog();
-        let specs: Vec<&CommandSpec> = ["Get-AzsSupportProcess", "Enable-RemoteSupport", "Select-Object"]
-            .iter()
-            .map(|n| c.get(n).expect("fixture"))
-            .collect();
+        let specs: Vec<&CommandSpec> = [
+            "Get-AzsSupportProcess",
+            "Enable-RemoteSupport",
+            "Select-Object",
+        ]
+        .iter()
+        .map(|n| c.get(n).expect("fixture"))
+        .collect();
         let recs = command_records(&specs, false);
         let src: Vec<String> = recs
             .iter()
-            .map(|r| r.as_record().and_then(|r| r.get("Source")).map(Value::to_display).unwrap_or_default())
+            .map(|r| {
+                r.as_record()
+                    .and_then(|r| r.get("Source"))
+                    .map(Value::to_display)
+                    .unwrap_or_default()
+            })
             .collect();
-        assert_eq!(src, ["Azs.Support", "PrivilegedEndpoint", "Microsoft.PowerShell.Core"]);
+        assert_eq!(
+            src,
+            [
+                "Azs.Support",
+                "PrivilegedEndpoint",
+                "Microsoft.PowerShell.Core"
+            ]
+        );
         let r = recs[0].as_record().expect("record");
         assert_eq!(r.type_name, COMMAND_INFO_TYPE);
         assert_eq!(r.get("CommandType"), Some(&Value::from("Function")));

@@ -67,7 +67,20 @@ fn is_quote(c: char) -> bool {
 fn is_special(c: char) -> bool {
     matches!(
         c,
-        ',' | '|' | ';' | '&' | '(' | ')' | '{' | '}' | '[' | ']' | '@' | '`' | '>' | '<' | '#'
+        ',' | '|'
+            | ';'
+            | '&'
+            | '('
+            | ')'
+            | '{'
+            | '}'
+            | '['
+            | ']'
+            | '@'
+            | '`'
+            | '>'
+            | '<'
+            | '#'
             | '$'
     ) || is_quote(c)
 }
@@ -78,12 +91,14 @@ pub fn check_line(line: &str) -> Result<(), LangError> {
     if count > MAX_LINE_CHARS {
         return Err(LangError::new(
             ErrorId::LineTooLong,
-            format!(
-                "The line is {count} characters long; at most {MAX_LINE_CHARS} are accepted."
-            ),
+            format!("The line is {count} characters long; at most {MAX_LINE_CHARS} are accepted."),
         ));
     }
-    if let Some((i, c)) = line.chars().enumerate().find(|(_, c)| matches!(c, '\n' | '\r')) {
+    if let Some((i, c)) = line
+        .chars()
+        .enumerate()
+        .find(|(_, c)| matches!(c, '\n' | '\r'))
+    {
         return Err(LangError::script(
             i + 1,
             &code_point(c),
@@ -166,15 +181,11 @@ impl Lexer {
                 '$' => self.variable()?,
                 _ if is_quote(c) => self.quoted()?,
                 _ if is_special(c) => return Err(self.refuse_operator(c)),
-                '.' if self.at_element_start()
-                    && self.peek(1).is_none_or(char::is_whitespace) =>
-                {
+                '.' if self.at_element_start() && self.peek(1).is_none_or(char::is_whitespace) => {
                     return Err(LangError::script(col, ".", "dot-sourcing is not supported"));
                 }
                 _ if DASHES.contains(&c)
-                    && self
-                        .peek(1)
-                        .is_some_and(|n| n.is_alphabetic() || n == '_') =>
+                    && self.peek(1).is_some_and(|n| n.is_alphabetic() || n == '_') =>
                 {
                     self.param()
                 }
@@ -211,7 +222,11 @@ impl Lexer {
         match c {
             ';' => LangError::script(col, ";", "one command per line: chaining is not supported"),
             '&' if next == Some('&') => LangError::script(col, "&&", "chaining is not supported"),
-            '&' => LangError::script(col, "&", "the call operator and background jobs are not supported"),
+            '&' => LangError::script(
+                col,
+                "&",
+                "the call operator and background jobs are not supported",
+            ),
             '(' => {
                 let method = matches!(prev_token, Some(Token { kind: TokenKind::Word(w), .. }) if w.contains('.'));
                 let why = if method {
@@ -223,19 +238,43 @@ impl Lexer {
             }
             ')' => LangError::script(col, ")", "expressions are not supported"),
             '{' | '}' => LangError::script(col, &c.to_string(), "script blocks are not supported"),
-            '[' | ']' => LangError::script(col, &c.to_string(), "type literals and indexing are not supported; quote the text"),
-            '@' => LangError::script(col, "@", "arrays, hash tables and splatting are not supported"),
-            '`' => LangError::script(col, "`", "escape characters and command substitution are not supported"),
+            '[' | ']' => LangError::script(
+                col,
+                &c.to_string(),
+                "type literals and indexing are not supported; quote the text",
+            ),
+            '@' => LangError::script(
+                col,
+                "@",
+                "arrays, hash tables and splatting are not supported",
+            ),
+            '`' => LangError::script(
+                col,
+                "`",
+                "escape characters and command substitution are not supported",
+            ),
             '>' | '<' => {
-                let mut what = if c == '>' && next == Some('>') { ">>".to_string() } else { c.to_string() };
+                let mut what = if c == '>' && next == Some('>') {
+                    ">>".to_string()
+                } else {
+                    c.to_string()
+                };
                 let mut at = col;
-                if let Some(Token { kind: TokenKind::Number(n), column }) = prev_token {
+                if let Some(Token {
+                    kind: TokenKind::Number(n),
+                    column,
+                }) = prev_token
+                {
                     what = format!("{n}{what}");
                     at = *column;
                 }
                 LangError::script(at, &what, "redirection is not supported")
             }
-            '#' => LangError::script(col, "#", "comments are not supported; quote text containing '#'"),
+            '#' => LangError::script(
+                col,
+                "#",
+                "comments are not supported; quote text containing '#'",
+            ),
             _ => LangError::script(col, &c.to_string(), ""),
         }
     }
@@ -243,12 +282,19 @@ impl Lexer {
     fn variable(&mut self) -> Result<TokenKind, LangError> {
         let col = self.pos + 1;
         match self.peek(1) {
-            Some('(') => return Err(LangError::script(col, "$(", "sub-expressions are not supported")),
+            Some('(') => {
+                return Err(LangError::script(
+                    col,
+                    "$(",
+                    "sub-expressions are not supported",
+                ))
+            }
             Some('{') => return Err(LangError::script(col, "${", "variables are not supported")),
             _ => {}
         }
         let mut end = self.pos + 1;
-        while end < self.chars.len() && (self.chars[end].is_alphanumeric() || self.chars[end] == '_')
+        while end < self.chars.len()
+            && (self.chars[end].is_alphanumeric() || self.chars[end] == '_')
         {
             end += 1;
         }
@@ -349,7 +395,11 @@ impl Lexer {
                 break;
             }
             if c == ':' && self.peek(1) == Some(':') {
-                return Err(LangError::script(self.pos + 1, "::", "static member access is not supported"));
+                return Err(LangError::script(
+                    self.pos + 1,
+                    "::",
+                    "static member access is not supported",
+                ));
             }
             text.push(c);
             self.pos += 1;
@@ -357,7 +407,9 @@ impl Lexer {
         let mut digits = text.chars();
         let first = digits.next();
         let numeric = match first {
-            Some(f) if DASHES.contains(&f) => text.chars().count() > 1 && digits.all(|d| d.is_ascii_digit()),
+            Some(f) if DASHES.contains(&f) => {
+                text.chars().count() > 1 && digits.all(|d| d.is_ascii_digit())
+            }
             Some(f) => f.is_ascii_digit() && digits.all(|d| d.is_ascii_digit()),
             None => false,
         };

@@ -97,15 +97,21 @@ pub fn is_command_name(name: &str) -> bool {
     let mut parts = name.splitn(2, '-');
     let first = parts.next().unwrap_or_default();
     let word_ok = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric());
-    first.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    first
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && word_ok(first)
         && parts.next().is_none_or(word_ok)
 }
 
 fn parse_element(tokens: &[Token]) -> Result<CommandCall, LangError> {
-    let (head, args) = tokens
-        .split_first()
-        .ok_or_else(|| LangError::new(ErrorId::InvalidPipeline, "An empty pipe element is not allowed."))?;
+    let (head, args) = tokens.split_first().ok_or_else(|| {
+        LangError::new(
+            ErrorId::InvalidPipeline,
+            "An empty pipe element is not allowed.",
+        )
+    })?;
     let name = match &head.kind {
         TokenKind::Word(w) => w.clone(),
         other => {
@@ -198,9 +204,12 @@ fn parse_value(tokens: &[Token], i: usize) -> Result<(Value, usize), LangError> 
             format!("Missing a value before or after ',' (at column {col}): a comma must stand between two values."),
         )
     };
-    let first = tokens
-        .get(i)
-        .ok_or_else(|| LangError::new(ErrorId::InvalidInput, "Missing a value at the end of the line."))?;
+    let first = tokens.get(i).ok_or_else(|| {
+        LangError::new(
+            ErrorId::InvalidInput,
+            "Missing a value at the end of the line.",
+        )
+    })?;
     let Some(v) = literal(first) else {
         return Err(missing(first.column));
     };

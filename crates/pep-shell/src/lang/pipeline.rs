@@ -46,6 +46,8 @@ mod tests {
         assert!(check_pipeline_shape(&[select]).is_ok());
         let e = check_pipeline_shape(&[get, select, stamp]).expect_err("refused");
         assert_eq!(e.id, ErrorId::InvalidPipeline);
-        assert!(e.message.starts_with("'Get-AzsSupportStampVersion' cannot be used in a pipeline here: only Select-Object"));
+        assert!(e.message.starts_with(
+            "'Get-AzsSupportStampVersion' cannot be used in a pipeline here: only Select-Object"
+        ));
     }
 }

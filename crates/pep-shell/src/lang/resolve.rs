@@ -26,7 +26,9 @@ mod tests {
         let spec = resolve_command(&c, "get-azssupportstampversion").expect("found");
         assert_eq!(spec.name, "Get-AzsSupportStampVersion");
         assert_eq!(
-            resolve_command(&c, "GET-AZSSUPPORTPROCESS").expect("found").name,
+            resolve_command(&c, "GET-AZSSUPPORTPROCESS")
+                .expect("found")
+                .name,
             "Get-AzsSupportProcess"
         );
     }
@@ -34,14 +36,25 @@ mod tests {
     #[test]
     fn alias() {
         let c = catalog();
-        assert_eq!(resolve_command(&c, "select").expect("alias").name, "Select-Object");
-        assert_eq!(resolve_command(&c, "?").expect("alias").name, "Where-Object");
+        assert_eq!(
+            resolve_command(&c, "select").expect("alias").name,
+            "Select-Object"
+        );
+        assert_eq!(
+            resolve_command(&c, "?").expect("alias").name,
+            "Where-Object"
+        );
     }
 
     #[test]
     fn unknown_and_prefix_are_not_found() {
         let c = catalog();
-        for name in ["Get-AzsSupportStamp", "Invoke-Expression", "sh", "Get-AzsSupportStampVersionX"] {
+        for name in [
+            "Get-AzsSupportStamp",
+            "Invoke-Expression",
+            "sh",
+            "Get-AzsSupportStampVersionX",
+        ] {
             let e = resolve_command(&c, name).expect_err("not found");
             assert_eq!(e.id, ErrorId::CommandNotFound);
             assert_eq!(

@@ -48,7 +48,12 @@ mod tests {
     #[test]
     fn header_and_quoted_fields() {
         let input = vec![
-            Value::Record(Record::new("T").with("Name", "a \"q\"").with("Id", 1i64).with("Tags", vec!["x", "y"])),
+            Value::Record(
+                Record::new("T")
+                    .with("Name", "a \"q\"")
+                    .with("Id", 1i64)
+                    .with("Tags", vec!["x", "y"]),
+            ),
             Value::Record(Record::new("T").with("Name", "b,c").with("Other", 2i64)),
         ];
         let out = apply(&BoundArgs::new(), input).expect("ok");

@@ -15,7 +15,13 @@ fn string(s: &str) -> String {
 
 /// `level` is the indentation; `nest` counts enclosing records only (arrays do not use up depth).
 fn write(v: &Value, level: usize, nest: usize, depth: usize, pretty: bool, out: &mut String) {
-    let indent = |n: usize| if pretty { format!("\n{}", "  ".repeat(n)) } else { String::new() };
+    let indent = |n: usize| {
+        if pretty {
+            format!("\n{}", "  ".repeat(n))
+        } else {
+            String::new()
+        }
+    };
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -91,18 +97,30 @@ mod tests {
     use azs_support::Record;
 
     fn nested() -> Value {
-        Value::Record(
-            Record::new("A")
-                .with("Name", "n\u{1b}")
-                .with("B", Record::new("B").with("C", Record::new("C").with("D", Record::new("D").with("E", 1i64)))),
-        )
+        Value::Record(Record::new("A").with("Name", "n\u{1b}").with(
+            "B",
+            Record::new("B").with(
+                "C",
+                Record::new("C").with("D", Record::new("D").with("E", 1i64)),
+            ),
+        ))
     }
 
     #[test]
     fn pretty_two_spaces_order_kept() {
-        let r = Value::Record(Record::new("T").with("Z", 1i64).with("A", vec![1i64, 2]).with("N", Value::Null));
+        let r = Value::Record(
+            Record::new("T")
+                .with("Z", 1i64)
+                .with("A", vec![1i64, 2])
+                .with("N", Value::Null),
+        );
         let out = apply(&BoundArgs::new(), vec![r]).expect("ok");
-        assert_eq!(out, vec![Value::from("{\n  \"Z\": 1,\n  \"A\": [\n    1,\n    2\n  ],\n  \"N\": null\n}")]);
+        assert_eq!(
+            out,
+            vec![Value::from(
+                "{\n  \"Z\": 1,\n  \"A\": [\n    1,\n    2\n  ],\n  \"N\": null\n}"
+            )]
+        );
     }
 
     #[test]
@@ -120,17 +138,32 @@ mod tests {
         a.insert("Compress", true.into());
         a.insert("Depth", 1i64.into());
         let out = apply(&a, vec![nested()]).expect("ok");
-        assert_eq!(out, vec![Value::from("{\"Name\":\"n\\u001b\",\"B\":{\"C\":\"@{D=@{E=1}}\"}}")]);
+        assert_eq!(
+            out,
+            vec![Value::from(
+                "{\"Name\":\"n\\u001b\",\"B\":{\"C\":\"@{D=@{E=1}}\"}}"
+            )]
+        );
         let mut d = BoundArgs::new();
         d.insert("Compress", true.into());
         let out = apply(&d, vec![nested()]).expect("ok");
-        assert_eq!(out, vec![Value::from("{\"Name\":\"n\\u001b\",\"B\":{\"C\":{\"D\":\"@{E=1}\"}}}")]);
+        assert_eq!(
+            out,
+            vec![Value::from(
+                "{\"Name\":\"n\\u001b\",\"B\":{\"C\":{\"D\":\"@{E=1}\"}}}"
+            )]
+        );
     }
 
     #[test]
     fn dates_iso() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").expect("date").with_timezone(&chrono::Utc);
-        assert_eq!(to_json_text(&Value::DateTime(t), 2, false), "\"2026-11-21T10:00:00Z\"");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .expect("date")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            to_json_text(&Value::DateTime(t), 2, false),
+            "\"2026-11-21T10:00:00Z\""
+        );
         assert_eq!(to_json_text(&Value::Float(1.5), 2, false), "1.5");
     }
 }

@@ -32,7 +32,9 @@ mod tests {
     #[test]
     fn pads_names_and_separates_records() {
         let a = Record::new("T").with("Name", "a").with("LongerName", 1i64);
-        let b = Record::new("T").with("Name", "b\u{7}").with("LongerName", Value::Null);
+        let b = Record::new("T")
+            .with("Name", "b\u{7}")
+            .with("LongerName", Value::Null);
         let out = render(&[&a, &b], &["Name".into(), "LongerName".into()]);
         assert_eq!(
             out,

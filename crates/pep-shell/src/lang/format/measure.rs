@@ -7,10 +7,22 @@ use azs_support::{BoundArgs, Record, Value};
 /// The record type Measure-Object returns.
 pub const MEASURE_TYPE: &str = "Microsoft.PowerShell.Commands.GenericMeasureInfo";
 
-fn measure(values: &[&Value], property: Option<&str>, args: &BoundArgs) -> Result<Record, LangError> {
-    let (sum_w, avg_w, max_w, min_w) =
-        (args.switch("Sum"), args.switch("Average"), args.switch("Maximum"), args.switch("Minimum"));
-    let present: Vec<&Value> = values.iter().copied().filter(|v| !matches!(v, Value::Null)).collect();
+fn measure(
+    values: &[&Value],
+    property: Option<&str>,
+    args: &BoundArgs,
+) -> Result<Record, LangError> {
+    let (sum_w, avg_w, max_w, min_w) = (
+        args.switch("Sum"),
+        args.switch("Average"),
+        args.switch("Maximum"),
+        args.switch("Minimum"),
+    );
+    let present: Vec<&Value> = values
+        .iter()
+        .copied()
+        .filter(|v| !matches!(v, Value::Null))
+        .collect();
     let mut sum = Value::Null;
     let mut avg = Value::Null;
     if sum_w || avg_w {
@@ -51,7 +63,11 @@ fn measure(values: &[&Value], property: Option<&str>, args: &BoundArgs) -> Resul
     };
     let max = pick(max_w, std::cmp::Ordering::Greater);
     let min = pick(min_w, std::cmp::Ordering::Less);
-    let count = if property.is_some() { present.len() } else { values.len() };
+    let count = if property.is_some() {
+        present.len()
+    } else {
+        values.len()
+    };
     Ok(Record::new(MEASURE_TYPE)
         .with("Count", count as i64)
         .with("Average", avg)
@@ -106,7 +122,10 @@ mod tests {
         let r = out[0].as_record().expect("record");
         assert_eq!(r.type_name, MEASURE_TYPE);
         let names: Vec<&str> = r.props.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["Count", "Average", "Sum", "Maximum", "Minimum", "Property"]);
+        assert_eq!(
+            names,
+            ["Count", "Average", "Sum", "Maximum", "Minimum", "Property"]
+        );
         assert_eq!(r.get("Count"), Some(&Value::Int(3)));
         assert_eq!(r.get("Sum"), Some(&Value::Null));
     }
@@ -138,7 +157,10 @@ mod tests {
         m.insert("Property", "Name".into());
         m.insert("Maximum", true.into());
         let out = apply(&m, input()).expect("ok");
-        assert_eq!(out[0].as_record().and_then(|r| r.get("Maximum")), Some(&Value::from("c")));
+        assert_eq!(
+            out[0].as_record().and_then(|r| r.get("Maximum")),
+            Some(&Value::from("c"))
+        );
         m.insert("Property", "Nope".into());
         assert!(apply(&m, input()).is_err());
     }
@@ -148,6 +170,9 @@ mod tests {
         let mut a = BoundArgs::new();
         a.insert("Sum", true.into());
         let out = apply(&a, vec![1i64.into(), 2i64.into()]).expect("ok");
-        assert_eq!(out[0].as_record().and_then(|r| r.get("Sum")), Some(&Value::Int(3)));
+        assert_eq!(
+            out[0].as_record().and_then(|r| r.get("Sum")),
+            Some(&Value::Int(3))
+        );
     }
 }

@@ -23,7 +23,11 @@ use azs_support::{BoundArgs, Record, Value};
 pub use wildcard::wildcard_match;
 
 /// Runs a value-transforming formatter by canonical name.
-pub fn apply(spec_name: &str, args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
+pub fn apply(
+    spec_name: &str,
+    args: &BoundArgs,
+    input: Vec<Value>,
+) -> Result<Vec<Value>, LangError> {
     match spec_name.to_ascii_lowercase().as_str() {
         "select-object" => select::apply(args, input),
         "where-object" => where_::apply(args, input),
@@ -119,19 +123,22 @@ pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
         match chunk {
             Chunk::Scalar(v) => scalar_lines(v, &mut out),
             Chunk::Records(rs) => match &how {
-                Render::Table(props) => out.push_str(&table::render(&rs, &columns(&rs, props), width)),
+                Render::Table(props) => {
+                    out.push_str(&table::render(&rs, &columns(&rs, props), width))
+                }
                 Render::List(props) => out.push_str(&list::render(&rs, &columns(&rs, props))),
                 Render::Default(spec) => {
-                    let own = spec.filter(|s| !s.type_name.is_empty() && s.type_name == rs[0].type_name);
+                    let own =
+                        spec.filter(|s| !s.type_name.is_empty() && s.type_name == rs[0].type_name);
                     match own {
                         Some(s) => {
                             let cols = columns(&rs, &s.properties);
                             match s.view {
                                 View::Table => out.push_str(&table::render(&rs, &cols, width)),
                                 View::List => out.push_str(&list::render(&rs, &cols)),
-                                View::Text => rs
-                                    .iter()
-                                    .for_each(|r| scalar_lines(&Value::Record((*r).clone()), &mut out)),
+                                View::Text => rs.iter().for_each(|r| {
+                                    scalar_lines(&Value::Record((*r).clone()), &mut out)
+                                }),
                             }
                         }
                         None => {
@@ -165,7 +172,12 @@ mod tests {
 
     #[test]
     fn scalars_one_per_line() {
-        let v = vec![Value::from("a"), Value::Int(3), Value::Bool(true), Value::Null];
+        let v = vec![
+            Value::from("a"),
+            Value::Int(3),
+            Value::Bool(true),
+            Value::Null,
+        ];
         assert_eq!(render(&v, Render::Default(None), None), "a\n3\nTrue\n");
         assert_eq!(render(&[], Render::Default(None), None), "");
     }
@@ -173,7 +185,10 @@ mod tests {
     #[test]
     fn scalars_keep_line_breaks_but_escape_controls() {
         let v = vec![Value::from("{\r\n  \"a\": \"\u{1b}[2J\"\n}")];
-        assert_eq!(render(&v, Render::Default(None), None), "{\n  \"a\": \"\\x1b[2J\"\n}\n");
+        assert_eq!(
+            render(&v, Render::Default(None), None),
+            "{\n  \"a\": \"\\x1b[2J\"\n}\n"
+        );
     }
 
     #[test]
@@ -211,6 +226,9 @@ mod tests {
     fn apply_rejects_non_formatters() {
         let e = apply("Get-AzsSupportProcess", &BoundArgs::new(), vec![]).expect_err("refused");
         assert_eq!(e.id, ErrorId::InvalidPipeline);
-        assert_eq!(apply("Out-Default", &BoundArgs::new(), vec![Value::Int(1)]), Ok(vec![Value::Int(1)]));
+        assert_eq!(
+            apply("Out-Default", &BoundArgs::new(), vec![Value::Int(1)]),
+            Ok(vec![Value::Int(1)])
+        );
     }
 }

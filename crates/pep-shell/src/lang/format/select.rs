@@ -15,7 +15,8 @@ fn project(v: &Value, wanted: &[String]) -> Value {
         if n.contains(['*', '?']) && src.props.iter().all(|(k, _)| !wildcard_match(&n, k)) {
             continue;
         }
-        out.props.push((n.clone(), src.get(&n).cloned().unwrap_or(Value::Null)));
+        out.props
+            .push((n.clone(), src.get(&n).cloned().unwrap_or(Value::Null)));
     }
     Value::Record(out)
 }
@@ -40,7 +41,11 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
     let mut values: Vec<Value> = if let Some(name) = args.str("ExpandProperty") {
         let mut out = Vec::new();
         for v in &input {
-            let src = if props.is_empty() { v.clone() } else { project(v, &props) };
+            let src = if props.is_empty() {
+                v.clone()
+            } else {
+                project(v, &props)
+            };
             expand(&src, name, &mut out)?;
         }
         out
@@ -52,7 +57,9 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
     if args.switch("Unique") {
         let mut seen: Vec<Value> = Vec::new();
         values.retain(|v| {
-            let dup = seen.iter().any(|s| s == v || (s.compare(v).is_eq() && !matches!(v, Value::Record(_))));
+            let dup = seen
+                .iter()
+                .any(|s| s == v || (s.compare(v).is_eq() && !matches!(v, Value::Record(_))));
             if !dup {
                 seen.push(v.clone());
             }
@@ -108,7 +115,11 @@ mod tests {
 
     #[test]
     fn properties_case_insensitive_wildcards_and_unknown() {
-        let out = apply(&args(&[("Property", vec!["name", "I*", "Missing"].into())]), procs()).expect("ok");
+        let out = apply(
+            &args(&[("Property", vec!["name", "I*", "Missing"].into())]),
+            procs(),
+        )
+        .expect("ok");
         let r = out[0].as_record().expect("record");
         assert_eq!(r.type_name, "Selected.P");
         let names: Vec<&str> = r.props.iter().map(|(k, _)| k.as_str()).collect();
@@ -122,7 +133,11 @@ mod tests {
         assert_eq!(first.len(), 2);
         let last = apply(&args(&[("Last", 1i64.into())]), procs()).expect("ok");
         assert_eq!(last, vec![procs()[3].clone()]);
-        let both = apply(&args(&[("First", 1i64.into()), ("Last", 1i64.into())]), procs()).expect("ok");
+        let both = apply(
+            &args(&[("First", 1i64.into()), ("Last", 1i64.into())]),
+            procs(),
+        )
+        .expect("ok");
         assert_eq!(both, vec![procs()[0].clone(), procs()[3].clone()]);
         let skip = apply(&args(&[("Skip", 3i64.into())]), procs()).expect("ok");
         assert_eq!(skip.len(), 1);
@@ -133,8 +148,15 @@ mod tests {
     #[test]
     fn expand_flattens_arrays() {
         let out = apply(&args(&[("ExpandProperty", "Name".into())]), procs()).expect("ok");
-        assert_eq!(out, vec![Value::from("b"), "a".into(), "c".into(), "a".into()]);
-        let mods = apply(&args(&[("ExpandProperty", "modules".into()), ("First", 3i64.into())]), procs()).expect("ok");
+        assert_eq!(
+            out,
+            vec![Value::from("b"), "a".into(), "c".into(), "a".into()]
+        );
+        let mods = apply(
+            &args(&[("ExpandProperty", "modules".into()), ("First", 3i64.into())]),
+            procs(),
+        )
+        .expect("ok");
         assert_eq!(mods, vec![Value::from("m1"), "m2".into(), "m1".into()]);
         let e = apply(&args(&[("ExpandProperty", "Nope".into())]), procs()).expect_err("missing");
         assert!(e.message.contains("'Nope'"));
@@ -142,9 +164,17 @@ mod tests {
 
     #[test]
     fn unique() {
-        let out = apply(&args(&[("ExpandProperty", "Name".into()), ("Unique", true.into())]), procs()).expect("ok");
+        let out = apply(
+            &args(&[("ExpandProperty", "Name".into()), ("Unique", true.into())]),
+            procs(),
+        )
+        .expect("ok");
         assert_eq!(out, vec![Value::from("b"), "a".into(), "c".into()]);
-        let recs = apply(&args(&[("Property", "Name".into()), ("Unique", true.into())]), procs()).expect("ok");
+        let recs = apply(
+            &args(&[("Property", "Name".into()), ("Unique", true.into())]),
+            procs(),
+        )
+        .expect("ok");
         assert_eq!(recs.len(), 3);
     }
 }

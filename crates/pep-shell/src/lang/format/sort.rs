@@ -11,7 +11,12 @@ fn key(v: &Value, props: &[String]) -> Vec<Value> {
     }
     props
         .iter()
-        .map(|p| v.as_record().and_then(|r| r.get(p)).cloned().unwrap_or(Value::Null))
+        .map(|p| {
+            v.as_record()
+                .and_then(|r| r.get(p))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
         .collect()
 }
 
@@ -27,7 +32,8 @@ fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
 pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
     let props = args.strings("Property");
     let descending = args.switch("Descending");
-    let mut keyed: Vec<(Vec<Value>, Value)> = input.into_iter().map(|v| (key(&v, &props), v)).collect();
+    let mut keyed: Vec<(Vec<Value>, Value)> =
+        input.into_iter().map(|v| (key(&v, &props), v)).collect();
     keyed.sort_by(|a, b| {
         let o = cmp_keys(&a.0, &b.0);
         if descending {
@@ -48,23 +54,49 @@ mod tests {
     use azs_support::Record;
 
     fn rec(state: &str, name: &str, n: i64) -> Value {
-        Value::Record(Record::new("S").with("State", state).with("Name", name).with("N", n))
+        Value::Record(
+            Record::new("S")
+                .with("State", state)
+                .with("Name", name)
+                .with("N", n),
+        )
     }
 
     fn names(v: &[Value]) -> Vec<String> {
-        v.iter().map(|x| x.as_record().and_then(|r| r.get("Name")).map(Value::to_display).unwrap_or_default()).collect()
+        v.iter()
+            .map(|x| {
+                x.as_record()
+                    .and_then(|r| r.get("Name"))
+                    .map(Value::to_display)
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     #[test]
     fn by_properties_stable() {
-        let input = vec![rec("Running", "b", 10), rec("Stopped", "a", 2), rec("running", "a", 9), rec("Running", "c", 1)];
+        let input = vec![
+            rec("Running", "b", 10),
+            rec("Stopped", "a", 2),
+            rec("running", "a", 9),
+            rec("Running", "c", 1),
+        ];
         let mut a = BoundArgs::new();
         a.insert("Property", vec!["State"].into());
-        assert_eq!(names(&apply(&a, input.clone()).expect("ok")), ["b", "a", "c", "a"]);
+        assert_eq!(
+            names(&apply(&a, input.clone()).expect("ok")),
+            ["b", "a", "c", "a"]
+        );
         a.insert("Property", vec!["State", "Name"].into());
-        assert_eq!(names(&apply(&a, input.clone()).expect("ok")), ["a", "b", "c", "a"]);
+        assert_eq!(
+            names(&apply(&a, input.clone()).expect("ok")),
+            ["a", "b", "c", "a"]
+        );
         a.insert("Property", vec!["N"].into());
-        assert_eq!(names(&apply(&a, input.clone()).expect("ok")), ["c", "a", "a", "b"]);
+        assert_eq!(
+            names(&apply(&a, input.clone()).expect("ok")),
+            ["c", "a", "a", "b"]
+        );
         a.insert("Descending", true.into());
         assert_eq!(names(&apply(&a, input).expect("ok")), ["b", "a", "a", "c"]);
     }
@@ -72,12 +104,28 @@ mod tests {
     #[test]
     fn values_themselves_and_unique() {
         let mut a = BoundArgs::new();
-        let input: Vec<Value> = vec![3i64.into(), 1i64.into(), "B".into(), "a".into(), 1i64.into(), Value::Null];
+        let input: Vec<Value> = vec![
+            3i64.into(),
+            1i64.into(),
+            "B".into(),
+            "a".into(),
+            1i64.into(),
+            Value::Null,
+        ];
         let out = apply(&a, input.clone()).expect("ok");
         assert_eq!(out[0], Value::Null);
         assert_eq!(out[1], Value::Int(1));
         a.insert("Unique", true.into());
         let out = apply(&a, input).expect("ok");
-        assert_eq!(out, vec![Value::Null, 1i64.into(), 3i64.into(), "a".into(), "B".into()]);
+        assert_eq!(
+            out,
+            vec![
+                Value::Null,
+                1i64.into(),
+                3i64.into(),
+                "a".into(),
+                "B".into()
+            ]
+        );
     }
 }

@@ -70,7 +70,11 @@ pub fn render(records: &[&Record], cols: &[String], width: Option<usize>) -> Str
         .collect();
     let numeric: Vec<bool> = (0..cols.len())
         .map(|i| {
-            let filled: Vec<&(String, bool)> = rows.iter().map(|r| &r[i]).filter(|c| !c.0.is_empty()).collect();
+            let filled: Vec<&(String, bool)> = rows
+                .iter()
+                .map(|r| &r[i])
+                .filter(|c| !c.0.is_empty())
+                .collect();
             !filled.is_empty() && filled.iter().all(|c| c.1)
         })
         .collect();
@@ -118,8 +122,14 @@ mod tests {
 
     fn recs() -> Vec<Record> {
         vec![
-            Record::new("P").with("Name", "svchost").with("Id", 4i64).with("Path", "C:\\Windows\\system32"),
-            Record::new("P").with("Name", "sshd").with("Id", 1234i64).with("Path", "\u{1b}[2J"),
+            Record::new("P")
+                .with("Name", "svchost")
+                .with("Id", 4i64)
+                .with("Path", "C:\\Windows\\system32"),
+            Record::new("P")
+                .with("Name", "sshd")
+                .with("Id", 1234i64)
+                .with("Path", "\u{1b}[2J"),
         ]
     }
 
@@ -161,7 +171,10 @@ mod tests {
         let r = recs();
         let refs: Vec<&Record> = r.iter().collect();
         let out = render(&refs, &["Name".to_string(), "Nope".to_string()], None);
-        assert!(out.starts_with("\nName    Nope\n----    ----\nsvchost\n"), "{out:?}");
+        assert!(
+            out.starts_with("\nName    Nope\n----    ----\nsvchost\n"),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use azs_support::{BoundArgs, Value};
 use regex::{Regex, RegexBuilder};
 use std::cmp::Ordering;
 
-const OPERATORS: [&str; 10] = ["EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch"];
+const OPERATORS: [&str; 10] = [
+    "EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch",
+];
 /// Compiled-program cap for `-Match` patterns.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -63,7 +65,11 @@ fn test_one(op: &str, left: &Value, right: &Value, re: Option<&Regex>) -> bool {
 
 /// Runs Where-Object.
 pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
-    let ops: Vec<&str> = OPERATORS.iter().copied().filter(|o| args.switch(o)).collect();
+    let ops: Vec<&str> = OPERATORS
+        .iter()
+        .copied()
+        .filter(|o| args.switch(o))
+        .collect();
     let [op] = ops.as_slice() else {
         return Err(LangError::new(
             ErrorId::InvalidInput,
@@ -74,7 +80,10 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
         ));
     };
     let Some(property) = args.str("Property") else {
-        return Err(LangError::new(ErrorId::InvalidInput, "Where-Object needs a -Property to compare."));
+        return Err(LangError::new(
+            ErrorId::InvalidInput,
+            "Where-Object needs a -Property to compare.",
+        ));
     };
     let right = args.get("Value").cloned().unwrap_or(Value::Null);
     let (positive, negate) = match *op {
@@ -83,13 +92,22 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
         "NotMatch" => ("Match", true),
         o => (o, false),
     };
-    let re = if positive == "Match" { Some(compile(&right.to_display())?) } else { None };
+    let re = if positive == "Match" {
+        Some(compile(&right.to_display())?)
+    } else {
+        None
+    };
     Ok(input
         .into_iter()
         .filter(|v| {
-            let left = v.as_record().and_then(|r| r.get(property)).unwrap_or(&Value::Null);
+            let left = v
+                .as_record()
+                .and_then(|r| r.get(property))
+                .unwrap_or(&Value::Null);
             let hit = match left {
-                Value::Array(items) => items.iter().any(|i| test_one(positive, i, &right, re.as_ref())),
+                Value::Array(items) => items
+                    .iter()
+                    .any(|i| test_one(positive, i, &right, re.as_ref())),
                 l => test_one(positive, l, &right, re.as_ref()),
             };
             hit != negate
@@ -104,8 +122,18 @@ mod tests {
 
     fn input() -> Vec<Value> {
         vec![
-            Value::Record(Record::new("S").with("Name", "WinRM").with("Count", 10i64).with("Tags", vec!["a", "b"])),
-            Value::Record(Record::new("S").with("Name", "sshd").with("Count", 9i64).with("Tags", vec!["c"])),
+            Value::Record(
+                Record::new("S")
+                    .with("Name", "WinRM")
+                    .with("Count", 10i64)
+                    .with("Tags", vec!["a", "b"]),
+            ),
+            Value::Record(
+                Record::new("S")
+                    .with("Name", "sshd")
+                    .with("Count", 9i64)
+                    .with("Tags", vec!["c"]),
+            ),
             Value::Record(Record::new("S").with("Name", "Dns").with("Count", 100i64)),
         ]
     }
@@ -117,7 +145,12 @@ mod tests {
         a.insert(op, true.into());
         Ok(apply(&a, input())?
             .iter()
-            .map(|v| v.as_record().and_then(|r| r.get("Name")).map(Value::to_display).unwrap_or_default())
+            .map(|v| {
+                v.as_record()
+                    .and_then(|r| r.get("Name"))
+                    .map(Value::to_display)
+                    .unwrap_or_default()
+            })
             .collect())
     }
 
@@ -140,7 +173,10 @@ mod tests {
         assert_eq!(run("Like", "Name", "*S*").expect("ok"), ["sshd", "Dns"]);
         assert_eq!(run("NotLike", "Name", "*S*").expect("ok"), ["WinRM"]);
         assert_eq!(run("Match", "Name", "^win").expect("ok"), ["WinRM"]);
-        assert_eq!(run("NotMatch", "Name", "^win").expect("ok"), ["sshd", "Dns"]);
+        assert_eq!(
+            run("NotMatch", "Name", "^win").expect("ok"),
+            ["sshd", "Dns"]
+        );
     }
 
     #[test]
@@ -159,7 +195,12 @@ mod tests {
         let e = run("Match", "Name", "(unclosed").expect_err("bad");
         assert_eq!(e.id, ErrorId::InvalidInput);
         assert!(!e.message.contains('\n'), "{}", e.message);
-        assert!(e.message.starts_with("The regular expression pattern '(unclosed' is not valid"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("The regular expression pattern '(unclosed' is not valid"),
+            "{}",
+            e.message
+        );
         let big = run("Match", "Name", "(\\w{1000}){1000}").expect_err("too big");
         assert!(big.message.contains("too large"), "{}", big.message);
     }
