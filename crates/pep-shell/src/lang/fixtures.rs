@@ -74,7 +74,7 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
         description: format!("Description of {name}."),
         parameters: params,
         examples: vec![Example {
-            code: format!("{name}"),
+            code: name.to_string(),
             remarks: "Runs it.".into(),
         }],
         output: OutputSpec {
