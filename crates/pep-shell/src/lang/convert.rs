@@ -240,3 +240,53 @@ pub fn validate(value: Value, p: &ParamSpec) -> Result<Value, LangError> {
         v => check_one(&v, p),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::fixtures::{p, ParamExt};
+
+    #[test]
+    fn iso_forms_only() {
+        let ten = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).single();
+        assert_eq!(parse_datetime("2026-11-21T10:00:00Z"), ten);
+        assert_eq!(parse_datetime(" 2026-11-21 10:00 "), ten);
+        assert_eq!(parse_datetime("2026-11-21T10:00"), ten);
+        for bad in ["21/11/2026", "2026-13-01", "now", "", "2026-11-21 25:00"] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_convert_like_input() {
+        assert_eq!(
+            convert_default("480", &p("X", ParamType::Int)),
+            Some(Value::Int(480))
+        );
+        assert_eq!(
+            convert_default("$false", &p("X", ParamType::Switch)),
+            Some(Value::Bool(false))
+        );
+        assert_eq!(
+            convert_default("a, b", &p("X", ParamType::StringArray)),
+            Some(Value::Array(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            convert_default("all rings", &p("X", ParamType::IntArray)),
+            None
+        );
+        assert_eq!(
+            convert_default("last 4 hours", &p("X", ParamType::DateTime)),
+            None
+        );
+    }
+
+    #[test]
+    fn validate_each_element() {
+        let spec = p("N", ParamType::IntArray).range(1, 5);
+        assert!(validate(Value::Array(vec![1i64.into(), 5i64.into()]), &spec).is_ok());
+        let e = validate(Value::Array(vec![1i64.into(), 6i64.into()]), &spec).expect_err("range");
+        assert_eq!(e.id, ErrorId::ValidationFailed);
+        assert_eq!(type_name(ParamType::StringArray), "String[]");
+    }
+}

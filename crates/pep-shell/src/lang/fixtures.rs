@@ -182,7 +182,7 @@ pub fn commands() -> Vec<CommandSpec> {
         ),
         formatter(
             "Where-Object",
-            &["where", "?"],
+            &["where"],
             vec![
                 p("Property", String).pos(0),
                 p("Value", String).pos(1),

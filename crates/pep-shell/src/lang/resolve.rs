@@ -41,7 +41,7 @@ mod tests {
             "Select-Object"
         );
         assert_eq!(
-            resolve_command(&c, "?").expect("alias").name,
+            resolve_command(&c, "WHERE").expect("alias").name,
             "Where-Object"
         );
     }
