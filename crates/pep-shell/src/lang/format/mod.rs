@@ -1,0 +1,234 @@
+//! The formatting commands: what may stand after a `|`.
+//!
+//! `apply` runs the object-to-object ones (Select-Object, Where-Object, Sort-Object,
+//! Measure-Object, ConvertTo-Json, ConvertTo-Csv) on a command's output; `render` turns values into
+//! the text a terminal shows (Format-Table, Format-List, and the default view Out-Default uses).
+//! Rendered text never carries raw control characters from the data.
+
+mod csv;
+mod json;
+mod list;
+mod measure;
+mod select;
+mod sort;
+mod table;
+mod where_;
+mod wildcard;
+
+use super::error::{ErrorId, LangError};
+use super::escape::escape_text;
+use azs_support::catalog::{OutputSpec, View};
+use azs_support::{BoundArgs, Record, Value};
+
+pub use wildcard::wildcard_match;
+
+/// Runs a value-transforming formatter by canonical name.
+pub fn apply(
+    spec_name: &str,
+    args: &BoundArgs,
+    input: Vec<Value>,
+) -> Result<Vec<Value>, LangError> {
+    match spec_name.to_ascii_lowercase().as_str() {
+        "select-object" => select::apply(args, input),
+        "where-object" => where_::apply(args, input),
+        "sort-object" => sort::apply(args, input),
+        "measure-object" => measure::apply(args, input),
+        "convertto-json" => json::apply(args, input),
+        "convertto-csv" => csv::apply(args, input),
+        "format-table" | "format-list" | "out-default" => Ok(input),
+        _ => Err(LangError::new(
+            ErrorId::InvalidPipeline,
+            format!("'{spec_name}' is not a formatting command."),
+        )),
+    }
+}
+
+/// How to render values.
+#[derive(Debug, Clone)]
+pub enum Render<'a> {
+    /// The default view: the producing command's output spec when the records are of its type,
+    /// else PowerShell's rule (up to 4 properties: table, more: list).
+    Default(Option<&'a OutputSpec>),
+    /// Format-Table with these properties (empty: all of the first record's).
+    Table(Vec<String>),
+    /// Format-List with these properties (empty: all).
+    List(Vec<String>),
+}
+
+/// A value's display text for a cell or line, control characters escaped.
+pub(crate) fn cell(v: &Value) -> String {
+    escape_text(&v.to_display())
+}
+
+/// The property names to show for `records`: `wanted` (wildcards allowed) or all of the first's.
+pub(crate) fn columns(records: &[&Record], wanted: &[String]) -> Vec<String> {
+    let Some(first) = records.first() else {
+        return Vec::new();
+    };
+    if wanted.is_empty() {
+        return first.props.iter().map(|(k, _)| k.clone()).collect();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for w in wanted {
+        if w.contains(['*', '?']) {
+            for (k, _) in &first.props {
+                if wildcard_match(w, k) && !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+                    out.push(k.clone());
+                }
+            }
+        } else if !out.iter().any(|o| o.eq_ignore_ascii_case(w)) {
+            out.push(first.property_name(w).unwrap_or(w).to_string());
+        }
+    }
+    out
+}
+
+enum Chunk<'v> {
+    Scalar(&'v Value),
+    Records(Vec<&'v Record>),
+}
+
+/// Top-level arrays are enumerated; consecutive records of one type form one chunk.
+fn chunks(values: &[Value]) -> Vec<Chunk<'_>> {
+    fn push<'v>(out: &mut Vec<Chunk<'v>>, v: &'v Value) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| push(out, i)),
+            Value::Record(r) => match out.last_mut() {
+                Some(Chunk::Records(rs)) if rs[0].type_name == r.type_name => rs.push(r),
+                _ => out.push(Chunk::Records(vec![r])),
+            },
+            other => out.push(Chunk::Scalar(other)),
+        }
+    }
+    let mut out = Vec::new();
+    values.iter().for_each(|v| push(&mut out, v));
+    out
+}
+
+/// A scalar as output lines: text keeps its own line breaks (JSON, CSV), nothing else raw.
+fn scalar_lines(v: &Value, out: &mut String) {
+    if matches!(v, Value::Null) {
+        return;
+    }
+    for line in v.to_display().split('\n') {
+        out.push_str(&escape_text(line.strip_suffix('\r').unwrap_or(line)));
+        out.push('\n');
+    }
+}
+
+/// Renders values as terminal text (`\n` line ends; ends with a newline when non-empty).
+pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
+    let mut out = String::new();
+    for chunk in chunks(values) {
+        match chunk {
+            Chunk::Scalar(v) => scalar_lines(v, &mut out),
+            Chunk::Records(rs) => match &how {
+                Render::Table(props) => {
+                    out.push_str(&table::render(&rs, &columns(&rs, props), width))
+                }
+                Render::List(props) => out.push_str(&list::render(&rs, &columns(&rs, props))),
+                Render::Default(spec) => {
+                    let own =
+                        spec.filter(|s| !s.type_name.is_empty() && s.type_name == rs[0].type_name);
+                    match own {
+                        Some(s) => {
+                            let cols = columns(&rs, &s.properties);
+                            match s.view {
+                                View::Table => out.push_str(&table::render(&rs, &cols, width)),
+                                View::List => out.push_str(&list::render(&rs, &cols)),
+                                View::Text => rs.iter().for_each(|r| {
+                                    scalar_lines(&Value::Record((*r).clone()), &mut out)
+                                }),
+                            }
+                        }
+                        None => {
+                            let cols = columns(&rs, &[]);
+                            if cols.len() <= 4 {
+                                out.push_str(&table::render(&rs, &cols, width));
+                            } else {
+                                out.push_str(&list::render(&rs, &cols));
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azs_support::catalog::View;
+
+    fn rec(t: &str, n: usize) -> Value {
+        let mut r = Record::new(t);
+        for i in 0..n {
+            r.set(&format!("P{i}"), i as i64);
+        }
+        Value::Record(r)
+    }
+
+    #[test]
+    fn scalars_one_per_line() {
+        let v = vec![
+            Value::from("a"),
+            Value::Int(3),
+            Value::Bool(true),
+            Value::Null,
+        ];
+        assert_eq!(render(&v, Render::Default(None), None), "a\n3\nTrue\n");
+        assert_eq!(render(&[], Render::Default(None), None), "");
+    }
+
+    #[test]
+    fn scalars_keep_line_breaks_but_escape_controls() {
+        let v = vec![Value::from("{\r\n  \"a\": \"\u{1b}[2J\"\n}")];
+        assert_eq!(
+            render(&v, Render::Default(None), None),
+            "{\n  \"a\": \"\\x1b[2J\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn default_rule_four_is_table_five_is_list() {
+        let t = render(&[rec("T", 4)], Render::Default(None), None);
+        assert!(t.contains("P0 P1 P2 P3"), "{t}");
+        let l = render(&[rec("T", 5)], Render::Default(None), None);
+        assert!(l.contains("P4 : 4"), "{l}");
+    }
+
+    #[test]
+    fn default_uses_spec_view_for_its_type() {
+        let spec = OutputSpec {
+            type_name: "T".into(),
+            properties: vec!["P1".into()],
+            default_sort: vec![],
+            view: View::List,
+        };
+        let out = render(&[rec("T", 2)], Render::Default(Some(&spec)), None);
+        assert_eq!(out, "\nP1 : 1\n\n");
+        let other = render(&[rec("U", 2)], Render::Default(Some(&spec)), None);
+        assert!(other.contains("P0 P1"), "{other}");
+    }
+
+    #[test]
+    fn explicit_views() {
+        let v = vec![rec("T", 2), rec("T", 2)];
+        let t = render(&v, Render::Table(vec!["P1".into()]), None);
+        assert_eq!(t, "\nP1\n--\n 1\n 1\n\n");
+        let l = render(&v, Render::List(vec!["p*".into()]), None);
+        assert_eq!(l, "\nP0 : 0\nP1 : 1\n\nP0 : 0\nP1 : 1\n\n");
+    }
+
+    #[test]
+    fn apply_rejects_non_formatters() {
+        let e = apply("Get-AzsSupportProcess", &BoundArgs::new(), vec![]).expect_err("refused");
+        assert_eq!(e.id, ErrorId::InvalidPipeline);
+        assert_eq!(
+            apply("Out-Default", &BoundArgs::new(), vec![Value::Int(1)]),
+            Ok(vec![Value::Int(1)])
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The command language of the restricted shell: PowerShell's JEA *no-language* mode.
+//!
+//! A line is lexed ([`lexer`]) and parsed ([`parser`]) into a [`Pipeline`] of command calls with
+//! literal arguments; anything that would make it a script is refused there with
+//! `ScriptsNotAllowed`. The caller then resolves each name against the catalog ([`resolve`]),
+//! gates it by access level, checks the pipeline's shape ([`pipeline`]) and binds arguments
+//! ([`binder`]). Formatting commands ([`format`]) transform and render the results; [`help`] and
+//! [`complete`] read the same catalog entries. Nothing here ever runs a program or a shell.
+
+pub mod binder;
+pub mod complete;
+pub mod convert;
+pub mod error;
+pub mod escape;
+pub mod format;
+pub mod help;
+pub mod lexer;
+pub mod parser;
+pub mod pipeline;
+pub mod resolve;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod hostile_tests;
+
+pub use binder::bind;
+pub use complete::complete;
+pub use error::{ErrorId, LangError};
+pub use escape::escape_text;
+pub use format::{apply, render, Render};
+pub use help::{command_records, get_help, syntax};
+pub use lexer::MAX_LINE_CHARS;
+pub use parser::{parse_line, Arg, CommandCall, Pipeline};
+pub use pipeline::{check_pipeline_shape, is_formatter};
+pub use resolve::resolve_command;
