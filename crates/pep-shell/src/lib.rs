@@ -1,1 +1,1 @@
-pub fn _y(){}
+pub mod line_editor;
