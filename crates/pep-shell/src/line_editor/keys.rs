@@ -69,7 +69,10 @@ enum State {
     /// Single Shift 3 (`ESC O`), sent by keypads in application mode.
     Ss3,
     /// OSC/DCS/APC/PM/SOS string, consumed until ST (`ESC \`) or, for OSC only, BEL.
-    Str { after_esc: bool, bel_ends: bool },
+    Str {
+        after_esc: bool,
+        bel_ends: bool,
+    },
 }
 
 /// Incremental byte-to-key decoder. Feed it one byte at a time with [`KeyDecoder::push`].
@@ -304,7 +307,7 @@ impl KeyDecoder {
             ESC => State::Esc,
             0x20..=0x2f => State::EscIntermediate,
             // Two-byte escapes (Alt-x, `ESC c`, ...): swallowed.
-            0x30..=0x7e | 0x7f => State::Ground,
+            0x30..=0x7f => State::Ground,
             _ => return self.abort_then(b),
         };
         None
@@ -369,7 +372,13 @@ mod tests {
         let input = b"\x80a\xc0\xafb\xe2\x82c\xed\xa0\x80d\xc2\x9be\xff";
         assert_eq!(
             keys(input),
-            vec![Key::Char('a'), Key::Char('b'), Key::Char('c'), Key::Char('d'), Key::Char('e')]
+            vec![
+                Key::Char('a'),
+                Key::Char('b'),
+                Key::Char('c'),
+                Key::Char('d'),
+                Key::Char('e')
+            ]
         );
     }
 
@@ -416,7 +425,8 @@ mod tests {
 
     #[test]
     fn unknown_sequences_swallowed() {
-        let input: &[u8] = b"\x1b]52;c;AAAA\x07a\x1b]0;x\x1b\\b\x1b[2Jc\x1bP+q\x1b\\d\x1b_apc\x1b\\e\
+        let input: &[u8] =
+            b"\x1b]52;c;AAAA\x07a\x1b]0;x\x1b\\b\x1b[2Jc\x1bP+q\x1b\\d\x1b_apc\x1b\\e\
             \x1b^pm\x1b\\f\x1b[?25hg\x1b[<0;1;2Mh\x1b(Bi\x1bxj\x1b[2~k\x1b[6;5Zl";
         let got: String = keys(input)
             .into_iter()
