@@ -86,6 +86,7 @@ impl Layout {
 #[derive(Debug)]
 pub struct LineEditor {
     width: u16,
+    /// Not used for layout yet (no paging); kept so `resize` records the full size.
     height: u16,
     max_line_chars: usize,
     decoder: KeyDecoder,
@@ -111,6 +112,9 @@ pub struct LineEditor {
     stash: Vec<char>,
     /// The previous key was Tab (a second Tab with nothing to insert lists candidates).
     last_tab: bool,
+    /// The screen is behind the buffer: chars were inserted mid-line and the redraw was deferred
+    /// so a paste into the middle of a line costs one redraw, not one per char.
+    dirty: bool,
 }
 
 impl LineEditor {
@@ -134,6 +138,7 @@ impl LineEditor {
             hist_pos: None,
             stash: Vec::new(),
             last_tab: false,
+            dirty: false,
         }
     }
 
@@ -166,6 +171,7 @@ impl LineEditor {
         self.hist_pos = None;
         self.stash.clear();
         self.last_tab = false;
+        self.dirty = false;
 
         let mut out = self.prompt_head.clone().into_bytes();
         self.term = Pos { row: 0, col: 0 };
@@ -178,6 +184,7 @@ impl LineEditor {
             let mut events = Vec::new();
             self.key(key, None, &mut out, &mut events);
         }
+        self.flush(&mut out);
         out
     }
 
@@ -213,6 +220,7 @@ impl LineEditor {
                 self.queue.push_back(key);
             }
         }
+        self.flush(out);
         events
     }
 
@@ -256,6 +264,9 @@ impl LineEditor {
         out: &mut Vec<u8>,
         ev: &mut Vec<EditEvent>,
     ) {
+        if !matches!(key, Key::Char(_)) {
+            self.flush(out);
+        }
         let was_tab = std::mem::replace(&mut self.last_tab, key == Key::Tab);
         match key {
             Key::Char(c) => self.insert_char(c, out),
@@ -346,7 +357,7 @@ impl LineEditor {
         let lay = self.layout();
         // Common case: typing at the end of the line, and the char lands where the terminal
         // cursor already is: echoing it is enough.
-        if at_end && self.term == prev_end && lay.starts.last() == Some(&prev_end) {
+        if !self.dirty && at_end && self.term == prev_end && lay.starts.last() == Some(&prev_end) {
             let mut tmp = [0; 4];
             out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
             if lay.end_at_margin {
@@ -354,6 +365,14 @@ impl LineEditor {
             }
             self.term = lay.end;
         } else {
+            self.dirty = true;
+        }
+    }
+
+    /// Performs a deferred redraw, if any.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.dirty {
+            self.dirty = false;
             self.refresh(out);
         }
     }
@@ -1314,6 +1333,16 @@ mod tests {
     }
 
     #[test]
+    fn paste_mid_line_redraws_once() {
+        let mut h = H::new(80, 100);
+        h.feed(b"ab\x1b[D");
+        h.feed(b"\x1b[200~0123456789\x1b[201~");
+        assert_eq!(h.line(), "a0123456789b");
+        let redraws = h.out_str().matches("\x1b[J").count();
+        assert_eq!(redraws, 1);
+    }
+
+    #[test]
     fn length_cap_refuses_with_bell() {
         let mut h = H::new(80, 3);
         h.feed(b"abc");
@@ -1495,6 +1524,12 @@ mod tests {
             b"\x1b]0;t\x07",
             b"\x00",
             b"\xff",
+            b"\r",
+            b"\x03",
+            b"\x04",
+            b"\x0c",
+            b"\x1b[200~",
+            b"\x1b[201~",
         ];
         for width in [5u16, 9, 80] {
             let mut h = H::new(width, 40);
@@ -1509,6 +1544,9 @@ mod tests {
                     h.feed(tok);
                 }
                 assert!(h.ed.buf.len() <= 40);
+                if !h.ed.active {
+                    h.start();
+                }
             }
         }
     }
