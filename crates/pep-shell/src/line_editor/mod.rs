@@ -6,6 +6,13 @@
 //! (prompt, echo, wrapping redraws). It is pure: bytes in, (bytes to write, events) out; no I/O,
 //! no async, so the SSH layer decides when and where to write.
 //!
+//! Protocol for the caller: send [`LineEditor::enable_sequence`] once, then `start_line(prompt)`
+//! and `feed` every chunk of client bytes. `Line`, `Interrupt` and `Eof` end the line: the editor
+//! goes idle and queues further keys as typeahead until the next `start_line`; after it, if
+//! [`LineEditor::has_pending`], call `feed(&[], ..)` so queued Enter/Tab/Ctrl keys take effect.
+//! A Ctrl-C arriving while idle flushes the typeahead and yields `Interrupt` at once (cancel the
+//! running command, if any). Send [`LineEditor::disable_sequence`] at session end.
+//!
 //! Limits:
 //! - It assumes an ANSI/VT100-compatible terminal that auto-wraps, and that the cursor is at
 //!   column 0 when [`LineEditor::start_line`] is called.
