@@ -6,7 +6,7 @@
 //!
 //! Limits: only the xterm/VT220 editing keys the line editor uses mean anything; every other
 //! sequence is consumed whole and dropped. Modifier parameters (Ctrl-Left is `ESC [1;5D`) are
-//! ignored, so modified arrows act as plain arrows. Alt-<key> (`ESC x`) is swallowed. A control
+//! ignored, so modified arrows act as plain arrows. Alt+key (`ESC x`) is swallowed. A control
 //! string that never ends (a DCS without ST) swallows input until ST, CAN or SUB, as a terminal
 //! would.
 

@@ -1,7 +1,7 @@
 //! Line editor for pep's interactive shell, driven by an SSH channel's raw PTY bytes.
 //!
-//! It owns: decoding client bytes into keys ([`keys`]), the edit buffer and cursor, history
-//! recall, Tab completion through a caller-supplied [`Completer`], bracketed paste, typeahead
+//! It owns: decoding client bytes into keys (the private `keys` module), the edit buffer and
+//! cursor, history recall, Tab completion through a caller-supplied [`Completer`], bracketed paste, typeahead
 //! while a command runs, and the terminal output that keeps the client's screen in step
 //! (prompt, echo, wrapping redraws). It is pure: bytes in, (bytes to write, events) out; no I/O,
 //! no async, so the SSH layer decides when and where to write.
