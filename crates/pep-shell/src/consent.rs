@@ -355,7 +355,7 @@ impl Consent {
             })
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|g| std::cmp::Reverse(g.created_at));
         out
     }
 

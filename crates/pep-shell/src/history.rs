@@ -95,7 +95,7 @@ pub fn load_all(state: &StateDir) -> Vec<SessionRecord> {
             }
         }
     }
-    out.sort_by(|a, b| a.start.cmp(&b.start));
+    out.sort_by_key(|r| r.start);
     out
 }
 

@@ -47,6 +47,12 @@ enum Command {
         /// Working-directory quota per session, in MiB.
         #[arg(long, default_value_t = DEFAULT_WORKDIR_QUOTA >> 20)]
         workdir_quota_mb: u64,
+        /// Connections still authenticating at once; more are closed at accept.
+        #[arg(long, default_value_t = 64)]
+        max_unauthenticated: usize,
+        /// Seconds a client has to authenticate.
+        #[arg(long, default_value_t = 30)]
+        login_grace_secs: u64,
     },
     /// Manage the identities that may connect.
     Identity {
@@ -108,6 +114,8 @@ fn run() -> Result<()> {
             catalog,
             profile,
             workdir_quota_mb,
+            max_unauthenticated,
+            login_grace_secs,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -130,13 +138,18 @@ fn run() -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(serve(listen, opts))
+            let limits = Limits {
+                max_unauthenticated: max_unauthenticated.max(1),
+                login_grace: Duration::from_secs(login_grace_secs.max(1)),
+                ..Limits::default()
+            };
+            runtime.block_on(serve(listen, opts, limits))
         }
         Command::Identity { action } => identity(action),
     }
 }
 
-async fn serve(listen: SocketAddr, opts: EndpointOptions) -> Result<()> {
+async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Result<()> {
     let endpoint = Endpoint::open(&opts, Clock::system())?;
     let key = host_key::load_or_create(&endpoint.state.host_key())?;
     let removed = history::maintain(&endpoint.state, endpoint.clock.now());
@@ -178,7 +191,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions) -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    server::serve(listener, endpoint, key, Limits::default(), shutdown).await
+    server::serve(listener, endpoint, key, limits, shutdown).await
 }
 
 fn identity(action: IdentityAction) -> Result<()> {

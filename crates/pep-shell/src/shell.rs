@@ -138,8 +138,13 @@ impl Shell {
             &session_id,
             endpoint.workdir_quota,
         );
+        // Only support sessions live under a grant; operators are never ended by it.
+        let grant_id = match identity.role {
+            Role::Support => auth.as_ref().map(Authorization::grant_id),
+            Role::Operator => None,
+        };
         let mut shell = Shell {
-            grant_id: auth.as_ref().map(Authorization::grant_id),
+            grant_id,
             endpoint,
             identity,
             kind,
@@ -265,7 +270,7 @@ impl Shell {
         let pipeline = match lang::parse_line(line) {
             Ok(Some(p)) => p,
             Ok(None) => return Reply::default(),
-            Err(e) => return self.refuse(line, e.to_string()),
+            Err(e) => return self.refuse(line, syntax_error(&e)),
         };
         let auth = self.live_authorization();
         let mut specs: Vec<&CommandSpec> = Vec::with_capacity(pipeline.elements.len());
@@ -331,7 +336,7 @@ impl Shell {
                     Ok(values)
                 }
                 "Out-Default" => Ok(values),
-                name if lang::is_formatter_name(name) => {
+                name if is_formatting_command(spec) => {
                     // Filtering and sorting keep the records' own view; the others change their shape.
                     if !matches!(name, "Where-Object" | "Sort-Object") {
                         render_spec = None;
@@ -415,11 +420,7 @@ impl Shell {
             )
             .map(Some);
         }
-        if lang::is_formatter_name(name)
-            || name == "Out-Default"
-            || name == "Format-Table"
-            || name == "Format-List"
-        {
+        if is_formatting_command(spec) {
             // A formatting command with nothing piped in formats nothing.
             return Ok(Some(Vec::new()));
         }
@@ -522,6 +523,20 @@ impl Shell {
             self.endpoint.consent.support_session_ended();
         }
     }
+}
+
+/// A parse error as the user sees it: syntax refusals carry PowerShell's error id.
+fn syntax_error(e: &lang::LangError) -> String {
+    match e.id {
+        lang::ErrorId::ScriptsNotAllowed => format!("{}: {}", e.id.as_str(), e.message),
+        _ => e.to_string(),
+    }
+}
+
+/// The language's own formatting commands (default commands that take piped input), as opposed
+/// to catalog commands that take piped input such as Save-AzsSupportObjectToFile.
+fn is_formatting_command(spec: &CommandSpec) -> bool {
+    spec.access == Access::Default && lang::is_formatter(spec)
 }
 
 impl Drop for Shell {

@@ -12,17 +12,33 @@ fn enable_validates_and_gates_follow_the_level() {
 
     let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Diagnostics -ExpireInMinutes 30 -AgreeToRemoteSupportConsent");
     assert_eq!(r.status, Some(1));
-    assert!(r.stderr.contains("60") && r.stderr.contains("20160"), "names the range: {r:?}");
+    assert!(
+        r.stderr.contains("60") && r.stderr.contains("20160"),
+        "names the range: {r:?}"
+    );
     let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Diagnostics");
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("-AgreeToRemoteSupportConsent"), "{r:?}");
-    let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Everything -AgreeToRemoteSupportConsent");
+    let r = pep.exec(
+        &op,
+        "Enable-RemoteSupport -AccessLevel Everything -AgreeToRemoteSupportConsent",
+    );
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("Diagnostics,DiagnosticsRepair"), "{r:?}");
 
     let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Diagnostics -AgreeToRemoteSupportConsent -SupportRequestId 2611210001");
     assert!(r.ok(), "{r:?}");
-    for field in ["State", "CreatedAt", "UpdatedAt", "ConnectionStatus", "ConnectionErrorMessage", "TargetService", "AccessLevel", "ExpiresAt", "SupportRequestId"] {
+    for field in [
+        "State",
+        "CreatedAt",
+        "UpdatedAt",
+        "ConnectionStatus",
+        "ConnectionErrorMessage",
+        "TargetService",
+        "AccessLevel",
+        "ExpiresAt",
+        "SupportRequestId",
+    ] {
         assert!(r.stdout.contains(field), "record has {field}: {}", r.stdout);
     }
     assert!(r.stdout.contains("Active") && r.stdout.contains("2611210001"));
@@ -31,35 +47,59 @@ fn enable_validates_and_gates_follow_the_level() {
     let r = pep.exec(&sup, "Disable-RemoteSupport");
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("not recognized"), "{r:?}");
-    let r = pep.exec(&sup, "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd");
+    let r = pep.exec(
+        &sup,
+        "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd",
+    );
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("DiagnosticsRepair"), "{r:?}");
 
     // Raise the level: the repair command passes the gate (and says it is not implemented yet).
-    let r = pep.exec(&op, "Set-RemoteSupportAccess -AccessLevel DiagnosticsRepair");
+    let r = pep.exec(
+        &op,
+        "Set-RemoteSupportAccess -AccessLevel DiagnosticsRepair",
+    );
     assert!(r.ok(), "{r:?}");
-    let r = pep.exec(&sup, "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd -WhatIf");
+    let r = pep.exec(
+        &sup,
+        "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd -WhatIf",
+    );
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("not implemented yet"), "{r:?}");
     let r = pep.exec(&sup, "Get-Command Restart-AzsSupportService");
-    assert!(r.ok() && r.stdout.contains("Restart-AzsSupportService"), "{r:?}");
+    assert!(
+        r.ok() && r.stdout.contains("Restart-AzsSupportService"),
+        "{r:?}"
+    );
 
     // Grants survive a restart.
     pep.stop();
     pep.spawn();
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
     assert!(r.ok(), "grant survived the restart: {r:?}");
-    let r = pep.exec(&op, "Get-RemoteSupportAccess | Select-Object -ExpandProperty AccessLevel");
+    let r = pep.exec(
+        &op,
+        "Get-RemoteSupportAccess | Select-Object -ExpandProperty AccessLevel",
+    );
     assert_eq!(r.stdout.trim(), "DiagnosticsRepair", "{r:?}");
 
     // Revoke: new sessions refused; the history keeps the grant.
     let r = pep.exec(&op, "Disable-RemoteSupport");
     assert!(r.ok() && r.stdout.contains("Revoked"), "{r:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.stderr.trim(), "remote support is not enabled on this endpoint");
+    assert_eq!(
+        r.stderr.trim(),
+        "remote support is not enabled on this endpoint"
+    );
     let r = pep.exec(&op, "Get-RemoteSupportAccess");
-    assert!(r.ok() && r.stdout.trim().is_empty(), "no active grant: {r:?}");
-    let r = pep.exec(&op, "Get-RemoteSupportAccess -IncludeExpired | Select-Object -ExpandProperty State");
+    assert!(
+        r.ok() && r.stdout.trim().is_empty(),
+        "no active grant: {r:?}"
+    );
+    let r = pep.exec(
+        &op,
+        "Get-RemoteSupportAccess -IncludeExpired | Select-Object -ExpandProperty State",
+    );
     assert_eq!(r.stdout.trim(), "Revoked", "{r:?}");
 }
 
@@ -76,9 +116,14 @@ fn revocation_ends_live_sessions_within_a_second() {
     let t0 = Instant::now();
     let r = pep.exec(&op, "Disable-RemoteSupport");
     assert!(r.ok(), "{r:?}");
-    let st = s.wait_exit(Duration::from_secs(5)).expect("support session ended");
+    let st = s
+        .wait_exit(Duration::from_secs(5))
+        .expect("support session ended");
     let took = t0.elapsed();
-    assert!(took < Duration::from_millis(1500), "ended {took:?} after revocation (exec round trip included)");
+    assert!(
+        took < Duration::from_millis(1500),
+        "ended {took:?} after revocation (exec round trip included)"
+    );
     assert!(!st.success());
     assert!(s.output().contains("consent was revoked"), "{}", s.output());
 }
@@ -105,15 +150,27 @@ fn expiry_ends_a_live_session_at_the_instant() {
     pep.spawn();
     let _ = &op;
     let mut s = pep.pty(&sup);
-    s.wait_for(PROMPT, T).expect("prompt while the grant is active");
-    let st = s.wait_exit(Duration::from_secs(10)).expect("session ended at expiry");
+    s.wait_for(PROMPT, T)
+        .expect("prompt while the grant is active");
+    let st = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("session ended at expiry");
     let late = chrono::Utc::now() - expires;
-    assert!(late < chrono::Duration::milliseconds(1000), "ended {late:?} after the expiry instant");
+    assert!(
+        late < chrono::Duration::milliseconds(1000),
+        "ended {late:?} after the expiry instant"
+    );
     assert!(!st.success());
     assert!(s.output().contains("expired"), "{}", s.output());
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.stderr.trim(), "remote support is not enabled on this endpoint");
-    let r = pep.exec(&op, "Get-RemoteSupportAccess -IncludeExpired | Select-Object -ExpandProperty State");
+    assert_eq!(
+        r.stderr.trim(),
+        "remote support is not enabled on this endpoint"
+    );
+    let r = pep.exec(
+        &op,
+        "Get-RemoteSupportAccess -IncludeExpired | Select-Object -ExpandProperty State",
+    );
     assert_eq!(r.stdout.trim(), "Expired", "{r:?}");
 }
 
@@ -124,14 +181,16 @@ fn interactive_consent_prompt() {
     let mut s = pep.pty(&op);
     s.wait_for(PROMPT, T).expect("prompt");
     s.send(b"Enable-RemoteSupport -AccessLevel Diagnostics -ExpireInMinutes 120\r");
-    s.wait_for("[Y] Yes  [N] No  [?] Help (default is \"Y\"): ", T).expect("asks");
+    s.wait_for("[Y] Yes  [N] No  [?] Help (default is \"Y\"): ", T)
+        .expect("asks");
     s.send(b"n\r");
     s.wait_for("not enabled", T).expect("declined");
     s.wait_for(PROMPT, T).expect("prompt");
     s.send(b"Enable-RemoteSupport -AccessLevel Diagnostics -ExpireInMinutes 120\r");
     s.wait_for("(default is \"Y\"): ", T).expect("asks again");
     s.send(b"?\r");
-    s.wait_for("(default is \"Y\"): ", T).expect("help, then asks again");
+    s.wait_for("(default is \"Y\"): ", T)
+        .expect("help, then asks again");
     s.send(b"\r");
     s.wait_for("Active", T).expect("default Y enables");
     s.wait_for(PROMPT, T).expect("prompt");

@@ -10,14 +10,20 @@ fn support_without_grant_is_refused_and_operator_sees_operator_commands() {
     let sup = pep.identity("support", "sam");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
     assert_eq!(r.status, Some(1), "{r:?}");
-    assert_eq!(r.stderr.trim(), "remote support is not enabled on this endpoint");
+    assert_eq!(
+        r.stderr.trim(),
+        "remote support is not enabled on this endpoint"
+    );
     assert!(r.stdout.is_empty());
 
     let r = pep.exec(&op, "Get-Command");
     assert!(r.ok(), "{r:?}");
     assert!(r.stdout.contains("Enable-RemoteSupport"), "{}", r.stdout);
     assert!(r.stdout.contains("Get-RemoteSupportSessionHistory"));
-    assert!(!r.stdout.contains("Get-AzsSupportClusterResource"), "operators do not see support commands");
+    assert!(
+        !r.stdout.contains("Get-AzsSupportClusterResource"),
+        "operators do not see support commands"
+    );
     let r = pep.exec(&op, "Get-AzsSupportStampVersion");
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("not recognized"), "{r:?}");
@@ -30,7 +36,6 @@ fn unknown_key_cannot_log_in() {
     // A key made but never registered.
     let stranger = Key {
         private: pep.dir.path().join("stranger"),
-        public: pep.dir.path().join("stranger.pub"),
     };
     let st = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -72,7 +77,10 @@ fn first_slice_of_commands_and_pipelines() {
     let r = pep.exec(&sup, "Get-AzsSupportClusterResource | Where-Object ResourceType -eq 'IP Address' | Select-Object -ExpandProperty Name");
     assert!(r.ok(), "{r:?}");
     assert_eq!(r.stdout.trim(), "Cluster IP Address");
-    let r = pep.exec(&sup, "Get-AzsSupportClusterResource -Name 'Virtual Machine AZS-*' | Measure-Object");
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportClusterResource -Name 'Virtual Machine AZS-*' | Measure-Object",
+    );
     assert!(r.ok(), "{r:?}");
     assert!(r.stdout.contains("29"), "29 clustered VMs: {}", r.stdout);
     let r = pep.exec(&sup, "get-azssupportinfrastructurehost | sort-object Name -Descending | select -First 1 | ConvertTo-Json");
@@ -81,11 +89,18 @@ fn first_slice_of_commands_and_pipelines() {
     assert_eq!(v["Name"], "AZS-HOST04");
     let r = pep.exec(&sup, "Get-AzsSupportInfrastructureHost | ConvertTo-Csv");
     assert!(r.ok(), "{r:?}");
-    assert!(r.stdout.lines().next().unwrap_or("").contains("\"Name\""), "{}", r.stdout);
+    assert!(
+        r.stdout.lines().next().unwrap_or("").contains("\"Name\""),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.stdout.lines().count(), 5);
 
     // Abbreviation and ambiguity.
-    let r = pep.exec(&sup, "Get-AzsSupportClusterResource -Sta Online | Measure-Object");
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportClusterResource -Sta Online | Measure-Object",
+    );
     assert!(r.ok(), "{r:?}");
     // Catalog commands not implemented yet say so and run nothing.
     let r = pep.exec(&sup, "Get-AzsSupportClusterLog");
@@ -94,7 +109,11 @@ fn first_slice_of_commands_and_pipelines() {
     // Help and Get-Command reflect the grant.
     let r = pep.exec(&sup, "Get-Help Get-AzsSupportClusterResource -Full");
     assert!(r.ok(), "{r:?}");
-    assert!(r.stdout.contains("SYNOPSIS") && r.stdout.contains("-State"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("SYNOPSIS") && r.stdout.contains("-State"),
+        "{}",
+        r.stdout
+    );
     let r = pep.exec(&sup, "Get-Command -Name *Restart*");
     assert!(!r.stdout.contains("Restart-AzsSupportService"), "{r:?}");
     let r = pep.exec(&sup, "Get-Help Restart-AzsSupportService");
@@ -121,11 +140,26 @@ fn working_directory_family() {
     );
     let lines: Vec<&str> = r.stdout.lines().collect();
     let workdir = lines.first().copied().unwrap_or("");
-    assert!(workdir.starts_with(pep.state.join("workdirs").to_str().expect("utf8")), "{r:?}");
-    let name = std::path::Path::new(workdir).file_name().and_then(|n| n.to_str()).unwrap_or("");
-    assert!(name.len() > 17 && name.as_bytes()[8] == b'T' && &name[15..16] == "Z", "UTC-timestamped: {name}");
-    assert!(r.stdout.contains("hosts_") && r.stdout.contains(".csv") && r.stdout.contains(".json"), "{r:?}");
-    assert!(r.stderr.contains("FilePrefix"), "prefix with a path is refused: {r:?}");
+    assert!(
+        workdir.starts_with(pep.state.join("workdirs").to_str().expect("utf8")),
+        "{r:?}"
+    );
+    let name = std::path::Path::new(workdir)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    assert!(
+        name.len() > 17 && name.as_bytes()[8] == b'T' && &name[15..16] == "Z",
+        "UTC-timestamped: {name}"
+    );
+    assert!(
+        r.stdout.contains("hosts_") && r.stdout.contains(".csv") && r.stdout.contains(".json"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("FilePrefix"),
+        "prefix with a path is refused: {r:?}"
+    );
     assert_eq!(lines.last().copied(), Some("0"), "cleared: {r:?}");
     assert!(lines.contains(&"2"), "two files removed: {r:?}");
     assert!(!std::path::Path::new("/tmp/PWNED").exists());

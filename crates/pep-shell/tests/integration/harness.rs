@@ -23,7 +23,6 @@ pub struct Pep {
 /// A key pair made by ssh-keygen.
 pub struct Key {
     pub private: PathBuf,
-    pub public: PathBuf,
 }
 
 impl Pep {
@@ -115,8 +114,12 @@ impl Pep {
             .arg(&public)
             .output()
             .expect("pep identity add");
-        assert!(out.status.success(), "identity add: {}", String::from_utf8_lossy(&out.stderr));
-        Key { private, public }
+        assert!(
+            out.status.success(),
+            "identity add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Key { private }
     }
 
     fn ssh_base(&self, key: &Key) -> Command {
@@ -126,12 +129,18 @@ impl Pep {
             .arg("-i")
             .arg(&key.private)
             .args([
-                "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "IdentitiesOnly=yes",
-                "-o", "BatchMode=yes",
-                "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=10",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=10",
             ]);
         c
     }
@@ -201,13 +210,21 @@ impl Pep {
             });
         }
         let stdin = child.stdin.take();
-        Pty { child, stdin, buf, mark: 0 }
+        Pty {
+            child,
+            stdin,
+            buf,
+            mark: 0,
+        }
     }
 
     /// Every transcript written so far, concatenated.
     pub fn transcripts(&self) -> String {
         let mut all = String::new();
-        for e in std::fs::read_dir(self.state.join("transcripts")).expect("transcripts").flatten() {
+        for e in std::fs::read_dir(self.state.join("transcripts"))
+            .expect("transcripts")
+            .flatten()
+        {
             all.push_str(&std::fs::read_to_string(e.path()).expect("read transcript"));
         }
         all
@@ -328,5 +345,7 @@ pub const T: Duration = Duration::from_secs(10);
 
 /// Path of the shared hostile-input file.
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
 }

@@ -9,7 +9,10 @@ fn history_lists_sessions_and_shows_transcripts() {
     let op = pep.identity("operator", "olivia");
     let sup = pep.identity("support", "sam");
     pep.grant(&op, "Diagnostics");
-    let r = pep.exec(&sup, "Get-AzsSupportClusterResource -State Online | Select-Object -First 1");
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportClusterResource -State Online | Select-Object -First 1",
+    );
     assert!(r.ok(), "{r:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion; touch /tmp/PWNED");
     assert_eq!(r.status, Some(1));
@@ -21,7 +24,13 @@ fn history_lists_sessions_and_shows_transcripts() {
     let sam: Vec<&serde_json::Value> = sessions.iter().filter(|s| s["Identity"] == "sam").collect();
     assert_eq!(sam.len(), 2, "{v}");
     for s in &sam {
-        for k in ["SessionId", "SessionStartTime", "SessionEndTime", "AccessLevel", "TranscriptLocation"] {
+        for k in [
+            "SessionId",
+            "SessionStartTime",
+            "SessionEndTime",
+            "AccessLevel",
+            "TranscriptLocation",
+        ] {
             assert!(!s[k].is_null(), "{k} in {s}");
         }
         assert_eq!(s["AccessLevel"], "Diagnostics");
@@ -32,12 +41,19 @@ fn history_lists_sessions_and_shows_transcripts() {
     assert!(r.stdout.contains("Identity: sam"), "{}", r.stdout);
     assert!(r.stdout.contains("Role: support"));
     assert!(r.stdout.contains("Remote address: 127.0.0.1:"));
-    assert!(r.stdout.contains("PS>CommandInvocation(Get-AzsSupportClusterResource)"));
-    assert!(r.stdout.contains(">> ParameterBinding(Get-AzsSupportClusterResource): name=\"State\"; value=\"Online\""));
+    assert!(r
+        .stdout
+        .contains("PS>CommandInvocation(Get-AzsSupportClusterResource)"));
+    assert!(r.stdout.contains(
+        ">> ParameterBinding(Get-AzsSupportClusterResource): name=\"State\"; value=\"Online\""
+    ));
     assert!(r.stdout.contains("End time:"));
 
     let all = pep.transcripts();
-    assert!(all.contains("PS>Refused: \"Get-AzsSupportStampVersion; touch /tmp/PWNED\""), "{all}");
+    assert!(
+        all.contains("PS>Refused: \"Get-AzsSupportStampVersion; touch /tmp/PWNED\""),
+        "{all}"
+    );
     assert!(all.contains("ScriptsNotAllowed"));
     // The consent grant is transcribed too, for the operator.
     assert!(all.contains("PS>CommandInvocation(Enable-RemoteSupport)"));

@@ -17,7 +17,8 @@ fn preauth_flood_is_bounded_and_service_resumes() {
     let start = Instant::now();
     let mut closed = 0;
     for s in &mut flood {
-        s.set_read_timeout(Some(Duration::from_secs(6))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(6)))
+            .expect("timeout");
         let mut buf = [0u8; 256];
         // Read past the server's identification line until EOF.
         loop {
@@ -32,7 +33,11 @@ fn preauth_flood_is_bounded_and_service_resumes() {
         }
     }
     assert_eq!(closed, 40, "every idle connection was closed by the server");
-    assert!(start.elapsed() < Duration::from_secs(6), "within the grace time: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "within the grace time: {:?}",
+        start.elapsed()
+    );
     drop(flood);
     let r = pep.exec(&op, "Get-RemoteSupportAccess -IncludeExpired");
     assert!(r.ok(), "serving again: {r:?}");
@@ -57,7 +62,10 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
         .expect("run pep");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("broken.toml") && err.contains("Get-Thing") && err.contains("Name"), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("Get-Thing") && err.contains("Name"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     let scen = dir.path().join("bad.toml");

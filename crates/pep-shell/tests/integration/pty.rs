@@ -1,0 +1,81 @@
+//! Interactive sessions through `ssh -tt`: the prompt, the line editor's keys, history, Tab
+//! completion limited to what the caller may run, Ctrl-C, Ctrl-D and exit.
+
+use crate::harness::*;
+
+#[test]
+fn editor_keys_history_and_completion() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "Diagnostics");
+    let mut s = pep.pty(&sup);
+    s.wait_for(PROMPT, T).expect("prompt names the PEP node");
+
+    // Tab completes a unique command name; Enter runs it.
+    s.send(b"Get-AzsSupportStampV\t");
+    s.wait_for("Get-AzsSupportStampVersion ", T)
+        .expect("completed");
+    s.send(b"\r");
+    s.wait_for("1.2408.1.50", T).expect("ran");
+    s.wait_for(PROMPT, T).expect("prompt");
+
+    // Up arrow recalls it.
+    s.send(b"\x1b[A\r");
+    s.wait_for("1.2408.1.50", T).expect("history recalled");
+    s.wait_for(PROMPT, T).expect("prompt");
+
+    // Two candidates: a second Tab lists both.
+    s.send(b"Get-AzsSupportStamp\t\t");
+    let listed = s.wait_for("Get-AzsSupportStampVersion", T).expect("listed");
+    assert!(
+        listed.contains("Get-AzsSupportStampInformation"),
+        "{listed:?}"
+    );
+    s.send(b"\x15"); // Ctrl-U clears the line
+                     // Parameter names complete too.
+    s.send(b"Get-AzsSupportClusterResource -St\t");
+    s.wait_for("-State ", T).expect("parameter completed");
+    s.send(b"\x15");
+
+    // A repair command is not offered at Diagnostics: Tab rings the bell, lists nothing.
+    s.send(b"Restart-AzsSupportServ\t\t");
+    s.send(b"\x03");
+    let after = s.wait_for("^C", T).expect("Ctrl-C abandons the line");
+    assert!(
+        !after.contains("Restart-AzsSupportService "),
+        "not completed: {after:?}"
+    );
+    assert!(after.contains('\x07'), "bell: {after:?}");
+    s.wait_for(PROMPT, T).expect("prompt after Ctrl-C");
+
+    // Editing: a stray char removed with Backspace, a missing one inserted after moving left,
+    // Ctrl-E to the end, Enter.
+    s.send(b"Get-AzsSupportStampVersonX\x7f\x1b[D\x1b[Di\x05\r");
+    s.wait_for("1.2408.1.50", T).expect("edited line ran");
+    // Home, Delete, Ctrl-K: "xGet-...Version tail" becomes the command.
+    s.send(
+        b"xGet-AzsSupportStampVersion tail\x1b[H\x1b[3~\x05\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x0b\r",
+    );
+    s.wait_for("1.2408.1.50", T)
+        .expect("Home/Delete/Ctrl-K line ran");
+
+    // Ctrl-D on an empty line ends the session.
+    s.send(b"\x04");
+    let st = s.wait_exit(T).expect("Ctrl-D exits");
+    assert!(st.success());
+}
+
+#[test]
+fn exit_and_tables_fit_the_terminal() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let mut s = pep.pty(&op);
+    s.wait_for(PROMPT, T).expect("prompt");
+    s.send(b"Get-Command\r");
+    let out = s.wait_for(PROMPT, T).expect("listing");
+    assert!(out.contains("Enable-RemoteSupport"), "{out:?}");
+    assert!(out.contains("\r\n"), "PTY output uses CRLF");
+    s.send(b"Exit-PSSession\r");
+    assert!(s.wait_exit(T).expect("exits").success());
+}
