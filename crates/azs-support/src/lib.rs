@@ -7,6 +7,7 @@
 pub mod args;
 pub mod catalog;
 pub mod commands;
+pub mod escape;
 pub mod stamp;
 pub mod value;
 pub mod workdir;

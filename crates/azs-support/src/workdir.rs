@@ -7,6 +7,7 @@
 //! created with `create_new` (`O_EXCL`, which also refuses a symlink planted at the final name), and
 //! a size quota bounds what a session may store.
 
+use crate::escape::escape_text as escape;
 use chrono::{DateTime, Utc};
 use std::fs;
 use std::io::{self, Write};
@@ -106,7 +107,7 @@ impl WorkingDirectory {
         if user_path.is_empty() {
             return Err(refuse("it is empty"));
         }
-        if user_path.chars().any(|c| c.is_control()) {
+        if user_path.chars().any(crate::escape::needs_escape) {
             return Err(refuse("it contains a control character"));
         }
         let rel = Path::new(user_path);
@@ -261,19 +262,6 @@ fn set_private(path: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn set_private(_path: &Path) -> io::Result<()> {
     Ok(())
-}
-
-/// Text safe to show: control characters escaped.
-pub fn escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                format!("\\u{{{:x}}}", c as u32).chars().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub fn run<'a>(
             if chosen.is_empty() && !patterns.is_empty() {
                 return Err(format!(
                     "The term '{}' is not recognized as the name of a command permitted in this session.",
-                    crate::transcript::escape(&patterns.join(", "))
+                    azs_support::escape::escape_text(&patterns.join(", "))
                 ));
             }
             Ok(BuiltinEffect::Values(lang::command_records(
@@ -64,7 +64,7 @@ pub fn run<'a>(
             let Some(spec) = lookup(target) else {
                 return Err(format!(
                     "Get-Help could not find '{}' among the commands permitted in this session. Run Get-Command to see them.",
-                    crate::transcript::escape(target)
+                    azs_support::escape::escape_text(target)
                 ));
             };
             Ok(BuiltinEffect::Text(lang::get_help(

@@ -381,7 +381,7 @@ impl russh::server::Handler for ConnHandler {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        tracing::info!(peer = %self.peer, subsystem = %crate::transcript::escape(name), "subsystem refused");
+        tracing::info!(peer = %self.peer, subsystem = %azs_support::escape::escape_text(name), "subsystem refused");
         session.channel_failure(channel)?;
         Ok(())
     }

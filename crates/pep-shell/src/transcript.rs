@@ -26,10 +26,11 @@
 //! **********************
 //! ```
 //!
-//! Every recorded text passes through [`escape`]: control and invisible characters appear as
-//! `\u{1b}`-style escapes, never raw, so a transcript cannot rewrite the terminal of whoever reads
+//! Every recorded text passes through `azs_support::escape::escape_text`: control characters
+//! appear as `\x1b`-style escapes and invisible ones as `\u{200b}`, never raw, so a transcript cannot rewrite the terminal of whoever reads
 //! it. Secrets are redacted before writing ([`redact`]): SAS signatures and token parameters.
 
+use azs_support::escape::escape_text as escape;
 use chrono::{DateTime, SecondsFormat, Utc};
 use regex::Regex;
 use std::fs::{File, OpenOptions};
@@ -184,28 +185,6 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Whether a character must never be written raw: C0/C1 controls, DEL, and invisible format
-/// characters (zero-width, bidirectional overrides, BOM).
-pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c as u32,
-            0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-            | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB)
-}
-
-/// Text with every unsafe character shown as `\u{..}` (and backslashes left as they are).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if is_unsafe_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Parameters whose values are secrets.
 fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -236,7 +215,7 @@ mod tests {
 
     #[test]
     fn escapes_controls_and_invisibles() {
-        assert_eq!(escape("a\u{1b}]0;x\u{7}b"), "a\\u{1b}]0;x\\u{7}b");
+        assert_eq!(escape("a\u{1b}]0;x\u{7}b"), "a\\x1b]0;x\\x07b");
         assert_eq!(escape("Node\u{200B}01"), "Node\\u{200b}01");
         assert_eq!(escape("x\u{202E}y"), "x\\u{202e}y");
         assert_eq!(escape("plain ünïcode"), "plain ünïcode");
@@ -281,8 +260,8 @@ mod tests {
         let text = std::fs::read_to_string(t.path()).expect("read");
         assert!(text.contains("Identity: eve (SHA256:x)"));
         assert!(text.contains(">> ParameterBinding(Get-X): name=\"Name\"; value=\"a\""));
-        assert!(text.contains("\\u{1b}[2Jline2"));
-        assert!(text.contains("PS>Refused: \"a;b\\u{7}\""));
+        assert!(text.contains("\\x1b[2Jline2"));
+        assert!(text.contains("PS>Refused: \"a;b\\x07\""));
         assert!(text.contains("End reason: done"));
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
     }

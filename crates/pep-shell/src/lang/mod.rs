@@ -11,7 +11,8 @@ pub mod binder;
 pub mod complete;
 pub mod convert;
 pub mod error;
-pub mod escape;
+/// Character classes and escaping, shared with transcripts and the working directory.
+pub use azs_support::escape;
 pub mod format;
 pub mod help;
 pub mod lexer;
