@@ -79,3 +79,19 @@ fn exit_and_tables_fit_the_terminal() {
     s.send(b"Exit-PSSession\r");
     assert!(s.wait_exit(T).expect("exits").success());
 }
+
+#[test]
+fn interactive_support_without_grant_is_told_and_ends() {
+    let pep = Pep::start();
+    let _op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    let mut s = pep.pty(&sup);
+    let st = s.wait_exit(T).expect("session ends");
+    assert!(!st.success());
+    let out = s.output();
+    assert!(
+        out.contains("remote support is not enabled on this endpoint"),
+        "{out:?}"
+    );
+    assert!(!out.contains(PROMPT), "no prompt is offered: {out:?}");
+}
