@@ -10,6 +10,7 @@ pub mod commands;
 pub mod escape;
 pub mod stamp;
 pub mod value;
+pub mod wildcard;
 pub mod workdir;
 
 pub use args::BoundArgs;

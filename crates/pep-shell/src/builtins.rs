@@ -43,7 +43,7 @@ pub fn run<'a>(
                 .filter(|c| {
                     patterns.is_empty()
                         || patterns.iter().any(|p| {
-                            azs_support::commands::wildcard_match(p, &c.name)
+                            azs_support::wildcard::wildcard_match(p, &c.name)
                                 || c.aliases.iter().any(|a| a.eq_ignore_ascii_case(p))
                         })
                 })

@@ -1,8 +1,9 @@
 //! Failover-cluster reads: Get-AzsSupportInfrastructureHost and Get-AzsSupportClusterResource.
 
-use super::{wildcard_match, CommandError, Invocation};
+use super::{CommandError, Invocation};
 use crate::stamp::Stamp;
 use crate::value::{Record, Value};
+use crate::wildcard::wildcard_match;
 
 /// Get-AzsSupportInfrastructureHost [-ComputerName]: the scale-unit hosts as the cluster sees them,
 /// sorted by name. Naming a host the stamp lacks is an error.

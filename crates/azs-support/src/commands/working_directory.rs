@@ -1,8 +1,9 @@
 //! The working-directory family: Get-AzsSupportWorkingDirectory, Get-AzsSupportWorkingDirectoryFiles,
 //! Clear-AzsSupportWorkingDirectory and Save-AzsSupportObjectToFile.
 
-use super::{wildcard_match, CommandError, Invocation};
+use super::{CommandError, Invocation};
 use crate::value::{Record, Value};
+use crate::wildcard::wildcard_match;
 
 /// Get-AzsSupportWorkingDirectory: the session's working directory (created on first use).
 pub fn get_working_directory(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {

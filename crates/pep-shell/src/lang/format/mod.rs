@@ -13,14 +13,13 @@ mod select;
 mod sort;
 mod table;
 mod where_;
-mod wildcard;
 
 use super::error::{ErrorId, LangError};
 use super::escape::escape_text;
 use azs_support::catalog::{OutputSpec, View};
 use azs_support::{BoundArgs, Record, Value};
 
-pub use wildcard::wildcard_match;
+pub use azs_support::wildcard::wildcard_match;
 
 /// Runs a value-transforming formatter by canonical name.
 pub fn apply(
