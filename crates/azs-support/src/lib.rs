@@ -5,6 +5,7 @@
 //! SSH, sessions or consent: `pep-shell` binds a command line and calls in here.
 
 pub mod args;
+pub mod atomic_file;
 pub mod catalog;
 pub mod commands;
 pub mod escape;

@@ -7,7 +7,7 @@ use crate::consent::Consent;
 use crate::state::StateDir;
 use anyhow::{Context, Result};
 use azs_support::catalog::{self, Catalog, Profile};
-use azs_support::stamp::{ScenarioFile, Stamp};
+use azs_support::stamp::persist::StampStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,8 +19,10 @@ pub const DEFAULT_WORKDIR_QUOTA: u64 = 1 << 30;
 pub struct EndpointOptions {
     /// State directory.
     pub state: PathBuf,
-    /// Scenario file; the embedded default stamp when absent.
-    pub scenario: Option<PathBuf>,
+    /// Scenario: a file path, or the name of a scenario compiled in (`default`, `csv-offline`).
+    pub scenario: String,
+    /// Discard the stamp kept in the state directory and start from the scenario afresh.
+    pub reset_stamp: bool,
     /// Catalog directory; the embedded catalog when absent.
     pub catalog: Option<PathBuf>,
     /// Which command set to serve.
@@ -33,8 +35,8 @@ pub struct EndpointOptions {
 pub struct Endpoint {
     /// The commands served.
     pub catalog: Catalog,
-    /// The stamp commands run against.
-    pub stamp: Stamp,
+    /// The stamp commands run against (repairs change it and it is saved in the state directory).
+    pub stamp: StampStore,
     /// Remote-support grants.
     pub consent: Consent,
     /// Where state lives.
@@ -54,14 +56,8 @@ impl Endpoint {
             None => catalog::load_embedded(opts.profile),
         }
         .map_err(|e| anyhow::anyhow!("the command catalog is invalid: {e}"))?;
-        let stamp = match &opts.scenario {
-            Some(path) => Stamp::from_scenario(
-                ScenarioFile::load(path)
-                    .map_err(|e| anyhow::anyhow!("the scenario is invalid: {e}"))?,
-            ),
-            None => Stamp::default_stamp()
-                .map_err(|e| anyhow::anyhow!("the default scenario is invalid: {e}"))?,
-        };
+        let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
+            .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
         Ok(Arc::new(Endpoint {
             catalog,

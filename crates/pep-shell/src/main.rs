@@ -35,9 +35,12 @@ enum Command {
         /// State directory (created if missing).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
-        /// Scenario file defining the stamp (default: the embedded healthy stamp).
+        /// Scenario defining the stamp: a file, or the name of one compiled in (default, csv-offline, ...).
+        #[arg(long, default_value = "default")]
+        scenario: String,
+        /// Discard the stamp the state directory keeps (repairs included) and load the scenario afresh.
         #[arg(long)]
-        scenario: Option<PathBuf>,
+        reset_stamp: bool,
         /// Catalog directory (default: the catalog compiled into pep).
         #[arg(long)]
         catalog: Option<PathBuf>,
@@ -111,6 +114,7 @@ fn run() -> Result<()> {
             listen,
             state,
             scenario,
+            reset_stamp,
             catalog,
             profile,
             workdir_quota_mb,
@@ -127,6 +131,7 @@ fn run() -> Result<()> {
             let opts = EndpointOptions {
                 state,
                 scenario,
+                reset_stamp,
                 catalog,
                 profile: match profile {
                     ProfileArg::AzsHub => Profile::AzsHub,
@@ -166,7 +171,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         writeln!(
             out,
             "pep listening on {local} (node {}, {} commands, state {state_dir})",
-            endpoint.stamp.pep_node(),
+            endpoint.stamp.read().pep_node(),
             endpoint.catalog.commands().len()
         )?;
         writeln!(out, "  add yourself:  pep identity add --state {state_dir} --role operator --name NAME --key ~/.ssh/id_ed25519.pub")?;

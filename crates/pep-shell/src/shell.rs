@@ -15,7 +15,7 @@ use crate::lang::{self, Render};
 use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
 use crate::transcript::{Transcript, TranscriptHeader};
 use azs_support::catalog::{Access, CommandSpec};
-use azs_support::commands::{self, Invocation};
+use azs_support::commands::{self, Invocation, Mode, StampAccess};
 use azs_support::escape::escape_text as escape;
 use azs_support::workdir::WorkingDirectory;
 use azs_support::{BoundArgs, Value};
@@ -70,7 +70,17 @@ pub struct Reply {
 enum Pending {
     /// Enable-RemoteSupport's consent, with its bound arguments.
     Consent(BoundArgs),
+    /// Confirmation of a changing command (ShouldProcess), with what it will run.
+    Confirm {
+        /// The command.
+        spec: Box<CommandSpec>,
+        /// Its arguments.
+        args: BoundArgs,
+    },
 }
+
+/// The confirmation prompt of a changing command, as PowerShell's ShouldProcess asks it.
+const CONFIRM_PROMPT: &str = "[Y] Yes  [N] No  [?] Help (default is \"Y\"): ";
 
 /// A session.
 pub struct Shell {
@@ -185,7 +195,8 @@ impl Shell {
     pub fn prompt(&self) -> String {
         match self.pending {
             Some(Pending::Consent(_)) => CONSENT_PROMPT.to_string(),
-            None => format!("[{}]: PS> ", self.endpoint.stamp.pep_node()),
+            Some(Pending::Confirm { .. }) => CONFIRM_PROMPT.to_string(),
+            None => format!("[{}]: PS> ", self.endpoint.stamp.read().pep_node()),
         }
     }
 
@@ -425,7 +436,57 @@ impl Shell {
             // A formatting command with nothing piped in formats nothing.
             return Ok(Some(Vec::new()));
         }
+        if spec.supports_should_process && self.needs_confirmation(args) {
+            return self.ask_confirmation(spec, args, reply);
+        }
         self.run_catalog(spec, args, Vec::new()).map(Some)
+    }
+
+    /// Interactive sessions confirm changing commands unless `-Confirm:$false`, `-Force` or
+    /// `-WhatIf` says otherwise.
+    fn needs_confirmation(&self, args: &BoundArgs) -> bool {
+        self.kind == SessionKind::Interactive
+            && !args.switch("WhatIf")
+            && !args.switch("Force")
+            && !matches!(args.get("Confirm"), Some(Value::Bool(false)))
+    }
+
+    /// Validates the command and describes what it will do (nothing changes), then asks.
+    fn ask_confirmation(
+        &mut self,
+        spec: &CommandSpec,
+        args: &BoundArgs,
+        reply: &mut Reply,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let Some(implementation) = commands::implementation(&spec.name) else {
+            return self.run_catalog(spec, args, Vec::new()).map(Some);
+        };
+        let stamp = self.endpoint.stamp.read();
+        let mut inv = Invocation::new(
+            args,
+            Vec::new(),
+            StampAccess::Read(&stamp),
+            &self.workdir,
+            self.endpoint.clock.now(),
+            Mode::Plan,
+        );
+        let values = implementation(&mut inv).map_err(|e| e.0)?;
+        if inv.effects().is_empty() {
+            // Nothing to change: the command answered without acting.
+            return Ok(Some(values));
+        }
+        reply.output = format!(
+            "Confirm\nAre you sure you want to perform this action?\n{}\n",
+            inv.effects().join("\n")
+        );
+        drop(stamp);
+        self.transcript
+            .note(self.endpoint.clock.now(), "confirmation requested");
+        self.pending = Some(Pending::Confirm {
+            spec: Box::new(spec.clone()),
+            args: args.clone(),
+        });
+        Ok(None)
     }
 
     fn run_catalog(
@@ -440,13 +501,56 @@ impl Shell {
                 spec.name, spec.name
             ));
         };
-        let mut inv = Invocation {
+        let now = self.endpoint.clock.now();
+        let store = &self.endpoint.stamp;
+        if spec.supports_should_process && args.switch("WhatIf") {
+            let stamp = store.read();
+            let mut inv = Invocation::new(
+                args,
+                input,
+                StampAccess::Read(&stamp),
+                &self.workdir,
+                now,
+                Mode::WhatIf,
+            );
+            let mut values = implementation(&mut inv).map_err(|e| e.0)?;
+            let what_if: Vec<Value> = inv
+                .effects()
+                .iter()
+                .map(|e| Value::String(format!("What if: {e}")))
+                .collect();
+            values.splice(0..0, what_if);
+            return Ok(values);
+        }
+        if spec.supports_should_process {
+            let mut stamp = store.write();
+            let mut inv = Invocation::new(
+                args,
+                input,
+                StampAccess::Write(&mut stamp),
+                &self.workdir,
+                now,
+                Mode::Execute,
+            );
+            let result = implementation(&mut inv);
+            let changed = inv.changed();
+            if changed {
+                if let Err(e) = store.save(&stamp) {
+                    tracing::error!(error = %e, "saving the changed stamp failed");
+                    return Err(format!("the change was made but could not be saved: {e}"));
+                }
+            }
+            return result.map_err(|e| e.0);
+        }
+        let stamp = store.read();
+        let mut inv = Invocation::new(
             args,
             input,
-            stamp: &self.endpoint.stamp,
-            workdir: &self.workdir,
-            now: self.endpoint.clock.now(),
-        };
+            StampAccess::Read(&stamp),
+            &self.workdir,
+            now,
+            Mode::Execute,
+        );
         implementation(&mut inv).map_err(|e| e.0)
     }
 
@@ -454,6 +558,49 @@ impl Shell {
         let now = self.endpoint.clock.now();
         let answer = line.trim().to_ascii_lowercase();
         match pending {
+            Pending::Confirm { spec, args } => match answer.as_str() {
+                "" | "y" | "yes" => {
+                    self.transcript.note(now, "confirmed");
+                    let mut reply = Reply::default();
+                    match self.run_catalog(&spec, &args, Vec::new()) {
+                        Ok(values) => {
+                            reply.output = lang::render(
+                                &values,
+                                Render::Default(Some(&spec.output)),
+                                self.width,
+                            );
+                            self.transcript.output(&reply.output);
+                        }
+                        Err(e) => {
+                            let e = format!("{}: {e}", spec.name);
+                            self.transcript.error(&e);
+                            reply.error = Some(e);
+                        }
+                    }
+                    reply
+                }
+                "n" | "no" => {
+                    self.transcript.note(now, "declined; nothing was changed");
+                    Reply {
+                        output: "The operation was not performed.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                "?" => {
+                    self.pending = Some(Pending::Confirm { spec, args });
+                    Reply {
+                        output: "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                _ => {
+                    self.pending = Some(Pending::Confirm { spec, args });
+                    Reply {
+                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
+                        ..Reply::default()
+                    }
+                }
+            },
             Pending::Consent(args) => match answer.as_str() {
                 "" | "y" | "yes" => {
                     self.transcript

@@ -6,6 +6,7 @@
 //! - `consent.json`         remote-support grants (`consent.rs`, format version 1)
 //! - `sessions/<id>.json`   one record per session (`history.rs`, format version 1)
 //! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1)
+//! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
 //! - `workdirs/<ts>-<id>/`  per-session working directories (`azs_support::workdir`)
 //!
 //! Files that are rewritten (identities, consent, session records) are replaced atomically: written
@@ -14,7 +15,6 @@
 
 use anyhow::{Context, Result};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The state directory's paths.
@@ -61,41 +61,25 @@ impl StateDir {
     pub fn transcripts(&self) -> PathBuf {
         self.root.join("transcripts")
     }
+    /// The live stamp (changed by repairs).
+    pub fn stamp(&self) -> PathBuf {
+        self.root.join("stamp.json")
+    }
     /// The parent of the working directories.
     pub fn workdirs(&self) -> PathBuf {
         self.root.join("workdirs")
     }
 }
 
-/// Replaces `path` with `bytes` atomically (temp file, fsync, rename, fsync of the directory).
+/// Replaces `path` with `bytes` atomically (see `azs_support::atomic_file`).
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent directory", path.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    set_mode(tmp.path(), mode)?;
-    tmp.persist(path)
-        .with_context(|| format!("replacing {}", path.display()))?;
-    if let Ok(d) = fs::File::open(dir) {
-        // Best effort: some file systems refuse fsync on directories.
-        let _ = d.sync_all();
-    }
-    Ok(())
+    azs_support::atomic_file::atomic_write(path, bytes, mode)
+        .with_context(|| format!("replacing {}", path.display()))
 }
 
-#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    azs_support::atomic_file::set_mode(path, mode)
         .with_context(|| format!("setting permissions of {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

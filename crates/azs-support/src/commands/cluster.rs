@@ -1,20 +1,24 @@
-//! Failover-cluster reads: Get-AzsSupportInfrastructureHost and Get-AzsSupportClusterResource.
+//! Failover-cluster commands: hosts as the cluster sees them, cluster resources (and, with the
+//! fabric catalog, shared volumes, the cluster log and the moves).
 
-use super::{CommandError, Invocation};
+use super::{CommandError, Invocation, Table};
 use crate::stamp::Stamp;
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 
-/// Get-AzsSupportInfrastructureHost [-ComputerName]: the scale-unit hosts as the cluster sees them,
-/// sorted by name. Naming a host the stamp lacks is an error.
-pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let wanted = inv.args.strings("ComputerName");
-    for name in &wanted {
-        if inv.stamp.host(name).is_none() {
+/// The commands of this family.
+pub const COMMANDS: Table = &[
+    ("Get-AzsSupportInfrastructureHost", get_infrastructure_host),
+    ("Get-AzsSupportClusterResource", get_cluster_resource),
+];
+
+/// Fails for a host name the stamp lacks, naming the hosts it has.
+pub(crate) fn require_hosts(stamp: &Stamp, names: &[String]) -> Result<(), CommandError> {
+    for name in names {
+        if stamp.host(name).is_none() {
             return Err(CommandError(format!(
                 "no infrastructure host named '{name}' in this stamp (hosts: {})",
-                inv.stamp
-                    .scenario
+                stamp
                     .hosts
                     .iter()
                     .map(|h| h.name.as_str())
@@ -23,9 +27,16 @@ pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
             )));
         }
     }
-    let mut hosts: Vec<_> = inv
-        .stamp
-        .scenario
+    Ok(())
+}
+
+/// Get-AzsSupportInfrastructureHost [-ComputerName]: the scale-unit hosts as the cluster sees them,
+/// sorted by name. Naming a host the stamp lacks is an error.
+pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let wanted = inv.args.strings("ComputerName");
+    let stamp = inv.stamp();
+    require_hosts(stamp, &wanted)?;
+    let mut hosts: Vec<_> = stamp
         .hosts
         .iter()
         .filter(|h| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(&h.name)))
@@ -51,10 +62,10 @@ pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
 pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let name = inv.args.str("Name").unwrap_or("*");
     let state = inv.args.str("State");
-    let mut rows: Vec<_> = inv
-        .stamp
-        .resources
-        .iter()
+    let stamp = inv.stamp();
+    let mut rows: Vec<_> = stamp
+        .cluster_resources()
+        .into_iter()
         .filter(|r| wildcard_match(name, &r.name))
         .filter(|r| state.is_none_or(|s| r.state.eq_ignore_ascii_case(s)))
         .collect();
@@ -62,12 +73,13 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     Ok(rows
         .into_iter()
         .map(|r| {
+            let owner = stamp.group_owner(&r.group).unwrap_or_default();
             Record::new("Azs.Support.ClusterResource")
-                .with("Name", &r.name)
-                .with("State", &r.state)
-                .with("OwnerGroup", &r.group)
-                .with("ResourceType", &r.resource_type)
-                .with("OwnerNode", inv.stamp.group_owner(&r.group).unwrap_or(""))
+                .with("Name", r.name)
+                .with("State", r.state)
+                .with("OwnerGroup", r.group)
+                .with("ResourceType", r.resource_type)
+                .with("OwnerNode", owner)
                 .into()
         })
         .collect())
@@ -75,50 +87,55 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{default_stamp, run_on};
     use super::*;
-    use crate::args::BoundArgs;
-    use crate::workdir::WorkingDirectory;
-    use chrono::Utc;
-
-    fn run(f: super::super::Implementation, args: &BoundArgs) -> Result<Vec<Value>, CommandError> {
-        let stamp = Stamp::default_stamp().expect("stamp");
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1000);
-        let mut inv = Invocation {
-            args,
-            input: vec![],
-            stamp: &stamp,
-            workdir: &wd,
-            now: Utc::now(),
-        };
-        f(&mut inv)
-    }
 
     #[test]
     fn hosts_sorted_and_filtered() {
-        let all = run(get_infrastructure_host, &BoundArgs::new()).expect("hosts");
+        let mut s = default_stamp();
+        let all = run_on(&mut s, get_infrastructure_host, &[], false).expect("hosts");
         assert_eq!(all.len(), 4);
-        let mut args = BoundArgs::new();
-        args.insert("ComputerName", vec!["azs-host02"].into());
-        let one = run(get_infrastructure_host, &args).expect("one");
+        let one = run_on(
+            &mut s,
+            get_infrastructure_host,
+            &[("ComputerName", vec!["azs-host02"].into())],
+            false,
+        )
+        .expect("one");
         assert_eq!(one.len(), 1);
-        args.insert("ComputerName", vec!["Node99"].into());
-        let err = run(get_infrastructure_host, &args).expect_err("unknown host");
+        let err = run_on(
+            &mut s,
+            get_infrastructure_host,
+            &[("ComputerName", vec!["Node99"].into())],
+            false,
+        )
+        .expect_err("unknown host");
         assert!(err.0.contains("Node99"));
     }
 
     #[test]
     fn resources_filter_by_name_and_state() {
-        let mut args = BoundArgs::new();
-        args.insert("Name", "Cluster*".into());
-        let rows = run(get_cluster_resource, &args).expect("rows");
+        let mut s = default_stamp();
+        let rows = run_on(
+            &mut s,
+            get_cluster_resource,
+            &[("Name", "Cluster*".into())],
+            false,
+        )
+        .expect("rows");
         assert_eq!(rows.len(), 3);
         let owner = rows[0]
             .as_record()
             .and_then(|r| r.get("OwnerNode"))
             .cloned();
         assert_eq!(owner, Some(Value::from("AZS-HOST01")));
-        args.insert("State", "Failed".into());
-        assert!(run(get_cluster_resource, &args).expect("rows").is_empty());
+        let failed = run_on(
+            &mut s,
+            get_cluster_resource,
+            &[("Name", "Cluster*".into()), ("State", "Failed".into())],
+            false,
+        )
+        .expect("rows");
+        assert!(failed.is_empty());
     }
 }

@@ -1,12 +1,31 @@
 //! Command implementations and the registry that maps a catalog name to one.
 //!
 //! An implementation is a plain function from an [`Invocation`] (bound arguments, piped input,
-//! the stamp, the session's working directory, the clock) to output values. It never sees SSH,
-//! sessions or consent: gating happened before it was called. Catalog entries without an
-//! implementation here are "not implemented yet", and the shell says so when they are run.
+//! the stamp, the session's working directory, the clock, the mode) to output values. It never
+//! sees SSH, sessions or consent: gating happened before it was called.
+//!
+//! Each command family lives in its own file and lists its commands in a `COMMANDS` table; the
+//! registry is the union of those tables. Catalog entries without an implementation are "not
+//! implemented yet", and the shell says so when they are run.
+//!
+//! Commands that change things (`supports_should_process` in the catalog) follow PowerShell's
+//! ShouldProcess pattern: validate with [`Invocation::stamp`], refuse what the real command would
+//! refuse with a clear [`CommandError`], then ask [`Invocation::should_process`] and only if it
+//! says yes change the stamp through [`Invocation::stamp_mut`]. Under `-WhatIf` (and when the
+//! shell plans a confirmation) `should_process` records what would happen and says no.
 
+mod azure_local;
 mod cluster;
+mod compute;
+mod ece;
+mod fabric;
+mod hosts;
+mod known_issues;
+mod network;
+mod pep;
 mod stamp_info;
+mod storage;
+mod tools;
 mod working_directory;
 
 use crate::args::BoundArgs;
@@ -15,18 +34,40 @@ use crate::value::Value;
 use crate::workdir::{WorkdirError, WorkingDirectory};
 use chrono::{DateTime, Utc};
 
+/// How a changing command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Do it.
+    Execute,
+    /// `-WhatIf`: say what would happen, change nothing.
+    WhatIf,
+    /// The shell is about to ask for confirmation: validate and describe, change nothing.
+    Plan,
+}
+
+/// Read or write access to the stamp.
+pub enum StampAccess<'a> {
+    /// Reads only.
+    Read(&'a Stamp),
+    /// Changes allowed (the shell holds the write lock and saves afterwards).
+    Write(&'a mut Stamp),
+}
+
 /// Everything a command may use.
 pub struct Invocation<'a> {
     /// The bound parameters.
     pub args: &'a BoundArgs,
     /// Records piped in (for commands with `pipeline_input`).
     pub input: Vec<Value>,
-    /// The stamp.
-    pub stamp: &'a Stamp,
     /// The session's working directory.
     pub workdir: &'a WorkingDirectory,
     /// The current time.
     pub now: DateTime<Utc>,
+    /// How a changing command runs.
+    pub mode: Mode,
+    stamp: StampAccess<'a>,
+    effects: Vec<String>,
+    changed: bool,
 }
 
 /// A command's failure, worded for the user (one line).
@@ -40,50 +81,142 @@ impl From<WorkdirError> for CommandError {
     }
 }
 
+impl<'a> Invocation<'a> {
+    /// An invocation.
+    pub fn new(
+        args: &'a BoundArgs,
+        input: Vec<Value>,
+        stamp: StampAccess<'a>,
+        workdir: &'a WorkingDirectory,
+        now: DateTime<Utc>,
+        mode: Mode,
+    ) -> Self {
+        Invocation {
+            args,
+            input,
+            workdir,
+            now,
+            mode,
+            stamp,
+            effects: Vec::new(),
+            changed: false,
+        }
+    }
+
+    /// The stamp, to read.
+    pub fn stamp(&self) -> &Stamp {
+        match &self.stamp {
+            StampAccess::Read(s) => s,
+            StampAccess::Write(s) => s,
+        }
+    }
+
+    /// The stamp, to change (after [`Invocation::should_process`] said yes).
+    pub fn stamp_mut(&mut self) -> Result<&mut Stamp, CommandError> {
+        match &mut self.stamp {
+            StampAccess::Write(s) => {
+                self.changed = true;
+                Ok(s)
+            }
+            StampAccess::Read(_) => Err(CommandError(
+                "internal error: this command changes the stamp but was run read-only".into(),
+            )),
+        }
+    }
+
+    /// PowerShell's ShouldProcess: true when the action should be carried out now; otherwise
+    /// records it (`What if: Performing the operation "<action>" on target "<target>".`).
+    pub fn should_process(&mut self, target: &str, action: &str) -> bool {
+        match self.mode {
+            Mode::Execute => true,
+            Mode::WhatIf | Mode::Plan => {
+                self.effects.push(format!(
+                    "Performing the operation \"{action}\" on target \"{target}\"."
+                ));
+                false
+            }
+        }
+    }
+
+    /// What `should_process` recorded.
+    pub fn effects(&self) -> &[String] {
+        &self.effects
+    }
+
+    /// Whether the stamp was changed.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+}
+
 /// A command implementation.
 pub type Implementation = fn(&mut Invocation<'_>) -> Result<Vec<Value>, CommandError>;
 
-/// The implementations, by canonical catalog name.
-const REGISTRY: &[(&str, Implementation)] = &[
-    (
-        "Get-AzsSupportWorkingDirectory",
-        working_directory::get_working_directory,
-    ),
-    (
-        "Get-AzsSupportWorkingDirectoryFiles",
-        working_directory::get_files,
-    ),
-    ("Clear-AzsSupportWorkingDirectory", working_directory::clear),
-    (
-        "Save-AzsSupportObjectToFile",
-        working_directory::save_object_to_file,
-    ),
-    (
-        "Get-AzsSupportStampInformation",
-        stamp_info::get_stamp_information,
-    ),
-    ("Get-AzsSupportStampVersion", stamp_info::get_stamp_version),
-    (
-        "Get-AzsSupportInfrastructureHost",
-        cluster::get_infrastructure_host,
-    ),
-    (
-        "Get-AzsSupportClusterResource",
-        cluster::get_cluster_resource,
-    ),
+/// A family's table: canonical catalog name and implementation.
+pub type Table = &'static [(&'static str, Implementation)];
+
+/// Every family's table.
+const FAMILIES: &[Table] = &[
+    working_directory::COMMANDS,
+    stamp_info::COMMANDS,
+    cluster::COMMANDS,
+    storage::COMMANDS,
+    fabric::COMMANDS,
+    ece::COMMANDS,
+    compute::COMMANDS,
+    network::COMMANDS,
+    hosts::COMMANDS,
+    tools::COMMANDS,
+    known_issues::COMMANDS,
+    pep::COMMANDS,
+    azure_local::COMMANDS,
 ];
 
 /// The implementation of a catalog command, if it has one (case-insensitive name).
 pub fn implementation(name: &str) -> Option<Implementation> {
-    REGISTRY
+    FAMILIES
         .iter()
+        .flat_map(|t| t.iter())
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, f)| *f)
 }
 
 /// Names of every implemented command.
 pub fn implemented_names() -> impl Iterator<Item = &'static str> {
-    REGISTRY.iter().map(|(n, _)| *n)
+    FAMILIES.iter().flat_map(|t| t.iter()).map(|(n, _)| *n)
+}
+
+/// Test support: run an implementation against a stamp in a temporary working directory.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Runs `f` with `args` (name, value pairs) read-only, or with write access when `write`.
+    pub fn run_on(
+        stamp: &mut Stamp,
+        f: Implementation,
+        args: &[(&str, Value)],
+        write: bool,
+    ) -> Result<Vec<Value>, CommandError> {
+        let tmp = tempfile::tempdir().map_err(|e| CommandError(e.to_string()))?;
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
+        let mut bound = BoundArgs::new();
+        for (k, v) in args {
+            bound.insert(k, v.clone());
+        }
+        let access = if write {
+            StampAccess::Write(stamp)
+        } else {
+            StampAccess::Read(stamp)
+        };
+        let mut inv = Invocation::new(&bound, Vec::new(), access, &wd, Utc::now(), Mode::Execute);
+        f(&mut inv)
+    }
+
+    /// The default stamp.
+    pub fn default_stamp() -> Stamp {
+        Stamp::default_stamp().unwrap_or_else(|e| panic!("default stamp: {e}"))
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,17 @@
 //! The working-directory family: Get-AzsSupportWorkingDirectory, Get-AzsSupportWorkingDirectoryFiles,
 //! Clear-AzsSupportWorkingDirectory and Save-AzsSupportObjectToFile.
 
-use super::{CommandError, Invocation};
+use super::{CommandError, Invocation, Table};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
+
+/// The commands of this family.
+pub const COMMANDS: Table = &[
+    ("Get-AzsSupportWorkingDirectory", get_working_directory),
+    ("Get-AzsSupportWorkingDirectoryFiles", get_files),
+    ("Clear-AzsSupportWorkingDirectory", clear),
+    ("Save-AzsSupportObjectToFile", save_object_to_file),
+];
 
 /// Get-AzsSupportWorkingDirectory: the session's working directory (created on first use).
 pub fn get_working_directory(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
@@ -133,6 +141,7 @@ fn to_txt(values: &[Value]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Mode, StampAccess};
     use super::*;
     use crate::args::BoundArgs;
     use crate::stamp::Stamp;
@@ -148,16 +157,18 @@ mod tests {
             let mut args = BoundArgs::new();
             args.insert("FilePrefix", "res".into());
             args.insert("FileFormat", fmt.into());
-            let mut inv = Invocation {
-                args: &args,
-                input: vec![Record::new("T")
-                    .with("Name", "a,\"b\"")
-                    .with("N", 1i64)
-                    .into()],
-                stamp: &stamp,
-                workdir: &wd,
-                now: Utc::now(),
-            };
+            let input = vec![Record::new("T")
+                .with("Name", "a,\"b\"")
+                .with("N", 1i64)
+                .into()];
+            let mut inv = Invocation::new(
+                &args,
+                input,
+                StampAccess::Read(&stamp),
+                &wd,
+                Utc::now(),
+                Mode::Execute,
+            );
             let out = save_object_to_file(&mut inv).expect("saved");
             let path = out[0]
                 .as_record()
@@ -175,13 +186,14 @@ mod tests {
             }
         }
         let args = BoundArgs::new();
-        let mut inv = Invocation {
-            args: &args,
-            input: vec![],
-            stamp: &stamp,
-            workdir: &wd,
-            now: Utc::now(),
-        };
+        let mut inv = Invocation::new(
+            &args,
+            vec![],
+            StampAccess::Read(&stamp),
+            &wd,
+            Utc::now(),
+            Mode::Execute,
+        );
         assert_eq!(get_files(&mut inv).expect("files").len(), 3);
         clear(&mut inv).expect("clear");
         assert!(get_files(&mut inv).expect("files").is_empty());

@@ -1,135 +1,231 @@
-//! The stamp: a model of the Azure Stack Hub infrastructure that catalog commands run against.
+//! The stamp: a model of an Azure Stack Hub scale unit that catalog commands run against.
 //!
-//! There is no Windows failover cluster here, so a stamp is built from a scenario file
-//! (`scenario`): its hosts, infrastructure VMs, cluster groups and resources. Each VM also gets
-//! the cluster group and resources the real cluster gives a clustered VM. Read access only, for
-//! now; repair commands and persisted changes come with the fabric catalog.
+//! There is no Windows failover cluster or Service Fabric here, so the infrastructure is this
+//! model, defined by a scenario file (`scenario`): nodes (`node`), the failover cluster
+//! (`cluster`), storage (`storage`), Service Fabric rings (`fabric`), the deployment engine
+//! (`ece`), tenant compute and network (`compute`). The scenario document *is* the model: repair
+//! commands change it, and `persist` keeps the changed stamp in the state directory.
 
+pub mod cluster;
+pub mod compute;
+pub mod ece;
+pub mod events;
+pub mod fabric;
+pub mod node;
+pub mod persist;
 pub mod scenario;
+pub mod storage;
 
 use chrono::{DateTime, Utc};
-pub use scenario::{ScenarioError, ScenarioFile, DEFAULT_SCENARIO};
+use serde::{Deserialize, Serialize};
 
-/// A loaded stamp.
-#[derive(Debug, Clone)]
+pub use cluster::{Cluster, ClusterGroup, ClusterLogLine, ClusterResource, SharedVolume};
+pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, TenantVm};
+pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
+pub use fabric::{FabricApplication, FabricNode, FabricService, Partition, Replica, Ring, Upgrade};
+pub use node::{Disk, Event, FileEntry, Node, Process, Service};
+pub use scenario::{load_scenario, ScenarioError, DEFAULT_SCENARIO};
+pub use storage::{
+    Enclosure, ManagedDisk, ObjectStoreVolume, PhysicalDisk, Storage, StorageAccount, StorageJob,
+    StoragePool, VirtualDisk,
+};
+
+/// A stamp: the scenario document after `extends` was resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stamp {
-    /// The scenario it came from.
-    pub scenario: ScenarioFile,
-    /// Cluster groups: the scenario's plus one per VM.
-    pub groups: Vec<ClusterGroup>,
-    /// Cluster resources: the scenario's plus two per VM.
-    pub resources: Vec<ClusterResource>,
+    /// Format version; 1.
+    pub version: u32,
+    /// Scenario name.
+    pub name: String,
+    /// What the scenario is.
+    #[serde(default)]
+    pub description: String,
+    /// The support case a fault scenario plants (empty for healthy stamps).
+    #[serde(default)]
+    pub case: SupportCase,
+    /// Stamp-wide facts.
+    pub stamp: StampFacts,
+    /// Physical scale-unit hosts.
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<Node>,
+    /// Infrastructure VMs.
+    #[serde(default, rename = "vm")]
+    pub vms: Vec<Node>,
+    /// The failover cluster.
+    #[serde(default)]
+    pub cluster: Cluster,
+    /// Storage.
+    #[serde(default)]
+    pub storage: Storage,
+    /// Service Fabric rings.
+    #[serde(default, rename = "ring")]
+    pub rings: Vec<Ring>,
+    /// The deployment engine.
+    #[serde(default)]
+    pub ece: Ece,
+    /// Tenant compute.
+    #[serde(default)]
+    pub compute: Compute,
+    /// Network.
+    #[serde(default)]
+    pub network: Network,
 }
 
-/// A failover-cluster group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterGroup {
-    /// Name.
-    pub name: String,
-    /// Owner node.
-    pub owner: String,
-    /// State.
-    pub state: String,
+/// Stamp-wide facts (`[stamp]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StampFacts {
+    /// Name prefix of infrastructure VMs (`AZS`).
+    pub prefix: String,
+    /// Region name.
+    pub region_name: String,
+    /// Internal domain.
+    pub domain_fqdn: String,
+    /// External domain.
+    pub external_domain_fqdn: String,
+    /// Deployment id.
+    pub deployment_id: String,
+    /// Cloud id.
+    pub cloud_id: String,
+    /// Stamp version.
+    pub version: String,
+    /// OEM extension version.
+    pub oem_version: String,
+    /// Services version.
+    pub services_version: String,
+    /// The ERCS VM serving this endpoint (the prompt's node).
+    pub pep_node: String,
 }
 
-/// A failover-cluster resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterResource {
-    /// Name.
-    pub name: String,
-    /// Type.
-    pub resource_type: String,
-    /// Owning group.
-    pub group: String,
-    /// State.
-    pub state: String,
+/// A fault scenario written as a support case (`[case]`). Tests read it: they run the evidence
+/// commands and look for the text each names, then the repair commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupportCase {
+    /// What the customer reports.
+    pub symptom: String,
+    /// The fault planted.
+    pub fault: String,
+    /// Where the evidence shows.
+    #[serde(rename = "evidence")]
+    pub evidence: Vec<CaseStep>,
+    /// The repair, in order.
+    #[serde(rename = "repair")]
+    pub repair: Vec<CaseStep>,
+    /// The known-issue checks that must find it.
+    pub checks: Vec<String>,
+}
+
+/// A command of a support case and the text its output must contain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseStep {
+    /// The command line.
+    pub command: String,
+    /// Text the output must contain (empty: only success).
+    pub expect: String,
 }
 
 impl Stamp {
     /// The embedded default stamp.
     pub fn default_stamp() -> Result<Self, ScenarioError> {
-        Ok(Self::from_scenario(ScenarioFile::parse(
-            "scenarios/default.toml (embedded)",
-            DEFAULT_SCENARIO,
-        )?))
-    }
-
-    /// Builds the stamp a scenario describes.
-    pub fn from_scenario(scenario: ScenarioFile) -> Self {
-        let mut groups: Vec<ClusterGroup> = scenario
-            .cluster_groups
-            .iter()
-            .map(|g| ClusterGroup {
-                name: g.name.clone(),
-                owner: g.owner.clone(),
-                state: g.state.clone(),
-            })
-            .collect();
-        let mut resources: Vec<ClusterResource> = scenario
-            .cluster_resources
-            .iter()
-            .map(|r| ClusterResource {
-                name: r.name.clone(),
-                resource_type: r.resource_type.clone(),
-                group: r.group.clone(),
-                state: r.state.clone(),
-            })
-            .collect();
-        for vm in &scenario.vms {
-            let state = if vm.state == "Running" {
-                "Online"
-            } else {
-                "Offline"
-            };
-            groups.push(ClusterGroup {
-                name: vm.name.clone(),
-                owner: vm.host.clone(),
-                state: state.into(),
-            });
-            for (prefix, kind) in [
-                ("Virtual Machine", "Virtual Machine"),
-                (
-                    "Virtual Machine Configuration",
-                    "Virtual Machine Configuration",
-                ),
-            ] {
-                resources.push(ClusterResource {
-                    name: format!("{prefix} {}", vm.name),
-                    resource_type: kind.into(),
-                    group: vm.name.clone(),
-                    state: state.into(),
-                });
-            }
-        }
-        Stamp {
-            scenario,
-            groups,
-            resources,
-        }
+        load_scenario("default")
     }
 
     /// The privileged endpoint's node name (for the prompt).
     pub fn pep_node(&self) -> &str {
-        &self.scenario.stamp.pep_node
-    }
-
-    /// The owner node of a cluster group.
-    pub fn group_owner(&self, group: &str) -> Option<&str> {
-        self.groups
-            .iter()
-            .find(|g| g.name.eq_ignore_ascii_case(group))
-            .map(|g| g.owner.as_str())
+        &self.stamp.pep_node
     }
 
     /// A host by name (case-insensitive).
-    pub fn host(&self, name: &str) -> Option<&scenario::HostSpec> {
-        self.scenario
-            .hosts
+    pub fn host(&self, name: &str) -> Option<&Node> {
+        self.hosts
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(name))
     }
 
-    /// Uptime of a host at `now`, as PowerShell shows a TimeSpan (`d.hh:mm:ss`).
+    /// An infrastructure VM by name (case-insensitive).
+    pub fn vm(&self, name: &str) -> Option<&Node> {
+        self.vms.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A host or VM by name (case-insensitive).
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.host(name).or_else(|| self.vm(name))
+    }
+
+    /// A host or VM by name, for changing it.
+    pub fn node_mut(&mut self, name: &str) -> Option<&mut Node> {
+        self.hosts
+            .iter_mut()
+            .chain(self.vms.iter_mut())
+            .find(|n| n.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Every node, hosts first, in scenario order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.hosts.iter().chain(self.vms.iter())
+    }
+
+    /// A node's position among all nodes (stable; used to pick its slice of shipped logs).
+    pub fn node_index(&self, name: &str) -> usize {
+        self.nodes()
+            .position(|n| n.name.eq_ignore_ascii_case(name))
+            .unwrap_or(0)
+    }
+
+    /// Cluster groups: the scenario's plus one per infrastructure VM (owned by the VM's host,
+    /// `Online` while it runs).
+    pub fn cluster_groups(&self) -> Vec<ClusterGroup> {
+        let mut out = self.cluster.groups.clone();
+        out.extend(self.vms.iter().map(|vm| ClusterGroup {
+            name: vm.name.clone(),
+            owner: vm.host.clone(),
+            state: vm_group_state(vm).into(),
+            preferred_owners: Vec::new(),
+        }));
+        out
+    }
+
+    /// Cluster resources: the scenario's plus `Virtual Machine <vm>` and
+    /// `Virtual Machine Configuration <vm>` per infrastructure VM.
+    pub fn cluster_resources(&self) -> Vec<ClusterResource> {
+        let mut out = self.cluster.resources.clone();
+        for vm in &self.vms {
+            for kind in ["Virtual Machine", "Virtual Machine Configuration"] {
+                out.push(ClusterResource {
+                    name: format!("{kind} {}", vm.name),
+                    resource_type: kind.into(),
+                    group: vm.name.clone(),
+                    state: vm_group_state(vm).into(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The owner node of a cluster group.
+    pub fn group_owner(&self, group: &str) -> Option<String> {
+        if let Some(g) = self
+            .cluster
+            .groups
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(group))
+        {
+            return Some(g.owner.clone());
+        }
+        self.vm(group).map(|v| v.host.clone())
+    }
+
+    /// A ring by name (case-insensitive).
+    pub fn ring(&self, name: &str) -> Option<&Ring> {
+        self.rings
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Uptime as PowerShell shows a TimeSpan (`d.hh:mm:ss`).
     pub fn uptime(boot: DateTime<Utc>, now: DateTime<Utc>) -> String {
         let secs = (now - boot).num_seconds().max(0);
         let (d, rem) = (secs / 86_400, secs % 86_400);
@@ -139,5 +235,13 @@ impl Stamp {
             rem % 3600 / 60,
             rem % 60
         )
+    }
+}
+
+fn vm_group_state(vm: &Node) -> &'static str {
+    if vm.state == "Running" {
+        "Online"
+    } else {
+        "Offline"
     }
 }

@@ -1,281 +1,250 @@
-//! Scenario files: the on-disk format a stamp is loaded from (documented in `scenarios/README.md`).
+//! Scenario files: parsing, inheritance (`extends`), validation. The format is documented in
+//! `scenarios/README.md`.
 //!
-//! A scenario is TOML, `version = 1`. This module owns parsing and validation; errors name the
-//! file, the place in it and the problem, on one line.
+//! A scenario names a stamp by file path or, for the scenarios compiled into `pep`, by name
+//! (`default`, `csv-offline`). `extends = "default"` makes a scenario a patch on another: tables
+//! merge key by key, and arrays of tables merge element by element, matched on their `name` (or
+//! `id`, `serial`, `index`) — a patch element with `remove = true` deletes its match. Errors name
+//! the file, the place and the problem on one line.
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use super::Stamp;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The default stamp, compiled into the binary so `pep serve` runs anywhere.
+include!(concat!(env!("OUT_DIR"), "/scenario_files.rs"));
+
+/// The default stamp's text, compiled in.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../../../scenarios/default.toml");
 
-/// A scenario that could not be loaded: one line naming the file, the place and the problem.
+/// How deep `extends` chains may go.
+const MAX_DEPTH: usize = 8;
+
+/// Keys that identify an element of an array of tables, in priority order.
+const KEYS: &[&str] = &["name", "id", "serial", "index"];
+
+/// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {problem}")]
 pub struct ScenarioError {
-    /// The file (or `<embedded default>`).
+    /// The file (or `<name> (embedded)`).
     pub file: String,
     /// What is wrong and where.
     pub problem: String,
 }
 
-/// The file as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
-    /// Format version; must be 1.
-    pub version: u32,
-    /// Short name (`default`, `csv-offline`).
-    pub name: String,
-    /// What the scenario is.
-    #[serde(default)]
-    pub description: String,
-    /// Stamp-wide facts.
-    pub stamp: StampFacts,
-    /// Physical scale-unit nodes.
-    #[serde(default, rename = "host")]
-    pub hosts: Vec<HostSpec>,
-    /// Infrastructure VMs.
-    #[serde(default, rename = "vm")]
-    pub vms: Vec<VmSpec>,
-    /// Failover-cluster groups besides the one each VM gets.
-    #[serde(default, rename = "cluster_group")]
-    pub cluster_groups: Vec<ClusterGroupSpec>,
-    /// Failover-cluster resources besides the ones each VM gets.
-    #[serde(default, rename = "cluster_resource")]
-    pub cluster_resources: Vec<ClusterResourceSpec>,
+fn err(file: &str, problem: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        file: file.to_string(),
+        problem: problem.into(),
+    }
 }
 
-/// Stamp-wide facts (`[stamp]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StampFacts {
-    /// Name prefix of infrastructure VMs (`AZS`).
-    pub prefix: String,
-    /// Azure Stack Hub region name.
-    pub region_name: String,
-    /// Internal domain.
-    pub domain_fqdn: String,
-    /// External domain.
-    pub external_domain_fqdn: String,
-    /// Deployment id (GUID).
-    pub deployment_id: String,
-    /// Cloud id (GUID).
-    pub cloud_id: String,
-    /// Stamp (update) version.
-    pub version: String,
-    /// OEM extension version.
-    pub oem_version: String,
-    /// Services version.
-    pub services_version: String,
-    /// The ERCS VM that serves this privileged endpoint (the prompt's node).
-    pub pep_node: String,
+/// Names of the scenarios compiled in (file names without `.toml`).
+pub fn embedded_names() -> Vec<&'static str> {
+    SCENARIOS
+        .iter()
+        .filter_map(|(n, _)| n.strip_suffix(".toml"))
+        .collect()
 }
 
-/// A physical host (`[[host]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostSpec {
-    /// Node name.
-    pub name: String,
-    /// Cluster node state: Up, Down, Paused, Joining.
-    #[serde(default = "up")]
-    pub state: String,
-    /// Drain status: NotInitiated, InProgress, Completed, Failed.
-    #[serde(default = "not_initiated")]
-    pub drain_status: String,
-    /// Hardware manufacturer.
-    pub manufacturer: String,
-    /// Hardware model.
-    pub model: String,
-    /// Serial number.
-    pub serial_number: String,
-    /// Last boot (UTC).
-    pub boot_time: DateTime<Utc>,
+/// Where a scenario's text comes from.
+enum Source {
+    Embedded(&'static str, &'static str),
+    File(PathBuf),
 }
 
-/// An infrastructure VM (`[[vm]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VmSpec {
-    /// VM name (`AZS-ERCS01`).
-    pub name: String,
-    /// Infrastructure role (`ERCS`, `ACS`, ...).
-    pub role: String,
-    /// The host it runs on.
-    pub host: String,
-    /// Running, Off, Saved, Paused.
-    #[serde(default = "running")]
-    pub state: String,
-}
-
-/// A cluster group (`[[cluster_group]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterGroupSpec {
-    /// Group name.
-    pub name: String,
-    /// Owner node.
-    pub owner: String,
-    /// Online, Offline, Failed, PartialOnline, Pending.
-    #[serde(default = "online")]
-    pub state: String,
-}
-
-/// A cluster resource (`[[cluster_resource]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterResourceSpec {
-    /// Resource name.
-    pub name: String,
-    /// Resource type (`IP Address`, `Network Name`, ...).
-    #[serde(rename = "type")]
-    pub resource_type: String,
-    /// Owning group.
-    pub group: String,
-    /// Online, Offline, Failed, Pending.
-    #[serde(default = "online")]
-    pub state: String,
-}
-
-fn up() -> String {
-    "Up".into()
-}
-fn not_initiated() -> String {
-    "NotInitiated".into()
-}
-fn running() -> String {
-    "Running".into()
-}
-fn online() -> String {
-    "Online".into()
-}
-
-impl ScenarioFile {
-    /// Parses and validates scenario text; `file` names it in errors.
-    pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {
-        let err = |problem: String| ScenarioError {
-            file: file.to_string(),
-            problem,
+fn locate(spec: &str, relative_to: Option<&Path>) -> Result<Source, ScenarioError> {
+    let looks_like_path = spec.contains('/') || spec.ends_with(".toml");
+    if looks_like_path {
+        let p = match relative_to {
+            Some(dir) if Path::new(spec).is_relative() => dir.join(spec),
+            _ => PathBuf::from(spec),
         };
-        let parsed: ScenarioFile =
-            toml::from_str(text).map_err(|e| err(e.to_string().replace('\n', " ")))?;
-        if parsed.version != 1 {
-            return Err(err(format!(
-                "version: {} is not supported (this pep reads version 1)",
-                parsed.version
-            )));
-        }
-        parsed.validate().map_err(err)?;
-        Ok(parsed)
+        return Ok(Source::File(p));
     }
-
-    /// Reads and validates a scenario file.
-    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: path.display().to_string(),
-            problem: e.to_string(),
-        })?;
-        Self::parse(&path.display().to_string(), &text)
+    if let Some(dir) = relative_to {
+        let p = dir.join(format!("{spec}.toml"));
+        if p.is_file() {
+            return Ok(Source::File(p));
+        }
     }
+    SCENARIOS
+        .iter()
+        .find(|(n, _)| n.strip_suffix(".toml") == Some(spec))
+        .map(|(n, t)| Source::Embedded(n, t))
+        .ok_or_else(|| {
+            err(
+                spec,
+                format!(
+                    "no such scenario (give a path, or one of: {})",
+                    embedded_names().join(", ")
+                ),
+            )
+        })
+}
 
-    fn validate(&self) -> Result<(), String> {
-        let node_name =
-            regex::Regex::new("^[A-Za-z0-9][A-Za-z0-9-]{0,62}$").map_err(|e| e.to_string())?;
-        let mut nodes = HashSet::new();
-        for (i, h) in self.hosts.iter().enumerate() {
-            if !node_name.is_match(&h.name) {
-                return Err(format!(
-                    "host[{i}].name: '{}' is not a valid node name",
-                    h.name
-                ));
-            }
-            if !nodes.insert(h.name.to_ascii_lowercase()) {
-                return Err(format!("host[{i}].name: '{}' is defined twice", h.name));
-            }
-            one_of(
-                &format!("host[{i}].state"),
-                &h.state,
-                &["Up", "Down", "Paused", "Joining"],
-            )?;
-            one_of(
-                &format!("host[{i}].drain_status"),
-                &h.drain_status,
-                &["NotInitiated", "InProgress", "Completed", "Failed"],
-            )?;
+/// Loads a scenario by path or embedded name, resolving `extends`, and validates it.
+pub fn load_scenario(spec: &str) -> Result<Stamp, ScenarioError> {
+    let (table, file) = load_table(spec, None, 0)?;
+    into_stamp(&file, table)
+}
+
+/// Parses scenario text (with `extends` resolved against the embedded scenarios and `dir`).
+pub fn parse_scenario(file: &str, text: &str, dir: Option<&Path>) -> Result<Stamp, ScenarioError> {
+    let table = resolve(file, text, dir, 0)?;
+    into_stamp(file, table)
+}
+
+/// The resolved document of a scenario as TOML text (what `extends` produced), for digests.
+pub fn resolved_text(stamp: &Stamp) -> String {
+    toml::to_string(stamp).unwrap_or_default()
+}
+
+fn load_table(
+    spec: &str,
+    relative_to: Option<&Path>,
+    depth: usize,
+) -> Result<(toml::Table, String), ScenarioError> {
+    match locate(spec, relative_to)? {
+        Source::Embedded(name, text) => {
+            let file = format!("scenarios/{name} (embedded)");
+            Ok((resolve(&file, text, None, depth)?, file))
         }
-        if self.hosts.is_empty() {
-            return Err("host: a stamp needs at least one host".into());
+        Source::File(path) => {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| err(&file, e.to_string()))?;
+            let dir = path.parent().map(Path::to_path_buf);
+            Ok((resolve(&file, &text, dir.as_deref(), depth)?, file))
         }
-        let hosts: HashSet<String> = nodes.clone();
-        for (i, v) in self.vms.iter().enumerate() {
-            if !node_name.is_match(&v.name) {
-                return Err(format!(
-                    "vm[{i}].name: '{}' is not a valid node name",
-                    v.name
-                ));
-            }
-            if !nodes.insert(v.name.to_ascii_lowercase()) {
-                return Err(format!("vm[{i}].name: '{}' is defined twice", v.name));
-            }
-            if !hosts.contains(&v.host.to_ascii_lowercase()) {
-                return Err(format!("vm[{i}].host: no host named '{}'", v.host));
-            }
-            one_of(
-                &format!("vm[{i}].state"),
-                &v.state,
-                &["Running", "Off", "Saved", "Paused"],
-            )?;
-        }
-        if !self
-            .vms
-            .iter()
-            .any(|v| v.name.eq_ignore_ascii_case(&self.stamp.pep_node) && v.role == "ERCS")
-        {
-            return Err(format!(
-                "stamp.pep_node: '{}' is not an ERCS vm of this stamp",
-                self.stamp.pep_node
-            ));
-        }
-        let mut groups = HashSet::new();
-        for v in &self.vms {
-            groups.insert(v.name.to_ascii_lowercase());
-        }
-        for (i, g) in self.cluster_groups.iter().enumerate() {
-            if !groups.insert(g.name.to_ascii_lowercase()) {
-                return Err(format!(
-                    "cluster_group[{i}].name: '{}' is defined twice",
-                    g.name
-                ));
-            }
-            if !hosts.contains(&g.owner.to_ascii_lowercase()) {
-                return Err(format!(
-                    "cluster_group[{i}].owner: no host named '{}'",
-                    g.owner
-                ));
-            }
-            one_of(&format!("cluster_group[{i}].state"), &g.state, GROUP_STATES)?;
-        }
-        for (i, r) in self.cluster_resources.iter().enumerate() {
-            if !groups.contains(&r.group.to_ascii_lowercase()) {
-                return Err(format!(
-                    "cluster_resource[{i}].group: no cluster group named '{}'",
-                    r.group
-                ));
-            }
-            one_of(
-                &format!("cluster_resource[{i}].state"),
-                &r.state,
-                GROUP_STATES,
-            )?;
-        }
-        Ok(())
     }
 }
 
-const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
+fn resolve(
+    file: &str,
+    text: &str,
+    dir: Option<&Path>,
+    depth: usize,
+) -> Result<toml::Table, ScenarioError> {
+    if depth > MAX_DEPTH {
+        return Err(err(
+            file,
+            format!("extends: chains deeper than {MAX_DEPTH} (a cycle?)"),
+        ));
+    }
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(file, e.to_string().replace('\n', " ")))?;
+    let Some(base) = table.remove("extends") else {
+        return Ok(table);
+    };
+    let Some(base_name) = base.as_str() else {
+        return Err(err(file, "extends: must be a scenario name or path"));
+    };
+    let (mut base_table, _) = load_table(base_name, dir, depth + 1)
+        .map_err(|e| err(file, format!("extends '{base_name}': {e}")))?;
+    merge_tables(&mut base_table, table, "").map_err(|p| err(file, p))?;
+    Ok(base_table)
+}
+
+/// Merges `patch` into `base` (the `extends` rules).
+fn merge_tables(base: &mut toml::Table, patch: toml::Table, at: &str) -> Result<(), String> {
+    for (k, v) in patch {
+        let place = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) => merge_tables(b, p, &place)?,
+            (Some(toml::Value::Array(b)), toml::Value::Array(p)) if keyed(&p).is_some() => {
+                merge_arrays(b, p, &place)?
+            }
+            (_, toml::Value::Array(p)) if keyed(&p).is_some() => {
+                let mut fresh = Vec::new();
+                merge_arrays(&mut fresh, p, &place)?;
+                base.insert(k, toml::Value::Array(fresh));
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key field shared by every element, if the array is one of identified tables.
+fn keyed(items: &[toml::Value]) -> Option<&'static str> {
+    let first = items.first()?.as_table()?;
+    let key = KEYS.iter().copied().find(|k| first.contains_key(*k))?;
+    items
+        .iter()
+        .all(|v| v.as_table().is_some_and(|t| t.contains_key(key)))
+        .then_some(key)
+}
+
+fn merge_arrays(
+    base: &mut Vec<toml::Value>,
+    patch: Vec<toml::Value>,
+    at: &str,
+) -> Result<(), String> {
+    let Some(key) = keyed(&patch) else {
+        *base = patch;
+        return Ok(());
+    };
+    for item in patch {
+        let toml::Value::Table(mut item) = item else {
+            continue;
+        };
+        let id = item.get(key).cloned();
+        let remove = match item.remove("remove") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => return Err(format!("{at}: remove must be true or false")),
+        };
+        let pos = base
+            .iter()
+            .position(|b| b.as_table().and_then(|t| t.get(key)) == id.as_ref());
+        match (pos, remove) {
+            (Some(i), true) => {
+                base.remove(i);
+            }
+            (None, true) => {
+                return Err(format!(
+                    "{at}: remove: no element with {key} = {}",
+                    id.map(|v| v.to_string()).unwrap_or_default()
+                ))
+            }
+            (Some(i), false) => {
+                let place = format!(
+                    "{at}[{key}={}]",
+                    id.map(|v| v.to_string()).unwrap_or_default()
+                );
+                if let Some(toml::Value::Table(b)) = base.get_mut(i) {
+                    merge_tables(b, item, &place)?;
+                }
+            }
+            (None, false) => base.push(toml::Value::Table(item)),
+        }
+    }
+    Ok(())
+}
+
+fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
+    let stamp: Stamp = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| err(file, e.to_string().replace('\n', " ")))?;
+    if stamp.version != 1 {
+        return Err(err(
+            file,
+            format!(
+                "version: {} is not supported (this pep reads version 1)",
+                stamp.version
+            ),
+        ));
+    }
+    validate(&stamp).map_err(|p| err(file, p))?;
+    Ok(stamp)
+}
 
 fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     if allowed.contains(&value) {
@@ -288,30 +257,199 @@ fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     }
 }
 
+const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
+
+/// Cross-checks a stamp: names valid and unique, references resolve, states known.
+pub fn validate(s: &Stamp) -> Result<(), String> {
+    let node_name =
+        regex::Regex::new("^[A-Za-z0-9][A-Za-z0-9-]{0,62}$").map_err(|e| e.to_string())?;
+    let mut names = HashSet::new();
+    if s.hosts.is_empty() {
+        return Err("host: a stamp needs at least one host".into());
+    }
+    for (kind, list) in [("host", &s.hosts), ("vm", &s.vms)] {
+        for (i, n) in list.iter().enumerate() {
+            if !node_name.is_match(&n.name) {
+                return Err(format!(
+                    "{kind}[{i}].name: '{}' is not a valid node name",
+                    n.name
+                ));
+            }
+            if !names.insert(n.name.to_ascii_lowercase()) {
+                return Err(format!("{kind}[{i}].name: '{}' is defined twice", n.name));
+            }
+        }
+    }
+    for (i, h) in s.hosts.iter().enumerate() {
+        one_of(
+            &format!("host[{i}].state"),
+            &h.state,
+            &["Up", "Down", "Paused", "Joining"],
+        )?;
+        one_of(
+            &format!("host[{i}].drain_status"),
+            &h.drain_status,
+            &["NotInitiated", "InProgress", "Completed", "Failed"],
+        )?;
+    }
+    for (i, v) in s.vms.iter().enumerate() {
+        if s.host(&v.host).is_none() {
+            return Err(format!("vm[{i}].host: no host named '{}'", v.host));
+        }
+        if v.role.is_empty() {
+            return Err(format!("vm[{i}].role: every VM needs a role"));
+        }
+        one_of(
+            &format!("vm[{i}].state"),
+            &v.state,
+            &["Running", "Off", "Saved", "Paused"],
+        )?;
+    }
+    if s.vm(&s.stamp.pep_node).is_none_or(|v| v.role != "ERCS") {
+        return Err(format!(
+            "stamp.pep_node: '{}' is not an ERCS vm of this stamp",
+            s.stamp.pep_node
+        ));
+    }
+    let mut groups: HashSet<String> = s.vms.iter().map(|v| v.name.to_ascii_lowercase()).collect();
+    for (i, g) in s.cluster.groups.iter().enumerate() {
+        if !groups.insert(g.name.to_ascii_lowercase()) {
+            return Err(format!(
+                "cluster.group[{i}].name: '{}' is defined twice",
+                g.name
+            ));
+        }
+        if s.host(&g.owner).is_none() {
+            return Err(format!(
+                "cluster.group[{i}].owner: no host named '{}'",
+                g.owner
+            ));
+        }
+        one_of(&format!("cluster.group[{i}].state"), &g.state, GROUP_STATES)?;
+    }
+    for (i, r) in s.cluster.resources.iter().enumerate() {
+        if !groups.contains(&r.group.to_ascii_lowercase()) {
+            return Err(format!(
+                "cluster.resource[{i}].group: no cluster group named '{}'",
+                r.group
+            ));
+        }
+        one_of(
+            &format!("cluster.resource[{i}].state"),
+            &r.state,
+            GROUP_STATES,
+        )?;
+    }
+    for (i, c) in s.cluster.csvs.iter().enumerate() {
+        if s.host(&c.owner).is_none() {
+            return Err(format!(
+                "cluster.csv[{i}].owner: no host named '{}'",
+                c.owner
+            ));
+        }
+    }
+    for (i, d) in s.storage.physical_disks.iter().enumerate() {
+        if s.host(&d.node).is_none() {
+            return Err(format!(
+                "storage.physical_disk[{i}].node: no host named '{}'",
+                d.node
+            ));
+        }
+    }
+    for (ri, ring) in s.rings.iter().enumerate() {
+        let nodes: HashSet<String> = ring
+            .nodes
+            .iter()
+            .map(|n| n.name.to_ascii_lowercase())
+            .collect();
+        for (si, svc) in ring.services.iter().enumerate() {
+            for p in &svc.partitions {
+                for r in &p.replicas {
+                    if !nodes.contains(&r.node.to_ascii_lowercase()) {
+                        return Err(format!(
+                            "ring[{ri}].service[{si}] ({}): replica {} is on '{}', not a node of ring {}",
+                            svc.name, r.id, r.node, ring.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (i, vm) in s.compute.vms.iter().enumerate() {
+        if !vm.host.is_empty() && s.host(&vm.host).is_none() {
+            return Err(format!("compute.vm[{i}].host: no host named '{}'", vm.host));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn default_scenario_loads() {
-        let s = ScenarioFile::parse("default.toml", DEFAULT_SCENARIO).expect("default loads");
+        let s = load_scenario("default").expect("default loads");
         assert_eq!(s.hosts.len(), 4);
         assert_eq!(s.vms.iter().filter(|v| v.role == "ERCS").count(), 3);
     }
 
     #[test]
-    fn errors_name_file_and_place() {
-        let bad = DEFAULT_SCENARIO.replacen("host = \"AZS-HOST01\"", "host = \"NOPE\"", 1);
-        let e = ScenarioFile::parse("x.toml", &bad).expect_err("bad host ref");
-        let msg = e.to_string();
-        assert!(
-            msg.starts_with("x.toml: vm[0].host: no host named 'NOPE'"),
-            "{msg}"
+    fn every_embedded_scenario_loads() {
+        for name in embedded_names() {
+            load_scenario(name).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn extends_merges_by_name_and_removes() {
+        let patch = r#"
+            extends = "default"
+            version = 1
+            name = "patched"
+            [[host]]
+            name = "AZS-HOST02"
+            state = "Down"
+            [[vm]]
+            name = "AZS-ACS01"
+            remove = true
+        "#;
+        let s = parse_scenario("p.toml", patch, None).expect("patch loads");
+        assert_eq!(s.name, "patched");
+        assert_eq!(s.host("AZS-HOST02").map(|h| h.state.as_str()), Some("Down"));
+        assert_eq!(
+            s.host("AZS-HOST02").map(|h| h.model.is_empty()),
+            Some(false),
+            "other fields kept"
         );
-        let e = ScenarioFile::parse("y.toml", "version = 2").expect_err("bad");
+        assert!(s.vm("AZS-ACS01").is_none());
+        assert_eq!(s.hosts.len(), 4);
+        let bad = "extends = \"default\"\nversion = 1\nname = \"x\"\n[[vm]]\nname = \"NOPE\"\nremove = true\n";
+        let e = parse_scenario("q.toml", bad, None).expect_err("remove of nothing");
+        assert!(
+            e.to_string().contains("q.toml: vm: remove: no element"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_place() {
+        let bad = "extends = \"default\"\nversion = 1\nname = \"x\"\n[[vm]]\nname = \"AZS-ERCS02\"\nhost = \"NOPE\"\n";
+        let e = parse_scenario("x.toml", bad, None).expect_err("bad host ref");
+        assert!(
+            e.to_string()
+                .starts_with("x.toml: vm[1].host: no host named 'NOPE'"),
+            "{e}"
+        );
+        let e = parse_scenario("y.toml", "version = 2", None).expect_err("bad");
         assert!(e.to_string().starts_with("y.toml: "), "{e}");
         let unknown = format!("{DEFAULT_SCENARIO}\nbogus = 1\n");
-        let e = ScenarioFile::parse("z.toml", &unknown).expect_err("unknown key");
+        let e = parse_scenario("z.toml", &unknown, None).expect_err("unknown key");
         assert!(e.to_string().contains("bogus"), "{e}");
+        let e = load_scenario("no-such-scenario").expect_err("unknown name");
+        assert!(
+            e.to_string().contains("default"),
+            "lists the known ones: {e}"
+        );
     }
 }
