@@ -677,7 +677,7 @@ impl SessionTask {
         out.extend_from_slice(
             format!(
                 "pep privileged endpoint on {} ({} as {}). Type Get-Command to see what you may run, exit to leave.\r\n",
-                self.endpoint.stamp.read().pep_node().to_string(),
+                self.endpoint.stamp.read().pep_node(),
                 self.identity.name,
                 self.identity.role.as_str()
             )
