@@ -381,12 +381,16 @@ fn convert_command(
     let mut examples = Vec::with_capacity(raw.examples.len());
     for ex in raw.examples {
         let code = ex.code.trim();
-        let starts = std::iter::once(&raw.name)
-            .chain(raw.aliases.iter())
-            .any(|n| starts_with_word(code, n));
-        if !starts {
+        let names = || std::iter::once(&raw.name).chain(raw.aliases.iter());
+        let starts = names().any(|n| starts_with_word(code, n));
+        // A command that takes piped input is shown at the end of a pipeline.
+        let piped = raw.pipeline_input
+            && code
+                .rsplit_once('|')
+                .is_some_and(|(_, last)| names().any(|n| starts_with_word(last.trim(), n)));
+        if !starts && !piped {
             return Err(err(format!(
-                "example '{code}' must start with the command name or one of its aliases"
+                "example '{code}' must start with the command name or one of its aliases (or, for a command that takes piped input, end a pipeline with it)"
             )));
         }
         examples.push(Example {
