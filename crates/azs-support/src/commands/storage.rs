@@ -16,14 +16,29 @@ pub const COMMANDS: Table = &[
     ("Get-AzsSupportVirtualDiskStorageJob", get_storage_job),
     ("Get-AzsSupportStorageNode", get_storage_node),
     ("Get-AzsSupportVolumeUtilization", get_volume_utilization),
-    ("Get-AzsSupportStorageEventLogErrors", get_storage_event_log_errors),
-    ("Get-AzsSupportStorageAccountProperties", get_storage_account_properties),
-    ("Get-AzsSupportManagedDiskBlobUriAndFilePath", get_managed_disk_location),
+    (
+        "Get-AzsSupportStorageEventLogErrors",
+        get_storage_event_log_errors,
+    ),
+    (
+        "Get-AzsSupportStorageAccountProperties",
+        get_storage_account_properties,
+    ),
+    (
+        "Get-AzsSupportManagedDiskBlobUriAndFilePath",
+        get_managed_disk_location,
+    ),
     ("Get-AzsSupportSClusterFileSize", get_scluster_file_size),
     ("Debug-AzsSupportStorageSubsystem", debug_storage_subsystem),
-    ("Start-AzsSupportStorageDiagnostic", start_storage_diagnostic),
+    (
+        "Start-AzsSupportStorageDiagnostic",
+        start_storage_diagnostic,
+    ),
     ("Invoke-AzsSupportSpaceDB", invoke_space_db),
-    ("Update-AzsSupportStorageHealthCache", update_storage_health_cache),
+    (
+        "Update-AzsSupportStorageHealthCache",
+        update_storage_health_cache,
+    ),
 ];
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -97,7 +112,11 @@ pub(crate) fn timespan(seconds: u64) -> String {
 /// Get-AzsSupportVirtualDiskStorageJob: the storage jobs, by name (then virtual disk).
 pub fn get_storage_job(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let mut jobs: Vec<_> = inv.stamp().storage.jobs.iter().collect();
-    jobs.sort_by(|a, b| a.name.cmp(&b.name).then(a.virtual_disk.cmp(&b.virtual_disk)));
+    jobs.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(a.virtual_disk.cmp(&b.virtual_disk))
+    });
     Ok(jobs
         .into_iter()
         .map(|j| {
@@ -206,7 +225,16 @@ pub fn get_volume_utilization(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Co
 fn is_storage_event(e: &Event) -> bool {
     let text = format!("{} {}", e.log, e.provider).to_ascii_lowercase();
     [
-        "stor", "disk", "spaces", "ntfs", "refs", "csv", "volume", "nvme", "mpio", "iscsi",
+        "stor",
+        "disk",
+        "spaces",
+        "ntfs",
+        "refs",
+        "csv",
+        "volume",
+        "nvme",
+        "mpio",
+        "iscsi",
         "failoverclustering",
     ]
     .iter()
@@ -228,7 +256,12 @@ fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<
         out.push(Event {
             log: format!("{spaces}/Operational"),
             time: now - Duration::minutes(42 + i as i64),
-            level: if d.health == "Unhealthy" { "Error" } else { "Warning" }.into(),
+            level: if d.health == "Unhealthy" {
+                "Error"
+            } else {
+                "Warning"
+            }
+            .into(),
             id: 203,
             provider: spaces.into(),
             message: format!(
@@ -352,7 +385,8 @@ pub fn get_storage_account_properties(
         .accounts
         .iter()
         .find(|a| {
-            a.name.eq_ignore_ascii_case(name) && sub.is_none_or(|s| a.subscription.eq_ignore_ascii_case(s))
+            a.name.eq_ignore_ascii_case(name)
+                && sub.is_none_or(|s| a.subscription.eq_ignore_ascii_case(s))
         })
         .ok_or_else(|| match sub {
             Some(s) => CommandError(format!(
@@ -370,7 +404,10 @@ pub fn get_storage_account_properties(
         .with("AccountName", &acct.name)
         .with("SubscriptionId", &acct.subscription)
         .with("State", &acct.state)
-        .with("CreationTime", acct.created.map_or(Value::Null, Value::from))
+        .with(
+            "CreationTime",
+            acct.created.map_or(Value::Null, Value::from),
+        )
         .with("AccountType", &acct.kind)
         .with("Volumes", Value::Array(volumes))
         .into()])
@@ -389,7 +426,8 @@ pub fn get_managed_disk_location(inv: &mut Invocation<'_>) -> Result<Vec<Value>,
         .managed_disks
         .iter()
         .find(|d| {
-            d.name.eq_ignore_ascii_case(name) && sub.is_none_or(|s| d.subscription.eq_ignore_ascii_case(s))
+            d.name.eq_ignore_ascii_case(name)
+                && sub.is_none_or(|s| d.subscription.eq_ignore_ascii_case(s))
         })
         .ok_or_else(|| CommandError(format!("no managed disk named '{name}'")))?;
     Ok(vec![Record::new("Azs.Support.ManagedDiskLocation")
@@ -428,7 +466,11 @@ pub fn get_scluster_file_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Co
             .any(|v| v.name == d.attached_to && v.state == "Running");
         return Ok(record(
             d.size_gb,
-            if in_use { Value::from(inv.now) } else { Value::Null },
+            if in_use {
+                Value::from(inv.now)
+            } else {
+                Value::Null
+            },
         ));
     }
     if let Some(f) = stamp
@@ -452,13 +494,22 @@ type Fault = (&'static str, String, String, String);
 /// The storage subsystem's faults (pool, physical and virtual disks, jobs, enclosures, cache).
 pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
     let st = &stamp.storage;
-    let sev = |h: &str| if h == "Unhealthy" { "Critical" } else { "Warning" };
+    let sev = |h: &str| {
+        if h == "Unhealthy" {
+            "Critical"
+        } else {
+            "Warning"
+        }
+    };
     let mut out: Vec<Fault> = Vec::new();
     if st.pool.health != "Healthy" && !st.pool.health.is_empty() {
         out.push((
             sev(&st.pool.health),
             format!("StoragePool {}", st.pool.name),
-            format!("The storage pool's health is {} ({}).", st.pool.health, st.pool.operational_status),
+            format!(
+                "The storage pool's health is {} ({}).",
+                st.pool.health, st.pool.operational_status
+            ),
             "Check the physical disks and storage jobs of the pool.".into(),
         ));
     }
@@ -470,7 +521,11 @@ pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
             "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it.".into(),
         ));
     }
-    for v in st.virtual_disks.iter().filter(|v| v.health != "Healthy" || v.operational_status != "OK") {
+    for v in st
+        .virtual_disks
+        .iter()
+        .filter(|v| v.health != "Healthy" || v.operational_status != "OK")
+    {
         out.push((
             sev(&v.health),
             format!("VirtualDisk {}", v.name),
@@ -478,7 +533,11 @@ pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
             format!("Have the operator run Repair-VirtualDisk -FriendlyName {} and follow Get-StorageJob.", v.name),
         ));
     }
-    for j in st.jobs.iter().filter(|j| j.state == "Suspended" || j.state == "Failed") {
+    for j in st
+        .jobs
+        .iter()
+        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+    {
         out.push((
             "Warning",
             format!("StorageJob {} ({})", j.name, j.virtual_disk),
@@ -521,7 +580,10 @@ pub fn debug_storage_subsystem(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
     if faults.is_empty() {
         faults.push((
             "None",
-            format!("StorageSubsystem Clustered Windows Storage on {}", stamp.cluster.name),
+            format!(
+                "StorageSubsystem Clustered Windows Storage on {}",
+                stamp.cluster.name
+            ),
             "No faults found: the storage subsystem is healthy.".into(),
             "None.".into(),
         ));
@@ -556,27 +618,50 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         verdict(pool_bad, pool_warn),
         format!(
             "{}: {} ({}), {:.0} of {:.0} GB allocated",
-            st.pool.name, st.pool.health, st.pool.operational_status, st.pool.allocated_gb, st.pool.size_gb
+            st.pool.name,
+            st.pool.health,
+            st.pool.operational_status,
+            st.pool.allocated_gb,
+            st.pool.size_gb
         ),
     ));
-    let failing: Vec<_> = st.physical_disks.iter().filter(|d| disk_has_problem(d)).collect();
+    let failing: Vec<_> = st
+        .physical_disks
+        .iter()
+        .filter(|d| disk_has_problem(d))
+        .collect();
     out.push((
         "PhysicalDisks",
-        verdict(failing.iter().filter(|d| d.health == "Unhealthy").count(), failing.len()),
+        verdict(
+            failing.iter().filter(|d| d.health == "Unhealthy").count(),
+            failing.len(),
+        ),
         if failing.is_empty() {
             format!("{} disks, all healthy", st.physical_disks.len())
         } else {
             failing
                 .iter()
-                .map(|d| format!("{} on {}: {} ({})", d.serial, d.node, d.health, d.operational_status))
+                .map(|d| {
+                    format!(
+                        "{} on {}: {} ({})",
+                        d.serial, d.node, d.health, d.operational_status
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         },
     ));
-    let vds: Vec<_> = st.virtual_disks.iter().filter(|v| v.health != "Healthy").collect();
+    let vds: Vec<_> = st
+        .virtual_disks
+        .iter()
+        .filter(|v| v.health != "Healthy")
+        .collect();
     out.push((
         "VirtualDisks",
-        verdict(vds.iter().filter(|v| v.health == "Unhealthy").count(), vds.len()),
+        verdict(
+            vds.iter().filter(|v| v.health == "Unhealthy").count(),
+            vds.len(),
+        ),
         if vds.is_empty() {
             format!("{} virtual disks, all healthy", st.virtual_disks.len())
         } else {
@@ -586,16 +671,28 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
                 .join("; ")
         },
     ));
-    let stuck: Vec<_> = st.jobs.iter().filter(|j| j.state == "Suspended" || j.state == "Failed").collect();
+    let stuck: Vec<_> = st
+        .jobs
+        .iter()
+        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+        .collect();
     out.push((
         "StorageJobs",
-        verdict(stuck.iter().filter(|j| j.state == "Failed").count(), stuck.len()),
+        verdict(
+            stuck.iter().filter(|j| j.state == "Failed").count(),
+            stuck.len(),
+        ),
         if stuck.is_empty() {
             format!("{} jobs, none stuck", st.jobs.len())
         } else {
             stuck
                 .iter()
-                .map(|j| format!("{} on {}: {} at {}%", j.name, j.virtual_disk, j.state, j.progress))
+                .map(|j| {
+                    format!(
+                        "{} on {}: {} at {}%",
+                        j.name, j.virtual_disk, j.state, j.progress
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         },
@@ -608,17 +705,28 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .collect();
     out.push((
         "ObjectStoreVolumes",
-        verdict(full.iter().filter(|(_, p)| *p >= THROTTLE_PERCENT).count(), full.len()),
+        verdict(
+            full.iter().filter(|(_, p)| *p >= THROTTLE_PERCENT).count(),
+            full.len(),
+        ),
         st.volumes
             .iter()
             .map(|v| format!("{} {}% used", v.name, percent(v.used_gb, v.size_gb)))
             .collect::<Vec<_>>()
             .join("; "),
     ));
-    let csvs: Vec<_> = stamp.cluster.csvs.iter().filter(|c| c.state != "Online").collect();
+    let csvs: Vec<_> = stamp
+        .cluster
+        .csvs
+        .iter()
+        .filter(|c| c.state != "Online")
+        .collect();
     out.push((
         "ClusterSharedVolumes",
-        verdict(csvs.iter().filter(|c| c.state != "Redirected").count(), csvs.len()),
+        verdict(
+            csvs.iter().filter(|c| c.state != "Redirected").count(),
+            csvs.len(),
+        ),
         if csvs.is_empty() {
             format!("{} volumes, all Online", stamp.cluster.csvs.len())
         } else {
@@ -630,7 +738,11 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
     ));
     out.push((
         "HealthCache",
-        if st.health_cache_stale { "Warning" } else { "Passed" },
+        if st.health_cache_stale {
+            "Warning"
+        } else {
+            "Passed"
+        },
         if st.health_cache_stale {
             "stale: run Update-AzsSupportStorageHealthCache".into()
         } else {
@@ -762,7 +874,10 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
 /// `reported_health` dropped) and brings the health resources Online; returns them.
 pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let target = inv.stamp().cluster.name.clone();
-    if !inv.should_process(&target, "Refresh the storage health cache and restart the health resources") {
+    if !inv.should_process(
+        &target,
+        "Refresh the storage health cache and restart the health resources",
+    ) {
         return Ok(vec![]);
     }
     let s = inv.stamp_mut()?;
