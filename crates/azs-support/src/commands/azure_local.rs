@@ -639,3 +639,111 @@ pub fn get_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::tests::prop;
+    use super::super::testing::{default_stamp, run_on};
+    use super::*;
+
+    #[test]
+    fn cluster_views() {
+        let mut s = default_stamp();
+        let c = run_on(&mut s, get_cluster, &[], false).expect("cluster");
+        assert_eq!(prop(&c[0], "Name"), "s-cluster");
+        let nodes = run_on(&mut s, get_cluster_node, &[], false).expect("nodes");
+        assert_eq!(nodes.len(), 4);
+        assert_eq!(prop(&nodes[0], "ID"), "1");
+        assert!(run_on(
+            &mut s,
+            get_cluster_node,
+            &[("Name", vec!["X"].into())],
+            false
+        )
+        .is_err());
+        let groups = run_on(
+            &mut s,
+            get_cluster_group,
+            &[("Name", vec!["AZS-ACS*"].into())],
+            false,
+        )
+        .expect("groups");
+        assert_eq!(groups.len(), 3);
+        s.cluster.resources[0].state = "Failed".into();
+        let res = run_on(&mut s, get_cluster_resource, &[], false).expect("res");
+        assert_eq!(prop(&res[0], "State"), "Failed");
+        let csv = run_on(&mut s, get_cluster_shared_volume, &[], false).expect("csv");
+        assert_eq!(csv.len(), 6);
+        let own = run_on(
+            &mut s,
+            get_cluster_owner_node,
+            &[("Group", "Cluster Group".into())],
+            false,
+        )
+        .expect("owners");
+        assert!(prop(&own[0], "OwnerNodes").contains("AZS-HOST04"));
+        assert!(run_on(&mut s, get_cluster_owner_node, &[], false).is_err());
+        let hci = run_on(&mut s, get_azure_stack_hci, &[], false).expect("hci");
+        assert_eq!(prop(&hci[0], "RegistrationStatus"), "Registered");
+    }
+
+    #[test]
+    fn network_views() {
+        let mut s = default_stamp();
+        let all = run_on(&mut s, get_net_adapter, &[], false).expect("nics");
+        assert_eq!(all.len(), 5);
+        let phys =
+            run_on(&mut s, get_net_adapter, &[("Physical", true.into())], false).expect("phys");
+        assert_eq!(prop(&phys[0], "Name"), "SLOT 3 Port 1");
+        assert_eq!(prop(&phys[0], "LinkSpeed"), "25 Gbps");
+        let rdma = run_on(
+            &mut s,
+            get_net_adapter_rdma,
+            &[("Name", vec!["SLOT*"].into())],
+            false,
+        )
+        .expect("rdma");
+        assert!(rdma.iter().all(|r| prop(r, "Operational") == "True"));
+        let sw = run_on(&mut s, get_vm_switch, &[], false).expect("sw");
+        assert_eq!(prop(&sw[0], "Name"), "ConvergedSwitch(hci)");
+    }
+
+    #[test]
+    fn storage_and_compute_views() {
+        let mut s = default_stamp();
+        let disks = run_on(&mut s, get_physical_disk, &[], false).expect("disks");
+        assert_eq!(disks.len(), 24);
+        let one = run_on(
+            &mut s,
+            get_physical_disk,
+            &[("SerialNumber", "S400NX0R0000".into())],
+            false,
+        )
+        .expect("one");
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            run_on(&mut s, get_storage_enclosure, &[], false)
+                .expect("e")
+                .len(),
+            4
+        );
+        let nodes = run_on(&mut s, get_storage_node, &[], false).expect("nodes");
+        assert!(prop(&nodes[0], "Name").starts_with("AZS-HOST01."));
+        let sub = run_on(&mut s, get_storage_subsystem, &[], false).expect("sub");
+        assert_eq!(prop(&sub[0], "HealthStatus"), "Healthy");
+        s.storage.virtual_disks[0].health = "Warning".into();
+        let sub = run_on(&mut s, get_storage_subsystem, &[], false).expect("sub");
+        assert_eq!(prop(&sub[0], "OperationalStatus"), "Degraded");
+        let vms = run_on(&mut s, get_vm, &[], false).expect("vms");
+        assert_eq!(vms.len(), 29 + 6);
+        assert_eq!(prop(&vms[0], "Name"), "AZS-ACS01");
+        let host = run_on(&mut s, get_vm_host, &[], false).expect("host");
+        assert_eq!(prop(&host[0], "LogicalProcessorCount"), "64");
+        let vols = run_on(&mut s, get_volume, &[], false).expect("vols");
+        assert_eq!(vols.len(), 7);
+        let path = s.storage.managed_disks[0].file_path.clone();
+        let vhd = run_on(&mut s, get_vhd, &[("Path", path.into())], false).expect("vhd");
+        assert_eq!(prop(&vhd[0], "VhdFormat"), "VHD");
+        assert!(run_on(&mut s, get_vhd, &[("Path", "C:\\x.txt".into())], false).is_err());
+    }
+}

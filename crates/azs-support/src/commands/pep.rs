@@ -149,3 +149,74 @@ pub fn repair(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
         .map(|v| vdisk_record(stamp, v))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::tests::{prop, run_mode};
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::Mode;
+    use super::*;
+
+    #[test]
+    fn stamp_information_and_cluster_log() {
+        let mut s = default_stamp();
+        let info = run_on(&mut s, get_stamp_information, &[], false).expect("info");
+        assert_eq!(prop(&info[0], "NumberOfNodes"), "4");
+        let logs = run_on(
+            &mut s,
+            get_cluster_log,
+            &[("Node", vec!["AZS-HOST04"].into())],
+            false,
+        )
+        .expect("log");
+        assert_eq!(prop(&logs[0], "Name"), "AZS-HOST04_cluster.log");
+        assert!(run_on(
+            &mut s,
+            get_cluster_log,
+            &[("Node", vec!["X1"].into())],
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn repair_virtual_disk_contract() {
+        let mut s = default_stamp();
+        s.storage.virtual_disks[2].health = "Warning".into();
+        s.storage.virtual_disks[2].operational_status = "Degraded".into();
+        s.storage.jobs.push(crate::stamp::StorageJob {
+            name: "Repair".into(),
+            virtual_disk: "Infrastructure_3".into(),
+            state: "Suspended".into(),
+            progress: 37,
+            bytes_processed: 10,
+            bytes_total: 30,
+            elapsed_seconds: 60,
+        });
+        let jobs = run_on(&mut s, get_storage_job, &[], false).expect("jobs");
+        assert_eq!(prop(&jobs[0], "PercentComplete"), "37");
+        assert!(run_on(&mut s, repair, &[("FriendlyName", "Nope".into())], true).is_err());
+        let before = s.clone();
+        run_mode(
+            &mut s,
+            repair,
+            &[("FriendlyName", "Infrastructure_3".into())],
+            Mode::WhatIf,
+        )
+        .expect("whatif");
+        assert_eq!(s, before);
+        let out = run_on(
+            &mut s,
+            repair,
+            &[("FriendlyName", "infrastructure_3".into())],
+            true,
+        )
+        .expect("repair");
+        assert_eq!(prop(&out[0], "OperationalStatus"), "OK");
+        assert_eq!(prop(&out[0], "HealthStatus"), "Warning");
+        assert_eq!(s.storage.jobs[0].state, "Completed");
+        let vds = run_on(&mut s, get_virtual_disk, &[], false).expect("vds");
+        assert_eq!(prop(&vds[0], "FriendlyName"), "Infrastructure_3");
+        assert_eq!(prop(&vds[0], "IsManualAttach"), "True");
+    }
+}

@@ -949,3 +949,236 @@ pub(crate) fn repair_virtual_disk(stamp: &mut Stamp, name: &str) -> bool {
     }
     changed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::tests::{prop, run_mode};
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::Mode;
+    use super::*;
+
+    /// The `vdisk-degraded-stuck-job` fault on the default stamp.
+    pub(crate) fn degraded() -> Stamp {
+        let mut s = default_stamp();
+        let vd = s
+            .storage
+            .virtual_disks
+            .iter_mut()
+            .find(|v| v.name == "Infrastructure_3")
+            .expect("vdisk");
+        vd.health = "Warning".into();
+        vd.operational_status = "Degraded".into();
+        s.storage.jobs.push(crate::stamp::StorageJob {
+            name: "Repair".into(),
+            virtual_disk: "Infrastructure_3".into(),
+            state: "Suspended".into(),
+            progress: 37,
+            bytes_processed: 37,
+            bytes_total: 100,
+            elapsed_seconds: 3700,
+        });
+        let d = s
+            .storage
+            .physical_disks
+            .iter_mut()
+            .find(|d| d.node == "AZS-HOST02" && d.usage == "Auto-Select")
+            .expect("disk");
+        d.health = "Warning".into();
+        d.operational_status = "Lost Communication".into();
+        s
+    }
+
+    #[test]
+    fn virtual_disks_unhealthy_first_and_filtered() {
+        let mut s = degraded();
+        let rows = run_on(&mut s, get_virtual_disk, &[], false).expect("vd");
+        assert_eq!(rows.len(), 6);
+        assert_eq!(prop(&rows[0], "FriendlyName"), "Infrastructure_3");
+        assert_eq!(prop(&rows[0], "HealthStatus"), "Warning");
+        let obj = run_on(
+            &mut s,
+            get_virtual_disk,
+            &[("FriendlyName", "Obj*".into())],
+            false,
+        )
+        .expect("vd");
+        assert_eq!(obj.len(), 2);
+        let jobs = run_on(&mut s, get_storage_job, &[], false).expect("jobs");
+        assert_eq!(prop(&jobs[0], "JobState"), "Suspended");
+        assert_eq!(prop(&jobs[0], "ElapsedTime"), "01:01:40");
+    }
+
+    #[test]
+    fn nodes_volumes_and_events() {
+        let mut s = degraded();
+        let nodes = run_on(&mut s, get_storage_node, &[], false).expect("nodes");
+        assert_eq!(nodes.len(), 4);
+        assert_eq!(prop(&nodes[1], "OperationalStatus"), "Degraded");
+        assert_eq!(prop(&nodes[0], "PhysicalDiskCount"), "6");
+        s.storage.volumes[0].used_gb = 7800.0;
+        let vols = run_on(&mut s, get_volume_utilization, &[], false).expect("vols");
+        assert_eq!(prop(&vols[0], "VolumeName"), "ObjStore_1");
+        assert_eq!(prop(&vols[0], "State"), "Throttled");
+        let ev = run_on(
+            &mut s,
+            get_storage_event_log_errors,
+            &[("ComputerName", vec!["AZS-HOST02"].into())],
+            false,
+        )
+        .expect("events");
+        assert!(ev
+            .iter()
+            .any(|e| prop(e, "Message").contains("Lost Communication")));
+        assert!(ev.iter().all(|e| prop(e, "ComputerName") == "AZS-HOST02"));
+        assert!(run_on(
+            &mut s,
+            get_storage_event_log_errors,
+            &[("ComputerName", vec!["Nope"].into())],
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn accounts_disks_and_files() {
+        let mut s = default_stamp();
+        let a = run_on(
+            &mut s,
+            get_storage_account_properties,
+            &[("AccountName", "contosoweb01".into())],
+            false,
+        )
+        .expect("acct");
+        assert_eq!(prop(&a[0], "AccountType"), "StorageV2");
+        assert!(run_on(
+            &mut s,
+            get_storage_account_properties,
+            &[("AccountName", "nope".into())],
+            false
+        )
+        .is_err());
+        let d = run_on(
+            &mut s,
+            get_managed_disk_location,
+            &[("DiskName", "tenant-vm001-osdisk".into())],
+            false,
+        )
+        .expect("disk");
+        let path = prop(&d[0], "FilePath");
+        let f = run_on(
+            &mut s,
+            get_scluster_file_size,
+            &[("Path", path.into())],
+            false,
+        )
+        .expect("file");
+        assert_eq!(prop(&f[0], "SizeGB"), "127");
+        assert!(run_on(
+            &mut s,
+            get_scluster_file_size,
+            &[("Path", "C:\\ClusterStorage\\x.vhd".into())],
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn debug_and_diagnostic() {
+        let mut s = default_stamp();
+        let ok = run_on(&mut s, debug_storage_subsystem, &[], false).expect("ok");
+        assert_eq!(ok.len(), 1);
+        assert_eq!(prop(&ok[0], "Severity"), "None");
+        let mut s = degraded();
+        let faults = run_on(&mut s, debug_storage_subsystem, &[], false).expect("faults");
+        assert_eq!(faults.len(), 3);
+        assert!(faults.iter().all(|f| prop(f, "Severity") == "Warning"));
+        let checks = run_on(
+            &mut s,
+            start_storage_diagnostic,
+            &[("IncludeEventLogs", true.into())],
+            false,
+        )
+        .expect("diag");
+        assert_eq!(prop(&checks[0], "Result"), "Warning");
+        assert!(prop(&checks[0], "ReportPath").contains("StorageDiagnostic_"));
+    }
+
+    #[test]
+    fn space_db_refuses_down_hosts_and_whatif_writes_nothing() {
+        let mut s = default_stamp();
+        let out = run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "azs-host01".into())],
+            true,
+        )
+        .expect("db");
+        assert!(prop(&out[0], "Path").contains("AZS-HOST01_SpaceDB_"));
+        let before = s.clone();
+        let none = run_mode(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-HOST01".into())],
+            Mode::WhatIf,
+        )
+        .expect("whatif");
+        assert!(none.is_empty());
+        assert_eq!(s, before);
+        s.hosts[2].state = "Down".into();
+        assert!(run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-HOST03".into())],
+            true
+        )
+        .is_err());
+        assert!(run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-ACS01".into())],
+            true
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn repair_then_health_cache_refresh() {
+        let mut s = degraded();
+        assert!(repair_virtual_disk(&mut s, "Infrastructure_3"));
+        let job = &s.storage.jobs[0];
+        assert_eq!((job.state.as_str(), job.progress), ("Completed", 100));
+        assert_eq!(job.bytes_processed, job.bytes_total);
+        assert!(s.storage.health_cache_stale);
+        let retired = s
+            .storage
+            .physical_disks
+            .iter()
+            .filter(|d| d.usage == "Retired")
+            .count();
+        assert_eq!(retired, 1);
+        let vd = run_on(
+            &mut s,
+            get_virtual_disk,
+            &[("FriendlyName", "Infrastructure_3".into())],
+            false,
+        )
+        .expect("vd");
+        assert_eq!(prop(&vd[0], "HealthStatus"), "Warning");
+        let before = s.clone();
+        run_mode(&mut s, update_storage_health_cache, &[], Mode::WhatIf).expect("whatif");
+        assert_eq!(s, before);
+        let res = run_on(&mut s, update_storage_health_cache, &[], true).expect("refresh");
+        assert_eq!(prop(&res[0], "ResourceType"), "Health Service");
+        assert!(!s.storage.health_cache_stale);
+        let vd = run_on(
+            &mut s,
+            get_virtual_disk,
+            &[("FriendlyName", "Infrastructure_3".into())],
+            false,
+        )
+        .expect("vd");
+        assert_eq!(prop(&vd[0], "HealthStatus"), "Healthy");
+        let ok = run_on(&mut s, debug_storage_subsystem, &[], false).expect("ok");
+        assert_eq!(prop(&ok[0], "Severity"), "None");
+    }
+}
