@@ -349,7 +349,7 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
             .filter(is_storage_event)
             .filter(|e| e.time >= from && e.time <= to)
             .collect();
-        evs.sort_by(|a, b| b.time.cmp(&a.time));
+        evs.sort_by_key(|e| std::cmp::Reverse(e.time));
         evs.truncate(max);
         rows.extend(evs.into_iter().map(|e| (node.name.clone(), e)));
     }
