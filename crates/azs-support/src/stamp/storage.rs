@@ -5,6 +5,7 @@
 //! `Get-AzsSupportVirtualDisk` reports for a disk is its `reported_health` (what the cache last
 //! saw), not its `health`; `Update-AzsSupportStorageHealthCache` refreshes it.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Storage (`[storage]`).
@@ -164,6 +165,8 @@ pub struct StorageAccount {
     pub location: String,
     /// Bytes used.
     pub used_bytes: u64,
+    /// When it was created (unknown when absent).
+    pub created: Option<DateTime<Utc>>,
 }
 
 /// A managed disk.
