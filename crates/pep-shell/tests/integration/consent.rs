@@ -54,7 +54,7 @@ fn enable_validates_and_gates_follow_the_level() {
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("DiagnosticsRepair"), "{r:?}");
 
-    // Raise the level: the repair command passes the gate (and says it is not implemented yet).
+    // Raise the level: the repair command passes the gate; -WhatIf says what it would do.
     let r = pep.exec(
         &op,
         "Set-RemoteSupportAccess -AccessLevel DiagnosticsRepair",
@@ -62,10 +62,13 @@ fn enable_validates_and_gates_follow_the_level() {
     assert!(r.ok(), "{r:?}");
     let r = pep.exec(
         &sup,
-        "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd -WhatIf",
+        "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name WinRM -WhatIf",
     );
-    assert_eq!(r.status, Some(1));
-    assert!(r.stderr.contains("not implemented yet"), "{r:?}");
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        r.stdout.contains("What if:") && r.stdout.contains("WinRM"),
+        "{r:?}"
+    );
     let r = pep.exec(&sup, "Get-Command Restart-AzsSupportService");
     assert!(
         r.ok() && r.stdout.contains("Restart-AzsSupportService"),

@@ -105,7 +105,10 @@ fn first_slice_of_commands_and_pipelines() {
     // Catalog commands not implemented yet say so and run nothing.
     let r = pep.exec(&sup, "Send-AzureStackDiagnosticLog");
     assert_eq!(r.status, Some(1));
-    assert!(r.stderr.contains("not implemented yet") && r.stderr.contains("log collection"), "{r:?}");
+    assert!(
+        r.stderr.contains("not implemented yet") && r.stderr.contains("log collection"),
+        "{r:?}"
+    );
     // Help and Get-Command reflect the grant.
     let r = pep.exec(&sup, "Get-Help Get-AzsSupportClusterResource -Full");
     assert!(r.ok(), "{r:?}");
