@@ -249,7 +249,7 @@ pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         } else if path_under(&f.path, base) {
             let rest = &f.path[base.len() + 1..];
             let seg = rest.split('\\').next().unwrap_or(rest);
-            format!("{base}\\{seg}")
+            format!("{}\\{seg}", &f.path[..base.len()])
         } else {
             continue;
         };
@@ -517,9 +517,10 @@ pub(crate) fn start_service_in(stamp: &mut Stamp, node: &str, name: &str, now: D
     };
     s.state = "Running".into();
     let service = s.name.clone();
+    // A fresh id above every current one (the replaced process's included).
+    let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
     n.processes
         .retain(|p| !p.service.eq_ignore_ascii_case(&service));
-    let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
     n.processes.push(Process {
         name: template.0,
         id: (max / 4 + 1) * 4,
@@ -643,9 +644,9 @@ pub fn restart_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         return Ok(vec![]);
     }
     let now = inv.now;
-    let stamp = inv.stamp_mut()?;
-    stop_service_in(stamp, &node, &name);
-    start_service_in(stamp, &node, &name, now);
+    // Stop then start: the end state is the started one, with a new process.
+    start_service_in(inv.stamp_mut()?, &node, &name, now);
+    let stamp = inv.stamp();
     service_after(stamp, &node, &name)
 }
 
@@ -863,4 +864,465 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
         start_service_in(stamp, &node, &service, now);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::{Implementation, Mode, StampAccess};
+    use super::*;
+    use crate::args::BoundArgs;
+    use crate::stamp::{Event, FileEntry};
+    use crate::workdir::WorkingDirectory;
+
+    fn get(v: &Value, k: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(k))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    fn ok(s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> Vec<Value> {
+        run_on(s, f, args, true).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> String {
+        run_on(s, f, args, true).expect_err("should fail").0
+    }
+
+    fn what_if(s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> Vec<Value> {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 20);
+        let mut bound = BoundArgs::new();
+        for (k, v) in args {
+            bound.insert(k, v.clone());
+        }
+        let mut inv = Invocation::new(
+            &bound,
+            vec![],
+            StampAccess::Write(s),
+            &wd,
+            Utc::now(),
+            Mode::WhatIf,
+        );
+        let out = f(&mut inv).expect("what if");
+        assert_eq!(inv.effects().len(), 1);
+        assert!(!inv.changed());
+        out
+    }
+
+    fn cn(n: &str) -> (&'static str, Value) {
+        ("ComputerName", n.into())
+    }
+
+    #[test]
+    fn processes_sorted_by_name_then_id_and_filtered() {
+        let mut s = default_stamp();
+        let rows = ok(&mut s, get_process, &[cn("AZS-ERCS01")]);
+        let keys: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    get(r, "Name").to_lowercase(),
+                    get(r, "Id").parse().unwrap_or(0),
+                )
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        let svc = ok(
+            &mut s,
+            get_process,
+            &[cn("AZS-ERCS01"), ("Name", "svc*".into())],
+        );
+        assert!(svc.iter().all(|r| get(r, "Name") == "svchost"));
+        let one = ok(
+            &mut s,
+            get_process,
+            &[cn("AZS-ERCS01"), ("Id", 4i64.into())],
+        );
+        assert_eq!(get(&one[0], "UserName"), r"NT AUTHORITY\SYSTEM");
+        let e = err(&mut s, get_process, &[cn("Node99")]);
+        assert!(e.contains("Node99") && e.contains("AZS-HOST01"), "{e}");
+    }
+
+    #[test]
+    fn services_stopped_first_then_name() {
+        let mut s = default_stamp();
+        stop_service_in(&mut s, "AZS-SQL01", "MSSQLSERVER");
+        let rows = ok(&mut s, get_service, &[cn("AZS-SQL01")]);
+        assert_eq!(get(&rows[0], "Name"), "MSSQLSERVER");
+        assert_eq!(get(&rows[0], "ProcessId"), "0");
+        let names: Vec<String> = rows[1..]
+            .iter()
+            .map(|r| get(r, "Name").to_lowercase())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        let running = ok(
+            &mut s,
+            get_service,
+            &[cn("AZS-SQL01"), ("State", "Running".into())],
+        );
+        assert_eq!(running.len(), rows.len() - 1);
+    }
+
+    #[test]
+    fn disk_space_defaults_to_all_nodes_lowest_first() {
+        let mut s = default_stamp();
+        let all = ok(&mut s, get_disk_space, &[]);
+        let disks: usize = s.nodes().map(|n| n.disks.len()).sum();
+        assert_eq!(all.len(), disks);
+        let pct: Vec<f64> = all
+            .iter()
+            .filter_map(|r| get(r, "PercentFree").parse().ok())
+            .collect();
+        assert!(pct.windows(2).all(|w| w[0] <= w[1]));
+        let low = ok(&mut s, get_disk_space, &[("Threshold", 40i64.into())]);
+        assert!(low.len() < all.len());
+        assert!(low
+            .iter()
+            .all(|r| get(r, "PercentFree").parse::<f64>().unwrap_or(100.0) < 40.0));
+    }
+
+    #[test]
+    fn folder_size_groups_children_largest_first() {
+        let mut s = default_stamp();
+        let root = ok(
+            &mut s,
+            get_folder_size,
+            &[cn("AZS-ERCS01"), ("Path", r"C:\".into())],
+        );
+        assert_eq!(get(&root[0], "Path"), r"C:\Windows");
+        assert_eq!(get(&root[1], "Path"), r"C:\MASLogs");
+        let logs = ok(
+            &mut s,
+            get_folder_size,
+            &[cn("AZS-ERCS01"), ("Path", r"c:\maslogs\".into())],
+        );
+        assert_eq!(logs.len(), 1);
+        assert_eq!(get(&logs[0], "Path"), r"C:\MASLogs\ERCSDeploy.log");
+        // A prefix that is not on a `\` boundary matches nothing.
+        let none = ok(
+            &mut s,
+            get_folder_size,
+            &[cn("AZS-ERCS01"), ("Path", r"C:\MAS".into())],
+        );
+        assert!(none.is_empty());
+        let e = err(
+            &mut s,
+            get_folder_size,
+            &[cn("AZS-ERCS01"), ("Path", r"Q:\x".into())],
+        );
+        assert!(e.contains("no drive Q:"), "{e}");
+    }
+
+    #[test]
+    fn win_events_filtered_newest_first() {
+        let mut s = default_stamp();
+        let now = Utc::now();
+        if let Some(n) = s.node_mut("AZS-SQL01") {
+            n.events.push(Event {
+                log: "System".into(),
+                time: now - Duration::minutes(3),
+                level: "Error".into(),
+                id: 7034,
+                provider: "Service Control Manager".into(),
+                message: "The SQL Server (MSSQLSERVER) service terminated unexpectedly.".into(),
+            });
+        }
+        let errors = ok(
+            &mut s,
+            get_win_event,
+            &[cn("AZS-SQL01"), ("Level", vec!["Error"].into())],
+        );
+        assert!(errors.iter().any(|r| get(r, "Id") == "7034"));
+        assert!(errors.iter().all(|r| get(r, "Level") == "Error"));
+        let five = ok(
+            &mut s,
+            get_win_event,
+            &[cn("AZS-SQL01"), ("MaxEvents", 5i64.into())],
+        );
+        assert_eq!(five.len(), 5);
+        let times: Vec<String> = five.iter().map(|r| get(r, "TimeCreated")).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]));
+        let sys = ok(
+            &mut s,
+            get_win_event,
+            &[cn("AZS-SQL01"), ("LogName", vec!["system"].into())],
+        );
+        assert_eq!(sys.len(), 1);
+        let old = ok(
+            &mut s,
+            get_win_event,
+            &[
+                cn("AZS-SQL01"),
+                ("LogName", vec!["System"].into()),
+                ("ToDate", (now - Duration::hours(1)).into()),
+            ],
+        );
+        assert!(old.is_empty());
+    }
+
+    #[test]
+    fn fabric_host_service_drives_fabric_nodes() {
+        let mut s = default_stamp();
+        let args = [cn("AZS-XRP03"), ("Name", "FabricHostSvc".into())];
+        let before = s.clone();
+        assert!(what_if(&mut s, stop_service, &args).is_empty());
+        assert_eq!(s, before);
+        let out = ok(&mut s, stop_service, &args);
+        assert_eq!(get(&out[0], "State"), "Stopped");
+        let xrp = s.node("AZS-XRP03").expect("xrp");
+        assert!(!xrp.processes.iter().any(|p| p.service == "FabricHostSvc"));
+        let fnodes = || {
+            s.rings
+                .iter()
+                .flat_map(|r| r.nodes.iter())
+                .filter(|f| f.name == "AZS-XRP03")
+        };
+        assert!(fnodes().count() > 0 && fnodes().all(|f| f.status == "Down"));
+        assert!(err(&mut s, stop_service, &args).contains("already stopped"));
+        let out = ok(&mut s, start_service, &args);
+        assert_eq!(get(&out[0], "State"), "Running");
+        let pid: u32 = get(&out[0], "ProcessId").parse().unwrap_or(0);
+        let xrp = s.node("AZS-XRP03").expect("xrp");
+        assert_eq!(pid % 4, 0);
+        assert_eq!(xrp.processes.iter().filter(|p| p.id == pid).count(), 1);
+        assert!(xrp
+            .processes
+            .iter()
+            .any(|p| p.id == pid && p.name == "FabricHost"));
+        assert!(s
+            .rings
+            .iter()
+            .flat_map(|r| r.nodes.iter())
+            .filter(|f| f.name == "AZS-XRP03")
+            .all(|f| f.status == "Up" && f.health == "Ok"));
+        assert!(err(&mut s, start_service, &args).contains("already running"));
+    }
+
+    #[test]
+    fn gateway_restart_connects_its_connections() {
+        let mut s = default_stamp();
+        let args = [cn("AZS-GWY01"), ("Name", "GatewayService".into())];
+        ok(&mut s, stop_service, &args);
+        let gw = |s: &Stamp| -> Vec<String> {
+            s.network
+                .connections
+                .iter()
+                .filter(|c| c.gateway == "AZS-GWY01")
+                .map(|c| c.status.clone())
+                .collect()
+        };
+        assert!(!gw(&s).is_empty() && gw(&s).iter().all(|c| c == "NotConnected"));
+        let out = ok(&mut s, restart_service, &args);
+        assert_eq!(get(&out[0], "State"), "Running");
+        assert!(gw(&s).iter().all(|c| c == "Connected"));
+        let pid = get(&out[0], "ProcessId");
+        let again = ok(&mut s, restart_service, &args);
+        assert_ne!(get(&again[0], "ProcessId"), pid);
+    }
+
+    #[test]
+    fn service_refusals() {
+        let mut s = default_stamp();
+        let e = err(
+            &mut s,
+            start_service,
+            &[cn("AZS-SQL01"), ("Name", "NoSuchSvc".into())],
+        );
+        assert!(e.contains("NoSuchSvc") && e.contains("MSSQLSERVER"), "{e}");
+        if let Some(svc) = s
+            .node_mut("AZS-SQL01")
+            .and_then(|n| n.services.iter_mut().find(|x| x.name == "MSSQLSERVER"))
+        {
+            svc.state = "Stopped".into();
+            svc.start_type = "Disabled".into();
+        }
+        let e = err(
+            &mut s,
+            start_service,
+            &[cn("AZS-SQL01"), ("Name", "MSSQLSERVER".into())],
+        );
+        assert!(e.contains("disabled"), "{e}");
+        let pep = s.pep_node().to_string();
+        let e = err(
+            &mut s,
+            stop_service,
+            &[cn(&pep), ("Name", "PrivilegedEndpoint".into())],
+        );
+        assert!(e.contains("privileged endpoint session"), "{e}");
+        if let Some(n) = s.node_mut("AZS-ACS02") {
+            n.state = "Off".into();
+        }
+        let e = err(
+            &mut s,
+            stop_service,
+            &[cn("AZS-ACS02"), ("Name", "Winmgmt".into())],
+        );
+        assert!(e.contains("Off"), "{e}");
+    }
+
+    #[test]
+    fn stop_process_rules() {
+        let mut s = default_stamp();
+        let e = err(
+            &mut s,
+            stop_process,
+            &[cn("AZS-SQL01"), ("Id", 700i64.into())],
+        );
+        assert!(e.contains("critical"), "{e}");
+        let e = err(
+            &mut s,
+            stop_process,
+            &[cn("AZS-SQL01"), ("Id", 99999i64.into())],
+        );
+        assert!(e.contains("99999"), "{e}");
+        let pid = s
+            .node("AZS-SQL01")
+            .and_then(|n| n.processes.iter().find(|p| p.service == "MSSQLSERVER"))
+            .map(|p| i64::from(p.id))
+            .expect("sql process");
+        let before = s.clone();
+        what_if(&mut s, stop_process, &[cn("AZS-SQL01"), ("Id", pid.into())]);
+        assert_eq!(s, before);
+        let out = ok(&mut s, stop_process, &[cn("AZS-SQL01"), ("Id", pid.into())]);
+        assert_eq!(get(&out[0], "Name"), "sqlservr");
+        let n = s.node("AZS-SQL01").expect("sql");
+        assert!(!n.processes.iter().any(|p| i64::from(p.id) == pid));
+        assert!(n
+            .services
+            .iter()
+            .any(|x| x.name == "MSSQLSERVER" && x.state == "Stopped"));
+    }
+
+    fn plant_full_disk(s: &mut Stamp) {
+        let n = s.node_mut("AZS-WAS01").expect("was01");
+        n.disks[0].free_gb = 0.4;
+        for (p, b) in [
+            (r"C:\Windows\Temp\big1.tmp", 20u64 << 30),
+            (r"C:\MASLogs\crash.dmp", 10 << 30),
+            (
+                r"C:\ProgramData\Microsoft\Windows\WER\ReportQueue\r.wer",
+                1 << 20,
+            ),
+        ] {
+            n.files.push(FileEntry {
+                path: p.into(),
+                size_bytes: b,
+                modified: None,
+            });
+        }
+    }
+
+    #[test]
+    fn clear_disk_space_frees_cleanup_paths_only() {
+        let mut s = default_stamp();
+        plant_full_disk(&mut s);
+        let before = s.clone();
+        what_if(&mut s, clear_disk_space, &[cn("AZS-WAS01")]);
+        assert_eq!(s, before);
+        let out = ok(&mut s, clear_disk_space, &[cn("AZS-WAS01")]);
+        assert_eq!(out.len(), CLEANUP.len());
+        let cats: Vec<String> = out.iter().map(|r| get(r, "Category")).collect();
+        let mut sorted = cats.clone();
+        sorted.sort();
+        assert_eq!(cats, sorted);
+        let n = s.node("AZS-WAS01").expect("was01");
+        assert!(n.disks[0].free_gb > 30.0, "{}", n.disks[0].free_gb);
+        let paths: Vec<&str> = n.files.iter().map(|f| f.path.as_str()).collect();
+        assert!(
+            paths.iter().any(|p| p.ends_with("WASDeploy.log")),
+            "{paths:?}"
+        );
+        assert!(!paths
+            .iter()
+            .any(|p| p.ends_with(".dmp") || p.contains("Temp")));
+    }
+
+    #[test]
+    fn remove_item_allow_list_and_recurse() {
+        let mut s = default_stamp();
+        plant_full_disk(&mut s);
+        for (p, want) in [
+            (r"C:\", "drive root"),
+            (r"C:\Windows\System32", "clean-up locations"),
+            (r"C:\MASLogs\nope.log", "does not exist"),
+            (r"C:\ProgramData\Microsoft\Windows\WER", "-Recurse"),
+        ] {
+            let e = err(&mut s, remove_item, &[cn("AZS-WAS01"), ("Path", p.into())]);
+            assert!(e.contains(want), "{p}: {e}");
+        }
+        let free = s
+            .node("AZS-WAS01")
+            .map(|n| n.disks[0].free_gb)
+            .unwrap_or_default();
+        let out = ok(
+            &mut s,
+            remove_item,
+            &[cn("AZS-WAS01"), ("Path", r"c:\maslogs\CRASH.dmp".into())],
+        );
+        assert_eq!(get(&out[0], "Path"), r"C:\MASLogs\crash.dmp");
+        let n = s.node("AZS-WAS01").expect("was01");
+        assert!((n.disks[0].free_gb - free - 10.0).abs() < 0.01);
+        let out = ok(
+            &mut s,
+            remove_item,
+            &[
+                cn("AZS-WAS01"),
+                ("Path", r"C:\ProgramData\Microsoft\Windows\WER".into()),
+                ("Recurse", true.into()),
+            ],
+        );
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn remove_by_stop_service_restarts_the_service() {
+        let mut s = default_stamp();
+        plant_full_disk(&mut s);
+        let pid = |s: &Stamp| {
+            s.node("AZS-WAS01")
+                .and_then(|n| n.processes.iter().find(|p| p.service == "Winmgmt"))
+                .map(|p| p.id)
+        };
+        let old = pid(&s);
+        let args = [
+            cn("AZS-WAS01"),
+            ("Path", r"C:\Windows\Temp".into()),
+            ("ServiceName", "Winmgmt".into()),
+            ("Recurse", true.into()),
+        ];
+        let out = ok(&mut s, remove_item_by_stop_service, &args);
+        assert_eq!(out.len(), 2);
+        assert!(pid(&s).is_some() && pid(&s) != old);
+        let e = err(
+            &mut s,
+            remove_item_by_stop_service,
+            &[
+                cn("AZS-WAS01"),
+                ("Path", r"C:\MASLogs".into()),
+                ("ServiceName", "Nope".into()),
+            ],
+        );
+        assert!(e.contains("Nope"), "{e}");
+    }
+
+    #[test]
+    fn computer_information_per_node() {
+        let mut s = default_stamp();
+        let all = ok(&mut s, get_computer_information, &[]);
+        assert_eq!(all.len(), s.nodes().count());
+        let one = ok(
+            &mut s,
+            get_computer_information,
+            &[("ComputerName", vec!["azs-host01"].into())],
+        );
+        assert_eq!(get(&one[0], "ComputerName"), "AZS-HOST01");
+        assert_eq!(get(&one[0], "OSBuild"), "10.0.17763");
+        assert_eq!(get(&one[0], "Manufacturer"), "Dell Inc.");
+    }
 }

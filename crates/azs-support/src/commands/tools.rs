@@ -742,3 +742,367 @@ pub fn clear_parent_working_directory(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::default_stamp;
+    use super::super::{Implementation, Mode, StampAccess};
+    use super::*;
+    use crate::args::BoundArgs;
+    use crate::stamp::{FileEntry, Stamp};
+    use crate::workdir::WorkingDirectory;
+
+    struct Env {
+        _tmp: tempfile::TempDir,
+        wd: WorkingDirectory,
+    }
+
+    fn env() -> Env {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "cur", 1 << 20);
+        Env { _tmp: tmp, wd }
+    }
+
+    fn run(
+        e: &Env,
+        s: &mut Stamp,
+        f: Implementation,
+        args: &[(&str, Value)],
+        mode: Mode,
+    ) -> Result<Vec<Value>, CommandError> {
+        let mut bound = BoundArgs::new();
+        for (k, v) in args {
+            bound.insert(k, v.clone());
+        }
+        let mut inv = Invocation::new(
+            &bound,
+            vec![],
+            StampAccess::Write(s),
+            &e.wd,
+            Utc::now(),
+            mode,
+        );
+        f(&mut inv)
+    }
+
+    fn ok(e: &Env, s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> Vec<Value> {
+        run(e, s, f, args, Mode::Execute).unwrap_or_else(|x| panic!("{x}"))
+    }
+
+    fn get(v: &Value, k: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(k))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    fn cn(n: &str) -> (&'static str, Value) {
+        ("ComputerName", n.into())
+    }
+
+    #[test]
+    fn netsh_trace_start_stop_and_read_back() {
+        let e = env();
+        let mut s = default_stamp();
+        let host = [cn("AZS-HOST01")];
+        let before = s.clone();
+        assert!(run(&e, &mut s, enable_netsh_trace, &host, Mode::WhatIf)
+            .expect("wi")
+            .is_empty());
+        assert_eq!(s, before);
+        let x = run(&e, &mut s, disable_netsh_trace, &host, Mode::Execute).expect_err("none");
+        assert!(x.0.contains("no packet trace"), "{x}");
+        let on = ok(
+            &e,
+            &mut s,
+            enable_netsh_trace,
+            &[cn("azs-host01"), ("MaxSize", 512i64.into())],
+        );
+        assert_eq!(get(&on[0], "State"), "Running");
+        assert_eq!(get(&on[0], "MaxSizeMB"), "512");
+        assert!(get(&on[0], "TraceFile").ends_with("AZS-HOST01_netshTrace.etl"));
+        let x = run(&e, &mut s, enable_netsh_trace, &host, Mode::Execute).expect_err("twice");
+        assert!(x.0.contains("already running"), "{x}");
+        let off = ok(&e, &mut s, disable_netsh_trace, &host);
+        let text = fs::read_to_string(get(&off[0], "TraceFile")).expect("file");
+        assert!(
+            text.contains("SIMULATED packet trace of AZS-HOST01"),
+            "{text}"
+        );
+        assert!(s
+            .node("AZS-HOST01")
+            .is_some_and(|n| n.netsh_trace.is_none()));
+        let files = ok(&e, &mut s, get_trace_file_path, &host);
+        assert_eq!(files.len(), 1);
+        assert_eq!(get(&files[0], "Name"), "netshTrace");
+        let path = get(&files[0], "Path");
+        let ev = ok(
+            &e,
+            &mut s,
+            get_trace_event,
+            &[cn("AZS-HOST01"), ("Path", path.into())],
+        );
+        assert_eq!(ev.len(), 2);
+        assert_eq!(get(&ev[0], "Id"), "1001");
+        let win = ok(
+            &e,
+            &mut s,
+            get_trace_event,
+            &[
+                cn("AZS-HOST01"),
+                ("Path", r"C:\Traces\AZS-HOST01_netshTrace.etl".into()),
+                ("MaxEvents", 1i64.into()),
+            ],
+        );
+        assert_eq!(win.len(), 1);
+        let x = run(
+            &e,
+            &mut s,
+            get_trace_event,
+            &[
+                cn("AZS-HOST02"),
+                ("Path", "AZS-HOST01_netshTrace.etl".into()),
+            ],
+            Mode::Execute,
+        )
+        .expect_err("other node");
+        assert!(x.0.contains("Get-AzsSupportTraceFilePath"), "{x}");
+        // A second trace in the same session gets its own file.
+        ok(&e, &mut s, enable_netsh_trace, &host);
+        ok(&e, &mut s, disable_netsh_trace, &host);
+        assert_eq!(ok(&e, &mut s, get_trace_file_path, &host).len(), 2);
+    }
+
+    #[test]
+    fn proc_dump_by_id_and_name() {
+        let e = env();
+        let mut s = default_stamp();
+        let out = ok(
+            &e,
+            &mut s,
+            invoke_proc_dump,
+            &[cn("AZS-SQL01"), ("ProcessName", "sqlservr".into())],
+        );
+        let path = get(&out[0], "Path");
+        let pid = get(&out[0], "ProcessId");
+        assert!(
+            path.ends_with(&format!("dumps/AZS-SQL01_sqlservr_{pid}.dmp")),
+            "{path}"
+        );
+        assert!(fs::read_to_string(&path)
+            .expect("dump")
+            .contains("SIMULATED DUMP"));
+        let x = run(
+            &e,
+            &mut s,
+            invoke_proc_dump,
+            &[cn("AZS-SQL01"), ("ProcessName", "svchost".into())],
+            Mode::Execute,
+        )
+        .expect_err("ambiguous");
+        assert!(x.0.contains("-ProcessId"), "{x}");
+        let x = run(
+            &e,
+            &mut s,
+            invoke_proc_dump,
+            &[cn("AZS-SQL01"), ("ProcessId", 31337i64.into())],
+            Mode::Execute,
+        )
+        .expect_err("unknown");
+        assert!(x.0.contains("31337"), "{x}");
+        let out = ok(
+            &e,
+            &mut s,
+            invoke_proc_dump,
+            &[cn("AZS-SQL01"), ("ProcessId", 700i64.into())],
+        );
+        assert_eq!(get(&out[0], "ProcessName"), "lsass");
+    }
+
+    #[test]
+    fn wmi_tracing_with_dumps() {
+        let e = env();
+        let mut s = default_stamp();
+        let out = ok(
+            &e,
+            &mut s,
+            invoke_wmi_tracing,
+            &[cn("AZS-HOST02"), ("IncludeDumps", true.into())],
+        );
+        assert_eq!(get(&out[0], "Duration"), "00:01:00");
+        assert!(get(&out[0], "DumpFiles").contains("AZS-HOST02_svchost_"));
+        let files = ok(
+            &e,
+            &mut s,
+            get_trace_file_path,
+            &[cn("AZS-HOST02"), ("Name", "Wmi*".into())],
+        );
+        assert_eq!(files.len(), 1);
+        let ev = ok(
+            &e,
+            &mut s,
+            get_trace_event,
+            &[
+                cn("AZS-HOST02"),
+                ("Path", get(&files[0], "Path").into()),
+                ("Level", "Information".into()),
+            ],
+        );
+        assert_eq!(ev.len(), WMI_PROVIDERS.len() + 1);
+    }
+
+    #[test]
+    fn handles_derived_per_process() {
+        let e = env();
+        let mut s = default_stamp();
+        let total: u32 = s
+            .node("AZS-ERCS01")
+            .and_then(|n| n.processes.iter().find(|p| p.id == 700))
+            .map(|p| p.handles)
+            .expect("lsass");
+        let rows = ok(
+            &e,
+            &mut s,
+            invoke_handle,
+            &[cn("AZS-ERCS01"), ("ProcessId", 700i64.into())],
+        );
+        let sum: u32 = rows
+            .iter()
+            .filter_map(|r| get(r, "Count").parse::<u32>().ok())
+            .sum();
+        assert_eq!(sum, total);
+        let files = ok(
+            &e,
+            &mut s,
+            invoke_handle,
+            &[cn("AZS-ERCS01"), ("Type", "File".into())],
+        );
+        assert!(files.iter().all(|r| get(r, "Type") == "File"));
+        let names: Vec<String> = files
+            .iter()
+            .map(|r| get(r, "ProcessName").to_lowercase())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert!(run(
+            &e,
+            &mut s,
+            invoke_handle,
+            &[cn("AZS-ERCS01"), ("ProcessId", 1i64.into())],
+            Mode::Execute
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn net_view_defaults_to_hosts() {
+        let e = env();
+        let mut s = default_stamp();
+        let out = ok(&e, &mut s, invoke_get_net_view, &[]);
+        assert_eq!(out.len(), s.hosts.len());
+        let gw = ok(
+            &e,
+            &mut s,
+            invoke_get_net_view,
+            &[("ComputerName", vec!["AZS-GWY01"].into())],
+        );
+        let text = fs::read_to_string(get(&gw[0], "Path")).expect("snapshot");
+        assert!(
+            text.contains("SIMULATED") && text.contains("contoso-hq"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sysinternals_offline() {
+        let e = env();
+        let mut s = default_stamp();
+        let x =
+            run(&e, &mut s, invoke_sysinternals_download, &[], Mode::Execute).expect_err("offline");
+        assert!(x.0.contains("no internet access"), "{x}");
+        let pep = s.pep_node().to_string();
+        if let Some(n) = s.node_mut(&pep) {
+            n.files.push(FileEntry {
+                path: r"C:\CloudDeployment\Tools\Sysinternals\procdump64.exe".into(),
+                size_bytes: 400_000,
+                modified: None,
+            });
+        }
+        let wi = run(&e, &mut s, invoke_sysinternals_download, &[], Mode::WhatIf).expect("wi");
+        assert!(wi.is_empty());
+        let out = ok(&e, &mut s, invoke_sysinternals_download, &[]);
+        assert!(get(&out[0], "Source").contains("nothing was downloaded"));
+    }
+
+    #[test]
+    fn copy_files_sanitised_placeholders() {
+        let e = env();
+        let mut s = default_stamp();
+        let x = run(
+            &e,
+            &mut s,
+            copy_files,
+            &[cn("AZS-ERCS01"), ("Path", r"C:\Windows".into())],
+            Mode::Execute,
+        )
+        .expect_err("subfolders only");
+        assert!(x.0.contains("-Recurse"), "{x}");
+        let out = ok(
+            &e,
+            &mut s,
+            copy_files,
+            &[
+                cn("AZS-ERCS01"),
+                ("Path", r"C:\".into()),
+                ("Recurse", true.into()),
+            ],
+        );
+        assert_eq!(out.len(), 2);
+        let dest: Vec<String> = out.iter().map(|r| get(r, "Destination")).collect();
+        assert!(
+            dest.contains(&"AZS-ERCS01/C_MASLogs_ERCSDeploy.log".to_string()),
+            "{dest:?}"
+        );
+        let text = fs::read_to_string(e.wd.resolve(&dest[0]).expect("resolve")).expect("copy");
+        assert!(
+            text.contains("SIMULATED COPY") && text.contains("SizeBytes:"),
+            "{text}"
+        );
+        assert_eq!(sanitise(r"C:\a b\..x\y"), "C_a_b_..x_y");
+    }
+
+    #[test]
+    fn parent_cleanup_keeps_current_and_recent() {
+        let e = env();
+        let mut s = default_stamp();
+        let root = e.wd.ensure().expect("ensure").to_path_buf();
+        let parent = root.parent().expect("parent").to_path_buf();
+        let old = parent.join("20200101T000000Z-old1");
+        fs::create_dir_all(old.join("sub")).expect("mk");
+        fs::write(old.join("sub/f"), b"12345").expect("w");
+        let recent_name = format!("{}-new1", Utc::now().format("%Y%m%dT%H%M%SZ"));
+        fs::create_dir_all(parent.join(&recent_name)).expect("mk");
+        fs::create_dir_all(parent.join("keepme")).expect("mk");
+        fs::write(parent.join("20200101T000000Z-file"), b"x").expect("w");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&old, parent.join("20200101T000000Z-link")).expect("ln");
+        let out = ok(&e, &mut s, clear_parent_working_directory, &[]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(get(&out[0], "BytesFreed"), "5");
+        assert!(!old.exists());
+        assert!(
+            parent.join(recent_name).exists() && parent.join("keepme").exists() && root.exists()
+        );
+        assert!(parent.join("20200101T000000Z-file").exists());
+        let none = ok(
+            &e,
+            &mut s,
+            clear_parent_working_directory,
+            &[("ComputerName", vec!["AZS-HOST01"].into())],
+        );
+        assert!(none.is_empty());
+        assert!(workdir_time("20261120T101500Z-abc").is_some());
+        assert!(workdir_time("2026-11-20").is_none());
+    }
+}
