@@ -55,6 +55,9 @@ pub struct Node {
     /// Files (for folder sizes, copies, removal).
     #[serde(rename = "file")]
     pub files: Vec<FileEntry>,
+    /// The simulated packet trace running on the node (Enable-/Disable-AzsSupportNetshTrace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netsh_trace: Option<NetshTrace>,
 }
 
 impl Default for Node {
@@ -81,6 +84,7 @@ impl Default for Node {
             events: Vec::new(),
             event_source: String::new(),
             files: Vec::new(),
+            netsh_trace: None,
         }
     }
 }
@@ -129,6 +133,9 @@ pub struct Process {
     pub handles: u32,
     /// The service it hosts, if any.
     pub service: String,
+    /// When it started (absent: shortly after the node booted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
 }
 
 /// An event-log entry.
@@ -172,4 +179,18 @@ pub struct FileEntry {
     pub size_bytes: u64,
     /// Last write.
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// A packet trace running on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetshTrace {
+    /// Interface captured (empty: all).
+    pub interface: String,
+    /// Maximum trace size, MB.
+    pub max_size_mb: i64,
+    /// When it started.
+    pub started: Option<DateTime<Utc>>,
+    /// The file it will be written to, relative to the working directory.
+    pub file: String,
 }
