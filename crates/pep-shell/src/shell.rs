@@ -436,13 +436,14 @@ impl Shell {
             // A formatting command with nothing piped in formats nothing.
             return Ok(Some(Vec::new()));
         }
-        if spec.supports_should_process && self.needs_confirmation(args) {
+        let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
+        if spec.supports_should_process && repair && self.needs_confirmation(args) {
             return self.ask_confirmation(spec, args, reply);
         }
         self.run_catalog(spec, args, Vec::new()).map(Some)
     }
 
-    /// Interactive sessions confirm changing commands unless `-Confirm:$false`, `-Force` or
+    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` or
     /// `-WhatIf` says otherwise.
     fn needs_confirmation(&self, args: &BoundArgs) -> bool {
         self.kind == SessionKind::Interactive
