@@ -762,3 +762,281 @@ pub fn start_hotpatch(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::{Mode, StampAccess};
+    use super::*;
+    use crate::args::BoundArgs;
+    use crate::workdir::WorkingDirectory;
+
+    const CC: &str = "fabric:/AzureStack.Compute/ComputeController";
+
+    fn prop(v: &Value, p: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(p))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    fn fabric(s: &Stamp) -> &Ring {
+        s.ring("FabricRing").expect("FabricRing")
+    }
+
+    fn cc_mut(s: &mut Stamp) -> &mut FabricService {
+        s.rings
+            .iter_mut()
+            .find(|r| r.name == "FabricRing")
+            .and_then(|r| r.services.iter_mut().find(|x| x.name == CC))
+            .expect("compute controller")
+    }
+
+    fn stuck_primary(s: &mut Stamp) {
+        let rep = cc_mut(s).partitions[0]
+            .replicas
+            .iter_mut()
+            .find(|r| r.role == "Primary")
+            .expect("primary");
+        rep.health = "Error".into();
+        rep.health_detail = "Reconfiguration stuck: the primary replica is not responding".into();
+    }
+
+    fn ring_args(svc: &str) -> Vec<(&'static str, Value)> {
+        vec![
+            ("Ring", vec!["FabricRing"].into()),
+            ("ServiceName", svc.into()),
+        ]
+    }
+
+    #[test]
+    fn healthy_default_and_ring_filter() {
+        let mut s = default_stamp();
+        for r in &s.rings {
+            assert_eq!(ring_health(r), ("Ok".to_string(), vec![]));
+        }
+        let all = run_on(&mut s, get_cluster_health, &[], false).expect("health");
+        assert_eq!(all.len(), s.rings.len());
+        assert_eq!(prop(&all[0], "Ring"), "FabricRing");
+        assert_eq!(prop(&all[1], "Ring"), "SeedRing");
+        let one = run_on(
+            &mut s,
+            get_cluster_health,
+            &[("Ring", vec!["seedring"].into())],
+            false,
+        )
+        .expect("one");
+        assert_eq!(one.len(), 1);
+        let err = run_on(&mut s, get_node, &[("Ring", vec!["ACS"].into())], false)
+            .expect_err("unknown ring");
+        assert!(err.0.contains("FabricRing") && err.0.contains("SeedRing"), "{}", err.0);
+    }
+
+    #[test]
+    fn health_is_derived_from_below() {
+        let mut s = default_stamp();
+        stuck_primary(&mut s);
+        let (h, ev) = ring_health(fabric(&s));
+        assert_eq!(h, "Error");
+        assert!(ev.iter().any(|e| e.contains("Reconfiguration stuck")));
+        let rows = run_on(&mut s, get_cluster_health, &[], false).expect("health");
+        assert_eq!(prop(&rows[0], "AggregatedHealthState"), "Error");
+        assert_eq!(prop(&rows[0], "UnhealthyApplications"), "1");
+        assert_eq!(prop(&rows[1], "AggregatedHealthState"), "Ok");
+        let svc = run_on(&mut s, get_service, &ring_args(CC), false).expect("svc");
+        assert_eq!(prop(&svc[0], "HealthState"), "Error");
+
+        let mut s = default_stamp();
+        s.rings[0].upgrade.state = "RollingForwardInProgress".into();
+        s.rings[0].upgrade.failure_reason = "UD1 safety check timed out".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Warning");
+        s.rings[0].upgrade.state = "Failed".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
+        let mut s = default_stamp();
+        s.rings[0].nodes[2].status = "Down".into();
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Error");
+        assert!(ev[0].contains("Down"));
+    }
+
+    #[test]
+    fn reads_sorted_and_filtered() {
+        let mut s = default_stamp();
+        let nodes = run_on(&mut s, get_node, &[], false).expect("nodes");
+        assert_eq!(nodes.len(), 6);
+        assert_eq!(prop(&nodes[0], "NodeName"), "AZS-XRP01");
+        assert_eq!(prop(&nodes[3], "Ring"), "SeedRing");
+        let one = run_on(&mut s, get_node, &[("NodeName", "azs-xrp02".into())], false)
+            .expect("one");
+        assert_eq!(one.len(), 1);
+        assert!(run_on(&mut s, get_node, &[("NodeName", "X".into())], false).is_err());
+        let svcs = run_on(&mut s, get_service, &[], false).expect("services");
+        let names: Vec<_> = svcs
+            .iter()
+            .filter(|v| prop(v, "Ring") == "FabricRing")
+            .map(|v| prop(v, "ServiceName"))
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(prop(svcs.last().expect("rows"), "Ring"), "SeedRing");
+        let reps = run_on(&mut s, get_replica, &ring_args(CC), false).expect("replicas");
+        assert_eq!(reps.len(), 3);
+        assert_eq!(prop(&reps[0], "ReplicaRole"), "ActiveSecondary");
+        assert_eq!(prop(&reps[2], "ReplicaRole"), "Primary");
+        let err = run_on(&mut s, get_replica, &ring_args("fabric:/Nope/Svc"), false)
+            .expect_err("unknown service");
+        assert!(err.0.contains("ComputeController"));
+        // Prefix optional.
+        let tag = run_on(
+            &mut s,
+            get_image_tag,
+            &[("ServiceName", "AzureStack.Compute/ComputeController".into())],
+            false,
+        )
+        .expect("tag");
+        assert_eq!(prop(&tag[0], "ImageTag"), "1.2408.1.50");
+        let man = run_on(&mut s, get_manifest_names, &ring_args(CC), false).expect("man");
+        assert_eq!(man.len(), 2);
+        assert_eq!(prop(&man[0], "ManifestName"), "ComputeControllerPkg");
+        let rv = run_on(&mut s, get_runtime_version, &[], false).expect("rv");
+        assert_eq!(rv.len(), 6);
+        let cfg = run_on(&mut s, get_cluster_configuration, &[], false).expect("cfg");
+        assert_eq!(prop(&cfg[0], "ConfigVersion"), "1.0.0");
+        assert_eq!(prop(&cfg[0], "NodeTypes"), "InfraVM");
+        assert!(prop(&cfg[0], "FabricSettings").contains("FabricDataRoot"));
+        let m = run_on(&mut s, get_cluster_manifest, &[], false).expect("manifest");
+        assert!(m[0].to_display().starts_with("<ClusterManifest"));
+        let up = run_on(&mut s, get_cluster_upgrade, &[], false).expect("upgrade");
+        assert_eq!(prop(&up[0], "UpgradeState"), "RollingForwardCompleted");
+    }
+
+    #[test]
+    fn restart_primary_repairs_and_refuses() {
+        let mut s = default_stamp();
+        stuck_primary(&mut s);
+        let old_id = cc_mut(&mut s).partitions[0]
+            .replicas
+            .iter()
+            .find(|r| r.role == "Primary")
+            .map(|r| r.id.clone())
+            .expect("primary");
+        let out = run_on(&mut s, restart_primary, &ring_args(CC), true).expect("restart");
+        let primary = out
+            .iter()
+            .find(|v| prop(v, "ReplicaRole") == "Primary")
+            .expect("primary row");
+        assert_ne!(prop(primary, "ReplicaId"), old_id);
+        assert_eq!(prop(primary, "HealthState"), "Ok");
+        assert_eq!(prop(primary, "HealthDetail"), "");
+        assert_eq!(ring_health(fabric(&s)).0, "Ok");
+
+        // Several partitions, several primaries: refused.
+        let mut s = default_stamp();
+        let extra = cc_mut(&mut s).partitions[0].clone();
+        cc_mut(&mut s).partitions.push(extra);
+        let err = run_on(&mut s, restart_primary, &ring_args(CC), true).expect_err("two");
+        assert!(err.0.contains("2 primary"), "{}", err.0);
+        // No primary: refused.
+        let mut s = default_stamp();
+        for r in cc_mut(&mut s).partitions[0].replicas.iter_mut() {
+            r.role = "None".into();
+        }
+        assert!(run_on(&mut s, restart_primary, &ring_args(CC), true).is_err());
+    }
+
+    #[test]
+    fn whatif_changes_nothing() {
+        let mut s = default_stamp();
+        stuck_primary(&mut s);
+        let before = s.clone();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
+        let mut args = BoundArgs::new();
+        for (k, v) in ring_args(CC) {
+            args.insert(k, v);
+        }
+        let mut inv = Invocation::new(
+            &args,
+            Vec::new(),
+            StampAccess::Write(&mut s),
+            &wd,
+            chrono::Utc::now(),
+            Mode::WhatIf,
+        );
+        let out = restart_primary(&mut inv).expect("whatif");
+        assert!(out.is_empty());
+        assert_eq!(inv.effects().len(), 1);
+        assert!(!inv.changed());
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn move_primary_swaps_roles_and_refuses() {
+        let mut s = default_stamp();
+        let part = &fabric(&s).services[0].partitions[0];
+        let old = part
+            .replicas
+            .iter()
+            .find(|r| r.role == "Primary")
+            .map(|r| r.node.clone())
+            .expect("primary");
+        let target = part
+            .replicas
+            .iter()
+            .find(|r| r.role == "ActiveSecondary")
+            .map(|r| r.node.clone())
+            .expect("secondary");
+        let svc = fabric(&s).services[0].name.clone();
+        let mut args = ring_args(&svc);
+        args.push(("NodeName", target.as_str().into()));
+        let out = run_on(&mut s, move_primary, &args, true).expect("move");
+        let p = out
+            .iter()
+            .find(|v| prop(v, "ReplicaRole") == "Primary")
+            .expect("primary");
+        assert_eq!(prop(p, "NodeName"), target);
+        let mut args = ring_args(&svc);
+        args.push(("NodeName", old.as_str().into()));
+        let mut back = s.clone();
+        run_on(&mut back, move_primary, &args, true).expect("move back");
+        // Target down: refused.
+        let mut s = default_stamp();
+        if let Some(n) = s.rings[0].nodes.iter_mut().find(|n| n.name == target) {
+            n.status = "Down".into();
+        }
+        let mut args = ring_args(&svc);
+        args.push(("NodeName", target.as_str().into()));
+        let err = run_on(&mut s, move_primary, &args, true).expect_err("down");
+        assert!(err.0.contains("not Up"));
+        // The node already holding the primary holds no secondary: refused.
+        let mut s = default_stamp();
+        let mut args = ring_args(&svc);
+        args.push(("NodeName", old.as_str().into()));
+        let err = run_on(&mut s, move_primary, &args, true).expect_err("no secondary");
+        assert!(err.0.contains("no secondary"));
+    }
+
+    #[test]
+    fn hotpatch_changes_tag_and_refuses() {
+        let mut s = default_stamp();
+        let mut args = ring_args(CC);
+        args.push(("HotpatchId", "HP-1".into()));
+        args.push(("ImageTag", "1.2408.1.51".into()));
+        let out = run_on(&mut s, start_hotpatch, &args, true).expect("patch");
+        assert_eq!(out.len(), 3);
+        assert_eq!(prop(&out[0], "PreviousTag"), "1.2408.1.50");
+        assert_eq!(cc_mut(&mut s).image_tag, "1.2408.1.51");
+        // Same tag again: refused.
+        let err = run_on(&mut s, start_hotpatch, &args, true).expect_err("same");
+        assert!(err.0.contains("already"));
+        // Unknown service, node down: refused.
+        let mut bad = ring_args("fabric:/X/Y");
+        bad.push(("ImageTag", "2".into()));
+        assert!(run_on(&mut s, start_hotpatch, &bad, true).is_err());
+        let mut s = default_stamp();
+        s.rings[0].nodes[0].status = "Down".into();
+        let err = run_on(&mut s, start_hotpatch, &args, true).expect_err("down");
+        assert!(err.0.contains("AZS-XRP01"));
+    }
+}
