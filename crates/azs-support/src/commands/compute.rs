@@ -429,3 +429,212 @@ fn retry_failed_plans(stamp: &mut Stamp, role: &str, now: chrono::DateTime<chron
         plan.end = Some(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::{Mode, StampAccess};
+    use super::*;
+    use crate::args::BoundArgs;
+    use crate::stamp::{ActionPlan, ActionPlanStep};
+    use crate::workdir::WorkingDirectory;
+
+    fn prop(v: &Value, p: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(p))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn infrastructure_vms_sorted_and_filtered() {
+        let mut s = default_stamp();
+        let all = run_on(&mut s, get_infrastructure_vm, &[], false).expect("vms");
+        assert_eq!(all.len(), s.vms.len());
+        assert_eq!(prop(&all[0], "Name"), "AZS-ACS01");
+        let ercs = run_on(
+            &mut s,
+            get_infrastructure_vm,
+            &[("Name", "*ercs*".into())],
+            false,
+        )
+        .expect("ercs");
+        assert_eq!(ercs.len(), 3);
+        assert_eq!(prop(&ercs[0], "Role"), "ERCS");
+        assert!(run_on(&mut s, get_infrastructure_vm, &[("Name", "NOPE".into())], false).is_err());
+        let by_host = run_on(
+            &mut s,
+            get_infrastructure_vm_host,
+            &[("ComputerName", vec!["AZS-HOST01"].into())],
+            false,
+        )
+        .expect("by host");
+        assert!(by_host.iter().all(|v| prop(v, "Host") == "AZS-HOST01"));
+        assert!(by_host.windows(2).all(|w| prop(&w[0], "Name") <= prop(&w[1], "Name")));
+        assert!(run_on(
+            &mut s,
+            get_infrastructure_vm_host,
+            &[("ComputerName", vec!["AZS-HOST09"].into())],
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn report_and_tenant_views() {
+        let mut s = default_stamp();
+        let rows = run_on(&mut s, get_vm_report, &[], false).expect("report");
+        assert_eq!(rows.len(), s.vms.len() + s.compute.vms.len());
+        assert!(rows.windows(2).all(|w| prop(&w[0], "Host") <= prop(&w[1], "Host")));
+        assert!(rows.iter().any(|r| prop(r, "Kind") == "Tenant"));
+        let t = run_on(&mut s, get_tenant_vm, &[("Name", "*001".into())], false).expect("vm");
+        assert_eq!(t.len(), 1);
+        assert_eq!(prop(&t[0], "Host"), "AZS-HOST01");
+        let none = run_on(
+            &mut s,
+            get_tenant_vm,
+            &[("SubscriptionId", "0000".into())],
+            false,
+        )
+        .expect("none");
+        assert!(none.is_empty());
+        let ss = run_on(&mut s, get_tenant_vmss, &[], false).expect("vmss");
+        assert_eq!(prop(&ss[0], "Capacity"), "3");
+    }
+
+    #[test]
+    fn metrics_busiest_first() {
+        let mut s = default_stamp();
+        let rows = run_on(&mut s, get_performance_metrics, &[], false).expect("metrics");
+        assert_eq!(rows.len(), s.hosts.len() + s.vms.len());
+        let cpu: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r.as_record().and_then(|r| r.get("CpuPercent")))
+            .filter_map(Value::as_f64)
+            .collect();
+        assert!(cpu.windows(2).all(|w| w[0] >= w[1]));
+        assert!(run_on(
+            &mut s,
+            get_performance_metrics,
+            &[("ComputerName", vec!["X1"].into())],
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn restart_refuses_ercs_and_empty_roles() {
+        let mut s = default_stamp();
+        let err = run_on(&mut s, restart_computer_by_role, &[("Role", "ercs".into())], true)
+            .expect_err("ercs");
+        assert!(err.0.contains("privileged endpoint session"));
+        let err = run_on(&mut s, restart_computer_by_role, &[("Role", "Nope".into())], true)
+            .expect_err("no vms");
+        assert!(err.0.contains("ACS"));
+    }
+
+    #[test]
+    fn restart_completes_stuck_upgrade() {
+        let mut s = default_stamp();
+        let ring = &mut s.rings[0];
+        assert_eq!(ring.name, "FabricRing");
+        ring.upgrade.state = "RollingForwardInProgress".into();
+        ring.upgrade.target_version = "7.2.477.9590".into();
+        ring.upgrade.current_domain = "UD1".into();
+        ring.upgrade.completed_domains = vec!["UD0".into()];
+        ring.upgrade.failure_reason = "Upgrade domain UD1 safety check timed out".into();
+        ring.nodes[1].health = "Warning".into();
+        let out = run_on(
+            &mut s,
+            restart_computer_by_role,
+            &[("Role", "FabricRing".into())],
+            true,
+        )
+        .expect("restart");
+        assert_eq!(out.len(), 3);
+        let ring = &s.rings[0];
+        assert_eq!(ring.upgrade.state, "RollingForwardCompleted");
+        assert_eq!(ring.runtime_version, "7.2.477.9590");
+        assert!(ring.upgrade.failure_reason.is_empty());
+        assert_eq!(ring.upgrade.completed_domains, vec!["UD0", "UD1", "UD2"]);
+        assert!(ring
+            .nodes
+            .iter()
+            .all(|n| n.version == "7.2.477.9590" && n.health == "Ok" && n.status == "Up"));
+        // The seed ring was not touched.
+        assert_eq!(s.rings[1].upgrade.state, "RollingForwardCompleted");
+    }
+
+    #[test]
+    fn restart_starts_vms_and_retries_failed_plan() {
+        let mut s = default_stamp();
+        let vm = s.node_mut("AZS-ACS02").expect("vm");
+        vm.state = "Off".into();
+        if let Some(svc) = vm
+            .services
+            .iter_mut()
+            .find(|x| x.start_type == "Automatic")
+        {
+            svc.state = "Stopped".into();
+        }
+        let step = |i: &str, st: &str, role: &str| ActionPlanStep {
+            index: i.into(),
+            name: format!("step {i}"),
+            role: role.into(),
+            status: st.into(),
+            error: if st == "Error" {
+                "Timed out waiting for AZS-ACS02".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        };
+        s.ece.action_plans.push(ActionPlan {
+            id: "p1".into(),
+            name: "Update".into(),
+            status: "Failed".into(),
+            steps: vec![
+                step("1", "Success", "Cloud"),
+                step("2.3", "Error", "ACS"),
+                step("3", "NotStarted", "Cloud"),
+            ],
+            ..Default::default()
+        });
+        let now_before = chrono::Utc::now();
+        run_on(&mut s, restart_computer_by_role, &[("Role", "ACS".into())], true).expect("ok");
+        let vm = s.vm("AZS-ACS02").expect("vm");
+        assert_eq!(vm.state, "Running");
+        assert!(vm.boot_time >= now_before);
+        assert!(vm
+            .services
+            .iter()
+            .filter(|x| x.start_type == "Automatic")
+            .all(|x| x.state == "Running"));
+        let plan = s.ece.action_plans.last().expect("plan");
+        assert_eq!(plan.status, "Completed");
+        assert!(plan.end.is_some());
+        assert_eq!(plan.steps[1].status, "Success");
+    }
+
+    #[test]
+    fn restart_whatif_changes_nothing() {
+        let mut s = default_stamp();
+        s.node_mut("AZS-ACS02").expect("vm").state = "Off".into();
+        let before = s.clone();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
+        let mut args = BoundArgs::new();
+        args.insert("Role", "ACS".into());
+        let mut inv = Invocation::new(
+            &args,
+            Vec::new(),
+            StampAccess::Write(&mut s),
+            &wd,
+            chrono::Utc::now(),
+            Mode::WhatIf,
+        );
+        assert!(restart_computer_by_role(&mut inv).expect("whatif").is_empty());
+        assert_eq!(inv.effects().len(), 1);
+        assert_eq!(s, before);
+    }
+}
