@@ -467,3 +467,181 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
         .with("Length", text.len() as u64)
         .into()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{default_stamp, run_on};
+    use super::*;
+    use crate::stamp::ActionPlanStep;
+
+    fn prop(v: &Value, p: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(p))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    fn with_failed_plan() -> Stamp {
+        let mut s = default_stamp();
+        let t = |h| DateTime::parse_from_rfc3339(h).map(|d| d.with_timezone(&Utc)).ok();
+        s.ece.action_plans.push(ActionPlan {
+            id: "f00d".into(),
+            name: "Update".into(),
+            status: "Failed".into(),
+            start: t("2026-11-05T01:00:00Z"),
+            end: t("2026-11-05T03:00:00Z"),
+            steps: vec![
+                ActionPlanStep {
+                    index: "2.3".into(),
+                    name: "Update ACS VMs".into(),
+                    role: "ACS".into(),
+                    status: "Error".into(),
+                    error: "Timed out waiting for AZS-ACS02 to restart after patching".into(),
+                    ..Default::default()
+                },
+                ActionPlanStep {
+                    index: "3".into(),
+                    name: "Later".into(),
+                    role: "Cloud".into(),
+                    status: "NotStarted".into(),
+                    ..Default::default()
+                },
+            ],
+        });
+        s
+    }
+
+    #[test]
+    fn plans_filter_and_steps() {
+        let mut s = with_failed_plan();
+        let all = run_on(&mut s, get_action_plan_instance, &[], false).expect("plans");
+        assert_eq!(all.len(), 2);
+        assert_eq!(prop(&all[1], "InstanceId"), "f00d");
+        let failed = run_on(
+            &mut s,
+            get_action_plan_instance,
+            &[("Status", "Failed".into())],
+            false,
+        )
+        .expect("failed");
+        assert_eq!(failed.len(), 1);
+        let none = run_on(
+            &mut s,
+            get_action_plan_instance,
+            &[("Name", "Rotate*".into())],
+            false,
+        )
+        .expect("none");
+        assert!(none.is_empty());
+        let steps = run_on(&mut s, get_action_plan_instance, &[("Id", "F00D".into())], false)
+            .expect("steps");
+        assert_eq!(steps.len(), 2);
+        assert_eq!(prop(&steps[0], "Status"), "Error");
+        assert!(prop(&steps[0], "ErrorMessage").contains("Timed out"));
+        let err = run_on(&mut s, get_action_plan_instance, &[("Id", "x".into())], false)
+            .expect_err("unknown id");
+        assert!(err.0.contains("f00d"));
+    }
+
+    #[test]
+    fn routing_names_owning_team() {
+        let mut s = with_failed_plan();
+        let r = run_on(&mut s, get_routing_information, &[], false).expect("routing");
+        assert_eq!(prop(&r[0], "FailedStep"), "2.3 Update ACS VMs");
+        assert_eq!(prop(&r[0], "Component"), "ACS");
+        let team = s
+            .ece
+            .roles
+            .iter()
+            .find(|x| x.name == "ACS")
+            .map(|x| x.owning_team.clone())
+            .expect("ACS role");
+        assert_eq!(prop(&r[0], "OwningTeam"), team);
+        let mut healthy = default_stamp();
+        assert!(run_on(&mut healthy, get_routing_information, &[], false).is_err());
+        let id = healthy.ece.action_plans[0].id.clone();
+        let err = run_on(&mut healthy, get_routing_information, &[("Id", id.into())], false)
+            .expect_err("not failed");
+        assert!(err.0.contains("Completed"));
+    }
+
+    #[test]
+    fn cloud_definition_falls_back() {
+        let mut s = default_stamp();
+        s.ece.cloud_definition = "<CloudDefinition/>".into();
+        let out = run_on(&mut s, get_cloud_definition, &[], false).expect("live");
+        assert_eq!(out.len(), 1);
+        s.ece.cloud_definition.clear();
+        s.ece.backup_cloud_definition = "<CloudDefinition Backup='1'/>".into();
+        let out = run_on(&mut s, get_cloud_definition, &[], false).expect("backup");
+        assert!(out[0].to_display().contains("backup"));
+        assert!(out[1].to_display().contains("Backup"));
+        s.ece.backup_cloud_definition.clear();
+        assert!(run_on(&mut s, get_cloud_definition, &[], false).is_err());
+    }
+
+    #[test]
+    fn roles_nodes_and_status() {
+        let mut s = default_stamp();
+        let r = run_on(
+            &mut s,
+            get_computer_role,
+            &[("ComputerName", vec!["AZS-ERCS01", "AZS-HOST01"].into())],
+            false,
+        )
+        .expect("roles");
+        assert_eq!(prop(&r[0], "Role"), "ERCS");
+        assert_eq!(prop(&r[1], "Role"), "BareMetal");
+        assert!(run_on(
+            &mut s,
+            get_computer_role,
+            &[("ComputerName", vec!["X"].into())],
+            false
+        )
+        .is_err());
+        let acs = run_on(&mut s, get_role_nodes, &[("Role", "ACS".into())], false).expect("acs");
+        assert_eq!(acs.len(), 3);
+        assert_eq!(prop(&acs[0], "NodeType"), "VirtualMachine");
+        let bm = run_on(&mut s, get_role_nodes, &[("Role", "BareMetal".into())], false)
+            .expect("bm");
+        assert_eq!(bm.len(), s.hosts.len());
+        assert!(run_on(&mut s, get_role_nodes, &[("Role", "Nope".into())], false).is_err());
+        let def = run_on(&mut s, get_role_definition, &[("Role", "ACS".into())], false)
+            .expect("def");
+        assert_eq!(prop(&def[0], "Nodes"), "AZS-ACS01, AZS-ACS02, AZS-ACS03");
+        s.node_mut("AZS-ACS02").expect("vm").provisioning_status = "Failed".into();
+        let st = run_on(&mut s, get_provisioning_status, &[], false).expect("status");
+        assert_eq!(st.len(), s.hosts.len() + s.vms.len());
+        assert_eq!(prop(&st[0], "NodeName"), "AZS-ACS02");
+    }
+
+    #[test]
+    fn code_integrity_per_node() {
+        let mut s = default_stamp();
+        s.node_mut("AZS-ACS02").expect("vm").state = "Off".into();
+        let rows = run_on(&mut s, get_code_integrity, &[], false).expect("ci");
+        assert_eq!(rows.len(), s.hosts.len() + s.vms.len());
+        let acs2 = rows
+            .iter()
+            .find(|r| prop(r, "ComputerName") == "AZS-ACS02")
+            .expect("row");
+        assert_eq!(prop(acs2, "KernelModeStatus"), "Unknown");
+        assert_eq!(prop(&rows[0], "UserModeStatus"), "Enforced");
+    }
+
+    #[test]
+    fn dsc_logs_written_to_workdir() {
+        let mut s = default_stamp();
+        let out = run_on(
+            &mut s,
+            get_dsc_logs,
+            &[("ComputerName", "azs-acs01".into())],
+            false,
+        )
+        .expect("dsc");
+        let path = prop(&out[0], "Path");
+        assert!(path.contains("DscLogs_AZS-ACS01_"));
+        assert!(prop(&out[0], "Length").parse::<u64>().expect("len") > 0);
+        assert!(run_on(&mut s, get_dsc_logs, &[("ComputerName", "X".into())], false).is_err());
+    }
+}
