@@ -462,3 +462,141 @@ pub fn invoke_sdn_request(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         .with("Document", doc.clone())
         .into()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::{Mode, StampAccess};
+    use super::*;
+    use crate::args::BoundArgs;
+    use crate::workdir::WorkingDirectory;
+
+    const VNET: &str = "/subscriptions/7c0e5a1b-2f4d-4c3a-9b8e-6d1f2a3b4c5d/resourceGroups/rg-app0/providers/Microsoft.Network/virtualNetworks/vnet-app";
+
+    fn prop(v: &Value, p: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(p))
+            .map(Value::to_display)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn s2s_sorted_by_status_then_name() {
+        let mut s = default_stamp();
+        s.network.connections[0].status = "NotConnected".into();
+        let rows = run_on(&mut s, get_s2s_connection_information, &[], false).expect("s2s");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(prop(&rows[0], "ConnectionStatus"), "Connected");
+        assert_eq!(prop(&rows[1], "Name"), "contoso-hq");
+        let one = run_on(
+            &mut s,
+            get_s2s_connection_information,
+            &[("Name", "*branch".into())],
+            false,
+        )
+        .expect("one");
+        assert_eq!(one.len(), 1);
+    }
+
+    #[test]
+    fn sdn_diagnostic_passes_on_healthy_stamp_and_finds_faults() {
+        let mut s = default_stamp();
+        let rows = run_on(&mut s, start_sdn_diagnostic, &[], false).expect("diag");
+        assert!(rows.iter().all(|r| prop(r, "Result") == "Pass"), "{rows:?}");
+        assert!(prop(&rows[0], "ReportPath").contains("SdnDiagnostics_"));
+        let gwy = s.node_mut("AZS-GWY01").expect("gwy");
+        if let Some(svc) = gwy.services.iter_mut().find(|x| x.name == "GatewayService") {
+            svc.state = "Stopped".into();
+        }
+        s.network.connections[0].status = "NotConnected".into();
+        s.network.nrp[0].document =
+            r#"{"name":"vnet-app","properties":{"provisioningState":"Failed"}}"#.into();
+        let rows = run_on(&mut s, start_sdn_diagnostic, &[], false).expect("diag");
+        let failed: Vec<_> = rows
+            .iter()
+            .filter(|r| prop(r, "Result") == "Fail")
+            .map(|r| prop(r, "Details"))
+            .collect();
+        assert_eq!(failed.len(), 3, "{failed:?}");
+        assert_eq!(prop(&rows[0], "Result"), "Fail");
+        assert!(failed.iter().any(|d| d.contains("contoso-hq")));
+        assert!(failed.iter().any(|d| d.contains("GatewayService on AZS-GWY01")));
+    }
+
+    #[test]
+    fn nrp_get_and_refusals() {
+        let mut s = default_stamp();
+        let out = run_on(&mut s, invoke_nrp_request, &[("ResourceId", VNET.into())], false)
+            .expect("get");
+        assert_eq!(prop(&out[0], "ProvisioningState"), "Succeeded");
+        assert!(prop(&out[0], "Document").contains("10.10.0.0/16"));
+        let bad_kind = VNET.replace("virtualNetworks", "routeTables");
+        let err = run_on(&mut s, invoke_nrp_request, &[("ResourceId", bad_kind.into())], false)
+            .expect_err("kind");
+        assert!(err.0.contains("virtualNetworks"));
+        let bad_name = VNET.replace("vnet-app", "vnet-x");
+        let err = run_on(&mut s, invoke_nrp_request, &[("ResourceId", bad_name.into())], false)
+            .expect_err("name");
+        assert!(err.0.contains("vnet-app"));
+    }
+
+    #[test]
+    fn nrp_put_replaces_or_redrives() {
+        let mut s = default_stamp();
+        let put = |body: Option<&str>| {
+            let mut a = vec![("ResourceId", Value::from(VNET)), ("Method", "PUT".into())];
+            if let Some(b) = body {
+                a.push(("Body", b.into()));
+            }
+            a
+        };
+        let err = run_on(&mut s, invoke_nrp_request, &put(Some("{not json}")), true)
+            .expect_err("invalid");
+        assert!(err.0.contains("not valid JSON"));
+        assert!(run_on(&mut s, invoke_nrp_request, &put(Some("[1]")), true).is_err());
+        let body = r#"{"name":"vnet-app","properties":{"provisioningState":"Failed"}}"#;
+        run_on(&mut s, invoke_nrp_request, &put(Some(body)), true).expect("put");
+        assert!(s.network.nrp[0].document.contains("Failed"));
+        let out = run_on(&mut s, invoke_nrp_request, &put(None), true).expect("redrive");
+        assert_eq!(prop(&out[0], "ProvisioningState"), "Succeeded");
+        assert!(s.network.nrp[0].document.contains("Succeeded"));
+    }
+
+    #[test]
+    fn sdn_get_put_and_whatif() {
+        let mut s = default_stamp();
+        let out = run_on(
+            &mut s,
+            invoke_sdn_request,
+            &[("ResourceRef", "/servers/AZS-HOST01".into())],
+            false,
+        )
+        .expect("get");
+        assert_eq!(prop(&out[0], "ConfigurationState"), "Success");
+        assert!(run_on(
+            &mut s,
+            invoke_sdn_request,
+            &[("ResourceRef", "/servers/AZS-HOST09".into())],
+            false
+        )
+        .is_err());
+        let before = s.clone();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
+        let mut args = BoundArgs::new();
+        args.insert("ResourceRef", "/logicalNetworks/PublicVIP".into());
+        args.insert("Method", "PUT".into());
+        args.insert("Body", r#"{"resourceId":"PublicVIP","properties":{}}"#.into());
+        let mut inv = Invocation::new(
+            &args,
+            Vec::new(),
+            StampAccess::Write(&mut s),
+            &wd,
+            chrono::Utc::now(),
+            Mode::WhatIf,
+        );
+        assert!(invoke_sdn_request(&mut inv).expect("whatif").is_empty());
+        assert_eq!(inv.effects().len(), 1);
+        assert_eq!(s, before);
+    }
+}
