@@ -461,7 +461,13 @@ mod tests {
         .expect("ercs");
         assert_eq!(ercs.len(), 3);
         assert_eq!(prop(&ercs[0], "Role"), "ERCS");
-        assert!(run_on(&mut s, get_infrastructure_vm, &[("Name", "NOPE".into())], false).is_err());
+        assert!(run_on(
+            &mut s,
+            get_infrastructure_vm,
+            &[("Name", "NOPE".into())],
+            false
+        )
+        .is_err());
         let by_host = run_on(
             &mut s,
             get_infrastructure_vm_host,
@@ -470,7 +476,9 @@ mod tests {
         )
         .expect("by host");
         assert!(by_host.iter().all(|v| prop(v, "Host") == "AZS-HOST01"));
-        assert!(by_host.windows(2).all(|w| prop(&w[0], "Name") <= prop(&w[1], "Name")));
+        assert!(by_host
+            .windows(2)
+            .all(|w| prop(&w[0], "Name") <= prop(&w[1], "Name")));
         assert!(run_on(
             &mut s,
             get_infrastructure_vm_host,
@@ -485,7 +493,9 @@ mod tests {
         let mut s = default_stamp();
         let rows = run_on(&mut s, get_vm_report, &[], false).expect("report");
         assert_eq!(rows.len(), s.vms.len() + s.compute.vms.len());
-        assert!(rows.windows(2).all(|w| prop(&w[0], "Host") <= prop(&w[1], "Host")));
+        assert!(rows
+            .windows(2)
+            .all(|w| prop(&w[0], "Host") <= prop(&w[1], "Host")));
         assert!(rows.iter().any(|r| prop(r, "Kind") == "Tenant"));
         let t = run_on(&mut s, get_tenant_vm, &[("Name", "*001".into())], false).expect("vm");
         assert_eq!(t.len(), 1);
@@ -525,11 +535,21 @@ mod tests {
     #[test]
     fn restart_refuses_ercs_and_empty_roles() {
         let mut s = default_stamp();
-        let err = run_on(&mut s, restart_computer_by_role, &[("Role", "ercs".into())], true)
-            .expect_err("ercs");
+        let err = run_on(
+            &mut s,
+            restart_computer_by_role,
+            &[("Role", "ercs".into())],
+            true,
+        )
+        .expect_err("ercs");
         assert!(err.0.contains("privileged endpoint session"));
-        let err = run_on(&mut s, restart_computer_by_role, &[("Role", "Nope".into())], true)
-            .expect_err("no vms");
+        let err = run_on(
+            &mut s,
+            restart_computer_by_role,
+            &[("Role", "Nope".into())],
+            true,
+        )
+        .expect_err("no vms");
         assert!(err.0.contains("ACS"));
     }
 
@@ -570,11 +590,7 @@ mod tests {
         let mut s = default_stamp();
         let vm = s.node_mut("AZS-ACS02").expect("vm");
         vm.state = "Off".into();
-        if let Some(svc) = vm
-            .services
-            .iter_mut()
-            .find(|x| x.start_type == "Automatic")
-        {
+        if let Some(svc) = vm.services.iter_mut().find(|x| x.start_type == "Automatic") {
             svc.state = "Stopped".into();
         }
         let step = |i: &str, st: &str, role: &str| ActionPlanStep {
@@ -601,7 +617,13 @@ mod tests {
             ..Default::default()
         });
         let now_before = chrono::Utc::now();
-        run_on(&mut s, restart_computer_by_role, &[("Role", "ACS".into())], true).expect("ok");
+        run_on(
+            &mut s,
+            restart_computer_by_role,
+            &[("Role", "ACS".into())],
+            true,
+        )
+        .expect("ok");
         let vm = s.vm("AZS-ACS02").expect("vm");
         assert_eq!(vm.state, "Running");
         assert!(vm.boot_time >= now_before);
@@ -633,7 +655,9 @@ mod tests {
             chrono::Utc::now(),
             Mode::WhatIf,
         );
-        assert!(restart_computer_by_role(&mut inv).expect("whatif").is_empty());
+        assert!(restart_computer_by_role(&mut inv)
+            .expect("whatif")
+            .is_empty());
         assert_eq!(inv.effects().len(), 1);
         assert_eq!(s, before);
     }

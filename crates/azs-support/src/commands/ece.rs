@@ -483,7 +483,11 @@ mod tests {
 
     fn with_failed_plan() -> Stamp {
         let mut s = default_stamp();
-        let t = |h| DateTime::parse_from_rfc3339(h).map(|d| d.with_timezone(&Utc)).ok();
+        let t = |h| {
+            DateTime::parse_from_rfc3339(h)
+                .map(|d| d.with_timezone(&Utc))
+                .ok()
+        };
         s.ece.action_plans.push(ActionPlan {
             id: "f00d".into(),
             name: "Update".into(),
@@ -533,13 +537,23 @@ mod tests {
         )
         .expect("none");
         assert!(none.is_empty());
-        let steps = run_on(&mut s, get_action_plan_instance, &[("Id", "F00D".into())], false)
-            .expect("steps");
+        let steps = run_on(
+            &mut s,
+            get_action_plan_instance,
+            &[("Id", "F00D".into())],
+            false,
+        )
+        .expect("steps");
         assert_eq!(steps.len(), 2);
         assert_eq!(prop(&steps[0], "Status"), "Error");
         assert!(prop(&steps[0], "ErrorMessage").contains("Timed out"));
-        let err = run_on(&mut s, get_action_plan_instance, &[("Id", "x".into())], false)
-            .expect_err("unknown id");
+        let err = run_on(
+            &mut s,
+            get_action_plan_instance,
+            &[("Id", "x".into())],
+            false,
+        )
+        .expect_err("unknown id");
         assert!(err.0.contains("f00d"));
     }
 
@@ -560,8 +574,13 @@ mod tests {
         let mut healthy = default_stamp();
         assert!(run_on(&mut healthy, get_routing_information, &[], false).is_err());
         let id = healthy.ece.action_plans[0].id.clone();
-        let err = run_on(&mut healthy, get_routing_information, &[("Id", id.into())], false)
-            .expect_err("not failed");
+        let err = run_on(
+            &mut healthy,
+            get_routing_information,
+            &[("Id", id.into())],
+            false,
+        )
+        .expect_err("not failed");
         assert!(err.0.contains("Completed"));
     }
 
@@ -602,12 +621,22 @@ mod tests {
         let acs = run_on(&mut s, get_role_nodes, &[("Role", "ACS".into())], false).expect("acs");
         assert_eq!(acs.len(), 3);
         assert_eq!(prop(&acs[0], "NodeType"), "VirtualMachine");
-        let bm = run_on(&mut s, get_role_nodes, &[("Role", "BareMetal".into())], false)
-            .expect("bm");
+        let bm = run_on(
+            &mut s,
+            get_role_nodes,
+            &[("Role", "BareMetal".into())],
+            false,
+        )
+        .expect("bm");
         assert_eq!(bm.len(), s.hosts.len());
         assert!(run_on(&mut s, get_role_nodes, &[("Role", "Nope".into())], false).is_err());
-        let def = run_on(&mut s, get_role_definition, &[("Role", "ACS".into())], false)
-            .expect("def");
+        let def = run_on(
+            &mut s,
+            get_role_definition,
+            &[("Role", "ACS".into())],
+            false,
+        )
+        .expect("def");
         assert_eq!(prop(&def[0], "Nodes"), "AZS-ACS01, AZS-ACS02, AZS-ACS03");
         s.node_mut("AZS-ACS02").expect("vm").provisioning_status = "Failed".into();
         let st = run_on(&mut s, get_provisioning_status, &[], false).expect("status");

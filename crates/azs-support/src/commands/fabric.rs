@@ -267,7 +267,7 @@ fn find_service(inv: &Invocation<'_>) -> Result<(usize, usize), CommandError> {
     }
 }
 
-fn ring_service<'a>(stamp: &'a Stamp, at: (usize, usize)) -> (&'a Ring, &'a FabricService) {
+fn ring_service(stamp: &Stamp, at: (usize, usize)) -> (&Ring, &FabricService) {
     let ring = &stamp.rings[at.0];
     (ring, &ring.services[at.1])
 }
@@ -829,7 +829,11 @@ mod tests {
         assert_eq!(one.len(), 1);
         let err = run_on(&mut s, get_node, &[("Ring", vec!["ACS"].into())], false)
             .expect_err("unknown ring");
-        assert!(err.0.contains("FabricRing") && err.0.contains("SeedRing"), "{}", err.0);
+        assert!(
+            err.0.contains("FabricRing") && err.0.contains("SeedRing"),
+            "{}",
+            err.0
+        );
     }
 
     #[test]
@@ -866,8 +870,8 @@ mod tests {
         assert_eq!(nodes.len(), 6);
         assert_eq!(prop(&nodes[0], "NodeName"), "AZS-XRP01");
         assert_eq!(prop(&nodes[3], "Ring"), "SeedRing");
-        let one = run_on(&mut s, get_node, &[("NodeName", "azs-xrp02".into())], false)
-            .expect("one");
+        let one =
+            run_on(&mut s, get_node, &[("NodeName", "azs-xrp02".into())], false).expect("one");
         assert_eq!(one.len(), 1);
         assert!(run_on(&mut s, get_node, &[("NodeName", "X".into())], false).is_err());
         let svcs = run_on(&mut s, get_service, &[], false).expect("services");

@@ -230,7 +230,7 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
             inv.now,
         ));
         evs.retain(|e| e.time >= from && e.time <= to);
-        evs.sort_by(|a, b| a.time.cmp(&b.time));
+        evs.sort_by_key(|e| e.time);
         for e in evs {
             events.push_str(&format!(
                 "{} {} {} {} {}: {}\n",
@@ -520,23 +520,40 @@ mod tests {
         assert_eq!(failed.len(), 3, "{failed:?}");
         assert_eq!(prop(&rows[0], "Result"), "Fail");
         assert!(failed.iter().any(|d| d.contains("contoso-hq")));
-        assert!(failed.iter().any(|d| d.contains("GatewayService on AZS-GWY01")));
+        assert!(failed
+            .iter()
+            .any(|d| d.contains("GatewayService on AZS-GWY01")));
     }
 
     #[test]
     fn nrp_get_and_refusals() {
         let mut s = default_stamp();
-        let out = run_on(&mut s, invoke_nrp_request, &[("ResourceId", VNET.into())], false)
-            .expect("get");
+        let out = run_on(
+            &mut s,
+            invoke_nrp_request,
+            &[("ResourceId", VNET.into())],
+            false,
+        )
+        .expect("get");
         assert_eq!(prop(&out[0], "ProvisioningState"), "Succeeded");
         assert!(prop(&out[0], "Document").contains("10.10.0.0/16"));
         let bad_kind = VNET.replace("virtualNetworks", "routeTables");
-        let err = run_on(&mut s, invoke_nrp_request, &[("ResourceId", bad_kind.into())], false)
-            .expect_err("kind");
+        let err = run_on(
+            &mut s,
+            invoke_nrp_request,
+            &[("ResourceId", bad_kind.into())],
+            false,
+        )
+        .expect_err("kind");
         assert!(err.0.contains("virtualNetworks"));
         let bad_name = VNET.replace("vnet-app", "vnet-x");
-        let err = run_on(&mut s, invoke_nrp_request, &[("ResourceId", bad_name.into())], false)
-            .expect_err("name");
+        let err = run_on(
+            &mut s,
+            invoke_nrp_request,
+            &[("ResourceId", bad_name.into())],
+            false,
+        )
+        .expect_err("name");
         assert!(err.0.contains("vnet-app"));
     }
 
@@ -586,7 +603,10 @@ mod tests {
         let mut args = BoundArgs::new();
         args.insert("ResourceRef", "/logicalNetworks/PublicVIP".into());
         args.insert("Method", "PUT".into());
-        args.insert("Body", r#"{"resourceId":"PublicVIP","properties":{}}"#.into());
+        args.insert(
+            "Body",
+            r#"{"resourceId":"PublicVIP","properties":{}}"#.into(),
+        );
         let mut inv = Invocation::new(
             &args,
             Vec::new(),
