@@ -11,47 +11,21 @@ use crate::stamp::{FabricService, Partition, Ring, Stamp};
 use crate::value::{Record, Value};
 
 /// The commands of this family.
+#[rustfmt::skip]
 pub const COMMANDS: Table = &[
-    (
-        "Get-AzsSupportServiceFabricClusterHealth",
-        get_cluster_health,
-    ),
-    (
-        "Get-AzsSupportServiceFabricClusterConfiguration",
-        get_cluster_configuration,
-    ),
-    (
-        "Get-AzsSupportServiceFabricClusterManifest",
-        get_cluster_manifest,
-    ),
-    (
-        "Get-AzsSupportServiceFabricClusterUpgrade",
-        get_cluster_upgrade,
-    ),
+    ("Get-AzsSupportServiceFabricClusterHealth", get_cluster_health),
+    ("Get-AzsSupportServiceFabricClusterConfiguration", get_cluster_configuration),
+    ("Get-AzsSupportServiceFabricClusterManifest", get_cluster_manifest),
+    ("Get-AzsSupportServiceFabricClusterUpgrade", get_cluster_upgrade),
     ("Get-AzsSupportServiceFabricNode", get_node),
     ("Get-AzsSupportServiceFabricService", get_service),
     ("Get-AzsSupportServiceFabricReplica", get_replica),
-    (
-        "Get-AzsSupportServiceFabricRuntimeVersion",
-        get_runtime_version,
-    ),
-    (
-        "Get-AzsSupportServiceFabricServiceDockerImageName",
-        get_image_name,
-    ),
-    (
-        "Get-AzsSupportServiceFabricServiceDockerImageTag",
-        get_image_tag,
-    ),
-    (
-        "Get-AzsSupportServiceFabricServiceManifestNames",
-        get_manifest_names,
-    ),
+    ("Get-AzsSupportServiceFabricRuntimeVersion", get_runtime_version),
+    ("Get-AzsSupportServiceFabricServiceDockerImageName", get_image_name),
+    ("Get-AzsSupportServiceFabricServiceDockerImageTag", get_image_tag),
+    ("Get-AzsSupportServiceFabricServiceManifestNames", get_manifest_names),
     ("Move-AzsSupportServiceFabricPrimaryReplica", move_primary),
-    (
-        "Restart-AzsSupportServiceFabricPrimaryReplica",
-        restart_primary,
-    ),
+    ("Restart-AzsSupportServiceFabricPrimaryReplica", restart_primary),
     ("Start-AzsSupportContainerHotpatch", start_hotpatch),
 ];
 
@@ -190,13 +164,13 @@ pub(crate) fn ring_health(ring: &Ring) -> (String, Vec<String>) {
 // ---------------------------------------------------------------------------------------------
 // Selection helpers
 
+/// Names joined with ", " (for error messages).
+fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
 fn ring_names(stamp: &Stamp) -> String {
-    stamp
-        .rings
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    join(stamp.rings.iter().map(|r| r.name.as_str()))
 }
 
 /// The rings named by `-Ring` (default: all), sorted by name; an unknown ring is an error.
@@ -235,11 +209,8 @@ fn find_service(inv: &Invocation<'_>) -> Result<(usize, usize), CommandError> {
     let rings = select_rings(inv, stamp)?;
     let mut hits = Vec::new();
     for r in &rings {
-        let ri = stamp
-            .rings
-            .iter()
-            .position(|x| x.name == r.name)
-            .unwrap_or_default();
+        let ri = stamp.rings.iter().position(|x| x.name == r.name);
+        let ri = ri.unwrap_or_default();
         for (si, s) in r.services.iter().enumerate() {
             if service_matches(&query, &s.name) {
                 hits.push((ri, si));
@@ -250,16 +221,12 @@ fn find_service(inv: &Invocation<'_>) -> Result<(usize, usize), CommandError> {
         [one] => Ok(*one),
         [] => Err(CommandError(format!(
             "no Service Fabric service named '{query}' in ring(s) {} (services: {})",
-            rings
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            rings
-                .iter()
-                .flat_map(|r| r.services.iter().map(|s| s.name.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            join(rings.iter().map(|r| r.name.as_str())),
+            join(
+                rings
+                    .iter()
+                    .flat_map(|r| r.services.iter().map(|s| s.name.as_str()))
+            )
         ))),
         _ => Err(CommandError(format!(
             "service '{query}' exists in several rings; name one with -Ring"
@@ -727,11 +694,7 @@ pub fn start_hotpatch(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
             return Err(CommandError(format!(
                 "'{w}' is not a machine of ring {} (machines: {})",
                 ring.name,
-                ring.nodes
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                join(ring.nodes.iter().map(|n| n.name.as_str()))
             )));
         }
     }
