@@ -364,6 +364,7 @@ fn restart_vm(vm: &mut Node, now: chrono::DateTime<chrono::Utc>) {
                     working_set_mb: 40.0,
                     handles: 200,
                     service: svc.name.clone(),
+                    start_time: Some(now),
                 });
                 next_id += 4;
             }
