@@ -628,7 +628,10 @@ fn storage_job_health(stamp: &Stamp) -> Verdict {
         .collect();
     verdict(
         problems,
-        format!("No suspended or failed storage jobs ({} jobs)", jobs.len()),
+        format!(
+            "No suspended or failed storage jobs ({} checked)",
+            jobs.len()
+        ),
     )
 }
 
@@ -869,7 +872,7 @@ fn ece_failures(stamp: &Stamp) -> Verdict {
         .collect();
     verdict(
         problems,
-        format!("No failed action plans ({} plans)", plans.len()),
+        format!("No failed action plans ({} checked)", plans.len()),
     )
 }
 
