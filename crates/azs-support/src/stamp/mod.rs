@@ -125,6 +125,16 @@ pub struct CaseStep {
     pub command: String,
     /// Text the output must contain (empty: only success).
     pub expect: String,
+    /// Who runs it: `support` (empty means support) or `operator` (an operator PEP command such
+    /// as `Repair-VirtualDisk`).
+    pub role: String,
+}
+
+impl CaseStep {
+    /// Whether the operator (not the support engineer) runs this step.
+    pub fn by_operator(&self) -> bool {
+        self.role.eq_ignore_ascii_case("operator")
+    }
 }
 
 impl Stamp {

@@ -3,8 +3,8 @@
 //!
 //! A scenario names a stamp by file path or, for the scenarios compiled into `pep`, by name
 //! (`default`, `csv-offline`). `extends = "default"` makes a scenario a patch on another: tables
-//! merge key by key, and arrays of tables merge element by element, matched on their `name` (or
-//! `id`, `serial`, `index`) — a patch element with `remove = true` deletes its match. Errors name
+//! merge key by key, and arrays of tables merge element by element, matched on their `id` (or
+//! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
 use super::Stamp;
@@ -19,8 +19,10 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../../../scenarios/default.t
 /// How deep `extends` chains may go.
 const MAX_DEPTH: usize = 8;
 
-/// Keys that identify an element of an array of tables, in priority order.
-const KEYS: &[&str] = &["name", "id", "serial", "index"];
+/// Keys that identify an element of an array of tables, in priority order. `id` comes first
+/// because it is unique where both exist (processes share image names such as `svchost`; action
+/// plans share plan names such as `Update`). Files are identified by `path`, volumes by `drive`.
+const KEYS: &[&str] = &["id", "name", "serial", "index", "path", "drive"];
 
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -372,6 +374,20 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                         ));
                     }
                 }
+            }
+        }
+    }
+    for (kind, steps) in [("evidence", &s.case.evidence), ("repair", &s.case.repair)] {
+        for (i, step) in steps.iter().enumerate() {
+            if step.command.trim().is_empty() {
+                return Err(format!("case.{kind}[{i}].command: must not be empty"));
+            }
+            if !step.role.is_empty() {
+                one_of(
+                    &format!("case.{kind}[{i}].role"),
+                    &step.role,
+                    &["support", "operator"],
+                )?;
             }
         }
     }

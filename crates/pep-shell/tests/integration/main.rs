@@ -7,3 +7,4 @@ mod history;
 mod hostile;
 mod limits;
 mod pty;
+mod scenarios;
