@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// A working-directory failure, worded for the user (one line).
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +44,15 @@ pub enum WorkdirError {
 }
 
 /// One session's working directory.
+///
+/// Only its session writes into it, so the bytes stored are counted once (on first write) and then
+/// kept up to date, instead of walking the directory on every write.
 #[derive(Debug)]
 pub struct WorkingDirectory {
     path: PathBuf,
     quota_bytes: u64,
     created: OnceLock<PathBuf>,
+    used: Mutex<Option<u64>>,
 }
 
 /// A file found in the working directory.
@@ -73,6 +77,7 @@ impl WorkingDirectory {
             path: parent.join(name),
             quota_bytes,
             created: OnceLock::new(),
+            used: Mutex::new(None),
         }
     }
 
@@ -150,7 +155,11 @@ impl WorkingDirectory {
     /// Parent directories inside the working directory are created as needed.
     pub fn write_new(&self, user_path: &str, bytes: &[u8]) -> Result<PathBuf, WorkdirError> {
         let target = self.resolve(user_path)?;
-        let used = self.used_bytes()?;
+        let mut used_slot = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let used = match *used_slot {
+            Some(u) => u,
+            None => self.used_bytes()?,
+        };
         let wanted = bytes.len() as u64;
         if used.saturating_add(wanted) > self.quota_bytes {
             return Err(WorkdirError::QuotaExceeded {
@@ -173,8 +182,10 @@ impl WorkingDirectory {
             }
             Err(e) => return Err(e.into()),
         };
+        // No fsync: a diagnostic artefact lost to a crash is written again by rerunning the
+        // command, and syncing every file would dominate commands that write many.
         file.write_all(bytes)?;
-        file.sync_all()?;
+        *used_slot = Some(used + wanted);
         Ok(target)
     }
 
@@ -199,6 +210,8 @@ impl WorkingDirectory {
     /// Removes everything inside the directory (the directory itself stays). Returns the number
     /// of files removed and the bytes freed.
     pub fn clear(&self) -> Result<(u64, u64), WorkdirError> {
+        // Recounted on the next write.
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let files = self.files(true)?;
         let count = files.len() as u64;
         let bytes = files.iter().map(|f| f.length).sum();
