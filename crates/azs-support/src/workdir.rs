@@ -189,6 +189,29 @@ impl WorkingDirectory {
         Ok(target)
     }
 
+    /// Creates `<stem>.<ext>`, or when that name is taken `<stem>_<yyyyMMdd-HHmmss.fff>.<ext>`
+    /// (then `-2`, `-3`, ...): a command that writes the same file on every run keeps each run's
+    /// file without scanning for a free name.
+    pub fn write_unique(
+        &self,
+        stem: &str,
+        ext: &str,
+        now: DateTime<Utc>,
+        bytes: &[u8],
+    ) -> Result<PathBuf, WorkdirError> {
+        let ext = ext.trim_start_matches('.');
+        let stamped = format!("{stem}_{}", now.format("%Y%m%d-%H%M%S%.3f"));
+        let mut candidates = vec![format!("{stem}.{ext}"), format!("{stamped}.{ext}")];
+        candidates.extend((2..=99).map(|n| format!("{stamped}-{n}.{ext}")));
+        for name in &candidates {
+            match self.write_new(name, bytes) {
+                Err(WorkdirError::Exists(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(WorkdirError::Exists(escape(&format!("{stamped}-99.{ext}"))))
+    }
+
     /// Bytes stored (regular files, recursively; symlinks are not followed).
     pub fn used_bytes(&self) -> Result<u64, WorkdirError> {
         Ok(self.files(true)?.iter().map(|f| f.length).sum())

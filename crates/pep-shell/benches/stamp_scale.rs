@@ -3,8 +3,9 @@
 //! Targets (issue 3): the stamp loads in under 200 ms; any single read command answers in under
 //! 10 ms of server time, p99 over 1,000 runs. "Server time" is everything pep does for a line after
 //! the SSH layer hands it over: parse, gate against the live grant, bind, run, render, transcribe
-//! (`Shell::execute`). Every Diagnostics-level command is measured, with its catalog example as the
-//! command line; commands whose example does not fit the generated stamp are reported as such.
+//! (`Shell::execute`). Every Diagnostics-level command that changes nothing is measured, with its
+//! first catalog example as the command line, each in a fresh session (so one command's files do
+//! not weigh on another's); commands whose example does not fit the stamp are reported as such.
 //!
 //! Run: `cargo bench -p pep-shell --bench stamp_scale` (needs python3 for the stamp generator).
 //! Bounded: 1,000 runs per command (`PEP_BENCH_RUNS` to change), everything in a temporary dir.
@@ -116,8 +117,6 @@ fn main() {
         fingerprint: "SHA256:bench".into(),
         added_at: Utc::now(),
     };
-    let mut shell = Shell::start(endpoint.clone(), identity, "127.0.0.1:0", SessionKind::Exec)
-        .expect("session");
     let mut worst = (0.0f64, String::new());
     let mut failed = Vec::new();
     let mut measured = 0;
@@ -129,12 +128,19 @@ fn main() {
         .catalog
         .commands()
         .iter()
-        .filter(|c| c.access == Access::Diagnostics)
+        .filter(|c| c.access == Access::Diagnostics && !c.supports_should_process)
     {
         let Some(example) = spec.examples.first() else {
             continue;
         };
         let line = example.code.clone();
+        let mut shell = Shell::start(
+            endpoint.clone(),
+            identity.clone(),
+            "127.0.0.1:0",
+            SessionKind::Exec,
+        )
+        .expect("session");
         let first = shell.execute(&line);
         if let Some(e) = first.error {
             failed.push(format!("{}: {e}", spec.name));
@@ -154,6 +160,7 @@ fn main() {
             worst = (p99, spec.name.clone());
         }
         measured += 1;
+        shell.finish("benchmark done");
     }
     println!(
         "read commands measured: {measured}; worst p99 {:.3} ms ({}) (target < 10 ms)",
@@ -168,5 +175,4 @@ fn main() {
             println!("  {f}");
         }
     }
-    shell.finish("benchmark done");
 }

@@ -732,6 +732,83 @@ mod tests {
             || is_formatting_command(spec)
     }
 
+    /// The first help example of every command that changes nothing runs on the default stamp:
+    /// what Get-Help shows works as shown.
+    #[test]
+    fn help_examples_of_read_commands_run_on_the_default_stamp() {
+        use crate::clock::Clock;
+        use crate::consent::AccessLevel;
+        use crate::endpoint::{Endpoint, EndpointOptions};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let endpoint = Endpoint::open(
+            &EndpointOptions {
+                state: tmp.path().join("state"),
+                scenario: "default".into(),
+                reset_stamp: true,
+                catalog: None,
+                profile: Profile::AzsHub,
+                workdir_quota: 1 << 30,
+            },
+            Clock::system(),
+        )
+        .expect("endpoint");
+        endpoint
+            .consent
+            .enable(AccessLevel::DiagnosticsRepair, 60, None)
+            .expect("grant");
+        let support = Identity {
+            name: "sam".into(),
+            role: Role::Support,
+            key: String::new(),
+            fingerprint: "SHA256:x".into(),
+            added_at: chrono::Utc::now(),
+        };
+        let operator = Identity {
+            role: Role::Operator,
+            name: "olivia".into(),
+            ..support.clone()
+        };
+        let mut failures = Vec::new();
+        for spec in endpoint.catalog.commands() {
+            // Changing commands, consent commands (they change grants) and later ones are out.
+            // Examples that need something to exist first.
+            const NEEDS_CONTEXT: &[(&str, &str)] = &[
+                (
+                    "Get-AzsSupportRoutingInformation",
+                    "a failed action plan (scenario ece-plan-failed)",
+                ),
+                (
+                    "Get-AzsSupportTraceEvent",
+                    "a trace written by an earlier command",
+                ),
+            ];
+            if spec.supports_should_process
+                || operator_commands::handles(&spec.name)
+                || LATER.iter().any(|(n, _)| *n == spec.name)
+                || NEEDS_CONTEXT.iter().any(|(n, _)| *n == spec.name)
+            {
+                continue;
+            }
+            let Some(example) = spec.examples.first() else {
+                continue;
+            };
+            let who = match spec.access {
+                Access::Operator => operator.clone(),
+                _ => support.clone(),
+            };
+            let mut shell =
+                Shell::start(endpoint.clone(), who, "test", SessionKind::Exec).expect("session");
+            if let Some(e) = shell.execute(&example.code).error {
+                failures.push(format!("{}: {e}", example.code));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "examples that fail:\n{}",
+            failures.join("\n")
+        );
+    }
+
     #[test]
     fn every_catalog_entry_has_an_implementation_and_every_implementation_an_entry() {
         let mut missing = Vec::new();

@@ -99,31 +99,6 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .collect())
 }
 
-/// Writes `<stem><ext>` into the working directory, or `<stem>_2<ext>`, `<stem>_3<ext>`, ... when
-/// that name is taken. Returns the full path.
-pub(crate) fn write_unique(
-    inv: &Invocation<'_>,
-    stem: &str,
-    ext: &str,
-    bytes: &[u8],
-) -> Result<PathBuf, CommandError> {
-    for n in 1..=999 {
-        let name = if n == 1 {
-            format!("{stem}{ext}")
-        } else {
-            format!("{stem}_{n}{ext}")
-        };
-        match inv.workdir.write_new(&name, bytes) {
-            Ok(p) => return Ok(p),
-            Err(crate::workdir::WorkdirError::Exists(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(CommandError(format!(
-        "too many files named '{stem}*{ext}' in the working directory; clear it with Clear-AzsSupportWorkingDirectory"
-    )))
-}
-
 /// The cluster nodes a cluster-log command covers: the named hosts (a Down one is an error), or
 /// every host that is not Down.
 pub(crate) fn cluster_log_nodes(
@@ -281,7 +256,12 @@ pub(crate) fn generate_cluster_logs(
     let mut out = Vec::new();
     for node in nodes {
         let text = cluster_log_text(stamp, &node, inv.now, from);
-        let path = write_unique(inv, &format!("{node}_cluster"), ".log", text.as_bytes())?;
+        let path = inv.workdir.write_unique(
+            &format!("{node}_cluster"),
+            "log",
+            inv.now,
+            text.as_bytes(),
+        )?;
         out.push((node, path, text.len() as u64));
     }
     Ok(out)

@@ -7,9 +7,7 @@ use super::{CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use crate::workdir::{WorkdirError, WorkingDirectory};
 use chrono::{DateTime, Duration, Utc};
-use std::path::PathBuf;
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -29,31 +27,6 @@ pub const COMMANDS: Table = &[
     ),
     ("Get-AzsSupportDscLogs", get_dsc_logs),
 ];
-
-/// Writes a new file `<base>.<ext>` in the working directory, adding `_1`, `_2`, ... when the name
-/// is taken. Returns the full path.
-pub(crate) fn write_unique(
-    wd: &WorkingDirectory,
-    base: &str,
-    ext: &str,
-    bytes: &[u8],
-) -> Result<PathBuf, CommandError> {
-    for i in 0..1000 {
-        let name = if i == 0 {
-            format!("{base}.{ext}")
-        } else {
-            format!("{base}_{i}.{ext}")
-        };
-        match wd.write_new(&name, bytes) {
-            Ok(p) => return Ok(p),
-            Err(WorkdirError::Exists(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(CommandError(format!(
-        "too many files named {base}_*.{ext} in the working directory"
-    )))
-}
 
 fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map(Value::from).unwrap_or(Value::Null)
@@ -460,7 +433,9 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
     }
     let base = format!("DscLogs_{}_{}", node.name, inv.now.format("%Y%m%d-%H%M%S"));
     let node_name = node.name.clone();
-    let path = write_unique(inv.workdir, &base, "log", text.as_bytes())?;
+    let path = inv
+        .workdir
+        .write_unique(&base, "log", inv.now, text.as_bytes())?;
     Ok(vec![Record::new("Azs.Support.CollectedFile")
         .with("ComputerName", node_name)
         .with("Path", path.display().to_string())

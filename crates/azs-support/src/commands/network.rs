@@ -5,7 +5,6 @@
 //! document; PUT replaces it, or re-drives a failed provisioning).
 
 use super::cluster::require_hosts;
-use super::ece::write_unique;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{JsonResource, Stamp};
 use crate::value::{Record, Value};
@@ -214,7 +213,8 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     for (class, docs) in [("nrp", &net.nrp), ("sdn", &net.sdn)] {
         for d in docs {
             let base = format!("{dir}/{class}-{}-{}", d.kind, d.name);
-            write_unique(inv.workdir, &base, "json", d.document.as_bytes())?;
+            inv.workdir
+                .write_unique(&base, "json", inv.now, d.document.as_bytes())?;
         }
     }
     let mut events = String::new();
@@ -243,20 +243,16 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
             ));
         }
     }
-    write_unique(
-        inv.workdir,
-        &format!("{dir}/events"),
-        "log",
-        events.as_bytes(),
-    )?;
+    inv.workdir
+        .write_unique(&format!("{dir}/events"), "log", inv.now, events.as_bytes())?;
     let report: String = findings
         .iter()
         .map(|(c, r, d)| format!("{r}\t{c}\t{d}\n"))
         .collect();
-    let path = write_unique(
-        inv.workdir,
+    let path = inv.workdir.write_unique(
         &format!("{dir}/findings"),
         "txt",
+        inv.now,
         report.as_bytes(),
     )?;
     let folder = path

@@ -3,7 +3,7 @@
 //! subsystem's own diagnosis, the storage diagnostic report, the storage-spaces database export
 //! and the health-cache refresh (the second half of the degraded-virtual-disk repair).
 
-use super::cluster::{require_hosts, write_unique};
+use super::cluster::require_hosts;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Event, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
@@ -795,7 +795,9 @@ pub fn start_storage_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         }
     }
     let stem = format!("StorageDiagnostic_{}", inv.now.format("%Y%m%d-%H%M%S"));
-    let path = write_unique(inv, &stem, ".txt", report.as_bytes())?
+    let path = inv
+        .workdir
+        .write_unique(&stem, "txt", inv.now, report.as_bytes())?
         .display()
         .to_string();
     Ok(checks
@@ -862,7 +864,9 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         return Ok(vec![]);
     }
     let stem = format!("{name}_SpaceDB_{}", inv.now.format("%Y%m%d-%H%M%S"));
-    let path = write_unique(inv, &stem, ".txt", text.as_bytes())?;
+    let path = inv
+        .workdir
+        .write_unique(&stem, "txt", inv.now, text.as_bytes())?;
     Ok(vec![Record::new("Azs.Support.CollectedFile")
         .with("ComputerName", name)
         .with("Path", path.display().to_string())
