@@ -25,6 +25,7 @@ mod network;
 mod pep;
 mod stamp_info;
 mod storage;
+mod storage_health;
 mod tools;
 mod working_directory;
 
@@ -161,6 +162,7 @@ const FAMILIES: &[Table] = &[
     stamp_info::COMMANDS,
     cluster::COMMANDS,
     storage::COMMANDS,
+    storage_health::COMMANDS,
     fabric::COMMANDS,
     ece::COMMANDS,
     compute::COMMANDS,

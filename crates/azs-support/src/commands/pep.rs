@@ -4,7 +4,8 @@
 //! serves both; their catalog entries are identical). Test-AzureStack belongs to `known_issues`.
 
 use super::cluster::generate_cluster_logs;
-use super::storage::{repair_virtual_disk, shown_health, timespan, virtual_disks};
+use super::storage::{shown_health, timespan, virtual_disks};
+use super::storage_health::repair_virtual_disk;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Stamp, VirtualDisk};
 use crate::value::{Record, Value};

@@ -1,0 +1,602 @@
+//! Storage family (Azs.Support), diagnosis and repair: the storage subsystem's own diagnosis, the
+//! storage diagnostic report, the storage-spaces database export, the health-cache refresh, and
+//! the virtual-disk repair the operator's Repair-VirtualDisk runs (contract: a resumed repair job
+//! completes, the disk is healthy, and the health cache shows it only once refreshed).
+
+use super::cluster::require_hosts;
+use super::storage::{
+    disk_has_problem, get_storage_event_log_errors, percent, THROTTLE_PERCENT, WARN_PERCENT,
+};
+use super::{CommandError, Invocation, Table};
+use crate::stamp::Stamp;
+use crate::value::{Record, Value};
+
+/// The commands of this family.
+pub const COMMANDS: Table = &[
+    ("Debug-AzsSupportStorageSubsystem", debug_storage_subsystem),
+    (
+        "Start-AzsSupportStorageDiagnostic",
+        start_storage_diagnostic,
+    ),
+    ("Invoke-AzsSupportSpaceDB", invoke_space_db),
+    (
+        "Update-AzsSupportStorageHealthCache",
+        update_storage_health_cache,
+    ),
+];
+
+/// A finding of the storage subsystem's diagnosis: severity, object, reason, action.
+type Fault = (&'static str, String, String, String);
+
+/// The storage subsystem's faults (pool, physical and virtual disks, jobs, enclosures, cache).
+pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
+    let st = &stamp.storage;
+    let sev = |h: &str| {
+        if h == "Unhealthy" {
+            "Critical"
+        } else {
+            "Warning"
+        }
+    };
+    let mut out: Vec<Fault> = Vec::new();
+    if st.pool.health != "Healthy" && !st.pool.health.is_empty() {
+        out.push((
+            sev(&st.pool.health),
+            format!("StoragePool {}", st.pool.name),
+            format!(
+                "The storage pool's health is {} ({}).",
+                st.pool.health, st.pool.operational_status
+            ),
+            "Check the physical disks and storage jobs of the pool.".into(),
+        ));
+    }
+    for d in st.physical_disks.iter().filter(|d| disk_has_problem(d)) {
+        out.push((
+            sev(&d.health),
+            format!("PhysicalDisk {} ({}, {})", d.serial, d.friendly_name, d.node),
+            format!("The physical disk is {} with health {}.", d.operational_status, d.health),
+            "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it.".into(),
+        ));
+    }
+    for v in st
+        .virtual_disks
+        .iter()
+        .filter(|v| v.health != "Healthy" || v.operational_status != "OK")
+    {
+        out.push((
+            sev(&v.health),
+            format!("VirtualDisk {}", v.name),
+            format!("The virtual disk is {} with health {}: it has lost redundancy.", v.operational_status, v.health),
+            format!("Have the operator run Repair-VirtualDisk -FriendlyName {} and follow Get-StorageJob.", v.name),
+        ));
+    }
+    for j in st
+        .jobs
+        .iter()
+        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+    {
+        out.push((
+            "Warning",
+            format!("StorageJob {} ({})", j.name, j.virtual_disk),
+            format!("The storage job is {} at {}%.", j.state, j.progress),
+            format!("Resume it with Repair-VirtualDisk -FriendlyName {} once its physical disks are healthy.", j.virtual_disk),
+        ));
+    }
+    for e in st.enclosures.iter().filter(|e| e.health != "Healthy") {
+        out.push((
+            sev(&e.health),
+            format!("StorageEnclosure {}", e.name),
+            format!("The enclosure's health is {}.", e.health),
+            "Check the enclosure's hardware and firmware with the OEM tools.".into(),
+        ));
+    }
+    if st.health_cache_stale {
+        out.push((
+            "Informational",
+            "Health Service cache".into(),
+            "The storage health cache is stale: reported health differs from the disks' real health.".into(),
+            "Run Update-AzsSupportStorageHealthCache.".into(),
+        ));
+    }
+    out.sort_by_key(|f| (severity_rank(f.0), f.1.clone()));
+    out
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "Critical" => 0,
+        "Warning" => 1,
+        _ => 2,
+    }
+}
+
+/// Debug-AzsSupportStorageSubsystem: one record per fault, or one "no faults" record.
+pub fn debug_storage_subsystem(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let stamp = inv.stamp();
+    let mut faults = storage_faults(stamp);
+    if faults.is_empty() {
+        faults.push((
+            "None",
+            format!(
+                "StorageSubsystem Clustered Windows Storage on {}",
+                stamp.cluster.name
+            ),
+            "No faults found: the storage subsystem is healthy.".into(),
+            "None.".into(),
+        ));
+    }
+    Ok(faults
+        .into_iter()
+        .map(|(sev, obj, reason, action)| {
+            Record::new("Azs.Support.StorageFault")
+                .with("Severity", sev)
+                .with("FaultingObject", obj)
+                .with("Reason", reason)
+                .with("RecommendedActions", action)
+                .into()
+        })
+        .collect())
+}
+
+/// The checks of Start-AzsSupportStorageDiagnostic: (check, result, details).
+fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, String)> {
+    let stamp = inv.stamp();
+    let st = &stamp.storage;
+    let verdict = |bad: usize, warn: usize| match (bad, warn) {
+        (0, 0) => "Passed",
+        (0, _) => "Warning",
+        _ => "Failed",
+    };
+    let mut out = Vec::new();
+    let pool_bad = usize::from(st.pool.health == "Unhealthy");
+    let pool_warn = usize::from(st.pool.health == "Warning");
+    out.push((
+        "StoragePool",
+        verdict(pool_bad, pool_warn),
+        format!(
+            "{}: {} ({}), {:.0} of {:.0} GB allocated",
+            st.pool.name,
+            st.pool.health,
+            st.pool.operational_status,
+            st.pool.allocated_gb,
+            st.pool.size_gb
+        ),
+    ));
+    let failing: Vec<_> = st
+        .physical_disks
+        .iter()
+        .filter(|d| disk_has_problem(d))
+        .collect();
+    out.push((
+        "PhysicalDisks",
+        verdict(
+            failing.iter().filter(|d| d.health == "Unhealthy").count(),
+            failing.len(),
+        ),
+        if failing.is_empty() {
+            format!("{} disks, all healthy", st.physical_disks.len())
+        } else {
+            failing
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} on {}: {} ({})",
+                        d.serial, d.node, d.health, d.operational_status
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    let vds: Vec<_> = st
+        .virtual_disks
+        .iter()
+        .filter(|v| v.health != "Healthy")
+        .collect();
+    out.push((
+        "VirtualDisks",
+        verdict(
+            vds.iter().filter(|v| v.health == "Unhealthy").count(),
+            vds.len(),
+        ),
+        if vds.is_empty() {
+            format!("{} virtual disks, all healthy", st.virtual_disks.len())
+        } else {
+            vds.iter()
+                .map(|v| format!("{}: {} ({})", v.name, v.health, v.operational_status))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    let stuck: Vec<_> = st
+        .jobs
+        .iter()
+        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+        .collect();
+    out.push((
+        "StorageJobs",
+        verdict(
+            stuck.iter().filter(|j| j.state == "Failed").count(),
+            stuck.len(),
+        ),
+        if stuck.is_empty() {
+            format!("{} jobs, none stuck", st.jobs.len())
+        } else {
+            stuck
+                .iter()
+                .map(|j| {
+                    format!(
+                        "{} on {}: {} at {}%",
+                        j.name, j.virtual_disk, j.state, j.progress
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    let full: Vec<_> = st
+        .volumes
+        .iter()
+        .map(|v| (v, percent(v.used_gb, v.size_gb)))
+        .filter(|(_, p)| *p >= WARN_PERCENT)
+        .collect();
+    out.push((
+        "ObjectStoreVolumes",
+        verdict(
+            full.iter().filter(|(_, p)| *p >= THROTTLE_PERCENT).count(),
+            full.len(),
+        ),
+        st.volumes
+            .iter()
+            .map(|v| format!("{} {}% used", v.name, percent(v.used_gb, v.size_gb)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    ));
+    let csvs: Vec<_> = stamp
+        .cluster
+        .csvs
+        .iter()
+        .filter(|c| c.state != "Online")
+        .collect();
+    out.push((
+        "ClusterSharedVolumes",
+        verdict(
+            csvs.iter().filter(|c| c.state != "Redirected").count(),
+            csvs.len(),
+        ),
+        if csvs.is_empty() {
+            format!("{} volumes, all Online", stamp.cluster.csvs.len())
+        } else {
+            csvs.iter()
+                .map(|c| format!("{} {} on {}", c.name, c.state, c.owner))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    out.push((
+        "HealthCache",
+        if st.health_cache_stale {
+            "Warning"
+        } else {
+            "Passed"
+        },
+        if st.health_cache_stale {
+            "stale: run Update-AzsSupportStorageHealthCache".into()
+        } else {
+            "current".into()
+        },
+    ));
+    out
+}
+
+fn result_rank(r: &str) -> u8 {
+    match r {
+        "Failed" => 0,
+        "Warning" => 1,
+        _ => 2,
+    }
+}
+
+/// Start-AzsSupportStorageDiagnostic [-IncludeEventLogs]: runs the checks, writes
+/// `StorageDiagnostic_<time>.txt` into the working directory, returns one record per check.
+pub fn start_storage_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let mut checks = diagnostic_checks(inv);
+    checks.sort_by(|a, b| result_rank(a.1).cmp(&result_rank(b.1)).then(a.0.cmp(b.0)));
+    let mut report = format!(
+        "Storage diagnostic of {} at {}\n\n",
+        inv.stamp().cluster.name,
+        inv.now.format("%Y-%m-%d %H:%M:%SZ")
+    );
+    for (check, result, details) in &checks {
+        report.push_str(&format!("[{result}] {check}: {details}\n"));
+    }
+    report.push_str("\nFaults reported by the storage subsystem:\n");
+    for (sev, obj, reason, action) in storage_faults(inv.stamp()) {
+        report.push_str(&format!("  {sev}: {obj}: {reason} Action: {action}\n"));
+    }
+    if inv.args.switch("IncludeEventLogs") {
+        report.push_str("\nStorage events (errors and warnings, last 24 hours):\n");
+        for e in get_storage_event_log_errors(inv)? {
+            if let Some(r) = e.as_record() {
+                let p = |k: &str| r.get(k).map(Value::to_display).unwrap_or_default();
+                report.push_str(&format!(
+                    "  {} {} {} {} {}: {}\n",
+                    p("TimeCreated"),
+                    p("ComputerName"),
+                    p("Level"),
+                    p("ProviderName"),
+                    p("Id"),
+                    p("Message")
+                ));
+            }
+        }
+    }
+    let stem = format!("StorageDiagnostic_{}", inv.now.format("%Y%m%d-%H%M%S"));
+    let path = inv
+        .workdir
+        .write_unique(&stem, "txt", inv.now, report.as_bytes())?
+        .display()
+        .to_string();
+    Ok(checks
+        .into_iter()
+        .map(|(check, result, details)| {
+            Record::new("Azs.Support.DiagnosticResult")
+                .with("Check", check)
+                .with("Result", result)
+                .with("Details", details)
+                .with("ReportPath", path.as_str())
+                .into()
+        })
+        .collect())
+}
+
+/// Invoke-AzsSupportSpaceDB -ComputerName: exports the pool database (pool, physical disks,
+/// virtual disks, jobs) as seen from an Up host into the working directory. Changes nothing on
+/// the stamp; -WhatIf writes nothing.
+pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let host = inv
+        .args
+        .str("ComputerName")
+        .ok_or_else(|| CommandError("-ComputerName is required".into()))?
+        .to_string();
+    let stamp = inv.stamp();
+    require_hosts(stamp, std::slice::from_ref(&host))?;
+    let node = stamp
+        .host(&host)
+        .ok_or_else(|| CommandError(format!("no infrastructure host named '{host}'")))?;
+    if node.state != "Up" {
+        return Err(CommandError(format!(
+            "cannot run the storage-spaces database tool on '{}': the node is {}, not Up",
+            node.name, node.state
+        )));
+    }
+    let name = node.name.clone();
+    let st = &stamp.storage;
+    let mut text = format!(
+        "SpaceDB export from {name} at {}\n\n[Pool]\n{} Health={} OperationalStatus={} SizeGB={} AllocatedGB={}\n\n[PhysicalDisks]\n",
+        inv.now.format("%Y-%m-%d %H:%M:%SZ"),
+        st.pool.name, st.pool.health, st.pool.operational_status, st.pool.size_gb, st.pool.allocated_gb
+    );
+    for d in &st.physical_disks {
+        text.push_str(&format!(
+            "{} Node={} Model=\"{}\" Media={} Usage={} SizeGB={} Health={} OperationalStatus=\"{}\"\n",
+            d.serial, d.node, d.friendly_name, d.media_type, d.usage, d.size_gb, d.health, d.operational_status
+        ));
+    }
+    text.push_str("\n[VirtualDisks]\n");
+    for v in &st.virtual_disks {
+        text.push_str(&format!(
+            "{} Resiliency={} SizeGB={} FootprintGB={} Health={} OperationalStatus={}\n",
+            v.name, v.resiliency, v.size_gb, v.footprint_gb, v.health, v.operational_status
+        ));
+    }
+    text.push_str("\n[Jobs]\n");
+    for j in &st.jobs {
+        text.push_str(&format!(
+            "{} VirtualDisk={} State={} Percent={} Bytes={}/{}\n",
+            j.name, j.virtual_disk, j.state, j.progress, j.bytes_processed, j.bytes_total
+        ));
+    }
+    if !inv.should_process(&name, "Export the storage-spaces database") {
+        return Ok(vec![]);
+    }
+    let stem = format!("{name}_SpaceDB_{}", inv.now.format("%Y%m%d-%H%M%S"));
+    let path = inv
+        .workdir
+        .write_unique(&stem, "txt", inv.now, text.as_bytes())?;
+    Ok(vec![Record::new("Azs.Support.CollectedFile")
+        .with("ComputerName", name)
+        .with("Path", path.display().to_string())
+        .with("Length", text.len() as u64)
+        .into()])
+}
+
+/// Update-AzsSupportStorageHealthCache: refreshes the health cache (stale cleared, every
+/// `reported_health` dropped) and brings the health resources Online; returns them.
+pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let target = inv.stamp().cluster.name.clone();
+    if !inv.should_process(
+        &target,
+        "Refresh the storage health cache and restart the health resources",
+    ) {
+        return Ok(vec![]);
+    }
+    let s = inv.stamp_mut()?;
+    s.storage.health_cache_stale = false;
+    for v in &mut s.storage.virtual_disks {
+        v.reported_health.clear();
+    }
+    for r in s
+        .cluster
+        .resources
+        .iter_mut()
+        .filter(|r| r.resource_type == "Health Service")
+    {
+        r.state = "Online".into();
+    }
+    let s = inv.stamp();
+    Ok(s.cluster_resources()
+        .into_iter()
+        .filter(|r| r.resource_type == "Health Service")
+        .map(|r| {
+            let owner = s.group_owner(&r.group).unwrap_or_default();
+            Record::new("Azs.Support.ClusterResource")
+                .with("Name", r.name)
+                .with("State", r.state)
+                .with("OwnerGroup", r.group)
+                .with("ResourceType", r.resource_type)
+                .with("OwnerNode", owner)
+                .into()
+        })
+        .collect())
+}
+
+/// Repair-VirtualDisk's effect (contract #3): the disk's jobs complete, the disk becomes
+/// Healthy/OK, failing physical disks are retired; when the disk was not healthy the health cache
+/// goes stale and keeps reporting the old health. Returns whether anything changed.
+pub(crate) fn repair_virtual_disk(stamp: &mut Stamp, name: &str) -> bool {
+    let st = &mut stamp.storage;
+    let mut changed = false;
+    for j in st
+        .jobs
+        .iter_mut()
+        .filter(|j| j.virtual_disk.eq_ignore_ascii_case(name) && j.state != "Completed")
+    {
+        j.state = "Completed".into();
+        j.progress = 100;
+        j.bytes_processed = j.bytes_total;
+        changed = true;
+    }
+    let Some(vd) = st
+        .virtual_disks
+        .iter_mut()
+        .find(|v| v.name.eq_ignore_ascii_case(name))
+    else {
+        return changed;
+    };
+    if vd.health != "Healthy" || vd.operational_status != "OK" {
+        if vd.reported_health.is_empty() {
+            vd.reported_health = vd.health.clone();
+        }
+        vd.health = "Healthy".into();
+        vd.operational_status = "OK".into();
+        st.health_cache_stale = true;
+        for d in st.physical_disks.iter_mut().filter(|d| disk_has_problem(d)) {
+            d.usage = "Retired".into();
+            d.health = "Healthy".into();
+            d.operational_status = "OK".into();
+        }
+        changed = true;
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cluster::tests::{prop, run_mode};
+    use super::super::storage::get_virtual_disk;
+    use super::super::storage::tests::degraded;
+    use super::super::testing::{default_stamp, run_on};
+    use super::super::Mode;
+    use super::*;
+
+    #[test]
+    fn debug_and_diagnostic() {
+        let mut s = default_stamp();
+        let ok = run_on(&mut s, debug_storage_subsystem, &[], false).expect("ok");
+        assert_eq!(ok.len(), 1);
+        assert_eq!(prop(&ok[0], "Severity"), "None");
+        let mut s = degraded();
+        let faults = run_on(&mut s, debug_storage_subsystem, &[], false).expect("faults");
+        assert_eq!(faults.len(), 3);
+        assert!(faults.iter().all(|f| prop(f, "Severity") == "Warning"));
+        let checks = run_on(
+            &mut s,
+            start_storage_diagnostic,
+            &[("IncludeEventLogs", true.into())],
+            false,
+        )
+        .expect("diag");
+        assert_eq!(prop(&checks[0], "Result"), "Warning");
+        assert!(prop(&checks[0], "ReportPath").contains("StorageDiagnostic_"));
+    }
+
+    #[test]
+    fn space_db_refuses_down_hosts_and_whatif_writes_nothing() {
+        let mut s = default_stamp();
+        let out = run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "azs-host01".into())],
+            true,
+        )
+        .expect("db");
+        assert!(prop(&out[0], "Path").contains("AZS-HOST01_SpaceDB_"));
+        let before = s.clone();
+        let none = run_mode(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-HOST01".into())],
+            Mode::WhatIf,
+        )
+        .expect("whatif");
+        assert!(none.is_empty());
+        assert_eq!(s, before);
+        s.hosts[2].state = "Down".into();
+        assert!(run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-HOST03".into())],
+            true
+        )
+        .is_err());
+        assert!(run_on(
+            &mut s,
+            invoke_space_db,
+            &[("ComputerName", "AZS-ACS01".into())],
+            true
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn repair_then_health_cache_refresh() {
+        let mut s = degraded();
+        assert!(repair_virtual_disk(&mut s, "Infrastructure_3"));
+        let job = &s.storage.jobs[0];
+        assert_eq!((job.state.as_str(), job.progress), ("Completed", 100));
+        assert_eq!(job.bytes_processed, job.bytes_total);
+        assert!(s.storage.health_cache_stale);
+        let retired = s
+            .storage
+            .physical_disks
+            .iter()
+            .filter(|d| d.usage == "Retired")
+            .count();
+        assert_eq!(retired, 1);
+        let vd = run_on(
+            &mut s,
+            get_virtual_disk,
+            &[("FriendlyName", "Infrastructure_3".into())],
+            false,
+        )
+        .expect("vd");
+        assert_eq!(prop(&vd[0], "HealthStatus"), "Warning");
+        let before = s.clone();
+        run_mode(&mut s, update_storage_health_cache, &[], Mode::WhatIf).expect("whatif");
+        assert_eq!(s, before);
+        let res = run_on(&mut s, update_storage_health_cache, &[], true).expect("refresh");
+        assert_eq!(prop(&res[0], "ResourceType"), "Health Service");
+        assert!(!s.storage.health_cache_stale);
+        let vd = run_on(
+            &mut s,
+            get_virtual_disk,
+            &[("FriendlyName", "Infrastructure_3".into())],
+            false,
+        )
+        .expect("vd");
+        assert_eq!(prop(&vd[0], "HealthStatus"), "Healthy");
+        let ok = run_on(&mut s, debug_storage_subsystem, &[], false).expect("ok");
+        assert_eq!(prop(&ok[0], "Severity"), "None");
+    }
+}
