@@ -19,6 +19,7 @@ mod cluster;
 mod compute;
 mod ece;
 mod fabric;
+mod host_repair;
 mod hosts;
 mod known_issues;
 mod network;
@@ -168,6 +169,7 @@ const FAMILIES: &[Table] = &[
     compute::COMMANDS,
     network::COMMANDS,
     hosts::COMMANDS,
+    host_repair::COMMANDS,
     tools::COMMANDS,
     known_issues::COMMANDS,
     pep::COMMANDS,
