@@ -17,6 +17,7 @@ pub mod lang;
 pub mod line_editor;
 pub mod operator_commands;
 pub mod server;
+pub mod session_task;
 pub mod shell;
 pub mod state;
 pub mod transcript;
