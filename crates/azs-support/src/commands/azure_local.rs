@@ -642,7 +642,7 @@ pub fn get_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::cluster::tests::prop;
+    use super::super::testing::prop;
     use super::super::testing::{default_stamp, run_on};
     use super::*;
 

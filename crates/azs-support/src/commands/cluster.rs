@@ -523,44 +523,9 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::testing::{default_stamp, run_on};
-    use super::super::{Implementation, Mode, StampAccess};
+    use super::super::testing::{default_stamp, prop, run_mode, run_on};
+    use super::super::Mode;
     use super::*;
-    use crate::args::BoundArgs;
-    use crate::workdir::WorkingDirectory;
-
-    /// Runs `f` with write access in `mode` (for -WhatIf tests).
-    pub(crate) fn run_mode(
-        stamp: &mut Stamp,
-        f: Implementation,
-        args: &[(&str, Value)],
-        mode: Mode,
-    ) -> Result<Vec<Value>, CommandError> {
-        let tmp = tempfile::tempdir().map_err(|e| CommandError(e.to_string()))?;
-        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
-        let mut bound = BoundArgs::new();
-        for (k, v) in args {
-            bound.insert(k, v.clone());
-        }
-        let mut inv = Invocation::new(
-            &bound,
-            Vec::new(),
-            StampAccess::Write(stamp),
-            &wd,
-            Utc::now(),
-            mode,
-        );
-        let out = f(&mut inv)?;
-        assert!(mode == Mode::Execute || !inv.effects().is_empty());
-        Ok(out)
-    }
-
-    pub(crate) fn prop(v: &Value, name: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(name))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
 
     #[test]
     fn cluster_log_per_node_with_derived_lines() {

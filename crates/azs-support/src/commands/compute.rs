@@ -440,12 +440,7 @@ mod tests {
     use crate::stamp::{ActionPlan, ActionPlanStep};
     use crate::workdir::WorkingDirectory;
 
-    fn prop(v: &Value, p: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(p))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
+    use super::super::testing::prop;
 
     #[test]
     fn infrastructure_vms_sorted_and_filtered() {

@@ -449,12 +449,7 @@ mod tests {
     use super::*;
     use crate::stamp::ActionPlanStep;
 
-    fn prop(v: &Value, p: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(p))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
+    use super::super::testing::prop;
 
     fn with_failed_plan() -> Stamp {
         let mut s = default_stamp();

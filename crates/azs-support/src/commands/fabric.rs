@@ -736,12 +736,7 @@ mod tests {
 
     const CC: &str = "fabric:/AzureStack.Compute/ComputeController";
 
-    fn prop(v: &Value, p: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(p))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
+    use super::super::testing::prop;
 
     fn fabric(s: &Stamp) -> &Ring {
         s.ring("FabricRing").expect("FabricRing")

@@ -202,6 +202,27 @@ pub(crate) mod testing {
         args: &[(&str, Value)],
         write: bool,
     ) -> Result<Vec<Value>, CommandError> {
+        run(stamp, f, args, write, Mode::Execute)
+    }
+
+    /// Runs `f` with write access in `mode`; outside `Execute` it must have recorded what it would
+    /// do (for -WhatIf tests).
+    pub fn run_mode(
+        stamp: &mut Stamp,
+        f: Implementation,
+        args: &[(&str, Value)],
+        mode: Mode,
+    ) -> Result<Vec<Value>, CommandError> {
+        run(stamp, f, args, true, mode)
+    }
+
+    fn run(
+        stamp: &mut Stamp,
+        f: Implementation,
+        args: &[(&str, Value)],
+        write: bool,
+        mode: Mode,
+    ) -> Result<Vec<Value>, CommandError> {
         let tmp = tempfile::tempdir().map_err(|e| CommandError(e.to_string()))?;
         let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
         let mut bound = BoundArgs::new();
@@ -213,8 +234,21 @@ pub(crate) mod testing {
         } else {
             StampAccess::Read(stamp)
         };
-        let mut inv = Invocation::new(&bound, Vec::new(), access, &wd, Utc::now(), Mode::Execute);
-        f(&mut inv)
+        let mut inv = Invocation::new(&bound, Vec::new(), access, &wd, Utc::now(), mode);
+        let out = f(&mut inv)?;
+        assert!(
+            mode == Mode::Execute || !inv.effects().is_empty(),
+            "nothing recorded under {mode:?}"
+        );
+        Ok(out)
+    }
+
+    /// A record's property as text (empty when absent).
+    pub fn prop(v: &Value, name: &str) -> String {
+        v.as_record()
+            .and_then(|r| r.get(name))
+            .map(Value::to_display)
+            .unwrap_or_default()
     }
 
     /// The default stamp.

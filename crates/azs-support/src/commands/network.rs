@@ -469,12 +469,7 @@ mod tests {
 
     const VNET: &str = "/subscriptions/7c0e5a1b-2f4d-4c3a-9b8e-6d1f2a3b4c5d/resourceGroups/rg-app0/providers/Microsoft.Network/virtualNetworks/vnet-app";
 
-    fn prop(v: &Value, p: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(p))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
+    use super::super::testing::prop;
 
     #[test]
     fn s2s_sorted_by_status_then_name() {

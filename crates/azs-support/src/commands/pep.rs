@@ -153,8 +153,8 @@ pub fn repair(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cluster::tests::{prop, run_mode};
     use super::super::testing::{default_stamp, run_on};
+    use super::super::testing::{prop, run_mode};
     use super::super::Mode;
     use super::*;
 

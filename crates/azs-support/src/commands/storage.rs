@@ -478,7 +478,7 @@ pub fn get_scluster_file_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Co
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::cluster::tests::prop;
+    use super::super::testing::prop;
     use super::super::testing::{default_stamp, run_on};
     use super::*;
 

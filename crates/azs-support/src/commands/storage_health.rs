@@ -493,10 +493,10 @@ pub(crate) fn repair_virtual_disk(stamp: &mut Stamp, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cluster::tests::{prop, run_mode};
     use super::super::storage::get_virtual_disk;
     use super::super::storage::tests::degraded;
     use super::super::testing::{default_stamp, run_on};
+    use super::super::testing::{prop, run_mode};
     use super::super::Mode;
     use super::*;
 
