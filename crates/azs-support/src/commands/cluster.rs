@@ -26,22 +26,26 @@ pub const COMMANDS: Table = &[
     ("Move-AzsSupportVirtualMachine", move_virtual_machine),
 ];
 
+/// The host with this name, or an error naming the hosts the stamp has.
+pub(crate) fn require_host<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node, CommandError> {
+    stamp.host(name).ok_or_else(|| {
+        CommandError(format!(
+            "no infrastructure host named '{name}' in this stamp (hosts: {})",
+            stamp
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
 /// Fails for a host name the stamp lacks, naming the hosts it has.
 pub(crate) fn require_hosts(stamp: &Stamp, names: &[String]) -> Result<(), CommandError> {
-    for name in names {
-        if stamp.host(name).is_none() {
-            return Err(CommandError(format!(
-                "no infrastructure host named '{name}' in this stamp (hosts: {})",
-                stamp
-                    .hosts
-                    .iter()
-                    .map(|h| h.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    Ok(())
+    names
+        .iter()
+        .try_for_each(|n| require_host(stamp, n).map(|_| ()))
 }
 
 /// Get-AzsSupportInfrastructureHost [-ComputerName]: the scale-unit hosts as the cluster sees them,
@@ -320,10 +324,7 @@ pub(crate) fn move_target(
 ) -> Result<String, CommandError> {
     match node {
         Some(n) => {
-            require_hosts(stamp, &[n.to_string()])?;
-            let host: &Node = stamp
-                .host(n)
-                .ok_or_else(|| CommandError(format!("no infrastructure host named '{n}'")))?;
+            let host = require_host(stamp, n)?;
             if host.state != "Up" {
                 return Err(CommandError(format!(
                     "cannot move {what} to '{}': the node is {}, not Up",

@@ -4,8 +4,10 @@
 //! upgrade on them completes; ECE retries failed plan steps of the role).
 
 use super::cluster::require_hosts;
+use super::host_repair::start_service_in;
+use super::hosts::require_node;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Process, Stamp};
+use crate::stamp::{Node, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 
@@ -236,16 +238,7 @@ pub fn get_performance_metrics(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
     for w in &wanted {
-        if stamp.node(w).is_none() {
-            return Err(CommandError(format!(
-                "no infrastructure node named '{w}' (hosts and infrastructure VMs: {})",
-                stamp
-                    .nodes()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        require_node(stamp, w)?;
     }
     let mut nodes: Vec<&Node> = stamp
         .nodes()
@@ -325,9 +318,7 @@ pub fn restart_computer_by_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         .map(|v| v.role.clone())
         .unwrap_or(role);
     for name in &vms {
-        if let Some(vm) = stamp.node_mut(name) {
-            restart_vm(vm, now);
-        }
+        restart_vm(stamp, name, now);
     }
     complete_upgrades(stamp, &vms);
     retry_failed_plans(stamp, &role_name, now);
@@ -348,27 +339,23 @@ pub fn restart_computer_by_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         .collect())
 }
 
-/// One VM back from a restart: Running, booted now, Automatic services Running with a process.
-fn restart_vm(vm: &mut Node, now: chrono::DateTime<chrono::Utc>) {
+/// One VM back from a restart: Running, booted now, every Automatic service started the way
+/// Start-AzsSupportService starts one (a fresh process, and its cross-effects: fabric nodes of the
+/// VM come up, a gateway's site-to-site connections reconnect).
+fn restart_vm(stamp: &mut Stamp, name: &str, now: chrono::DateTime<chrono::Utc>) {
+    let Some(vm) = stamp.node_mut(name) else {
+        return;
+    };
     vm.state = "Running".into();
     vm.boot_time = now;
-    let mut next_id = vm.processes.iter().map(|p| p.id).max().unwrap_or(1000) + 4;
-    for svc in vm.services.iter_mut() {
-        if svc.start_type.eq_ignore_ascii_case("Automatic") {
-            svc.state = "Running".into();
-            if !vm.processes.iter().any(|p| p.service == svc.name) {
-                vm.processes.push(Process {
-                    name: svc.name.to_ascii_lowercase(),
-                    id: next_id,
-                    cpu_seconds: 0.5,
-                    working_set_mb: 40.0,
-                    handles: 200,
-                    service: svc.name.clone(),
-                    start_time: Some(now),
-                });
-                next_id += 4;
-            }
-        }
+    let automatic: Vec<String> = vm
+        .services
+        .iter()
+        .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
+        .map(|s| s.name.clone())
+        .collect();
+    for service in automatic {
+        start_service_in(stamp, name, &service, now);
     }
 }
 

@@ -3,6 +3,7 @@
 //! definitions, role nodes and provisioning status; plus per-node code-integrity status and DSC
 //! log collection into the working directory.
 
+use super::hosts::require_node;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
@@ -183,23 +184,6 @@ pub fn get_cloud_definition(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     ))
 }
 
-/// Fails for a node name the stamp lacks, naming the nodes it has.
-fn require_nodes(stamp: &Stamp, names: &[String]) -> Result<(), CommandError> {
-    for n in names {
-        if stamp.node(n).is_none() {
-            return Err(CommandError(format!(
-                "no infrastructure node named '{n}' (nodes: {})",
-                stamp
-                    .nodes()
-                    .map(|x| x.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The nodes named (default: all), sorted by name.
 fn selected_nodes<'a>(stamp: &'a Stamp, wanted: &[String]) -> Vec<&'a Node> {
     let mut nodes: Vec<&Node> = stamp
@@ -223,7 +207,9 @@ fn role_of(n: &Node) -> &str {
 pub fn get_computer_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    require_nodes(stamp, &wanted)?;
+    for w in &wanted {
+        require_node(stamp, w)?;
+    }
     Ok(selected_nodes(stamp, &wanted)
         .into_iter()
         .map(|n| {
@@ -362,7 +348,9 @@ pub fn get_provisioning_status(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
 pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    require_nodes(stamp, &wanted)?;
+    for w in &wanted {
+        require_node(stamp, w)?;
+    }
     Ok(selected_nodes(stamp, &wanted)
         .into_iter()
         .map(|n| {
@@ -388,10 +376,7 @@ pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
 pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let name = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let stamp = inv.stamp();
-    require_nodes(stamp, std::slice::from_ref(&name))?;
-    let node = stamp
-        .node(&name)
-        .ok_or_else(|| CommandError(format!("no infrastructure node named '{name}'")))?;
+    let node = require_node(stamp, &name)?;
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv
         .args

@@ -2,6 +2,7 @@
 //! object-store utilization, storage event-log errors, storage accounts, managed disks and files
 //! on the storage cluster. Diagnosis and repair live in `storage_health`.
 
+use super::hosts::require_node;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Event, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
@@ -305,12 +306,7 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
     let stamp = inv.stamp();
     let wanted = inv.args.strings("ComputerName");
     for w in &wanted {
-        if stamp.node(w).is_none() {
-            return Err(CommandError(format!(
-                "no infrastructure node named '{w}' in this stamp (hosts: {}; and the infrastructure VMs)",
-                stamp.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ")
-            )));
-        }
+        require_node(stamp, w)?;
     }
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv

@@ -3,7 +3,7 @@
 //! the virtual-disk repair the operator's Repair-VirtualDisk runs (contract: a resumed repair job
 //! completes, the disk is healthy, and the health cache shows it only once refreshed).
 
-use super::cluster::require_hosts;
+use super::cluster::require_host;
 use super::storage::{
     disk_has_problem, get_storage_event_log_errors, percent, THROTTLE_PERCENT, WARN_PERCENT,
 };
@@ -360,10 +360,7 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .ok_or_else(|| CommandError("-ComputerName is required".into()))?
         .to_string();
     let stamp = inv.stamp();
-    require_hosts(stamp, std::slice::from_ref(&host))?;
-    let node = stamp
-        .host(&host)
-        .ok_or_else(|| CommandError(format!("no infrastructure host named '{host}'")))?;
+    let node = require_host(stamp, &host)?;
     if node.state != "Up" {
         return Err(CommandError(format!(
             "cannot run the storage-spaces database tool on '{}': the node is {}, not Up",
