@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// How long a connection whose grant ended may linger after its channel closed, so the client
+/// can write out the last message before the connection is cut.
+const DISCONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Events a session task receives from the handler.
 pub(crate) enum ChanEvent {
     /// Bytes the client sent.
@@ -144,11 +148,19 @@ impl SessionTask {
         } else {
             let _ = self.write_err(&text).await;
         }
-        let _ = self.handle.exit_status_request(self.channel, 1).await;
-        let _ = self
-            .handle
-            .disconnect(Disconnect::ByApplication, msg.to_string(), "en".into())
-            .await;
+        // Close the channel the ordinary way first, so the client writes out everything it
+        // received (OpenSSH drops buffered channel output when a disconnect arrives in the same
+        // read), then end the whole connection a moment later. The shell is gone either way: a
+        // new channel on this connection is refused by the grant check at its start.
+        self.close(1).await;
+        let handle = self.handle.clone();
+        let reason = msg.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(DISCONNECT_GRACE).await;
+            let _ = handle
+                .disconnect(Disconnect::ByApplication, reason, "en".into())
+                .await;
+        });
     }
 
     fn take_queued(&self, n: usize) {

@@ -193,12 +193,13 @@ impl Pep {
             .spawn()
             .expect("ssh -tt");
         let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().expect("stderr")),
         ] {
             let buf = buf.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 let mut stream = stream;
                 let mut chunk = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut chunk) {
@@ -207,13 +208,14 @@ impl Pep {
                     }
                     buf.lock().expect("lock").extend_from_slice(&chunk[..n]);
                 }
-            });
+            }));
         }
         let stdin = child.stdin.take();
         Pty {
             child,
             stdin,
             buf,
+            readers,
             mark: 0,
         }
     }
@@ -275,6 +277,8 @@ pub struct Pty {
     pub child: Child,
     stdin: Option<ChildStdin>,
     buf: Arc<Mutex<Vec<u8>>>,
+    /// The threads copying the child's stdout and stderr into `buf`.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// Output before this offset has been consumed by `wait_for`.
     mark: usize,
 }
@@ -322,6 +326,11 @@ impl Pty {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(st)) = self.child.try_wait() {
+                // The process has gone, but its last output may still sit in the pipes: read
+                // them to the end before anyone looks at `output()`.
+                for r in self.readers.drain(..) {
+                    let _ = r.join();
+                }
                 return Some(st);
             }
             std::thread::sleep(Duration::from_millis(10));
