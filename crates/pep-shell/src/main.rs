@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use pep_shell::clock::Clock;
 use pep_shell::endpoint::{Endpoint, EndpointOptions, DEFAULT_WORKDIR_QUOTA};
 use pep_shell::identity::{IdentityStore, Role};
-use pep_shell::server::{self, Limits};
+use pep_shell::server::{self, Limits, DEFAULT_IDLE_TIMEOUT};
 use pep_shell::state::StateDir;
 use pep_shell::{history, host_key};
 use std::io::Write;
@@ -56,6 +56,9 @@ enum Command {
         /// Seconds a client has to authenticate.
         #[arg(long, default_value_t = 30)]
         login_grace_secs: u64,
+        /// Seconds an interactive session may sit without input before it ends (0: never).
+        #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs())]
+        idle_timeout_secs: u64,
     },
     /// Manage the identities that may connect.
     Identity {
@@ -120,6 +123,7 @@ fn run() -> Result<()> {
             workdir_quota_mb,
             max_unauthenticated,
             login_grace_secs,
+            idle_timeout_secs,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -146,6 +150,8 @@ fn run() -> Result<()> {
             let limits = Limits {
                 max_unauthenticated: max_unauthenticated.max(1),
                 login_grace: Duration::from_secs(login_grace_secs.max(1)),
+                idle_timeout: (idle_timeout_secs > 0)
+                    .then(|| Duration::from_secs(idle_timeout_secs)),
                 ..Limits::default()
             };
             runtime.block_on(serve(listen, opts, limits))

@@ -31,6 +31,9 @@ const MAX_QUEUED_INPUT: usize = 1 << 20;
 /// Session channels per connection.
 const MAX_CHANNELS: usize = 4;
 
+/// How long an interactive session may wait for input before it ends.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Connection limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -40,6 +43,8 @@ pub struct Limits {
     pub max_unauthenticated: usize,
     /// Time a client has to authenticate.
     pub login_grace: Duration,
+    /// An interactive session with no input for this long ends (None: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -48,6 +53,7 @@ impl Default for Limits {
             max_connections: 1024,
             max_unauthenticated: 64,
             login_grace: Duration::from_secs(30),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -107,6 +113,7 @@ pub async fn serve(
             channels: HashMap::new(),
             preauth: Some(preauth_permit),
             authed: Some(authed_tx),
+            idle_timeout: limits.idle_timeout,
         };
         let config = config.clone();
         let grace = limits.login_grace;
@@ -167,6 +174,7 @@ struct ConnHandler {
     channels: HashMap<ChannelId, ChanState>,
     preauth: Option<OwnedSemaphorePermit>,
     authed: Option<oneshot::Sender<()>>,
+    idle_timeout: Option<Duration>,
 }
 
 impl ConnHandler {
@@ -201,6 +209,7 @@ impl ConnHandler {
             rx,
             queued: state.queued.clone(),
             pty: state.pty,
+            idle_timeout: self.idle_timeout,
         };
         tokio::spawn(task.run(kind));
         true

@@ -2,7 +2,8 @@
 //! it receives the client's bytes from the SSH handler and writes replies through the session
 //! [`Handle`] (never from inside a handler callback, which would deadlock once russh's event buffer
 //! fills). A support session also waits on its grant: when the grant is revoked or expires, the
-//! task writes the reason and disconnects the client at that instant.
+//! task writes the reason and ends the session at that instant. A shell (with or without a PTY)
+//! that receives no input for the idle timeout ends the same way.
 
 use crate::endpoint::Endpoint;
 use crate::identity::Identity;
@@ -47,6 +48,8 @@ pub(crate) struct SessionTask {
     pub(crate) rx: mpsc::UnboundedReceiver<ChanEvent>,
     pub(crate) queued: Arc<AtomicUsize>,
     pub(crate) pty: Option<(u16, u16)>,
+    /// A shell with no input for this long ends.
+    pub(crate) idle_timeout: Option<std::time::Duration>,
 }
 
 struct ShellCompleter<'a>(&'a Shell);
@@ -135,23 +138,21 @@ impl SessionTask {
         self.close(1).await;
     }
 
-    async fn end_for_grant(&self, mut shell: Shell, end: crate::consent::GrantEnd) {
-        let msg = end.message();
+    async fn end_for_grant(&self, shell: Shell, end: crate::consent::GrantEnd) {
+        self.end_session(shell, end.message()).await;
+    }
+
+    /// Ends the session from the server's side: tells the client why, records it, closes the
+    /// channel the ordinary way (OpenSSH drops buffered channel output when a disconnect arrives
+    /// in the same read) and cuts the whole connection a moment later. The shell is gone at once
+    /// either way: a new channel on this connection passes the grant check at its start.
+    async fn end_session(&self, mut shell: Shell, msg: &str) {
         shell.finish(msg);
-        let text = if self.pty.is_some() {
-            format!("\r\n{msg}\r\n")
-        } else {
-            format!("{msg}\n")
-        };
         if self.pty.is_some() {
-            let _ = self.write(&text).await;
+            let _ = self.write(&format!("\r\n{msg}\r\n")).await;
         } else {
-            let _ = self.write_err(&text).await;
+            let _ = self.write_err(&format!("{msg}\n")).await;
         }
-        // Close the channel the ordinary way first, so the client writes out everything it
-        // received (OpenSSH drops buffered channel output when a disconnect arrives in the same
-        // read), then end the whole connection a moment later. The shell is gone either way: a
-        // new channel on this connection is refused by the grant check at its start.
         self.close(1).await;
         let handle = self.handle.clone();
         let reason = msg.to_string();
@@ -161,6 +162,22 @@ impl SessionTask {
                 .disconnect(Disconnect::ByApplication, reason, "en".into())
                 .await;
         });
+    }
+
+    /// The message a session ended for idleness shows.
+    fn idle_message(&self) -> String {
+        let secs = self.idle_timeout.map_or(0, |d| d.as_secs());
+        let span = if secs % 60 == 0 {
+            plural(secs / 60, "minute")
+        } else {
+            plural(secs, "second")
+        };
+        format!("the session had no input for {span} and has ended")
+    }
+
+    /// When the session ends for idleness, counted from now.
+    fn idle_deadline(&self) -> Option<tokio::time::Instant> {
+        self.idle_timeout.map(|d| tokio::time::Instant::now() + d)
     }
 
     fn take_queued(&self, n: usize) {
@@ -232,11 +249,16 @@ impl SessionTask {
     ) -> Result<(), ()> {
         let mut buf: Vec<u8> = Vec::new();
         let mut status = 0;
+        let mut idle_at = self.idle_deadline();
         loop {
             let ev = tokio::select! {
                 end = &mut *grant_end => { self.end_for_grant(shell, end).await; return Ok(()); }
+                _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
                 ev = self.rx.recv() => ev,
             };
+            if matches!(ev, Some(ChanEvent::Data(_))) {
+                idle_at = self.idle_deadline();
+            }
             let eof = match ev {
                 Some(ChanEvent::Data(d)) => {
                     self.take_queued(d.len());
@@ -311,15 +333,18 @@ impl SessionTask {
         // After a line runs, the editor may still hold typed-ahead bytes: feed it again before
         // waiting for more input.
         let mut drain = false;
+        let mut idle_at = self.idle_deadline();
         loop {
             if input.is_empty() && !drain {
                 let ev = tokio::select! {
                     end = &mut *grant_end => { self.end_for_grant(shell, end).await; return Ok(()); }
+                    _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
                     ev = self.rx.recv() => ev,
                 };
                 match ev {
                     Some(ChanEvent::Data(d)) => {
                         self.take_queued(d.len());
+                        idle_at = self.idle_deadline();
                         input = d;
                     }
                     Some(ChanEvent::Resize(w, h)) => {
@@ -390,5 +415,21 @@ fn futures_now<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
     match std::pin::Pin::new(f).poll(&mut cx) {
         std::task::Poll::Ready(v) => Some(v),
         std::task::Poll::Pending => None,
+    }
+}
+
+/// Resolves at `deadline`, or never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }

@@ -1,5 +1,5 @@
-//! Bounds: pre-authentication floods, clients that never authenticate, and a bad catalog or
-//! scenario stopping the server at start with a message naming the file and entry.
+//! Bounds: pre-authentication floods, clients that never authenticate, idle sessions, and a bad
+//! catalog or scenario stopping the server at start with a message naming the file and entry.
 
 use crate::harness::*;
 use std::io::Read;
@@ -80,4 +80,46 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("stamp"), "{err}");
+}
+
+#[test]
+fn idle_sessions_end_and_typing_keeps_them_alive() {
+    let pep = Pep::start_with(&["--idle-timeout-secs", "2"]);
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "Diagnostics");
+    let mut s = pep.pty(&sup);
+    s.wait_for(PROMPT, T).expect("prompt");
+    // Type one key every 150 ms: over 4 s in all, twice the idle timeout.
+    let typed_from = Instant::now();
+    for b in "Get-AzsSupportStampVersion".bytes() {
+        s.send(&[b]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(typed_from.elapsed() > Duration::from_secs(3));
+    s.send(b"\r");
+    s.wait_for("1.2408.1.50", T)
+        .expect("a session that is typed into stays open");
+    let quiet_from = Instant::now();
+    let st = s
+        .wait_exit(Duration::from_secs(15))
+        .expect("the idle session ended");
+    let after = quiet_from.elapsed();
+    assert!(
+        after > Duration::from_millis(1500) && after < Duration::from_secs(6),
+        "ended {after:?} after the last input (timeout 2 s)"
+    );
+    assert!(!st.success());
+    assert!(
+        s.output()
+            .contains("the session had no input for 2 seconds and has ended"),
+        "{}",
+        s.output()
+    );
+    assert!(
+        pep.transcripts().contains("had no input for 2 seconds"),
+        "the transcript records why the session ended"
+    );
+    // The server keeps serving.
+    assert!(pep.exec(&sup, "Get-AzsSupportStampVersion").ok());
 }
