@@ -1,11 +1,12 @@
 //! Test harness: starts the real `pep` binary on a free loopback port with a temporary state
 //! directory, makes keys with `ssh-keygen`, registers identities with `pep identity add`, and
-//! drives sessions with the system OpenSSH client — exec requests, and PTY sessions (`ssh -tt`)
-//! whose output is collected by a reader thread.
+//! drives sessions with the system OpenSSH client — exec requests, PTY sessions (`ssh -tt` on
+//! pipes) whose output is collected by reader threads, and sessions whose client runs on a real
+//! pseudo-terminal (`ssh -t`), so that resizing it sends a window change as a user's would.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -210,12 +211,67 @@ impl Pep {
                 }
             }));
         }
-        let stdin = child.stdin.take();
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Write + Send>);
         Pty {
             child,
             stdin,
+            master: None,
             buf,
             readers,
+            mark: 0,
+        }
+    }
+
+    /// Opens an interactive session whose client runs on a real terminal of `cols` x `rows`.
+    pub fn terminal(&self, key: &Key, cols: u16, rows: u16) -> Pty {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let master = std::fs::File::from(master);
+        set_size(&master, cols, rows);
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(std::ffi::OsStr::from_bytes(name.as_bytes()))
+            .expect("open the terminal");
+        let child = self
+            .ssh_base(key)
+            .arg("-t")
+            .arg("anyuser@127.0.0.1")
+            .stdin(slave.try_clone().expect("dup"))
+            .stdout(slave.try_clone().expect("dup"))
+            .stderr(slave)
+            .spawn()
+            .expect("ssh -t");
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let buf = buf.clone();
+            let mut master = master.try_clone().expect("dup");
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                // Reading fails (EIO) once the client has gone and the terminal has no users.
+                while let Ok(n) = master.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.lock().expect("lock").extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        Pty {
+            child,
+            stdin: Some(Box::new(master.try_clone().expect("dup"))),
+            master: Some(master),
+            buf,
+            readers: vec![reader],
             mark: 0,
         }
     }
@@ -275,7 +331,9 @@ impl Run {
 /// An interactive session.
 pub struct Pty {
     pub child: Child,
-    stdin: Option<ChildStdin>,
+    stdin: Option<Box<dyn Write + Send>>,
+    /// The terminal's master side, when the client runs on a real terminal.
+    master: Option<std::fs::File>,
     buf: Arc<Mutex<Vec<u8>>>,
     /// The threads copying the child's stdout and stderr into `buf`.
     readers: Vec<std::thread::JoinHandle<()>>,
@@ -290,6 +348,19 @@ impl Pty {
             let _ = s.write_all(bytes);
             let _ = s.flush();
         }
+    }
+
+    /// Resizes the client's terminal, as dragging the window's corner would. Only for sessions
+    /// opened with [`Pep::terminal`].
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        let master = self.master.as_ref().expect("a session on a real terminal");
+        set_size(master, cols, rows);
+        // The terminal is not the client's controlling terminal, so the kernel does not signal it.
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::WINCH,
+        )
+        .expect("SIGWINCH");
     }
 
     /// All output so far.
@@ -344,6 +415,19 @@ impl Drop for Pty {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn set_size(master: &std::fs::File, cols: u16, rows: u16) {
+    rustix::termios::tcsetwinsize(
+        master,
+        rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+    )
+    .expect("set the window size");
 }
 
 /// The prompt of the default stamp.

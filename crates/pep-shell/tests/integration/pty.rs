@@ -1,5 +1,6 @@
 //! Interactive sessions through `ssh -tt`: the prompt, the line editor's keys, history, Tab
-//! completion limited to what the caller may run, Ctrl-C, Ctrl-D and exit.
+//! completion limited to what the caller may run, Ctrl-C, Ctrl-D and exit; and on a real
+//! terminal, tables that refit when the window is resized.
 
 use crate::harness::*;
 
@@ -94,4 +95,61 @@ fn interactive_support_without_grant_is_told_and_ends() {
         "{out:?}"
     );
     assert!(!out.contains(PROMPT), "no prompt is offered: {out:?}");
+}
+
+/// The widest line of terminal output, in characters, with escape sequences left out.
+fn widest_line(out: &str) -> usize {
+    let mut widest = 0;
+    for line in out.split(['\r', '\n']) {
+        let mut width = 0;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                // CSI: ESC [ parameters final-byte.
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() || c == '~' {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            width += 1;
+        }
+        widest = widest.max(width);
+    }
+    widest
+}
+
+#[test]
+fn resizing_the_terminal_refits_tables() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "Diagnostics");
+    let mut s = pep.terminal(&sup, 200, 50);
+    s.wait_for(PROMPT, T).expect("prompt");
+    s.send(b"Get-AzsSupportClusterResource\r");
+    let wide = s.wait_for(PROMPT, T).expect("table");
+    assert!(wide.contains("Cluster IP Address"), "{wide:?}");
+    let wide_width = widest_line(&wide);
+    assert!(
+        wide_width > 60 && wide_width <= 200,
+        "at 200 columns the table uses {wide_width}: {wide:?}"
+    );
+
+    s.resize(60, 20);
+    // The window change travels on the connection alongside what is typed next; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.send(b"Get-AzsSupportClusterResource\r");
+    let narrow = s.wait_for(PROMPT, T).expect("table");
+    assert!(narrow.contains("Cluster IP"), "{narrow:?}");
+    assert!(
+        widest_line(&narrow) <= 60,
+        "after resizing to 60 columns every line fits: {narrow}"
+    );
+
+    s.send(b"exit\r");
+    assert!(s.wait_exit(T).expect("exits").success());
 }
