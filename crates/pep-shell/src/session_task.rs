@@ -167,7 +167,7 @@ impl SessionTask {
     /// The message a session ended for idleness shows.
     fn idle_message(&self) -> String {
         let secs = self.idle_timeout.map_or(0, |d| d.as_secs());
-        let span = if secs % 60 == 0 {
+        let span = if secs.is_multiple_of(60) {
             plural(secs / 60, "minute")
         } else {
             plural(secs, "second")
