@@ -1,10 +1,12 @@
 //! Line editor for pep's interactive shell, driven by an SSH channel's raw PTY bytes.
 //!
-//! It owns: decoding client bytes into keys (the private `keys` module), the edit buffer and
-//! cursor, history recall, Tab completion through a caller-supplied [`Completer`], bracketed paste, typeahead
-//! while a command runs, and the terminal output that keeps the client's screen in step
-//! (prompt, echo, wrapping redraws). It is pure: bytes in, (bytes to write, events) out; no I/O,
-//! no async, so the SSH layer decides when and where to write.
+//! This module owns the editing state machine: the edit buffer and cursor, what each key does,
+//! the line-length cap, history recall, typeahead while a command runs, and the events that end a
+//! line. It is pure: bytes in, (bytes to write, events) out; no I/O, no async, so the SSH layer
+//! decides when and where to write. Beside it: `keys` decodes client bytes into keys (escape
+//! sequences, bracketed paste), `completion` handles Tab through a caller-supplied [`Completer`],
+//! `render` keeps the client's screen in step (prompt, echo, wrapping redraws) and `width` says how
+//! many columns a char takes; their limits are in their own docs.
 //!
 //! Protocol for the caller: send [`LineEditor::enable_sequence`] once, then `start_line(prompt)`
 //! and `feed` every chunk of client bytes. `Line`, `Interrupt` and `Eof` end the line: the editor
@@ -13,21 +15,21 @@
 //! A Ctrl-C arriving while idle flushes the typeahead and yields `Interrupt` at once (cancel the
 //! running command, if any). Send [`LineEditor::disable_sequence`] at session end.
 //!
-//! Limits:
-//! - It assumes an ANSI/VT100-compatible terminal that auto-wraps, and that the cursor is at
-//!   column 0 when [`LineEditor::start_line`] is called.
-//! - Display width uses a small built-in table (wide East-Asian/emoji = 2, combining marks = 0,
-//!   everything else 1); exotic characters may misalign the cursor, never corrupt the buffer.
-//! - After a resize the terminal may or may not reflow the old line; the next redraw assumes it
-//!   reflowed. Nothing is redrawn on resize itself.
-//! - No kill ring/yank, no reverse search, no multi-line editing: a line is one logical line.
-//! - The prompt is trusted server text; only its last line is redrawn on edits, and its width
-//!   skips CSI/OSC sequences so coloured prompts work.
+//! Limits: no kill ring/yank, no reverse search, no multi-line editing: a line is one logical line.
 
+mod completion;
 mod keys;
+mod render;
+#[cfg(test)]
+mod testing;
+mod width;
+
+pub use completion::{Completer, Completion};
 
 use keys::{Key, KeyDecoder};
+use render::{crlf, Pos};
 use std::collections::VecDeque;
+use width::visible_widths;
 
 /// Something the user finished: the SSH layer acts on these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,51 +45,11 @@ pub enum EditEvent {
     ClearScreen,
 }
 
-/// The completer's answer for the word before the cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Completion {
-    /// Char index in the line where the replaced word starts (clamped to the cursor).
-    pub start: usize,
-    pub candidates: Vec<String>,
-}
-
-/// Supplies Tab completions; called with the whole line and the cursor as a char index.
-pub trait Completer {
-    fn complete(&self, line: &str, cursor_chars: usize) -> Completion;
-}
-
 /// Lines kept for Up/Down recall.
 const HISTORY_MAX: usize = 500;
 /// Keys kept while idle; beyond this typeahead is dropped so a flood cannot grow memory.
 const TYPEAHEAD_MAX: usize = 64 * 1024;
-/// Candidates shown by a Tab listing; more are summarised as a count.
-const LIST_MAX: usize = 500;
 const BEL: u8 = 0x07;
-
-/// A screen position relative to the row where the prompt's last line starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pos {
-    row: usize,
-    col: usize,
-}
-
-/// Where prompt and line land on screen for the current width.
-struct Layout {
-    /// Where each char of the line starts.
-    starts: Vec<Pos>,
-    /// Cursor position after the last char (already moved to the next row if the line exactly
-    /// fills the last column).
-    end: Pos,
-    /// The text ends exactly at the right margin: the terminal is in its "pending wrap" state and
-    /// we must emit `\r\n` ourselves to put the cursor where `end` says.
-    end_at_margin: bool,
-}
-
-impl Layout {
-    fn pos(&self, idx: usize) -> Pos {
-        self.starts.get(idx).copied().unwrap_or(self.end)
-    }
-}
 
 /// A pure, incremental line editor. See the module docs.
 #[derive(Debug)]
@@ -432,166 +394,6 @@ impl LineEditor {
         self.refresh(out);
     }
 
-    fn complete(&mut self, completer: &dyn Completer, was_tab: bool, out: &mut Vec<u8>) {
-        let line: String = self.buf.iter().collect();
-        let c = completer.complete(&line, self.cursor);
-        let start = c.start.min(self.cursor);
-        let cands: Vec<Vec<char>> = c
-            .candidates
-            .iter()
-            .map(|s| s.chars().filter(|c| !c.is_control()).collect())
-            .collect();
-        let word_len = self.cursor - start;
-        match cands.as_slice() {
-            [] => bell(out),
-            [only] => {
-                let mut with_space = only.clone();
-                with_space.push(' ');
-                self.replace_word(start, &with_space, out);
-            }
-            [first, rest @ ..] => {
-                let lcp = rest
-                    .iter()
-                    .map(|c| common_prefix_ci(first, c))
-                    .min()
-                    .unwrap_or(first.len());
-                if lcp > word_len {
-                    self.replace_word(start, &first[..lcp], out);
-                } else if was_tab {
-                    self.list(&cands, out);
-                } else {
-                    bell(out);
-                }
-            }
-        }
-    }
-
-    /// Replaces `buf[start..cursor]` with `text`, or rings the bell if that exceeds the cap.
-    fn replace_word(&mut self, start: usize, text: &[char], out: &mut Vec<u8>) {
-        let new_len = self.buf.len() - (self.cursor - start) + text.len();
-        if new_len > self.max_line_chars {
-            return bell(out);
-        }
-        self.buf.splice(start..self.cursor, text.iter().copied());
-        self.cursor = start + text.len();
-        self.refresh(out);
-    }
-
-    /// Lists candidates in columns (down, then across) below the line, then redraws.
-    fn list(&mut self, cands: &[Vec<char>], out: &mut Vec<u8>) {
-        let end = self.layout().end;
-        self.move_term(end, out);
-        out.extend_from_slice(b"\r\n");
-        let shown = &cands[..cands.len().min(LIST_MAX)];
-        let col_w = shown.iter().map(|c| str_width(c)).max().unwrap_or(0) + 2;
-        let ncols = (usize::from(self.width) / col_w).max(1);
-        let nrows = shown.len().div_ceil(ncols);
-        for r in 0..nrows {
-            for c in 0..ncols {
-                let Some(name) = shown.get(c * nrows + r) else {
-                    break;
-                };
-                out.extend(name.iter().collect::<String>().bytes());
-                if shown.get((c + 1) * nrows + r).is_some() {
-                    out.resize(out.len() + col_w - str_width(name), b' ');
-                }
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-        if cands.len() > shown.len() {
-            let more = format!("... and {} more\r\n", cands.len() - shown.len());
-            out.extend_from_slice(more.as_bytes());
-        }
-        self.redraw_fresh(out);
-    }
-
-    /// Writes the whole prompt and line from column 0 of a fresh row.
-    fn redraw_fresh(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.prompt_head.as_bytes());
-        self.term = Pos { row: 0, col: 0 };
-        self.draw(out, false);
-    }
-
-    /// Full redraw of the prompt's last line and the text: back to the prompt start, clear to end
-    /// of screen, reprint, reposition. Simple and correct for wrapped lines.
-    fn refresh(&mut self, out: &mut Vec<u8>) {
-        self.move_term(Pos { row: 0, col: 0 }, out);
-        self.draw(out, true);
-    }
-
-    /// Prints prompt tail + line; the terminal cursor must be at (0, 0).
-    fn draw(&mut self, out: &mut Vec<u8>, clear: bool) {
-        if clear {
-            out.extend_from_slice(b"\x1b[J");
-        }
-        out.extend_from_slice(self.prompt_tail.as_bytes());
-        out.extend(self.buf.iter().collect::<String>().bytes());
-        let lay = self.layout();
-        if lay.end_at_margin {
-            out.extend_from_slice(b"\r\n");
-        }
-        self.term = lay.end;
-        self.move_term(lay.pos(self.cursor), out);
-    }
-
-    /// Moves the terminal cursor from `self.term` to `to` with relative CSI moves.
-    fn move_term(&mut self, to: Pos, out: &mut Vec<u8>) {
-        if to == self.term {
-            return;
-        }
-        let mut seq = String::new();
-        if to.row < self.term.row {
-            seq.push_str(&format!("\x1b[{}A", self.term.row - to.row));
-        } else if to.row > self.term.row {
-            seq.push_str(&format!("\x1b[{}B", to.row - self.term.row));
-        }
-        seq.push('\r');
-        if to.col > 0 {
-            seq.push_str(&format!("\x1b[{}C", to.col));
-        }
-        out.extend_from_slice(seq.as_bytes());
-        self.term = to;
-    }
-
-    /// Simulates the terminal's auto-wrap over prompt tail + line at the current width.
-    fn layout(&self) -> Layout {
-        let width = usize::from(self.width.max(1));
-        let (mut row, mut col) = (0, 0);
-        let mut starts = Vec::with_capacity(self.buf.len());
-        let mut place = |w: usize| {
-            let w = w.min(width);
-            // A char that does not fit (including a wide char in the last column) wraps first;
-            // zero-width chars never wrap.
-            if w > 0 && col + w > width {
-                row += 1;
-                col = 0;
-            }
-            let p = Pos { row, col };
-            col += w;
-            p
-        };
-        for &w in &self.prompt_cells {
-            place(w);
-        }
-        for &c in &self.buf {
-            starts.push(place(char_width(c)));
-        }
-        let end_at_margin = col >= width;
-        let end = if end_at_margin {
-            Pos {
-                row: row + 1,
-                col: 0,
-            }
-        } else {
-            Pos { row, col }
-        };
-        Layout {
-            starts,
-            end,
-            end_at_margin,
-        }
-    }
-
     #[cfg(test)]
     fn line(&self) -> String {
         self.buf.iter().collect()
@@ -610,362 +412,16 @@ fn bell(out: &mut Vec<u8>) {
     }
 }
 
-/// Converts bare `\n` to `\r\n` (the PTY may be in raw mode, where `\n` does not return).
-fn crlf(s: &str) -> String {
-    let mut r = String::with_capacity(s.len() + 4);
-    let mut prev = '\0';
-    for c in s.chars() {
-        if c == '\n' && prev != '\r' {
-            r.push('\r');
-        }
-        r.push(c);
-        prev = c;
-    }
-    r
-}
-
-/// Widths of the chars a terminal would display for `s`, skipping CSI and OSC sequences (prompt
-/// colours) and other control chars.
-fn visible_widths(s: &str) -> Vec<usize> {
-    let mut cells = Vec::new();
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c == '\x1b' {
-            match it.next() {
-                Some('[') => {
-                    for c in it.by_ref() {
-                        if ('\x40'..='\x7e').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    while let Some(c) = it.next() {
-                        if c == '\x07' || (c == '\x1b' && it.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            }
-        } else if !c.is_control() {
-            cells.push(char_width(c));
-        }
-    }
-    cells
-}
-
-fn str_width(s: &[char]) -> usize {
-    s.iter().map(|&c| char_width(c)).sum()
-}
-
-/// Case-insensitive common prefix length, in chars.
-fn common_prefix_ci(a: &[char], b: &[char]) -> usize {
-    a.iter()
-        .zip(b)
-        .take_while(|(x, y)| x.to_lowercase().eq(y.to_lowercase()))
-        .count()
-}
-
-/// Zero-width ranges: combining marks, zero-width space/joiners, variation selectors.
-const ZERO_WIDTH: &[(u32, u32)] = &[
-    (0x0300, 0x036F),
-    (0x0483, 0x0489),
-    (0x0591, 0x05BD),
-    (0x0610, 0x061A),
-    (0x064B, 0x065F),
-    (0x0E31, 0x0E31),
-    (0x0E34, 0x0E3A),
-    (0x0E47, 0x0E4E),
-    (0x1AB0, 0x1AFF),
-    (0x1DC0, 0x1DFF),
-    (0x200B, 0x200F),
-    (0x20D0, 0x20FF),
-    (0xFE00, 0xFE0F),
-    (0xFE20, 0xFE2F),
-    (0xE0100, 0xE01EF),
-];
-
-/// Double-width ranges: East-Asian wide/fullwidth and the common emoji blocks.
-const WIDE: &[(u32, u32)] = &[
-    (0x1100, 0x115F),
-    (0x2E80, 0x303E),
-    (0x3041, 0x33FF),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xA000, 0xA4CF),
-    (0xAC00, 0xD7A3),
-    (0xF900, 0xFAFF),
-    (0xFE30, 0xFE4F),
-    (0xFF00, 0xFF60),
-    (0xFFE0, 0xFFE6),
-    (0x1F300, 0x1F64F),
-    (0x1F900, 0x1F9FF),
-    (0x20000, 0x2FFFD),
-    (0x30000, 0x3FFFD),
-];
-
-/// Terminal display width of `c` (0, 1 or 2), from the tables above.
-fn char_width(c: char) -> usize {
-    let cp = u32::from(c);
-    let within = |t: &[(u32, u32)]| t.iter().any(|&(lo, hi)| (lo..=hi).contains(&cp));
-    if within(ZERO_WIDTH) {
-        0
-    } else if within(WIDE) {
-        2
-    } else {
-        1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A tiny terminal: auto-wrap with pending-wrap, CR, LF, CSI A/B/C/D/H/J and `?2004h/l`.
-    /// It panics on anything else, so tests also prove the editor emits only what it means to.
-    /// Rows are unbounded (no scrolling), so moving above row 0 is a bug and panics too.
-    struct Screen {
-        width: usize,
-        rows: Vec<Vec<char>>,
-        row: usize,
-        col: usize,
-    }
-
-    impl Screen {
-        fn new(width: usize) -> Self {
-            Screen {
-                width,
-                rows: vec![Vec::new()],
-                row: 0,
-                col: 0,
-            }
-        }
-
-        fn feed(&mut self, bytes: &[u8]) {
-            let s = std::str::from_utf8(bytes).expect("output is UTF-8");
-            let mut it = s.chars();
-            while let Some(c) = it.next() {
-                match c {
-                    '\r' => self.col = 0,
-                    '\n' => {
-                        self.row += 1;
-                        self.col = self.col.min(self.width - 1);
-                    }
-                    '\x07' => {}
-                    '\x1b' => {
-                        assert_eq!(it.next(), Some('['), "only CSI is emitted");
-                        let mut params = String::new();
-                        let fin = loop {
-                            let c = it.next().expect("complete CSI");
-                            if c.is_ascii_digit() || c == '?' || c == ';' {
-                                params.push(c);
-                            } else {
-                                break c;
-                            }
-                        };
-                        self.csi(&params, fin);
-                    }
-                    c if c.is_control() => panic!("raw control {c:?} in output"),
-                    c => self.put(c),
-                }
-                while self.rows.len() <= self.row {
-                    self.rows.push(Vec::new());
-                }
-            }
-        }
-
-        fn csi(&mut self, params: &str, fin: char) {
-            let n: usize = params.parse().unwrap_or(1);
-            self.col = self.col.min(self.width - 1);
-            match (fin, params) {
-                ('A', _) => {
-                    assert!(n <= self.row, "cursor moved above the screen");
-                    self.row -= n;
-                }
-                ('B', _) => self.row += n,
-                ('C', _) => self.col = (self.col + n).min(self.width - 1),
-                ('D', _) => self.col = self.col.saturating_sub(n),
-                ('H', "") => (self.row, self.col) = (0, 0),
-                ('J', "") => {
-                    self.rows.truncate(self.row + 1);
-                    self.rows[self.row].truncate(self.col);
-                }
-                ('J', "2") => self.rows = vec![Vec::new()],
-                ('h' | 'l', "?2004") => {}
-                other => panic!("unexpected CSI {other:?}"),
-            }
-        }
-
-        fn put(&mut self, c: char) {
-            let w = char_width(c);
-            if w == 0 {
-                return;
-            }
-            if self.col + w > self.width {
-                self.row += 1;
-                self.col = 0;
-            }
-            while self.rows.len() <= self.row {
-                self.rows.push(Vec::new());
-            }
-            let line = &mut self.rows[self.row];
-            if line.len() < self.col + w {
-                line.resize(self.col + w, ' ');
-            }
-            line[self.col] = c;
-            if w == 2 {
-                line[self.col + 1] = '\0';
-            }
-            self.col += w;
-        }
-
-        fn lines(&self) -> Vec<String> {
-            let mut v: Vec<String> = self
-                .rows
-                .iter()
-                .map(|r| {
-                    let s: String = r.iter().filter(|&&c| c != '\0').collect();
-                    s.trim_end().to_string()
-                })
-                .collect();
-            while v.last().is_some_and(|l| l.is_empty()) {
-                v.pop();
-            }
-            v
-        }
-    }
-
-    struct Words(Vec<&'static str>);
-
-    impl Completer for Words {
-        fn complete(&self, line: &str, cursor: usize) -> Completion {
-            let before: Vec<char> = line.chars().take(cursor).collect();
-            let start = before
-                .iter()
-                .rposition(|c| c.is_whitespace())
-                .map_or(0, |i| i + 1);
-            let word: String = before[start..].iter().collect::<String>().to_lowercase();
-            let candidates = self
-                .0
-                .iter()
-                .filter(|w| w.to_lowercase().starts_with(&word))
-                .map(|w| w.to_string())
-                .collect();
-            Completion { start, candidates }
-        }
-    }
-
-    const PROMPT: &str = "PS> ";
-
-    struct H {
-        ed: LineEditor,
-        scr: Screen,
-        words: Words,
-        last_out: Vec<u8>,
-    }
-
-    impl H {
-        fn new(width: u16, max: usize) -> Self {
-            let mut h = H {
-                ed: LineEditor::new(width, max),
-                scr: Screen::new(usize::from(width)),
-                words: Words(vec![
-                    "Get-Item",
-                    "Get-ItemProperty",
-                    "get-childitem",
-                    "Set-Item",
-                ]),
-                last_out: Vec::new(),
-            };
-            h.start();
-            h
-        }
-
-        fn start(&mut self) {
-            let out = self.ed.start_line(PROMPT);
-            self.absorb(out);
-        }
-
-        fn feed(&mut self, bytes: &[u8]) -> Vec<EditEvent> {
-            let mut out = Vec::new();
-            let ev = self.ed.feed(bytes, &self.words, &mut out);
-            self.absorb(out);
-            ev
-        }
-
-        fn absorb(&mut self, out: Vec<u8>) {
-            assert_safe(&out);
-            self.scr.feed(&out);
-            if self.ed.active {
-                self.assert_screen_matches();
-            }
-            self.last_out = out;
-        }
-
-        /// The rows from the prompt start show exactly prompt + line, nothing below, and the
-        /// screen cursor is where the editor thinks the cursor is.
-        fn assert_screen_matches(&self) {
-            let base = self.scr.row - self.ed.term.row;
-            let mut want = Screen::new(self.scr.width);
-            want.feed(format!("{}{}", self.ed.prompt_tail, self.ed.line()).as_bytes());
-            let got = &self.scr.lines()[base.min(self.scr.lines().len())..];
-            assert_eq!(got, want.lines().as_slice(), "screen vs buffer");
-            let expect = self.ed.layout().pos(self.ed.cursor);
-            assert_eq!(self.ed.term, expect, "tracked cursor");
-            assert_eq!(
-                (self.scr.row - base, self.scr.col),
-                (expect.row, expect.col)
-            );
-        }
-
-        fn line(&self) -> String {
-            self.ed.line()
-        }
-
-        fn out_str(&self) -> String {
-            String::from_utf8_lossy(&self.last_out).into_owned()
-        }
-    }
-
-    /// Output may contain only printable text, CR, LF, BEL and ESC (as part of our CSI).
-    fn assert_safe(out: &[u8]) {
-        for &b in out {
-            assert!(
-                b >= 0x20 && b != 0x7f || matches!(b, b'\r' | b'\n' | 0x07 | 0x1b),
-                "unsafe byte {b:#04x} in {:?}",
-                String::from_utf8_lossy(out)
-            );
-        }
-        let s = String::from_utf8_lossy(out);
-        for (i, _) in s.match_indices('\n') {
-            assert!(i > 0 && s.as_bytes()[i - 1] == b'\r', "bare \\n in {s:?}");
-        }
-    }
-
-    fn line(s: &str) -> EditEvent {
-        EditEvent::Line(s.to_string())
-    }
+    use crate::line_editor::testing::{line, H};
 
     #[test]
     fn start_line_writes_prompt() {
         let h = H::new(80, 100);
         assert_eq!(h.last_out, b"PS> ");
         assert_eq!(h.scr.lines(), vec!["PS>"]);
-    }
-
-    #[test]
-    fn multi_line_prompt_gets_crlf() {
-        let mut ed = LineEditor::new(80, 10);
-        assert_eq!(ed.start_line("a\nb> "), b"a\r\nb> ");
-    }
-
-    #[test]
-    fn coloured_prompt_width_skips_escapes() {
-        assert_eq!(
-            visible_widths("\x1b[32mPS\x1b[0m> \x1b]0;t\x07"),
-            vec![1, 1, 1, 1]
-        );
     }
 
     #[test]
@@ -1010,17 +466,6 @@ mod tests {
         h.feed(b"a\xff\xc3(b\xe2\x82");
         h.feed(b"c");
         assert_eq!(h.line(), "a(bc");
-    }
-
-    #[test]
-    fn wide_chars_take_two_columns() {
-        let mut h = H::new(80, 100);
-        h.feed("日本".as_bytes());
-        assert_eq!(h.scr.col, 8);
-        h.feed(b"\x1b[D");
-        assert_eq!(h.scr.col, 6);
-        assert_eq!(char_width('\u{301}'), 0);
-        assert_eq!(char_width('a'), 1);
     }
 
     #[test]
@@ -1242,82 +687,6 @@ mod tests {
     }
 
     #[test]
-    fn tab_no_candidates_bells() {
-        let mut h = H::new(80, 100);
-        h.feed(b"zz");
-        h.feed(b"\t");
-        assert_eq!(h.last_out, [BEL]);
-        assert_eq!(h.line(), "zz");
-    }
-
-    #[test]
-    fn tab_single_candidate_replaces_word_and_adds_space() {
-        let mut h = H::new(80, 100);
-        h.feed(b"x set\t");
-        assert_eq!(h.line(), "x Set-Item ");
-        assert_eq!(h.ed.cursor, 11);
-    }
-
-    #[test]
-    fn tab_mid_line_replaces_only_up_to_cursor() {
-        let mut h = H::new(80, 100);
-        h.feed(b"set tail\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\t");
-        assert_eq!(h.line(), "Set-Item  tail");
-        assert_eq!(h.ed.cursor, 9);
-    }
-
-    #[test]
-    fn tab_many_inserts_common_prefix_case_insensitively() {
-        let mut h = H::new(80, 100);
-        h.feed(b"get-i\t");
-        assert_eq!(h.line(), "Get-Item");
-        h.feed(b"\t");
-        // Nothing more to insert on the second Tab: list, then redraw the prompt and line.
-        assert_eq!(h.line(), "Get-Item");
-        let lines = h.scr.lines();
-        assert_eq!(lines[0], "PS> Get-Item");
-        assert!(lines[1].contains("Get-Item") && lines[1].contains("Get-ItemProperty"));
-        assert_eq!(lines[2], "PS> Get-Item");
-    }
-
-    #[test]
-    fn tab_many_nothing_to_insert_bells_then_lists_in_columns() {
-        let mut h = H::new(40, 100);
-        h.feed(b"get-");
-        h.feed(b"\t");
-        assert_eq!(h.line(), "get-");
-        assert_eq!(h.last_out, [BEL]);
-        h.feed(b"\t");
-        // Widest is 16 chars, +2 gap = 18 per column, 2 columns in 40: down then across.
-        assert_eq!(
-            h.scr.lines(),
-            vec![
-                "PS> get-",
-                "Get-Item          get-childitem",
-                "Get-ItemProperty",
-                "PS> get-"
-            ]
-        );
-    }
-
-    #[test]
-    fn tab_then_other_key_resets_listing() {
-        let mut h = H::new(80, 100);
-        h.feed(b"get-\tx\x7f");
-        h.feed(b"\t");
-        assert_eq!(h.last_out, [BEL], "not a consecutive Tab: bell, no list");
-    }
-
-    #[test]
-    fn tab_completion_respects_cap() {
-        let mut h = H::new(80, 5);
-        h.feed(b"set");
-        h.feed(b"\t");
-        assert_eq!(h.line(), "set");
-        assert_eq!(h.last_out, [BEL]);
-    }
-
-    #[test]
     fn paste_inserts_literally_and_drops_controls() {
         let mut h = H::new(80, 100);
         h.feed(b"\x1b[200~a\tb\x03\x7f\x1b[Dc\x1b[201~");
@@ -1410,92 +779,9 @@ mod tests {
     }
 
     #[test]
-    fn wrapping_line_redraws_correctly() {
-        // Prompt is 4 wide; width 10 so the line wraps twice.
-        let mut h = H::new(10, 100);
-        h.feed(b"abcdefghijklmnop");
-        assert_eq!(h.scr.lines(), vec!["PS> abcdef", "ghijklmnop"]);
-        assert_eq!(
-            (h.ed.term.row, h.scr.col),
-            (2, 0),
-            "cursor after exact-fit wraps"
-        );
-        h.feed(b"\x01X");
-        assert_eq!(h.scr.lines(), vec!["PS> Xabcde", "fghijklmno", "p"]);
-        h.feed(b"\x0b");
-        assert_eq!(h.scr.lines(), vec!["PS> X"]);
-        h.feed(b"\x05\x7f");
-        assert_eq!(h.line(), "");
-    }
-
-    #[test]
-    fn wide_char_at_margin_wraps() {
-        let mut h = H::new(7, 100);
-        h.feed("ab日".as_bytes());
-        assert_eq!(h.scr.lines(), vec!["PS> ab", "日"]);
-        h.feed(b"\x1b[D");
-        assert_eq!((h.ed.term.row, h.scr.col), (1, 0));
-    }
-
-    #[test]
-    fn resize_changes_wrapping() {
-        let mut ed = LineEditor::new(80, 100);
-        ed.start_line(PROMPT);
-        let words = Words(vec![]);
-        let mut out = Vec::new();
-        ed.feed(b"abcdefghij", &words, &mut out);
-        assert_eq!(ed.term, Pos { row: 0, col: 14 });
-        ed.resize(8, 24);
-        assert_eq!(
-            ed.term,
-            Pos { row: 1, col: 6 },
-            "assumes the terminal reflowed"
-        );
-        ed.feed(b"\x01", &words, &mut out);
-        assert_eq!(ed.term, Pos { row: 0, col: 4 });
-        out.clear();
-        ed.feed(b"X", &words, &mut out);
-        let mut scr = Screen::new(8);
-        scr.feed(&out);
-        assert_eq!(scr.lines(), vec!["PS> Xabc", "defghij"]);
-    }
-
-    #[test]
-    fn enter_mid_wrapped_line_moves_below_it() {
-        let mut h = H::new(10, 100);
-        h.feed(b"abcdefghijk\x01");
-        assert_eq!(h.feed(b"\r"), vec![line("abcdefghijk")]);
-        assert_eq!(h.scr.row, 2);
-        assert_eq!(h.scr.col, 0);
-    }
-
-    #[test]
     fn enable_disable_sequences() {
         assert_eq!(LineEditor::enable_sequence(), b"\x1b[?2004h");
         assert_eq!(LineEditor::disable_sequence(), b"\x1b[?2004l");
-    }
-
-    #[test]
-    fn completer_start_past_cursor_is_clamped() {
-        struct Bad;
-        impl Completer for Bad {
-            fn complete(&self, _: &str, _: usize) -> Completion {
-                Completion {
-                    start: 99,
-                    candidates: vec!["x\x1b[2Jy".to_string()],
-                }
-            }
-        }
-        let mut ed = LineEditor::new(80, 100);
-        ed.start_line("> ");
-        let mut out = Vec::new();
-        ed.feed(b"ab\t", &Bad, &mut out);
-        assert_eq!(
-            ed.line(),
-            "abx[2Jy ",
-            "control chars stripped from candidates"
-        );
-        assert_safe(&out);
     }
 
     #[test]

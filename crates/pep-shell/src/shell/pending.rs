@@ -1,0 +1,210 @@
+//! The questions a session asks and the next line answers: the operator's consent to the
+//! remote-support terms (Enable-RemoteSupport without -AgreeToRemoteSupportConsent) and the
+//! confirmation of a repair command (PowerShell's ShouldProcess).
+//!
+//! It owns what is pending and its prompt, asking (the terms; or a plan run of the command that
+//! describes what it will change, changing nothing), and the answer: Y runs it, N leaves
+//! everything as it was, ? explains, anything else asks again.
+
+use super::{Reply, SessionKind, Shell};
+use crate::lang::{self, Render};
+use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
+use azs_support::catalog::CommandSpec;
+use azs_support::commands::{self, Invocation, Mode, StampAccess};
+use azs_support::escape::escape_text as escape;
+use azs_support::{BoundArgs, Value};
+
+/// A question waiting for the next line.
+pub(super) enum Pending {
+    /// Enable-RemoteSupport's consent, with its bound arguments.
+    Consent(BoundArgs),
+    /// Confirmation of a changing command (ShouldProcess), with what it will run.
+    Confirm {
+        /// The command.
+        spec: Box<CommandSpec>,
+        /// Its arguments.
+        args: BoundArgs,
+    },
+}
+
+/// The confirmation prompt of a changing command, as PowerShell's ShouldProcess asks it.
+const CONFIRM_PROMPT: &str = "[Y] Yes  [N] No  [?] Help (default is \"Y\"): ";
+
+impl Pending {
+    /// The prompt shown while this question waits for its answer.
+    pub(super) fn prompt(&self) -> &'static str {
+        match self {
+            Pending::Consent(_) => CONSENT_PROMPT,
+            Pending::Confirm { .. } => CONFIRM_PROMPT,
+        }
+    }
+}
+
+impl Shell {
+    /// Shows the remote-support terms and waits for the operator's answer; a session that cannot
+    /// ask (no PTY) refuses instead. `Ok(None)`: the reply holds the terms.
+    pub(super) fn ask_consent(
+        &mut self,
+        args: &BoundArgs,
+        reply: &mut Reply,
+    ) -> Result<Option<Vec<Value>>, String> {
+        if self.kind != SessionKind::Interactive {
+            return Err("this session cannot ask for consent interactively: add -AgreeToRemoteSupportConsent to accept the remote-support terms".into());
+        }
+        reply.output = format!("{CONSENT_TERMS}\n");
+        self.transcript.note(
+            self.endpoint.clock.now(),
+            "consent terms shown; waiting for the operator's answer",
+        );
+        self.pending = Some(Pending::Consent(args.clone()));
+        Ok(None)
+    }
+
+    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` or
+    /// `-WhatIf` says otherwise.
+    pub(super) fn needs_confirmation(&self, args: &BoundArgs) -> bool {
+        self.kind == SessionKind::Interactive
+            && !args.switch("WhatIf")
+            && !args.switch("Force")
+            && !matches!(args.get("Confirm"), Some(Value::Bool(false)))
+    }
+
+    /// Validates the command and describes what it will do (nothing changes), then asks.
+    pub(super) fn ask_confirmation(
+        &mut self,
+        spec: &CommandSpec,
+        args: &BoundArgs,
+        reply: &mut Reply,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let Some(implementation) = commands::implementation(&spec.name) else {
+            return self.run_catalog(spec, args, Vec::new()).map(Some);
+        };
+        let stamp = self.endpoint.stamp.read();
+        let mut inv = Invocation::new(
+            args,
+            Vec::new(),
+            StampAccess::Read(&stamp),
+            &self.workdir,
+            self.endpoint.clock.now(),
+            Mode::Plan,
+        );
+        let values = implementation(&mut inv).map_err(|e| e.0)?;
+        if inv.effects().is_empty() {
+            // Nothing to change: the command answered without acting.
+            return Ok(Some(values));
+        }
+        reply.output = format!(
+            "Confirm\nAre you sure you want to perform this action?\n{}\n",
+            inv.effects().join("\n")
+        );
+        drop(stamp);
+        self.transcript
+            .note(self.endpoint.clock.now(), "confirmation requested");
+        self.pending = Some(Pending::Confirm {
+            spec: Box::new(spec.clone()),
+            args: args.clone(),
+        });
+        Ok(None)
+    }
+
+    /// Takes `line` as the answer to `pending`; an unclear answer leaves the question pending.
+    pub(super) fn answer(&mut self, pending: Pending, line: &str) -> Reply {
+        let now = self.endpoint.clock.now();
+        let answer = line.trim().to_ascii_lowercase();
+        match pending {
+            Pending::Confirm { spec, args } => match answer.as_str() {
+                "" | "y" | "yes" => {
+                    self.transcript.note(now, "confirmed");
+                    let mut reply = Reply::default();
+                    match self.run_catalog(&spec, &args, Vec::new()) {
+                        Ok(values) => {
+                            reply.output = lang::render(
+                                &values,
+                                Render::Default(Some(&spec.output)),
+                                self.width,
+                            );
+                            self.transcript.output(&reply.output);
+                        }
+                        Err(e) => {
+                            let e = format!("{}: {e}", spec.name);
+                            self.transcript.error(&e);
+                            reply.error = Some(e);
+                        }
+                    }
+                    reply
+                }
+                "n" | "no" => {
+                    self.transcript.note(now, "declined; nothing was changed");
+                    Reply {
+                        output: "The operation was not performed.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                "?" => {
+                    self.pending = Some(Pending::Confirm { spec, args });
+                    Reply {
+                        output: "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                _ => {
+                    self.pending = Some(Pending::Confirm { spec, args });
+                    Reply {
+                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
+                        ..Reply::default()
+                    }
+                }
+            },
+            Pending::Consent(args) => match answer.as_str() {
+                "" | "y" | "yes" => {
+                    self.transcript
+                        .note(now, "operator accepted the remote-support terms");
+                    let mut reply = Reply::default();
+                    match operator_commands::enable(&self.endpoint.consent, &args) {
+                        Ok(values) => {
+                            reply.output = lang::render(
+                                &values,
+                                Render::Default(
+                                    self.endpoint
+                                        .catalog
+                                        .get("Enable-RemoteSupport")
+                                        .map(|s| &s.output),
+                                ),
+                                self.width,
+                            );
+                            self.transcript.output(&reply.output);
+                        }
+                        Err(e) => {
+                            let e = format!("Enable-RemoteSupport: {e}");
+                            self.transcript.error(&e);
+                            reply.error = Some(e);
+                        }
+                    }
+                    reply
+                }
+                "n" | "no" => {
+                    self.transcript
+                        .note(now, "operator declined the remote-support terms");
+                    Reply {
+                        output: "Remote support was not enabled.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                "?" => {
+                    self.pending = Some(Pending::Consent(args));
+                    Reply {
+                        output: "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n".into(),
+                        ..Reply::default()
+                    }
+                }
+                _ => {
+                    self.pending = Some(Pending::Consent(args));
+                    Reply {
+                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
+                        ..Reply::default()
+                    }
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Running a bound pipeline: the first command, then the formatting commands, then the render.
+//!
+//! It owns the dispatch of the first element (built-ins, consent and operator commands, formatting
+//! commands with nothing piped in, repair commands that must ask first, catalog commands), the
+//! stages after it (formatting commands reshape or filter the values, `Format-Table`/`Format-List`
+//! choose the render, catalog commands that take piped input run on them) and the transcript lines
+//! of a run: each invocation, then its output or error.
+
+use super::{Reply, Shell};
+use crate::builtins::{self, BuiltinEffect};
+use crate::lang::{self, Render};
+use crate::operator_commands;
+use azs_support::catalog::{Access, CommandSpec};
+use azs_support::{BoundArgs, Value};
+
+impl Shell {
+    /// Runs a resolved, gated and bound pipeline and renders its values.
+    pub(super) fn run_pipeline(
+        &mut self,
+        line: &str,
+        specs: &[CommandSpec],
+        bound: Vec<BoundArgs>,
+    ) -> Reply {
+        let now = self.endpoint.clock.now();
+        for (spec, args) in specs.iter().zip(&bound) {
+            let bindings: Vec<(String, String)> = args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_display()))
+                .collect();
+            self.transcript.invocation(now, &spec.name, line, &bindings);
+        }
+        let first = &specs[0];
+        let mut reply = Reply::default();
+        let mut render_spec = Some(&first.output);
+        let mut values = match self.run_first(first, &bound[0], &mut reply) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                self.transcript.output(&reply.output);
+                return reply;
+            }
+            Err(message) => {
+                let message = format!("{}: {message}", first.name);
+                self.transcript.error(&message);
+                reply.error = Some(message);
+                return reply;
+            }
+        };
+        let mut how: Option<Render> = None;
+        for (spec, args) in specs.iter().zip(&bound).skip(1) {
+            let result = match spec.name.as_str() {
+                "Format-Table" => {
+                    how = Some(Render::Table(args.strings("Property")));
+                    Ok(values)
+                }
+                "Format-List" => {
+                    how = Some(Render::List(args.strings("Property")));
+                    Ok(values)
+                }
+                "Out-Default" => Ok(values),
+                name if is_formatting_command(spec) => {
+                    // Filtering and sorting keep the records' own view; the others change their shape.
+                    if !matches!(name, "Where-Object" | "Sort-Object") {
+                        render_spec = None;
+                    }
+                    lang::apply(name, args, values).map_err(|e| e.to_string())
+                }
+                _ => {
+                    render_spec = Some(&spec.output);
+                    self.run_catalog(spec, args, values)
+                }
+            };
+            values = match result {
+                Ok(v) => v,
+                Err(message) => {
+                    let message = format!("{}: {message}", spec.name);
+                    self.transcript.error(&message);
+                    reply.error = Some(message);
+                    return reply;
+                }
+            };
+        }
+        let how = how.unwrap_or(Render::Default(render_spec));
+        reply
+            .output
+            .push_str(&lang::render(&values, how, self.width));
+        self.transcript.output(&reply.output);
+        reply
+    }
+
+    /// Runs the first pipeline element. `Ok(None)`: it produced no values (reply already filled).
+    fn run_first(
+        &mut self,
+        spec: &CommandSpec,
+        args: &BoundArgs,
+        reply: &mut Reply,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let name = spec.name.as_str();
+        if builtins::is_builtin(name) {
+            let visible = self.visible();
+            let catalog = &self.endpoint.catalog;
+            let effect = builtins::run(name, args, &visible, |n| {
+                catalog
+                    .get(n)
+                    .filter(|s| visible.iter().any(|v| v.name == s.name))
+            })?;
+            return Ok(match effect {
+                BuiltinEffect::Values(v) => Some(v),
+                BuiltinEffect::Text(t) => {
+                    reply.output = t;
+                    None
+                }
+                BuiltinEffect::Clear => {
+                    reply.clear_screen = true;
+                    None
+                }
+                BuiltinEffect::Exit => {
+                    reply.exit = true;
+                    None
+                }
+            });
+        }
+        if name == "Enable-RemoteSupport" && !args.switch("AgreeToRemoteSupportConsent") {
+            return self.ask_consent(args, reply);
+        }
+        if operator_commands::handles(name) {
+            return operator_commands::run(
+                name,
+                args,
+                &self.endpoint.consent,
+                &self.endpoint.state,
+                self.endpoint.clock.now(),
+            )
+            .map(Some);
+        }
+        if is_formatting_command(spec) {
+            // A formatting command with nothing piped in formats nothing.
+            return Ok(Some(Vec::new()));
+        }
+        let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
+        if spec.supports_should_process && repair && self.needs_confirmation(args) {
+            return self.ask_confirmation(spec, args, reply);
+        }
+        self.run_catalog(spec, args, Vec::new()).map(Some)
+    }
+}
+
+/// The language's own formatting commands (default commands that take piped input), as opposed
+/// to catalog commands that take piped input such as Save-AzsSupportObjectToFile.
+pub(super) fn is_formatting_command(spec: &CommandSpec) -> bool {
+    spec.access == Access::Default && lang::is_formatter(spec)
+}
