@@ -110,101 +110,85 @@ impl Shell {
     /// Takes `line` as the answer to `pending`; an unclear answer leaves the question pending.
     pub(super) fn answer(&mut self, pending: Pending, line: &str) -> Reply {
         let now = self.endpoint.clock.now();
-        let answer = line.trim().to_ascii_lowercase();
-        match pending {
-            Pending::Confirm { spec, args } => match answer.as_str() {
-                "" | "y" | "yes" => {
+        match line.trim().to_ascii_lowercase().as_str() {
+            "" | "y" | "yes" => match pending {
+                Pending::Confirm { spec, args } => {
                     self.transcript.note(now, "confirmed");
-                    let mut reply = Reply::default();
-                    match self.run_catalog(&spec, &args, Vec::new()) {
-                        Ok(values) => {
-                            reply.output = lang::render(
-                                &values,
-                                Render::Default(Some(&spec.output)),
-                                self.width,
-                            );
-                            self.transcript.output(&reply.output);
-                        }
-                        Err(e) => {
-                            let e = format!("{}: {e}", spec.name);
-                            self.transcript.error(&e);
-                            reply.error = Some(e);
-                        }
-                    }
-                    reply
+                    let result = self.run_catalog(&spec, &args, Vec::new());
+                    self.answered(&spec, result)
                 }
-                "n" | "no" => {
-                    self.transcript.note(now, "declined; nothing was changed");
-                    Reply {
-                        output: "The operation was not performed.\n".into(),
-                        ..Reply::default()
-                    }
-                }
-                "?" => {
-                    self.pending = Some(Pending::Confirm { spec, args });
-                    Reply {
-                        output: "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n".into(),
-                        ..Reply::default()
-                    }
-                }
-                _ => {
-                    self.pending = Some(Pending::Confirm { spec, args });
-                    Reply {
-                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
-                        ..Reply::default()
-                    }
-                }
-            },
-            Pending::Consent(args) => match answer.as_str() {
-                "" | "y" | "yes" => {
+                Pending::Consent(args) => {
                     self.transcript
                         .note(now, "operator accepted the remote-support terms");
-                    let mut reply = Reply::default();
-                    match operator_commands::enable(&self.endpoint.consent, &args) {
-                        Ok(values) => {
-                            reply.output = lang::render(
-                                &values,
-                                Render::Default(
-                                    self.endpoint
-                                        .catalog
-                                        .get("Enable-RemoteSupport")
-                                        .map(|s| &s.output),
-                                ),
-                                self.width,
-                            );
-                            self.transcript.output(&reply.output);
-                        }
-                        Err(e) => {
-                            let e = format!("Enable-RemoteSupport: {e}");
-                            self.transcript.error(&e);
-                            reply.error = Some(e);
-                        }
-                    }
-                    reply
-                }
-                "n" | "no" => {
-                    self.transcript
-                        .note(now, "operator declined the remote-support terms");
-                    Reply {
-                        output: "Remote support was not enabled.\n".into(),
-                        ..Reply::default()
-                    }
-                }
-                "?" => {
-                    self.pending = Some(Pending::Consent(args));
-                    Reply {
-                        output: "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n".into(),
-                        ..Reply::default()
-                    }
-                }
-                _ => {
-                    self.pending = Some(Pending::Consent(args));
-                    Reply {
-                        output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
-                        ..Reply::default()
+                    let endpoint = self.endpoint.clone();
+                    let result = operator_commands::enable(&endpoint.consent, &args);
+                    match endpoint.catalog.get("Enable-RemoteSupport") {
+                        Some(spec) => self.answered(spec, result),
+                        None => Reply {
+                            error: Some("Enable-RemoteSupport is not in the catalog".into()),
+                            ..Reply::default()
+                        },
                     }
                 }
             },
+            "n" | "no" => {
+                let (note, output) = match pending {
+                    Pending::Confirm { .. } => (
+                        "declined; nothing was changed",
+                        "The operation was not performed.\n",
+                    ),
+                    Pending::Consent(_) => (
+                        "operator declined the remote-support terms",
+                        "Remote support was not enabled.\n",
+                    ),
+                };
+                self.transcript.note(now, note);
+                Reply {
+                    output: output.into(),
+                    ..Reply::default()
+                }
+            }
+            "?" => {
+                let output = match pending {
+                    Pending::Confirm { .. } => {
+                        "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n"
+                    }
+                    Pending::Consent(_) => {
+                        "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n"
+                    }
+                };
+                self.pending = Some(pending);
+                Reply {
+                    output: output.into(),
+                    ..Reply::default()
+                }
+            }
+            _ => {
+                self.pending = Some(pending);
+                Reply {
+                    output: format!("'{}' is not an answer: type Y, N or ?.\n", escape(line)),
+                    ..Reply::default()
+                }
+            }
         }
+    }
+
+    /// The reply to a confirmed command: its output in the command's default view, or its error
+    /// named after it; both transcribed.
+    fn answered(&mut self, spec: &CommandSpec, result: Result<Vec<Value>, String>) -> Reply {
+        let mut reply = Reply::default();
+        match result {
+            Ok(values) => {
+                reply.output =
+                    lang::render(&values, Render::Default(Some(&spec.output)), self.width);
+                self.transcript.output(&reply.output);
+            }
+            Err(e) => {
+                let e = format!("{}: {e}", spec.name);
+                self.transcript.error(&e);
+                reply.error = Some(e);
+            }
+        }
+        reply
     }
 }
