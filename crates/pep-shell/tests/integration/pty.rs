@@ -1,6 +1,7 @@
 //! Interactive sessions through `ssh -tt`: the prompt, the line editor's keys, history, Tab
 //! completion limited to what the caller may run, Ctrl-C, Ctrl-D and exit; and on a real
-//! terminal, tables that refit when the window is resized.
+//! terminal, tables that refit when the window is resized; repairs that ask before they change
+//! anything.
 
 use crate::harness::*;
 
@@ -152,4 +153,71 @@ fn resizing_the_terminal_refits_tables() {
 
     s.send(b"exit\r");
     assert!(s.wait_exit(T).expect("exits").success());
+}
+
+#[test]
+fn repairs_ask_before_changing_anything() {
+    let pep = Pep::start_with(&["--scenario", "cluster-group-failed"]);
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    pep.grant(&op, "DiagnosticsRepair");
+    let failed = |pep: &Pep| {
+        pep.exec(&sup, "Get-AzsSupportClusterResource -State Failed")
+            .stdout
+            .contains("Scale-Out File Server (SU1FileServer)")
+    };
+    assert!(failed(&pep), "the scenario's fault is planted");
+    let repair = b"Move-AzsSupportClusterGroup -Name SU1FileServer -Node AZS-HOST02";
+    let mut s = pep.pty(&sup);
+    s.wait_for(PROMPT, T).expect("prompt");
+
+    // -WhatIf says what it would do and changes nothing, without asking.
+    s.send(&[&repair[..], b" -WhatIf\r"].concat());
+    let out = s.wait_for(PROMPT, T).expect("what if");
+    assert!(out.contains("What if: "), "{out:?}");
+    assert!(!out.contains("Are you sure"), "{out:?}");
+    assert!(failed(&pep), "-WhatIf changed nothing");
+
+    // Asked; an unclear answer asks again; ? explains; N changes nothing.
+    s.send(&[&repair[..], b"\r"].concat());
+    let asked = s
+        .wait_for("[Y] Yes  [N] No  [?] Help (default is \"Y\"): ", T)
+        .expect("asks");
+    assert!(
+        asked.contains("Are you sure you want to perform this action?"),
+        "{asked:?}"
+    );
+    assert!(
+        asked.contains("SU1FileServer"),
+        "names what changes: {asked:?}"
+    );
+    s.send(b"maybe\r");
+    s.wait_for("'maybe' is not an answer: type Y, N or ?.", T)
+        .expect("asks again");
+    s.send(b"?\r");
+    s.wait_for("N - Skip the operation; nothing is changed.", T)
+        .expect("explains");
+    s.send(b"n\r");
+    s.wait_for("The operation was not performed.", T)
+        .expect("declined");
+    s.wait_for(PROMPT, T).expect("prompt");
+    assert!(failed(&pep), "declining changed nothing");
+
+    // Enter takes the default, Yes.
+    s.send(&[&repair[..], b"\r"].concat());
+    s.wait_for("(default is \"Y\"): ", T).expect("asks");
+    s.send(b"\r");
+    s.wait_for(PROMPT, T).expect("ran");
+    assert!(!failed(&pep), "confirmed: the group moved and came online");
+    s.send(b"exit\r");
+    assert!(s.wait_exit(T).expect("exits").success());
+
+    let transcripts = pep.transcripts();
+    for note in [
+        "confirmation requested",
+        "declined; nothing was changed",
+        "confirmed",
+    ] {
+        assert!(transcripts.contains(note), "transcript lacks {note:?}");
+    }
 }
