@@ -1,16 +1,17 @@
 //! The catalog loader: parses `catalog/*.toml` (format version 1, documented in `catalog/README.md`)
-//! into private raw structs, validates every rule the rest of the system relies on, and converts the
+//! into the `raw` structs, validates every rule the rest of the system relies on, and converts the
 //! result into the `spec` types.
 //!
-//! It owns the validation rules and `CatalogError`. Every error is one line naming the file, the
-//! command (entry) and the problem. A whole file set is validated at once (names and aliases must be
-//! unique in each concrete profile, `all` commands included), then filtered to the requested profile.
+//! It owns `CatalogError` and the command-level rules: names, aliases, synopsis, access, examples,
+//! output, unique parameter names and positions; each parameter is converted and checked by
+//! `params`. Every error is one line naming the file, the command (entry) and the problem. A whole
+//! file set is validated at once (names and aliases must be unique in each concrete profile, `all`
+//! commands included), then filtered to the requested profile.
 
-use super::spec::{
-    Access, Catalog, CommandSpec, Example, OutputSpec, ParamSpec, ParamType, Profile, View,
-};
+use super::params::{convert_param, PARAM_NAME};
+use super::raw::{RawAccess, RawCommand, RawFile, RawOutput, RawProfile, RawView};
+use super::spec::{Access, Catalog, CommandSpec, Example, OutputSpec, Profile, View};
 use regex::Regex;
-use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -18,16 +19,11 @@ use std::sync::LazyLock;
 /// The only catalog format version this loader reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// Parameter names the runtime adds itself to `supports_should_process` commands.
-const RESERVED_PARAMETERS: [&str; 2] = ["WhatIf", "Confirm"];
-
 static COMMAND_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z]+-[A-Za-z0-9]+$").expect("static pattern"));
 static COMMAND_ALIAS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)?$").expect("static pattern")
 });
-static PARAM_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9]*$").expect("static pattern"));
 
 /// A catalog that failed to load: which file, which command (entry), what is wrong. One line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,131 +55,6 @@ impl CatalogError {
             problem,
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Raw (file) structs
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    version: i64,
-    group: String,
-    profile: RawProfile,
-    #[serde(default, rename = "command")]
-    commands: Vec<RawCommand>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-enum RawProfile {
-    #[serde(rename = "azs-hub")]
-    AzsHub,
-    #[serde(rename = "azure-local")]
-    AzureLocal,
-    #[serde(rename = "all")]
-    All,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-enum RawAccess {
-    Default,
-    Diagnostics,
-    DiagnosticsRepair,
-    Operator,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCommand {
-    name: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    access: RawAccess,
-    synopsis: String,
-    description: String,
-    #[serde(default, rename = "parameter")]
-    parameters: Vec<RawParam>,
-    #[serde(default, rename = "example")]
-    examples: Vec<RawExample>,
-    output: RawOutput,
-    #[serde(default)]
-    pipeline_input: bool,
-    #[serde(default)]
-    supports_should_process: bool,
-    #[serde(default)]
-    also_operator: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-enum RawType {
-    #[serde(rename = "string")]
-    String,
-    #[serde(rename = "int")]
-    Int,
-    #[serde(rename = "switch")]
-    Switch,
-    #[serde(rename = "bool")]
-    Bool,
-    #[serde(rename = "datetime")]
-    DateTime,
-    #[serde(rename = "string[]")]
-    StringArray,
-    #[serde(rename = "int[]")]
-    IntArray,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawParam {
-    name: String,
-    #[serde(rename = "type")]
-    kind: RawType,
-    #[serde(default)]
-    mandatory: bool,
-    #[serde(default)]
-    position: Option<u32>,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    validate_set: Vec<String>,
-    #[serde(default)]
-    validate_pattern: Option<String>,
-    #[serde(default)]
-    range: Option<Vec<i64>>,
-    #[serde(default)]
-    default: Option<toml::Value>,
-    help: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExample {
-    code: String,
-    #[serde(default)]
-    remarks: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-enum RawView {
-    #[serde(rename = "table")]
-    Table,
-    #[serde(rename = "list")]
-    List,
-    #[serde(rename = "text")]
-    Text,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOutput {
-    #[serde(default)]
-    type_name: String,
-    #[serde(default)]
-    properties: Vec<String>,
-    #[serde(default)]
-    default_sort: Vec<String>,
-    view: RawView,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,240 +301,6 @@ fn starts_with_word(code: &str, name: &str) -> bool {
     }
 }
 
-type ParamError = (Option<String>, String);
-
-fn convert_param(raw: RawParam) -> Result<ParamSpec, ParamError> {
-    let name = raw.name.clone();
-    let err = |problem: String| (Some(name.clone()), problem);
-
-    if !PARAM_NAME.is_match(&raw.name) {
-        return Err(err(
-            "parameter name must be a letter followed by letters and digits".into(),
-        ));
-    }
-    for alias in &raw.aliases {
-        if !PARAM_NAME.is_match(alias) {
-            return Err(err(format!(
-                "alias '{alias}' must be a letter followed by letters and digits"
-            )));
-        }
-    }
-    for n in std::iter::once(&raw.name).chain(raw.aliases.iter()) {
-        if RESERVED_PARAMETERS
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(n))
-        {
-            return Err(err(format!(
-                "'{n}' is reserved (the runtime adds WhatIf and Confirm to supports_should_process commands)"
-            )));
-        }
-    }
-    if raw.help.trim().is_empty() {
-        return Err(err("help must not be empty".into()));
-    }
-    let kind = match raw.kind {
-        RawType::String => ParamType::String,
-        RawType::Int => ParamType::Int,
-        RawType::Switch => ParamType::Switch,
-        RawType::Bool => ParamType::Bool,
-        RawType::DateTime => ParamType::DateTime,
-        RawType::StringArray => ParamType::StringArray,
-        RawType::IntArray => ParamType::IntArray,
-    };
-    let is_text = matches!(kind, ParamType::String | ParamType::StringArray);
-    let is_int = matches!(kind, ParamType::Int | ParamType::IntArray);
-
-    if kind == ParamType::Switch && raw.mandatory {
-        return Err(err("a switch cannot be mandatory".into()));
-    }
-    if kind == ParamType::Switch && raw.position.is_some() {
-        return Err(err("a switch cannot be positional".into()));
-    }
-
-    let validate_pattern = match raw.validate_pattern {
-        None => None,
-        Some(src) => {
-            if !is_text {
-                return Err(err(
-                    "validate_pattern applies only to string and string[] parameters".into(),
-                ));
-            }
-            if !is_anchored(&src) {
-                return Err(err(
-                    "validate_pattern must be anchored (start with ^ and end with $)".into(),
-                ));
-            }
-            let re = Regex::new(&src)
-                .map_err(|e| err(format!("validate_pattern does not compile: {e}")))?;
-            Some((re, src))
-        }
-    };
-
-    if !raw.validate_set.is_empty() {
-        if !is_text {
-            return Err(err(
-                "validate_set applies only to string and string[] parameters".into(),
-            ));
-        }
-        let mut seen = HashSet::new();
-        for v in &raw.validate_set {
-            if v.is_empty() {
-                return Err(err("validate_set entries must not be empty".into()));
-            }
-            if !seen.insert(v.to_ascii_lowercase()) {
-                return Err(err(format!("validate_set lists '{v}' twice")));
-            }
-            if let Some((re, src)) = &validate_pattern {
-                if !re.is_match(v) {
-                    return Err(err(format!(
-                        "validate_set entry '{v}' does not match validate_pattern {src}"
-                    )));
-                }
-            }
-        }
-    }
-
-    let range = match raw.range {
-        None => None,
-        Some(r) => {
-            if !is_int {
-                return Err(err("range applies only to int and int[] parameters".into()));
-            }
-            let [min, max] = r[..] else {
-                return Err(err("range must be [min, max]".into()));
-            };
-            if min > max {
-                return Err(err(format!("range min {min} is greater than max {max}")));
-            }
-            Some((min, max))
-        }
-    };
-
-    let mut spec = ParamSpec {
-        name: raw.name,
-        kind,
-        mandatory: raw.mandatory,
-        position: raw.position,
-        aliases: raw.aliases,
-        validate_set: raw.validate_set,
-        validate_pattern,
-        range,
-        default: None,
-        help: raw.help.trim().to_string(),
-    };
-    if let Some(value) = raw.default {
-        if spec.mandatory {
-            return Err(err("a mandatory parameter cannot have a default".into()));
-        }
-        let text = default_text(&value).ok_or_else(|| {
-            err("default must be a string, an integer, a boolean or an array of them".into())
-        })?;
-        check_value(&spec, &text).map_err(|p| err(format!("default '{text}': {p}")))?;
-        spec.default = Some(text);
-    }
-    Ok(spec)
-}
-
-/// A pattern is anchored when it starts with `^` and ends with an unescaped `$`.
-fn is_anchored(src: &str) -> bool {
-    if !src.starts_with('^') || !src.ends_with('$') || src.len() < 2 {
-        return false;
-    }
-    let body = &src[..src.len() - 1];
-    let backslashes = body.chars().rev().take_while(|&c| c == '\\').count();
-    backslashes % 2 == 0
-}
-
-/// A TOML default value as the text the binder converts like user input (arrays comma-joined).
-fn default_text(value: &toml::Value) -> Option<String> {
-    match value {
-        toml::Value::String(s) => Some(s.clone()),
-        toml::Value::Integer(i) => Some(i.to_string()),
-        toml::Value::Boolean(b) => Some(if *b { "$true" } else { "$false" }.to_string()),
-        toml::Value::Datetime(d) => Some(d.to_string()),
-        toml::Value::Array(items) => {
-            let parts: Option<Vec<String>> = items
-                .iter()
-                .map(|v| match v {
-                    toml::Value::Array(_) => None,
-                    other => default_text(other),
-                })
-                .collect();
-            Some(parts?.join(","))
-        }
-        _ => None,
-    }
-}
-
-/// Checks that `text` is a valid value for `spec`: its type, set, pattern and range.
-fn check_value(spec: &ParamSpec, text: &str) -> Result<(), String> {
-    match spec.kind {
-        ParamType::Switch => Err("a switch cannot have a default (it is off when absent)".into()),
-        ParamType::Bool => match text.to_ascii_lowercase().as_str() {
-            "$true" | "$false" | "true" | "false" => Ok(()),
-            _ => Err("not a boolean".into()),
-        },
-        ParamType::DateTime => {
-            if is_datetime(text) {
-                Ok(())
-            } else {
-                Err("not an ISO 8601 date or date and time".into())
-            }
-        }
-        ParamType::Int => check_int(spec, text),
-        ParamType::IntArray => text.split(',').try_for_each(|t| check_int(spec, t)),
-        ParamType::String => check_text(spec, text),
-        ParamType::StringArray => text.split(',').try_for_each(|t| check_text(spec, t.trim())),
-    }
-}
-
-fn check_int(spec: &ParamSpec, text: &str) -> Result<(), String> {
-    let v: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{}' is not an integer", text.trim()))?;
-    if let Some((min, max)) = spec.range {
-        if v < min || v > max {
-            return Err(format!("{v} is outside the range {min}..{max}"));
-        }
-    }
-    Ok(())
-}
-
-fn check_text(spec: &ParamSpec, text: &str) -> Result<(), String> {
-    if !spec.validate_set.is_empty()
-        && !spec
-            .validate_set
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(text))
-    {
-        return Err(format!(
-            "'{text}' is not one of {}",
-            spec.validate_set.join(", ")
-        ));
-    }
-    if let Some((re, src)) = &spec.validate_pattern {
-        if !re.is_match(text) {
-            return Err(format!("'{text}' does not match validate_pattern {src}"));
-        }
-    }
-    Ok(())
-}
-
-fn is_datetime(text: &str) -> bool {
-    use chrono::{DateTime, NaiveDate, NaiveDateTime};
-    DateTime::parse_from_rfc3339(text).is_ok()
-        || NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
-        || [
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .any(|f| NaiveDateTime::parse_from_str(text, f).is_ok())
-}
-
 fn convert_output(raw: RawOutput) -> Result<OutputSpec, String> {
     let view = match raw.view {
         RawView::Table => View::Table,
@@ -730,14 +367,14 @@ fn profile_str(p: Profile) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const HEAD: &str = "version = 1\ngroup = \"Test\"\nprofile = \"azs-hub\"\n";
+    pub(crate) const HEAD: &str = "version = 1\ngroup = \"Test\"\nprofile = \"azs-hub\"\n";
 
     /// A minimal valid command named `name`, with `extra` lines appended inside it (before the
     /// output table) and `params` as parameter tables.
-    fn command(name: &str, extra: &str, params: &str) -> String {
+    pub(crate) fn command(name: &str, extra: &str, params: &str) -> String {
         format!(
             "[[command]]\nname = \"{name}\"\naccess = \"Diagnostics\"\nsynopsis = \"Does a thing.\"\n\
              description = \"Does a thing, at length.\"\n{extra}\n{params}\n\
@@ -746,17 +383,17 @@ mod tests {
         )
     }
 
-    fn load(text: &str) -> Result<Catalog, CatalogError> {
+    pub(crate) fn load(text: &str) -> Result<Catalog, CatalogError> {
         load_sources(&[("catalog/test.toml", text)], Profile::AzsHub)
     }
 
-    fn load_err(text: &str) -> String {
+    pub(crate) fn load_err(text: &str) -> String {
         load(text)
             .expect_err("the catalog should be refused")
             .to_string()
     }
 
-    fn param(body: &str) -> String {
+    pub(crate) fn param(body: &str) -> String {
         format!("[[command.parameter]]\n{body}\nhelp = \"Help.\"\n")
     }
 
@@ -892,124 +529,6 @@ mod tests {
     }
 
     #[test]
-    fn switches_are_neither_mandatory_nor_positional() {
-        let m = param("name = \"S\"\ntype = \"switch\"\nmandatory = true");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &m)))
-            .contains("a switch cannot be mandatory"));
-        let p = param("name = \"S\"\ntype = \"switch\"\nposition = 1");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("a switch cannot be positional"));
-    }
-
-    #[test]
-    fn patterns_must_be_anchored_and_compile() {
-        let e = load_err(&format!(
-            "{HEAD}{}",
-            command(
-                "Get-Thing",
-                "",
-                &param("name = \"State\"\ntype = \"string\"\nvalidate_pattern = '[a-z]+$'")
-            )
-        ));
-        assert_eq!(
-            e,
-            "catalog/test.toml: command 'Get-Thing': parameter 'State': validate_pattern must be anchored (start with ^ and end with $)"
-        );
-        for bad in [r"^[a-z]+", r"^[a-z]+\$"] {
-            let p = param(&format!(
-                "name = \"X\"\ntype = \"string\"\nvalidate_pattern = '{bad}'"
-            ));
-            assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-                .contains("must be anchored"));
-        }
-        let p = param("name = \"X\"\ntype = \"string\"\nvalidate_pattern = '^[a-z$'");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("does not compile"));
-        let p = param("name = \"X\"\ntype = \"int\"\nvalidate_pattern = '^[0-9]$'");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("validate_pattern applies only"));
-        let p = param("name = \"X\"\ntype = \"string\"\nvalidate_pattern = '^[a-z]+\\$$'");
-        let cat = load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).expect("valid");
-        let (re, src) = cat
-            .get("Get-Thing")
-            .and_then(|c| c.param("X"))
-            .and_then(|p| p.validate_pattern.clone())
-            .expect("pattern stored");
-        assert_eq!(src, r"^[a-z]+\$$");
-        assert!(re.is_match("abc$"));
-    }
-
-    #[test]
-    fn range_only_on_ints_and_ordered() {
-        let p = param("name = \"X\"\ntype = \"string\"\nrange = [1, 2]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("range applies only to int"));
-        let p = param("name = \"X\"\ntype = \"int\"\nrange = [5, 2]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("range min 5 is greater than max 2"));
-        let p = param("name = \"X\"\ntype = \"int\"\nrange = [5]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("range must be [min, max]"));
-        let p = param("name = \"X\"\ntype = \"int[]\"\nrange = [0, 4294967295]");
-        assert!(load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).is_ok());
-    }
-
-    #[test]
-    fn validate_set_only_on_strings() {
-        let p = param("name = \"X\"\ntype = \"int\"\nvalidate_set = [\"1\"]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)))
-            .contains("validate_set applies only"));
-        let p = param("name = \"X\"\ntype = \"string[]\"\nvalidate_set = [\"a\", \"A\"]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("twice"));
-    }
-
-    #[test]
-    fn defaults_must_satisfy_the_parameter() {
-        let cases = [
-            (
-                "type = \"int\"\nrange = [60, 20160]\ndefault = 30",
-                "outside the range",
-            ),
-            ("type = \"int\"\ndefault = \"many\"", "not an integer"),
-            (
-                "type = \"string\"\nvalidate_set = [\"json\", \"csv\"]\ndefault = \"xml\"",
-                "not one of",
-            ),
-            (
-                "type = \"string\"\nvalidate_pattern = '^[a-z]+$'\ndefault = \"A1\"",
-                "does not match",
-            ),
-            (
-                "type = \"switch\"\ndefault = true",
-                "a switch cannot have a default",
-            ),
-            (
-                "type = \"datetime\"\ndefault = \"yesterday\"",
-                "not an ISO 8601",
-            ),
-            ("type = \"bool\"\ndefault = \"maybe\"", "not a boolean"),
-            (
-                "type = \"string\"\nmandatory = true\ndefault = \"x\"",
-                "mandatory parameter cannot have a default",
-            ),
-        ];
-        for (body, expected) in cases {
-            let p = param(&format!("name = \"X\"\n{body}"));
-            let e = load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p)));
-            assert!(e.contains(expected), "{body}: {e}");
-        }
-        let p = param("name = \"X\"\ntype = \"int\"\nrange = [60, 20160]\ndefault = 480");
-        let cat = load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).expect("valid");
-        let d = cat
-            .get("Get-Thing")
-            .and_then(|c| c.param("X"))
-            .and_then(|p| p.default.clone());
-        assert_eq!(d.as_deref(), Some("480"));
-        let p = param("name = \"X\"\ntype = \"datetime\"\ndefault = \"2026-11-21 10:00\"");
-        assert!(load(&format!("{HEAD}{}", command("Get-Thing", "", &p))).is_ok());
-    }
-
-    #[test]
     fn default_sort_is_a_subset_of_properties() {
         let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
             "view = \"table\"",
@@ -1036,18 +555,6 @@ mod tests {
             .replace("properties = [\"Name\", \"State\"]\n", "")
             .replace("view = \"table\"", "view = \"text\"");
         assert!(load(&text).is_ok());
-    }
-
-    #[test]
-    fn whatif_and_confirm_are_reserved() {
-        for n in ["WhatIf", "confirm"] {
-            let p = param(&format!("name = \"{n}\"\ntype = \"switch\""));
-            assert!(
-                load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("reserved")
-            );
-        }
-        let p = param("name = \"Force\"\ntype = \"switch\"\naliases = [\"WhatIf\"]");
-        assert!(load_err(&format!("{HEAD}{}", command("Get-Thing", "", &p))).contains("reserved"));
     }
 
     #[test]

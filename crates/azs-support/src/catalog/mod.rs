@@ -1,10 +1,13 @@
 //! The command catalog: `catalog/*.toml` loaded, validated and indexed.
 //!
-//! `spec` holds the model; `load` parses and validates the TOML files (the format is documented in
-//! `catalog/README.md` at the repository root); `embedded` carries the files compiled into the binary.
+//! `spec` holds the model; `raw` is the TOML file format as read; `load` parses and validates the
+//! files (the format is documented in `catalog/README.md` at the repository root), with `params`
+//! converting and checking each parameter; `embedded` carries the files compiled into the binary.
 
 mod embedded;
 mod load;
+mod params;
+mod raw;
 mod spec;
 
 pub use embedded::{all_embedded_commands, embedded_files, load_embedded};

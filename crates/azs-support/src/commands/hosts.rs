@@ -54,6 +54,14 @@ pub(crate) fn require_node<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node,
     })
 }
 
+/// The node named by `-ComputerName`, or an error naming a few that exist.
+pub(crate) fn computer<'s>(inv: &'s Invocation<'_>) -> Result<&'s Node, CommandError> {
+    require_node(
+        inv.stamp(),
+        inv.args.str("ComputerName").unwrap_or_default(),
+    )
+}
+
 /// The nodes named (all hosts and VMs when none is named).
 pub(crate) fn select_nodes<'s>(
     stamp: &'s Stamp,

@@ -14,11 +14,17 @@
 //! says yes change the stamp through [`Invocation::stamp_mut`]. Under `-WhatIf` (and when the
 //! shell plans a confirmation) `should_process` records what would happen and says no.
 
+mod artefacts;
 mod azure_local;
+mod azure_local_storage_compute;
 mod cluster;
 mod compute;
+mod diagnostic_tools;
 mod ece;
 mod fabric;
+mod fabric_health;
+mod fabric_repair;
+mod file_collection;
 mod host_repair;
 mod hosts;
 mod known_issues;
@@ -27,7 +33,7 @@ mod pep;
 mod stamp_info;
 mod storage;
 mod storage_health;
-mod tools;
+mod traces;
 mod working_directory;
 
 use crate::args::BoundArgs;
@@ -165,15 +171,19 @@ const FAMILIES: &[Table] = &[
     storage::COMMANDS,
     storage_health::COMMANDS,
     fabric::COMMANDS,
+    fabric_repair::COMMANDS,
     ece::COMMANDS,
     compute::COMMANDS,
     network::COMMANDS,
     hosts::COMMANDS,
     host_repair::COMMANDS,
-    tools::COMMANDS,
+    traces::COMMANDS,
+    diagnostic_tools::COMMANDS,
+    file_collection::COMMANDS,
     known_issues::COMMANDS,
     pep::COMMANDS,
     azure_local::COMMANDS,
+    azure_local_storage_compute::COMMANDS,
 ];
 
 /// The implementation of a catalog command, if it has one (case-insensitive name).

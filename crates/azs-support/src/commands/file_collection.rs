@@ -1,0 +1,254 @@
+//! Files collected from the simulated nodes of the stamp, and the working directories they were
+//! collected into: Copy-AzsSupportFiles and Clear-AzsSupportParentWorkingDirectory.
+//!
+//! Simulated files have no contents, so each copy is a placeholder text (see `artefacts`) naming
+//! the file it stands for, in `<workdir>/<NODE>/`. Old sibling working directories are real
+//! directories on this machine, removed for real.
+
+use super::hosts::{computer, path_under, require_reachable, select_nodes};
+use super::{CommandError, Invocation, Table};
+use crate::value::{Record, Value};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use std::fs;
+use std::path::Path;
+
+/// The commands of this family.
+pub const COMMANDS: Table = &[
+    ("Copy-AzsSupportFiles", copy_files),
+    (
+        "Clear-AzsSupportParentWorkingDirectory",
+        clear_parent_working_directory,
+    ),
+];
+
+/// A Windows path as a plain file name: `C:\MASLogs\a.log` → `C_MASLogs_a.log`.
+fn sanitise(path: &str) -> String {
+    let s: String = path
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '(' | ')') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.replace("__", "_");
+    let s = s.trim_start_matches(['.', '_']).to_string();
+    if s.is_empty() {
+        "file".into()
+    } else {
+        s
+    }
+}
+
+/// Copy-AzsSupportFiles -ComputerName -Path [-Recurse]: copies node files into
+/// `<workdir>/<NODE>/`; simulated files have no content, so each copy is a placeholder text.
+pub fn copy_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let n = computer(inv)?;
+    require_reachable(n)?;
+    let path = inv.args.str("Path").unwrap_or_default();
+    let base = path.trim_end_matches('\\');
+    let recurse = inv.args.switch("Recurse");
+    let files: Vec<_> = n
+        .files
+        .iter()
+        .filter(|f| {
+            f.path.eq_ignore_ascii_case(base)
+                || (path_under(&f.path, base)
+                    && (recurse || !f.path[base.len() + 1..].contains('\\')))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(CommandError(format!(
+            "Cannot find path '{path}' on {} because it does not exist (or it holds only subfolders: add -Recurse)",
+            n.name
+        )));
+    }
+    let mut out: Vec<Value> = Vec::new();
+    for f in files {
+        let text = format!(
+            "pep SIMULATED COPY: the simulated node has no file contents; this placeholder stands for the file.\n\
+             Node: {}\nPath: {}\nSizeBytes: {}\nLastWriteTimeUtc: {}\n",
+            n.name,
+            f.path,
+            f.size_bytes,
+            f.modified.map(|t| t.to_rfc3339()).unwrap_or_default()
+        );
+        let rel = format!("{}/{}", n.name, sanitise(&f.path));
+        inv.workdir.write_new(&rel, text.as_bytes())?;
+        out.push(
+            Record::new("Azs.Support.CopiedFile")
+                .with("ComputerName", &n.name)
+                .with("Source", &f.path)
+                .with("Destination", rel)
+                .with("Length", text.len() as u64)
+                .with(
+                    "Note",
+                    format!(
+                        "simulated node: placeholder text for a {}-byte file",
+                        f.size_bytes
+                    ),
+                )
+                .into(),
+        );
+    }
+    out.sort_by_key(Value::to_display);
+    Ok(out)
+}
+
+/// `YYYYMMDDTHHMMSSZ-<id>` → its time.
+fn workdir_time(name: &str) -> Option<DateTime<Utc>> {
+    let (ts, id) = name.split_once('-')?;
+    let id_ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ts.len() != 16 || !id_ok {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(ts, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match fs::symlink_metadata(e.path()) {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Clear-AzsSupportParentWorkingDirectory [-ComputerName] [-OlderThanDays]: removes the sibling
+/// working directories (named `YYYYMMDDTHHMMSSZ-<id>`, real directories, not symlinks) older than
+/// the cutoff, never the current one. They live on the privileged endpoint's node only.
+pub fn clear_parent_working_directory(
+    inv: &mut Invocation<'_>,
+) -> Result<Vec<Value>, CommandError> {
+    let stamp = inv.stamp();
+    let wanted = inv.args.strings("ComputerName");
+    let nodes = select_nodes(stamp, &wanted)?;
+    let pep = stamp.pep_node().to_string();
+    if !nodes.iter().any(|n| n.name.eq_ignore_ascii_case(&pep)) {
+        return Ok(vec![]);
+    }
+    let days = inv.args.int("OlderThanDays").unwrap_or(7);
+    let cutoff = inv.now - Duration::days(days);
+    let current = inv.workdir.path();
+    let (Some(parent), Some(own)) = (current.parent(), current.file_name()) else {
+        return Ok(vec![]);
+    };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(text) = name.to_str() else { continue };
+        let is_dir = fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir());
+        if name == own || !is_dir || workdir_time(text).is_none_or(|t| t >= cutoff) {
+            continue;
+        }
+        let bytes = dir_bytes(&e.path());
+        fs::remove_dir_all(e.path())
+            .map_err(|err| CommandError(format!("removing {text}: {err}")))?;
+        out.push((e.path().display().to_string(), bytes));
+    }
+    out.sort();
+    Ok(out
+        .into_iter()
+        .map(|(p, b)| {
+            Record::new("Azs.Support.WorkingDirectoryRemoval")
+                .with("ComputerName", &pep)
+                .with("Path", p)
+                .with("BytesFreed", b)
+                .into()
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::artefacts::testing::{cn, env, get, ok, run};
+    use super::super::testing::default_stamp;
+    use super::super::Mode;
+    use super::*;
+
+    #[test]
+    fn copy_files_sanitised_placeholders() {
+        let e = env();
+        let mut s = default_stamp();
+        let x = run(
+            &e,
+            &mut s,
+            copy_files,
+            &[cn("AZS-ERCS01"), ("Path", r"C:\Windows".into())],
+            Mode::Execute,
+        )
+        .expect_err("subfolders only");
+        assert!(x.0.contains("-Recurse"), "{x}");
+        let out = ok(
+            &e,
+            &mut s,
+            copy_files,
+            &[
+                cn("AZS-ERCS01"),
+                ("Path", r"C:\".into()),
+                ("Recurse", true.into()),
+            ],
+        );
+        assert_eq!(out.len(), 2);
+        let dest: Vec<String> = out.iter().map(|r| get(r, "Destination")).collect();
+        assert!(
+            dest.contains(&"AZS-ERCS01/C_MASLogs_ERCSDeploy.log".to_string()),
+            "{dest:?}"
+        );
+        let text = fs::read_to_string(e.wd.resolve(&dest[0]).expect("resolve")).expect("copy");
+        assert!(
+            text.contains("SIMULATED COPY") && text.contains("SizeBytes:"),
+            "{text}"
+        );
+        assert_eq!(sanitise(r"C:\a b\..x\y"), "C_a_b_..x_y");
+    }
+
+    #[test]
+    fn parent_cleanup_keeps_current_and_recent() {
+        let e = env();
+        let mut s = default_stamp();
+        let root = e.wd.ensure().expect("ensure").to_path_buf();
+        let parent = root.parent().expect("parent").to_path_buf();
+        let old = parent.join("20200101T000000Z-old1");
+        fs::create_dir_all(old.join("sub")).expect("mk");
+        fs::write(old.join("sub/f"), b"12345").expect("w");
+        let recent_name = format!("{}-new1", Utc::now().format("%Y%m%dT%H%M%SZ"));
+        fs::create_dir_all(parent.join(&recent_name)).expect("mk");
+        fs::create_dir_all(parent.join("keepme")).expect("mk");
+        fs::write(parent.join("20200101T000000Z-file"), b"x").expect("w");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&old, parent.join("20200101T000000Z-link")).expect("ln");
+        let out = ok(&e, &mut s, clear_parent_working_directory, &[]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(get(&out[0], "BytesFreed"), "5");
+        assert!(!old.exists());
+        assert!(
+            parent.join(recent_name).exists() && parent.join("keepme").exists() && root.exists()
+        );
+        assert!(parent.join("20200101T000000Z-file").exists());
+        let none = ok(
+            &e,
+            &mut s,
+            clear_parent_working_directory,
+            &[("ComputerName", vec!["AZS-HOST01"].into())],
+        );
+        assert!(none.is_empty());
+        assert!(workdir_time("20261120T101500Z-abc").is_some());
+        assert!(workdir_time("2026-11-20").is_none());
+    }
+}
