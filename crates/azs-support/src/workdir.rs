@@ -259,6 +259,13 @@ impl WorkingDirectory {
     }
 }
 
+/// Bytes of the regular files below `dir`, recursively (symlinks are not followed).
+pub fn tree_bytes(dir: &Path) -> io::Result<u64> {
+    let mut files = Vec::new();
+    walk(dir, dir, true, &mut files)?;
+    Ok(files.iter().map(|f| f.length).sum())
+}
+
 fn walk(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<WorkdirFile>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;

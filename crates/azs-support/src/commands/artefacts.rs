@@ -45,8 +45,8 @@ pub(super) fn write_dump(
 /// directory ([`Env`]) with write access to the stamp.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::super::{CommandError, Implementation, Invocation, Mode, StampAccess};
-    use crate::args::BoundArgs;
+    use super::super::testing::run_in;
+    use super::super::{CommandError, Implementation, Mode};
     use crate::stamp::Stamp;
     use crate::value::Value;
     use crate::workdir::WorkingDirectory;
@@ -71,19 +71,7 @@ pub(crate) mod testing {
         args: &[(&str, Value)],
         mode: Mode,
     ) -> Result<Vec<Value>, CommandError> {
-        let mut bound = BoundArgs::new();
-        for (k, v) in args {
-            bound.insert(k, v.clone());
-        }
-        let mut inv = Invocation::new(
-            &bound,
-            vec![],
-            StampAccess::Write(s),
-            &e.wd,
-            Utc::now(),
-            mode,
-        );
-        f(&mut inv)
+        run_in(&e.wd, s, f, args, true, mode).result
     }
 
     pub(crate) fn ok(
@@ -95,12 +83,7 @@ pub(crate) mod testing {
         run(e, s, f, args, Mode::Execute).unwrap_or_else(|x| panic!("{x}"))
     }
 
-    pub(crate) fn get(v: &Value, k: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(k))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
+    pub(crate) use super::super::testing::prop as get;
 
     pub(crate) fn cn(n: &str) -> (&'static str, Value) {
         ("ComputerName", n.into())

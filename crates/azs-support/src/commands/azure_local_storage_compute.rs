@@ -5,6 +5,7 @@
 //! `azure_local`).
 
 use super::azure_local::{any_match, cluster_name, local_host};
+use super::hosts::GIB;
 use super::storage::{health_rank, storage_node_status};
 use super::{CommandError, Invocation, Table};
 use crate::stamp::Stamp;
@@ -22,8 +23,6 @@ pub const COMMANDS: Table = &[
     ("Get-VMHost", get_vm_host),
     ("Get-Volume", get_volume),
 ];
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 fn gib(v: f64) -> u64 {
     (v * GIB) as u64

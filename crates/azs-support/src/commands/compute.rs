@@ -420,12 +420,11 @@ fn retry_failed_plans(stamp: &mut Stamp, role: &str, now: chrono::DateTime<chron
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{default_stamp, run_on};
-    use super::super::{Mode, StampAccess};
+    use super::super::testing::{default_stamp, run_on, what_if};
+
     use super::*;
-    use crate::args::BoundArgs;
+
     use crate::stamp::{ActionPlan, ActionPlanStep};
-    use crate::workdir::WorkingDirectory;
 
     use super::super::testing::prop;
 
@@ -626,22 +625,7 @@ mod tests {
         let mut s = default_stamp();
         s.node_mut("AZS-ACS02").expect("vm").state = "Off".into();
         let before = s.clone();
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
-        let mut args = BoundArgs::new();
-        args.insert("Role", "ACS".into());
-        let mut inv = Invocation::new(
-            &args,
-            Vec::new(),
-            StampAccess::Write(&mut s),
-            &wd,
-            chrono::Utc::now(),
-            Mode::WhatIf,
-        );
-        assert!(restart_computer_by_role(&mut inv)
-            .expect("whatif")
-            .is_empty());
-        assert_eq!(inv.effects().len(), 1);
+        assert!(what_if(&mut s, restart_computer_by_role, &[("Role", "ACS".into())]).is_empty());
         assert_eq!(s, before);
     }
 }

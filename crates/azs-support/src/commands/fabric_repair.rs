@@ -210,11 +210,9 @@ pub fn start_hotpatch(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
 mod tests {
     use super::super::fabric::tests::{cc_mut, fabric, ring_args, stuck_primary, CC};
     use super::super::fabric_health::ring_health;
-    use super::super::testing::{default_stamp, prop, run_on};
-    use super::super::{Mode, StampAccess};
+    use super::super::testing::{default_stamp, prop, run_on, what_if};
+
     use super::*;
-    use crate::args::BoundArgs;
-    use crate::workdir::WorkingDirectory;
 
     #[test]
     fn restart_primary_repairs_and_refuses() {
@@ -255,24 +253,8 @@ mod tests {
         let mut s = default_stamp();
         stuck_primary(&mut s);
         let before = s.clone();
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
-        let mut args = BoundArgs::new();
-        for (k, v) in ring_args(CC) {
-            args.insert(k, v);
-        }
-        let mut inv = Invocation::new(
-            &args,
-            Vec::new(),
-            StampAccess::Write(&mut s),
-            &wd,
-            chrono::Utc::now(),
-            Mode::WhatIf,
-        );
-        let out = restart_primary(&mut inv).expect("whatif");
-        assert!(out.is_empty());
-        assert_eq!(inv.effects().len(), 1);
-        assert!(!inv.changed());
+        let args: Vec<(&str, Value)> = ring_args(CC);
+        assert!(what_if(&mut s, restart_primary, &args).is_empty());
         assert_eq!(s, before);
     }
 

@@ -10,7 +10,6 @@ use super::{CommandError, Invocation, Table};
 use crate::value::{Record, Value};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use std::fs;
-use std::path::Path;
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -112,20 +111,6 @@ fn workdir_time(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match fs::symlink_metadata(e.path()) {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) if m.is_file() => m.len(),
-            _ => 0,
-        })
-        .sum()
-}
-
 /// Clear-AzsSupportParentWorkingDirectory [-ComputerName] [-OlderThanDays]: removes the sibling
 /// working directories (named `YYYYMMDDTHHMMSSZ-<id>`, real directories, not symlinks) older than
 /// the cutoff, never the current one. They live on the privileged endpoint's node only.
@@ -156,7 +141,7 @@ pub fn clear_parent_working_directory(
         if name == own || !is_dir || workdir_time(text).is_none_or(|t| t >= cutoff) {
             continue;
         }
-        let bytes = dir_bytes(&e.path());
+        let bytes = crate::workdir::tree_bytes(&e.path()).unwrap_or(0);
         fs::remove_dir_all(e.path())
             .map_err(|err| CommandError(format!("removing {text}: {err}")))?;
         out.push((e.path().display().to_string(), bytes));

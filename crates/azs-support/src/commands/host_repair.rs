@@ -476,8 +476,9 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
 
 #[cfg(test)]
 mod tests {
-    use super::super::hosts::tests::{cn, err, get, ok, what_if};
+    use super::super::hosts::tests::{cn, err, get, ok};
     use super::super::testing::default_stamp;
+    use super::super::testing::what_if;
     use super::*;
     use crate::stamp::FileEntry;
 

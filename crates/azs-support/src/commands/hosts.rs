@@ -29,6 +29,7 @@ pub const COMMANDS: Table = &[
 /// A measured child of a folder: display path, bytes, files, last write.
 type FolderEntry = (String, u64, u64, Option<DateTime<Utc>>);
 
+/// Bytes in a GiB, for the sizes commands report in GB.
 pub(crate) const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
@@ -416,11 +417,10 @@ pub fn get_win_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
 pub(crate) mod tests {
     use super::super::host_repair::stop_service_in;
     use super::super::testing::{default_stamp, run_on};
-    use super::super::{Implementation, Mode, StampAccess};
+    use super::super::Implementation;
     use super::*;
-    use crate::args::BoundArgs;
+
     use crate::stamp::Event;
-    use crate::workdir::WorkingDirectory;
 
     pub(crate) fn get(v: &Value, k: &str) -> String {
         v.as_record()
@@ -435,27 +435,6 @@ pub(crate) mod tests {
 
     pub(crate) fn err(s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> String {
         run_on(s, f, args, true).expect_err("should fail").0
-    }
-
-    pub(crate) fn what_if(s: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> Vec<Value> {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 20);
-        let mut bound = BoundArgs::new();
-        for (k, v) in args {
-            bound.insert(k, v.clone());
-        }
-        let mut inv = Invocation::new(
-            &bound,
-            vec![],
-            StampAccess::Write(s),
-            &wd,
-            Utc::now(),
-            Mode::WhatIf,
-        );
-        let out = f(&mut inv).expect("what if");
-        assert_eq!(inv.effects().len(), 1);
-        assert!(!inv.changed());
-        out
     }
 
     pub(crate) fn cn(n: &str) -> (&'static str, Value) {

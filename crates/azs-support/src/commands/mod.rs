@@ -235,6 +235,34 @@ pub(crate) mod testing {
     ) -> Result<Vec<Value>, CommandError> {
         let tmp = tempfile::tempdir().map_err(|e| CommandError(e.to_string()))?;
         let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
+        let outcome = run_in(&wd, stamp, f, args, write, mode);
+        let out = outcome.result?;
+        assert!(
+            mode == Mode::Execute || !outcome.effects.is_empty(),
+            "nothing recorded under {mode:?}"
+        );
+        Ok(out)
+    }
+
+    /// What one run did.
+    pub struct Outcome {
+        /// The command's output or error.
+        pub result: Result<Vec<Value>, CommandError>,
+        /// What it did or (outside `Execute`) would do.
+        pub effects: Vec<String>,
+        /// Whether it changed the stamp.
+        pub changed: bool,
+    }
+
+    /// Runs `f` with `args` in the working directory `wd`.
+    pub fn run_in(
+        wd: &WorkingDirectory,
+        stamp: &mut Stamp,
+        f: Implementation,
+        args: &[(&str, Value)],
+        write: bool,
+        mode: Mode,
+    ) -> Outcome {
         let mut bound = BoundArgs::new();
         for (k, v) in args {
             bound.insert(k, v.clone());
@@ -244,13 +272,25 @@ pub(crate) mod testing {
         } else {
             StampAccess::Read(stamp)
         };
-        let mut inv = Invocation::new(&bound, Vec::new(), access, &wd, Utc::now(), mode);
-        let out = f(&mut inv)?;
-        assert!(
-            mode == Mode::Execute || !inv.effects().is_empty(),
-            "nothing recorded under {mode:?}"
-        );
-        Ok(out)
+        let mut inv = Invocation::new(&bound, Vec::new(), access, wd, Utc::now(), mode);
+        let result = f(&mut inv);
+        Outcome {
+            result,
+            effects: inv.effects().to_vec(),
+            changed: inv.changed(),
+        }
+    }
+
+    /// Runs `f` under -WhatIf against one target: it must record exactly one thing it would do
+    /// and change nothing. Returns its output.
+    pub fn what_if(stamp: &mut Stamp, f: Implementation, args: &[(&str, Value)]) -> Vec<Value> {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
+        let outcome = run_in(&wd, stamp, f, args, true, Mode::WhatIf);
+        let out = outcome.result.unwrap_or_else(|e| panic!("what if: {e}"));
+        assert_eq!(outcome.effects.len(), 1, "{:?}", outcome.effects);
+        assert!(!outcome.changed, "-WhatIf changed the stamp");
+        out
     }
 
     /// A record's property as text (empty when absent).

@@ -461,11 +461,9 @@ pub fn invoke_sdn_request(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{default_stamp, run_on};
-    use super::super::{Mode, StampAccess};
+    use super::super::testing::{default_stamp, run_on, what_if};
+
     use super::*;
-    use crate::args::BoundArgs;
-    use crate::workdir::WorkingDirectory;
 
     const VNET: &str = "/subscriptions/7c0e5a1b-2f4d-4c3a-9b8e-6d1f2a3b4c5d/resourceGroups/rg-app0/providers/Microsoft.Network/virtualNetworks/vnet-app";
 
@@ -589,25 +587,15 @@ mod tests {
         )
         .is_err());
         let before = s.clone();
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), chrono::Utc::now(), "t", 1 << 20);
-        let mut args = BoundArgs::new();
-        args.insert("ResourceRef", "/logicalNetworks/PublicVIP".into());
-        args.insert("Method", "PUT".into());
-        args.insert(
-            "Body",
-            r#"{"resourceId":"PublicVIP","properties":{}}"#.into(),
-        );
-        let mut inv = Invocation::new(
-            &args,
-            Vec::new(),
-            StampAccess::Write(&mut s),
-            &wd,
-            chrono::Utc::now(),
-            Mode::WhatIf,
-        );
-        assert!(invoke_sdn_request(&mut inv).expect("whatif").is_empty());
-        assert_eq!(inv.effects().len(), 1);
+        let args = [
+            ("ResourceRef", "/logicalNetworks/PublicVIP".into()),
+            ("Method", "PUT".into()),
+            (
+                "Body",
+                r#"{"resourceId":"PublicVIP","properties":{}}"#.into(),
+            ),
+        ];
+        assert!(what_if(&mut s, invoke_sdn_request, &args).is_empty());
         assert_eq!(s, before);
     }
 }

@@ -4,6 +4,7 @@
 //! serves both; their catalog entries are identical). Test-AzureStack belongs to `known_issues`.
 
 use super::cluster::generate_cluster_logs;
+use super::hosts::GIB;
 use super::storage::{shown_health, timespan, virtual_disks};
 use super::storage_health::repair_virtual_disk;
 use super::{CommandError, Invocation, Table};
@@ -18,8 +19,6 @@ pub const COMMANDS: Table = &[
     ("Get-StorageJob", get_storage_job),
     ("Repair-VirtualDisk", repair),
 ];
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Get-AzureStackStampInformation: the same facts as Get-AzsSupportStampInformation.
 pub fn get_stamp_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {

@@ -3,6 +3,7 @@
 //! on the storage cluster. Diagnosis and repair live in `storage_health`.
 
 use super::hosts::require_node;
+use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Event, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
@@ -29,8 +30,6 @@ pub const COMMANDS: Table = &[
     ),
     ("Get-AzsSupportSClusterFileSize", get_scluster_file_size),
 ];
-
-pub(crate) const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// The health a virtual disk shows: what the health cache reports while it is stale (when it
 /// holds something), else the real health.
