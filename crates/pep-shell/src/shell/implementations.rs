@@ -34,26 +34,8 @@ impl Shell {
         };
         let now = self.endpoint.clock.now();
         let store = &self.endpoint.stamp;
-        if spec.supports_should_process && args.switch("WhatIf") {
-            let stamp = store.read();
-            let mut inv = Invocation::new(
-                args,
-                input,
-                StampAccess::Read(&stamp),
-                &self.workdir,
-                now,
-                Mode::WhatIf,
-            );
-            let mut values = implementation(&mut inv).map_err(|e| e.0)?;
-            let what_if: Vec<Value> = inv
-                .effects()
-                .iter()
-                .map(|e| Value::String(format!("What if: {e}")))
-                .collect();
-            values.splice(0..0, what_if);
-            return Ok(values);
-        }
-        if spec.supports_should_process {
+        let what_if = spec.supports_should_process && args.switch("WhatIf");
+        if spec.supports_should_process && !what_if {
             let mut stamp = store.write();
             let mut inv = Invocation::new(
                 args,
@@ -73,16 +55,27 @@ impl Shell {
             }
             return result.map_err(|e| e.0);
         }
+        // Reads, and -WhatIf: a run that may not change the stamp, whose recorded effects
+        // become "What if:" lines ahead of its output.
         let stamp = store.read();
+        let mode = if what_if { Mode::WhatIf } else { Mode::Execute };
         let mut inv = Invocation::new(
             args,
             input,
             StampAccess::Read(&stamp),
             &self.workdir,
             now,
-            Mode::Execute,
+            mode,
         );
-        implementation(&mut inv).map_err(|e| e.0)
+        let mut values = implementation(&mut inv).map_err(|e| e.0)?;
+        if what_if {
+            let lines = inv
+                .effects()
+                .iter()
+                .map(|e| Value::String(format!("What if: {e}")));
+            values.splice(0..0, lines);
+        }
+        Ok(values)
     }
 }
 
