@@ -1,19 +1,25 @@
-//! Derived Service Fabric health: an entity's health is the worst of its own stored health and
-//! everything below it. A ring ([`ring_health`]) aggregates its nodes (a Down node is Error),
-//! applications, services with their partitions and replicas, and its upgrade (Failed → Error; in
-//! progress with a failure reason → Warning), and names the unhealthy entities that explain it.
-//! The fabric reads (`fabric`) report these health states.
+//! Derived Service Fabric health, the one place its severity is defined: an entity's health is
+//! the worst of its own stored health and everything below it. [`health_rank`] ranks a stored
+//! health state, case-insensitively: empty or `Ok` is 0, `Warning` 1, `Error` 2, and any other
+//! value (`Unknown`) 1 — health not known to be Ok is never reported as Ok. A ring
+//! ([`ring_health`]) aggregates its nodes (a Down node is Error), applications, services with
+//! their partitions and replicas, and its upgrade (Failed → Error; in progress with a failure
+//! reason → Warning), and names the unhealthy entities that explain it. Status comparisons
+//! (`Down`, `Failed`) ignore case too. The fabric reads (`fabric`) report these health states;
+//! the known-issue checks (`known_issues`) judge fabric entities and Test-AzureStack's ring
+//! health by them.
 
 use crate::stamp::{FabricApplication, FabricNode, FabricService, Partition, Ring};
 
-/// Severity of a health state: `Ok` (or anything unknown) 0, `Warning` 1, `Error` 2.
-fn rank(health: &str) -> u8 {
-    if health.eq_ignore_ascii_case("Error") {
-        2
-    } else if health.eq_ignore_ascii_case("Warning") {
-        1
-    } else {
+/// Severity of a stored health state (case-insensitive): empty or `Ok` 0, `Warning` 1, `Error`
+/// 2, anything else (`Unknown`) 1, since health not known to be Ok is not Ok.
+pub(crate) fn health_rank(health: &str) -> u8 {
+    if health.is_empty() || health.eq_ignore_ascii_case("Ok") {
         0
+    } else if health.eq_ignore_ascii_case("Error") {
+        2
+    } else {
+        1
     }
 }
 
@@ -28,21 +34,21 @@ pub(super) fn state_of(rank: u8) -> &'static str {
 /// A fabric node's health: its stored health, and Error when it is Down.
 pub(super) fn node_rank(n: &FabricNode) -> u8 {
     let down = n.status.eq_ignore_ascii_case("Down");
-    rank(&n.health).max(if down { 2 } else { 0 })
+    health_rank(&n.health).max(if down { 2 } else { 0 })
 }
 
 fn partition_rank(p: &Partition) -> u8 {
     p.replicas
         .iter()
-        .map(|r| rank(&r.health))
-        .fold(rank(&p.health), u8::max)
+        .map(|r| health_rank(&r.health))
+        .fold(health_rank(&p.health), u8::max)
 }
 
 pub(super) fn service_rank(s: &FabricService) -> u8 {
     s.partitions
         .iter()
         .map(partition_rank)
-        .fold(rank(&s.health), u8::max)
+        .fold(health_rank(&s.health), u8::max)
 }
 
 /// The upgrade's contribution: Failed → Error, in progress and stuck (a failure reason) → Warning.
@@ -62,12 +68,12 @@ pub(super) fn application_rank(ring: &Ring, app: &FabricApplication) -> u8 {
         .iter()
         .filter(|s| s.application.eq_ignore_ascii_case(&app.name))
         .map(service_rank)
-        .fold(rank(&app.health), u8::max)
+        .fold(health_rank(&app.health), u8::max)
 }
 
 /// A ring's aggregated health and the unhealthy entities that explain it (one line each).
 pub(crate) fn ring_health(ring: &Ring) -> (String, Vec<String>) {
-    let mut worst = rank(&ring.health);
+    let mut worst = health_rank(&ring.health);
     let mut evidence = Vec::new();
     if worst > 0 {
         evidence.push(format!("Ring {}: {}", ring.name, ring.health));
@@ -85,24 +91,24 @@ pub(crate) fn ring_health(ring: &Ring) -> (String, Vec<String>) {
         }
     }
     for a in &ring.applications {
-        let r = rank(&a.health);
+        let r = health_rank(&a.health);
         if r > 0 {
             worst = worst.max(r);
             evidence.push(format!("Application {}: {}", a.name, a.health));
         }
     }
     for s in &ring.services {
-        worst = worst.max(rank(&s.health));
-        if rank(&s.health) > 0 {
+        worst = worst.max(health_rank(&s.health));
+        if health_rank(&s.health) > 0 {
             evidence.push(format!("Service {}: {}", s.name, s.health));
         }
         for p in &s.partitions {
-            if rank(&p.health) > 0 {
-                worst = worst.max(rank(&p.health));
+            if health_rank(&p.health) > 0 {
+                worst = worst.max(health_rank(&p.health));
                 evidence.push(format!("Partition {} of {}: {}", p.id, s.name, p.health));
             }
             for rep in &p.replicas {
-                let r = rank(&rep.health);
+                let r = health_rank(&rep.health);
                 if r > 0 {
                     worst = worst.max(r);
                     let detail = if rep.health_detail.is_empty() {
@@ -140,6 +146,7 @@ mod tests {
     use super::super::fabric::{get_cluster_health, get_service};
     use super::super::testing::{default_stamp, prop, run_on};
     use super::*;
+    use crate::stamp::load_scenario;
 
     #[test]
     fn health_is_derived_from_below() {
@@ -166,5 +173,55 @@ mod tests {
         let (h, ev) = ring_health(&s.rings[0]);
         assert_eq!(h, "Error");
         assert!(ev[0].contains("Down"));
+    }
+
+    #[test]
+    fn ring_health_aggregates() {
+        let s = default_stamp();
+        assert!(s.rings.iter().all(|r| ring_health(r).0 == "Ok"));
+        let s = load_scenario("ring-upgrade-stuck").unwrap_or_else(|e| panic!("{e}"));
+        let health = s.ring("FabricRing").map(|r| ring_health(r).0);
+        assert_eq!(health.as_deref(), Some("Warning"));
+        let s = load_scenario("sf-node-down").unwrap_or_else(|e| panic!("{e}"));
+        let health = s.ring("FabricRing").map(|r| ring_health(r).0);
+        assert_eq!(health.as_deref(), Some("Error"));
+    }
+
+    #[test]
+    fn unknown_health_counts_as_warning() {
+        assert_eq!(health_rank(""), 0);
+        assert_eq!(health_rank("Ok"), 0);
+        assert_eq!(health_rank("Unknown"), 1);
+        assert_eq!(health_rank("Invalid"), 1);
+        let mut s = default_stamp();
+        let app = s.rings[0].applications.first_mut().expect("an application");
+        app.health = "Unknown".into();
+        let name = app.name.clone();
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Warning");
+        assert_eq!(ev, [format!("Application {name}: Unknown")]);
+        assert_eq!(
+            application_rank(&s.rings[0], &s.rings[0].applications[0]),
+            1
+        );
+    }
+
+    #[test]
+    fn lower_case_error_and_down_count() {
+        assert_eq!(health_rank("ok"), 0);
+        assert_eq!(health_rank("warning"), 1);
+        assert_eq!(health_rank("error"), 2);
+        let mut s = default_stamp();
+        s.rings[0].services.first_mut().expect("a service").health = "error".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
+        let mut s = default_stamp();
+        s.rings[0].nodes[0].status = "down".into();
+        assert_eq!(node_rank(&s.rings[0].nodes[0]), 2);
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Error");
+        assert!(ev[0].contains("status down"), "{ev:?}");
+        let mut s = default_stamp();
+        s.rings[0].upgrade.state = "failed".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
     }
 }

@@ -1,21 +1,38 @@
 //! Known-issue checks: `Test-AzsSupportKnownIssue` (support, DiagnosticsRepair) and the operator's
 //! `Test-AzureStack`, both over one table of named checks.
 //!
-//! A check is a pure function of the stamp ([`CHECKS`]): it returns the problems it found, each
-//! with evidence naming the exact entity and state (`Cluster Virtual Disk (Infrastructure_2) is
-//! Offline (owner AZS-HOST03)`) and the remediation an engineer would run, or a one-line summary
-//! of what it looked at when all is well. `Test-AzureStack` groups the checks under its own test
-//! names ([`TESTS`]) and prints `Test-AzureStack: <Test> PASS|FAIL` lines and `True`/`False`.
+//! This module owns the check types ([`Problem`], [`Verdict`], [`Check`]), the table of checks
+//! ([`CHECKS`]) and of `Test-AzureStack` tests ([`TESTS`]), the helpers the checks share, and the
+//! two commands. The checks themselves live beside it, grouped by what they look at:
+//! `cluster_checks` (cluster nodes, groups, resources, CSVs; infrastructure VMs, services, drive
+//! space), `storage_checks`, `fabric_checks`, `ece_checks` and `network_checks`.
 //!
-//! Service Fabric health is aggregated here ([`ring_health`]): the worst of an entity's own stored
-//! health and everything below it (applications, services, partitions, replicas, nodes, and the
-//! upgrade: Failed → Error, in progress and stuck → Warning).
+//! A check is a pure function of the stamp: it returns the problems it found, each with evidence
+//! naming the exact entity and state (`Cluster Virtual Disk (Infrastructure_2) is Offline (owner
+//! AZS-HOST03)`) and the remediation an engineer would run, or a one-line summary of what it
+//! looked at when all is well. `Test-AzureStack` groups the checks under its own test names and
+//! prints `Test-AzureStack: <Test> PASS|FAIL` lines and `True`/`False`; under a failing Service
+//! Fabric test it adds each ring's aggregated health (`fabric_health`).
 
+mod cluster_checks;
+mod ece_checks;
+mod fabric_checks;
+mod network_checks;
+mod storage_checks;
+
+use super::fabric_health::ring_health;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Replica, Ring, Stamp};
+use crate::stamp::Stamp;
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use std::collections::BTreeMap;
+use cluster_checks::{
+    cluster_group_health, cluster_node_health, cluster_resource_health, csv_health, disk_space,
+    service_state, vm_placement, vm_state,
+};
+use ece_checks::ece_failures;
+use fabric_checks::{fabric_node_health, fabric_replica_health, fabric_upgrade};
+use network_checks::s2s_connectivity;
+use storage_checks::{physical_disk_health, storage_job_health, virtual_disk_health};
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -248,6 +265,8 @@ pub(crate) fn run_all(stamp: &Stamp) -> Vec<(&'static str, Verdict)> {
     CHECKS.iter().map(|c| (c.name, (c.run)(stamp))).collect()
 }
 
+// ---- helpers the check files share ----------------------------------------------------------
+
 fn problem(evidence: String, remediation: String) -> Problem {
     Problem {
         evidence,
@@ -259,146 +278,7 @@ fn verdict(problems: Vec<Problem>, summary: String) -> Verdict {
     Verdict { problems, summary }
 }
 
-/// Up hosts other than `except`, in stamp order.
-fn up_hosts_except<'a>(stamp: &'a Stamp, except: &str) -> Vec<&'a str> {
-    stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state == "Up" && !h.name.eq_ignore_ascii_case(except))
-        .map(|h| h.name.as_str())
-        .collect()
-}
-
-fn first_or_placeholder(hosts: &[&str]) -> String {
-    hosts
-        .first()
-        .map(|h| h.to_string())
-        .unwrap_or_else(|| "<an Up host>".into())
-}
-
-fn cluster_node_health(stamp: &Stamp) -> Verdict {
-    let problems = stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state != "Up")
-        .map(|h| {
-            problem(
-                format!(
-                    "Cluster node {} is {} (drain status {})",
-                    h.name, h.state, h.drain_status
-                ),
-                format!(
-                    "Find why {} is {} (Get-AzsSupportInfrastructureHost, Get-AzsSupportClusterLog) and bring it back into the cluster",
-                    h.name, h.state
-                ),
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("All {} cluster nodes are Up", stamp.hosts.len()),
-    )
-}
-
-fn cluster_group_health(stamp: &Stamp) -> Verdict {
-    let groups = stamp.cluster_groups();
-    let problems = groups
-        .iter()
-        .filter(|g| g.state != "Online")
-        .map(|g| {
-            let remediation = match stamp.vm(&g.name) {
-                Some(vm) => format!(
-                    "Start infrastructure VM {}: Restart-AzsSupportComputerByRole -Role {}",
-                    vm.name, vm.role
-                ),
-                None => format!(
-                    "Move-AzsSupportClusterGroup -Name '{}' -Node {}",
-                    g.name,
-                    first_or_placeholder(&up_hosts_except(stamp, &g.owner))
-                ),
-            };
-            problem(
-                format!(
-                    "Cluster group {} is {} (owner {})",
-                    g.name, g.state, g.owner
-                ),
-                remediation,
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("All {} cluster groups are Online", groups.len()),
-    )
-}
-
-fn cluster_resource_health(stamp: &Stamp) -> Verdict {
-    let resources = stamp.cluster_resources();
-    let problems = resources
-        .iter()
-        .filter(|r| r.state != "Online")
-        .map(|r| {
-            let owner = stamp.group_owner(&r.group).unwrap_or_default();
-            let remediation = match stamp.vm(&r.group) {
-                Some(vm) => format!(
-                    "Start infrastructure VM {}: Restart-AzsSupportComputerByRole -Role {}",
-                    vm.name, vm.role
-                ),
-                None => format!(
-                    "Move-AzsSupportClusterGroup -Name '{}' -Node {}",
-                    r.group,
-                    first_or_placeholder(&up_hosts_except(stamp, &owner))
-                ),
-            };
-            problem(
-                format!(
-                    "Cluster resource {} is {} (group {}, owner {})",
-                    r.name, r.state, r.group, owner
-                ),
-                remediation,
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("All {} cluster resources are Online", resources.len()),
-    )
-}
-
-fn csv_health(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    for c in &stamp.cluster.csvs {
-        let owner_state = stamp.host(&c.owner).map(|h| h.state.as_str());
-        let evidence = if c.state != "Online" {
-            format!("{} is {} (owner {})", c.name, c.state, c.owner)
-        } else if owner_state != Some("Up") {
-            format!(
-                "{} is owned by {}, which is {}",
-                c.name,
-                c.owner,
-                owner_state.unwrap_or("not a host")
-            )
-        } else {
-            continue;
-        };
-        problems.push(problem(
-            evidence,
-            format!(
-                "Move-AzsSupportClusterSharedVolume -Name '{}' -Node {}",
-                c.name,
-                first_or_placeholder(&up_hosts_except(stamp, &c.owner))
-            ),
-        ));
-    }
-    verdict(
-        problems,
-        format!(
-            "All {} cluster shared volumes are Online on Up nodes",
-            stamp.cluster.csvs.len()
-        ),
-    )
-}
-
+/// The remediation that restarts a role's infrastructure VMs (ERCS is started from its host).
 fn restart_role_hint(role: &str) -> String {
     if role.eq_ignore_ascii_case("ERCS") {
         "Start the ERCS VM from its Hyper-V host (Restart-AzsSupportComputerByRole refuses ERCS)"
@@ -406,567 +286,6 @@ fn restart_role_hint(role: &str) -> String {
     } else {
         format!("Restart-AzsSupportComputerByRole -Role {role}")
     }
-}
-
-fn vm_state(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    for vm in &stamp.vms {
-        if vm.state != "Running" {
-            problems.push(problem(
-                format!(
-                    "Infrastructure VM {} ({}) on {} is {}",
-                    vm.name, vm.role, vm.host, vm.state
-                ),
-                restart_role_hint(&vm.role),
-            ));
-        } else if vm.provisioning_status == "Failed" {
-            problems.push(problem(
-                format!(
-                    "Infrastructure VM {} ({}) has provisioning status Failed",
-                    vm.name, vm.role
-                ),
-                format!(
-                    "Review the failed ECE action plan for role {} (Get-AzsSupportActionPlanInstance -Status Failed)",
-                    vm.role
-                ),
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!("All {} infrastructure VMs are Running", stamp.vms.len()),
-    )
-}
-
-fn vm_placement(stamp: &Stamp) -> Verdict {
-    // role -> host -> VMs of that role on it
-    let mut by_role: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
-    for vm in &stamp.vms {
-        by_role
-            .entry(vm.role.as_str())
-            .or_default()
-            .entry(vm.host.to_ascii_uppercase())
-            .or_default()
-            .push(vm.name.as_str());
-    }
-    let mut problems = Vec::new();
-    for (role, hosts) in &by_role {
-        let free: Vec<&str> = stamp
-            .hosts
-            .iter()
-            .filter(|h| h.state == "Up" && !hosts.contains_key(&h.name.to_ascii_uppercase()))
-            .map(|h| h.name.as_str())
-            .collect();
-        let Some(target) = free.first() else {
-            continue;
-        };
-        for (host, vms) in hosts {
-            if vms.len() < 2 {
-                continue;
-            }
-            let host_name = stamp.host(host).map_or(host.as_str(), |h| h.name.as_str());
-            let mover = vms.last().copied().unwrap_or_default();
-            problems.push(problem(
-                format!(
-                    "Infrastructure VMs {} (role {role}) all run on {host_name} while Up host {} has none",
-                    vms.join(", "),
-                    free.join(", ")
-                ),
-                format!("Move-AzsSupportVirtualMachine -Name {mover} -Node {target}"),
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!(
-            "VMs of each of {} roles are spread over the hosts",
-            by_role.len()
-        ),
-    )
-}
-
-fn service_state(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    let running = stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state == "Up")
-        .chain(stamp.vms.iter().filter(|v| v.state == "Running"));
-    for node in running {
-        for svc in node
-            .services
-            .iter()
-            .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
-        {
-            count += 1;
-            if svc.state != "Running" {
-                problems.push(problem(
-                    format!(
-                        "Service {} on {} is {} (start type Automatic)",
-                        svc.name, node.name, svc.state
-                    ),
-                    format!(
-                        "Start-AzsSupportService -ComputerName {} -Name {}",
-                        node.name, svc.name
-                    ),
-                ));
-            }
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} automatic services on running nodes are Running"),
-    )
-}
-
-fn disk_space(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    for node in stamp.nodes() {
-        for d in node.disks.iter().filter(|d| d.size_gb > 0.0) {
-            count += 1;
-            let pct = d.free_gb / d.size_gb * 100.0;
-            if pct < 10.0 {
-                problems.push(problem(
-                    format!(
-                        "{} {} has {:.1} GB free of {:.0} GB ({:.1}% free)",
-                        node.name, d.drive, d.free_gb, d.size_gb, pct
-                    ),
-                    format!("Clear-AzsSupportDiskSpace -ComputerName {}", node.name),
-                ));
-            }
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} drives have at least 10% free space"),
-    )
-}
-
-fn physical_disk_health(stamp: &Stamp) -> Verdict {
-    let disks = &stamp.storage.physical_disks;
-    let problems = disks
-        .iter()
-        .filter(|d| d.health != "Healthy" || d.operational_status != "OK")
-        .map(|d| {
-            problem(
-                format!(
-                    "Physical disk {} ({}) on {} is {} ({})",
-                    d.serial, d.friendly_name, d.node, d.health, d.operational_status
-                ),
-                format!(
-                    "Let the operator resume the repair of the affected virtual disks (Repair-VirtualDisk) so the disk is retired, then replace disk {} on {}",
-                    d.serial, d.node
-                ),
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("All {} physical disks are Healthy / OK", disks.len()),
-    )
-}
-
-fn virtual_disk_health(stamp: &Stamp) -> Verdict {
-    let storage = &stamp.storage;
-    let mut problems = Vec::new();
-    for v in &storage.virtual_disks {
-        let cached = storage.health_cache_stale && !v.reported_health.is_empty();
-        let shown = if cached {
-            v.reported_health.as_str()
-        } else {
-            v.health.as_str()
-        };
-        if cached && v.reported_health != v.health {
-            problems.push(problem(
-                format!(
-                    "Storage health cache is stale: virtual disk {} is reported {} but is {} ({})",
-                    v.name, v.reported_health, v.health, v.operational_status
-                ),
-                "Update-AzsSupportStorageHealthCache".into(),
-            ));
-        } else if shown != "Healthy" || v.operational_status != "OK" {
-            problems.push(problem(
-                format!(
-                    "Virtual disk {} is {} ({})",
-                    v.name, shown, v.operational_status
-                ),
-                format!(
-                    "Find the failing physical disk and resume the repair: the operator runs Repair-VirtualDisk -FriendlyName {}",
-                    v.name
-                ),
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!(
-            "All {} virtual disks are Healthy / OK",
-            storage.virtual_disks.len()
-        ),
-    )
-}
-
-fn storage_job_health(stamp: &Stamp) -> Verdict {
-    let jobs = &stamp.storage.jobs;
-    let problems = jobs
-        .iter()
-        .filter(|j| j.state == "Suspended" || j.state == "Failed")
-        .map(|j| {
-            problem(
-                format!(
-                    "Storage job {} on {} is {} at {}%",
-                    j.name, j.virtual_disk, j.state, j.progress
-                ),
-                format!(
-                    "Resume it: the operator runs Repair-VirtualDisk -FriendlyName {}",
-                    j.virtual_disk
-                ),
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!(
-            "No suspended or failed storage jobs ({} checked)",
-            jobs.len()
-        ),
-    )
-}
-
-/// The role of the infrastructure VM named like a fabric node, if any.
-fn node_role<'a>(stamp: &'a Stamp, node: &str) -> Option<&'a str> {
-    stamp.vm(node).map(|v| v.role.as_str())
-}
-
-fn fabric_node_health(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    for ring in &stamp.rings {
-        for n in &ring.nodes {
-            count += 1;
-            if n.status == "Up" && n.health == "Ok" {
-                continue;
-            }
-            let remediation = if n.status != "Up" {
-                format!(
-                    "Start the Service Fabric host on the node: Start-AzsSupportService -ComputerName {} -Name FabricHostSvc",
-                    n.name
-                )
-            } else {
-                match node_role(stamp, &n.name) {
-                    Some(role) => format!(
-                        "Check the ring's upgrade (Get-AzsSupportServiceFabricClusterUpgrade -Ring {}); restart the node's VMs one at a time: {}",
-                        ring.name,
-                        restart_role_hint(role)
-                    ),
-                    None => format!(
-                        "Check the ring's upgrade (Get-AzsSupportServiceFabricClusterUpgrade -Ring {})",
-                        ring.name
-                    ),
-                }
-            };
-            problems.push(problem(
-                format!(
-                    "Fabric node {} of ring {} is {} (health {})",
-                    n.name, ring.name, n.status, n.health
-                ),
-                remediation,
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} fabric nodes are Up with health Ok"),
-    )
-}
-
-fn fabric_replica_health(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    for ring in &stamp.rings {
-        for app in ring.applications.iter().filter(|a| unhealthy(&a.health)) {
-            problems.push(problem(
-                format!(
-                    "Application {} of ring {} has health {}",
-                    app.name, ring.name, app.health
-                ),
-                format!(
-                    "Get-AzsSupportServiceFabricApplication -Ring {} for its health events",
-                    ring.name
-                ),
-            ));
-        }
-        for svc in &ring.services {
-            if unhealthy(&svc.health) {
-                problems.push(problem(
-                    format!(
-                        "Service {} of ring {} has health {}",
-                        svc.name, ring.name, svc.health
-                    ),
-                    format!(
-                        "Get-AzsSupportServiceFabricReplica -Ring {} -ServiceName {}",
-                        ring.name, svc.name
-                    ),
-                ));
-            }
-            for part in &svc.partitions {
-                if unhealthy(&part.health) {
-                    problems.push(problem(
-                        format!(
-                            "Partition {} of {} (ring {}) has health {}",
-                            part.id, svc.name, ring.name, part.health
-                        ),
-                        format!(
-                            "Get-AzsSupportServiceFabricReplica -Ring {} -ServiceName {}",
-                            ring.name, svc.name
-                        ),
-                    ));
-                }
-                for r in &part.replicas {
-                    count += 1;
-                    if replica_ok(r) {
-                        continue;
-                    }
-                    let detail = if r.health_detail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", r.health_detail)
-                    };
-                    let remediation = if r.role == "Primary" {
-                        format!(
-                            "Restart-AzsSupportServiceFabricPrimaryReplica -Ring {} -ServiceName {}",
-                            ring.name, svc.name
-                        )
-                    } else {
-                        format!(
-                            "Check node {} (Get-AzsSupportServiceFabricNode -Ring {})",
-                            r.node, ring.name
-                        )
-                    };
-                    problems.push(problem(
-                        format!(
-                            "{} replica {} of {} on {} (ring {}) is {} with health {}{}",
-                            r.role, r.id, svc.name, r.node, ring.name, r.status, r.health, detail
-                        ),
-                        remediation,
-                    ));
-                }
-            }
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} replicas are Ready with health Ok"),
-    )
-}
-
-fn replica_ok(r: &Replica) -> bool {
-    !unhealthy(&r.health) && (r.status.is_empty() || r.status == "Ready")
-}
-
-fn fabric_upgrade(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    for ring in &stamp.rings {
-        let u = &ring.upgrade;
-        if u.state.is_empty() || u.state == "RollingForwardCompleted" {
-            continue;
-        }
-        let mut evidence = format!(
-            "Ring {} upgrade to {} is {}",
-            ring.name, u.target_version, u.state
-        );
-        if !u.current_domain.is_empty() {
-            evidence.push_str(&format!(" in {}", u.current_domain));
-        }
-        if !u.failure_reason.is_empty() {
-            evidence.push_str(&format!(": {}", u.failure_reason));
-        }
-        let behind: Vec<&str> = ring
-            .nodes
-            .iter()
-            .filter(|n| !u.target_version.is_empty() && n.version != u.target_version)
-            .map(|n| n.name.as_str())
-            .collect();
-        if !behind.is_empty() {
-            evidence.push_str(&format!(
-                " (nodes not at {}: {})",
-                u.target_version,
-                behind.join(", ")
-            ));
-        }
-        let roles: Vec<&str> = {
-            let mut r: Vec<&str> = ring
-                .nodes
-                .iter()
-                .filter_map(|n| node_role(stamp, &n.name))
-                .collect();
-            r.dedup();
-            r
-        };
-        let remediation = match roles.first() {
-            Some(role) => format!(
-                "Restart the ring's VMs one at a time so the upgrade domain completes: {}",
-                restart_role_hint(role)
-            ),
-            None => format!(
-                "Review the upgrade with Get-AzsSupportServiceFabricClusterUpgrade -Ring {}",
-                ring.name
-            ),
-        };
-        problems.push(problem(evidence, remediation));
-    }
-    verdict(
-        problems,
-        format!(
-            "Every ring's upgrade is RollingForwardCompleted ({} rings)",
-            stamp.rings.len()
-        ),
-    )
-}
-
-fn ece_failures(stamp: &Stamp) -> Verdict {
-    let plans = &stamp.ece.action_plans;
-    let problems = plans
-        .iter()
-        .filter(|p| p.status == "Failed")
-        .map(|p| {
-            let step = p
-                .steps
-                .iter()
-                .find(|s| s.status == "Error" || s.status == "Failed");
-            let evidence = match step {
-                Some(s) => format!(
-                    "Action plan {} ({}) Failed at step {} '{}' (role {}): {}",
-                    p.name, p.id, s.index, s.name, s.role, s.error
-                ),
-                None => format!("Action plan {} ({}) Failed", p.name, p.id),
-            };
-            let role = step.map(|s| s.role.as_str()).unwrap_or_default();
-            let team = stamp
-                .ece
-                .roles
-                .iter()
-                .find(|r| r.name.eq_ignore_ascii_case(role))
-                .map(|r| r.owning_team.as_str())
-                .unwrap_or("the owning team");
-            let role_vm_down = stamp
-                .vms
-                .iter()
-                .any(|v| v.role.eq_ignore_ascii_case(role) && v.state != "Running");
-            let remediation = if role_vm_down {
-                format!(
-                    "{} (ECE retries the step once role {role} is healthy); route to {team}: Get-AzsSupportRoutingInformation -Id {}",
-                    restart_role_hint(role),
-                    p.id
-                )
-            } else {
-                format!(
-                    "Route to {team}: Get-AzsSupportRoutingInformation -Id {}",
-                    p.id
-                )
-            };
-            problem(evidence, remediation)
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("No failed action plans ({} checked)", plans.len()),
-    )
-}
-
-fn s2s_connectivity(stamp: &Stamp) -> Verdict {
-    let conns = &stamp.network.connections;
-    let problems = conns
-        .iter()
-        .filter(|c| c.status != "Connected")
-        .map(|c| {
-            let stopped: Vec<&str> = stamp
-                .vm(&c.gateway)
-                .map(|vm| {
-                    vm.services
-                        .iter()
-                        .filter(|s| s.name == "GatewayService" && s.state != "Running")
-                        .map(|s| s.name.as_str())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut evidence = format!(
-                "Site-to-site connection {} (gateway {}, peer {}) is {}",
-                c.name, c.gateway, c.remote_address, c.status
-            );
-            if !stopped.is_empty() {
-                evidence.push_str(&format!("; GatewayService on {} is not Running", c.gateway));
-            }
-            problem(
-                evidence,
-                format!(
-                    "Restart-AzsSupportService -ComputerName {} -Name GatewayService",
-                    c.gateway
-                ),
-            )
-        })
-        .collect();
-    verdict(
-        problems,
-        format!("All {} site-to-site connections are Connected", conns.len()),
-    )
-}
-
-// ---- Service Fabric aggregated health -------------------------------------------------------
-
-fn rank(health: &str) -> u8 {
-    match health {
-        "" | "Ok" => 0,
-        "Warning" => 1,
-        "Error" => 2,
-        _ => 1,
-    }
-}
-
-fn unhealthy(health: &str) -> bool {
-    rank(health) > 0
-}
-
-fn name_of(rank: u8) -> &'static str {
-    match rank {
-        0 => "Ok",
-        1 => "Warning",
-        _ => "Error",
-    }
-}
-
-/// A ring's aggregated health: the worst of its stored health, its nodes, applications,
-/// services (with partitions and replicas) and its upgrade (Failed → Error; in progress with a
-/// failure reason → Warning).
-pub(crate) fn ring_health(ring: &Ring) -> &'static str {
-    let mut worst = rank(&ring.health);
-    for n in &ring.nodes {
-        worst = worst.max(rank(&n.health));
-        if n.status == "Down" {
-            worst = worst.max(2);
-        }
-    }
-    for a in &ring.applications {
-        worst = worst.max(rank(&a.health));
-    }
-    for s in &ring.services {
-        worst = worst.max(rank(&s.health));
-        for p in &s.partitions {
-            worst = worst.max(rank(&p.health));
-            for r in &p.replicas {
-                worst = worst.max(rank(&r.health));
-            }
-        }
-    }
-    let u = &ring.upgrade;
-    if u.state == "Failed" {
-        worst = worst.max(2);
-    } else if u.state.contains("InProgress") && !u.failure_reason.is_empty() {
-        worst = worst.max(1);
-    }
-    name_of(worst)
 }
 
 // ---- the commands --------------------------------------------------------------------------
@@ -1121,7 +440,7 @@ pub fn test_azure_stack(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
         }
         if t.name == "AzsSFRoleSummary" && !passed {
             for ring in &stamp.rings {
-                let h = ring_health(ring);
+                let (h, _) = ring_health(ring);
                 if h != "Ok" {
                     details.push(format!("Ring {} aggregated health is {h}", ring.name));
                 }
@@ -1157,16 +476,9 @@ pub fn test_azure_stack(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{default_stamp, run_on};
+    use super::super::testing::{default_stamp, prop, run_on};
     use super::*;
     use crate::stamp::{load_scenario, scenario::embedded_names};
-
-    fn prop(v: &Value, name: &str) -> String {
-        v.as_record()
-            .and_then(|r| r.get(name))
-            .map(Value::to_display)
-            .unwrap_or_default()
-    }
 
     fn failing(stamp: &Stamp) -> Vec<&'static str> {
         run_all(stamp)
@@ -1208,32 +520,6 @@ mod tests {
             got.sort_unstable();
             assert_eq!(got, want, "{name}: failing checks");
         }
-    }
-
-    #[test]
-    fn evidence_names_entity_and_state() {
-        let s = load_scenario("csv-offline").unwrap_or_else(|e| panic!("{e}"));
-        let v = csv_health(&s);
-        assert_eq!(
-            v.evidence(),
-            "Cluster Virtual Disk (Infrastructure_2) is Offline (owner AZS-HOST03)"
-        );
-        assert!(v.remediation().starts_with(
-            "Move-AzsSupportClusterSharedVolume -Name 'Cluster Virtual Disk (Infrastructure_2)' -Node AZS-HOST01"
-        ));
-        let s = load_scenario("service-stopped").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            service_state(&s).evidence(),
-            "Service MSSQLSERVER on AZS-SQL01 is Stopped (start type Automatic)"
-        );
-        let s = load_scenario("vm-wrong-host").unwrap_or_else(|e| panic!("{e}"));
-        let v = vm_placement(&s);
-        assert!(
-            v.evidence()
-                .contains("AZS-ACS01, AZS-ACS02 (role ACS) all run on AZS-HOST04"),
-            "{}",
-            v.evidence()
-        );
     }
 
     #[test]
@@ -1409,16 +695,6 @@ mod tests {
         )
         .expect_err("nothing left");
         assert!(err.0.contains("no tests"));
-    }
-
-    #[test]
-    fn ring_health_aggregates() {
-        let s = default_stamp();
-        assert!(s.rings.iter().all(|r| ring_health(r) == "Ok"));
-        let s = load_scenario("ring-upgrade-stuck").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.ring("FabricRing").map(ring_health), Some("Warning"));
-        let s = load_scenario("sf-node-down").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.ring("FabricRing").map(ring_health), Some("Error"));
     }
 
     // ---- the contract's repairs, applied by hand: every check passes afterwards --------------
