@@ -18,10 +18,11 @@ pub(super) fn fabric_node_health(stamp: &Stamp) -> Verdict {
     for ring in &stamp.rings {
         for n in &ring.nodes {
             count += 1;
-            if n.status == "Up" && n.health == "Ok" {
+            let up = n.status.eq_ignore_ascii_case("Up");
+            if up && health_rank(&n.health) == 0 {
                 continue;
             }
-            let remediation = if n.status != "Up" {
+            let remediation = if !up {
                 format!(
                     "Start the Service Fabric host on the node: Start-AzsSupportService -ComputerName {} -Name FabricHostSvc",
                     n.name
