@@ -9,6 +9,7 @@ pub mod atomic_file;
 pub mod catalog;
 pub mod commands;
 pub mod escape;
+pub mod shared_dir;
 pub mod stamp;
 pub mod value;
 pub mod wildcard;

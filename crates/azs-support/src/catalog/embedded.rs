@@ -366,12 +366,9 @@ mod tests {
 
     #[test]
     fn every_documented_name_is_in_the_catalog() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/docs/catalog-commands.md");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("skipped: {} is absent", path.display());
-            return;
-        };
+        let path = crate::shared_dir::shared_path("docs/catalog-commands.md");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let (support, operator, local_names) = parse_doc(&text);
         assert_eq!(
             support.len(),

@@ -65,11 +65,8 @@ fn check(line: &str) -> Result<(), (&'static str, LangError)> {
 }
 
 fn cases() -> Vec<(String, String, Vec<u8>)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/security/hostile-inputs.tsv"
-    );
-    let text = std::fs::read_to_string(path).expect("hostile-inputs.tsv readable");
+    let path = azs_support::shared_dir::shared_path("security/hostile-inputs.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {

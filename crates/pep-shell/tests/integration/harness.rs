@@ -5,7 +5,7 @@
 //! pseudo-terminal (`ssh -t`), so that resizing it sends a window change as a user's would.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -436,9 +436,7 @@ pub const PROMPT: &str = "[AZS-ERCS01]: PS> ";
 /// Default timeout for interactive waits.
 pub const T: Duration = Duration::from_secs(10);
 
-/// Path of the shared hostile-input file.
+/// Path of a file in the shared folder.
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel)
+    azs_support::shared_dir::shared_path(rel)
 }
