@@ -2,7 +2,7 @@
 //! volumes, the cluster log (files written into the working directory) and the moves of groups,
 //! volumes and infrastructure VMs. Shared helpers for the operator's `Get-ClusterLog` live here too.
 
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{Node, SharedVolume, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
@@ -31,12 +31,17 @@ pub(crate) fn require_host<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node,
     stamp.host(name).ok_or_else(|| {
         CommandError(format!(
             "no infrastructure host named '{name}' in this stamp (hosts: {})",
-            stamp
-                .hosts
-                .iter()
-                .map(|h| h.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            join_names(stamp.hosts.iter().map(|h| h.name.as_str()))
+        ))
+    })
+}
+
+/// The infrastructure VM with this name, or an error naming the VMs the stamp has.
+pub(crate) fn require_vm<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node, CommandError> {
+    stamp.vm(name).ok_or_else(|| {
+        CommandError(format!(
+            "no infrastructure VM named '{name}' (VMs: {})",
+            join_names(stamp.vms.iter().map(|v| v.name.as_str()))
         ))
     })
 }
@@ -372,11 +377,7 @@ pub fn move_cluster_group(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         .ok_or_else(|| {
             CommandError(format!(
                 "no cluster group named '{name}' (groups: {})",
-                groups
-                    .iter()
-                    .map(|g| g.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                join_names(groups.iter().map(|g| g.name.as_str()))
             ))
         })?;
     let target = move_target(
@@ -441,13 +442,7 @@ pub fn move_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>
         .ok_or_else(|| {
             CommandError(format!(
                 "no cluster shared volume named '{name}' (volumes: {})",
-                stamp
-                    .cluster
-                    .csvs
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                join_names(stamp.cluster.csvs.iter().map(|c| c.name.as_str()))
             ))
         })?;
     let target = move_target(
@@ -484,17 +479,7 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .ok_or_else(|| CommandError("-Name is required".into()))?
         .to_string();
     let stamp = inv.stamp();
-    let vm = stamp.vm(&name).ok_or_else(|| {
-        CommandError(format!(
-            "no infrastructure VM named '{name}' (VMs: {})",
-            stamp
-                .vms
-                .iter()
-                .map(|v| v.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let vm = require_vm(stamp, &name)?;
     let target = move_target(
         stamp,
         &format!("virtual machine '{}'", vm.name),

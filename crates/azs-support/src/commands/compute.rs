@@ -3,7 +3,7 @@
 //! the repair Restart-AzsSupportComputerByRole (VMs of a role one at a time; a stuck fabric ring
 //! upgrade on them completes; ECE retries failed plan steps of the role).
 
-use super::cluster::require_hosts;
+use super::cluster::{require_hosts, require_vm};
 use super::host_repair::start_service_in;
 use super::hosts::require_node;
 use super::{CommandError, Invocation, Table};
@@ -47,15 +47,7 @@ pub fn get_infrastructure_vm(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Com
         .filter(|v| wildcard_match(pattern, &v.name))
         .collect();
     if vms.is_empty() && !has_wildcard(pattern) {
-        return Err(CommandError(format!(
-            "no infrastructure VM named '{pattern}' (VMs: {})",
-            stamp
-                .vms
-                .iter()
-                .map(|v| v.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        require_vm(stamp, pattern)?;
     }
     vms.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(vms

@@ -4,7 +4,7 @@
 //! log collection into the working directory.
 
 use super::hosts::require_node;
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
@@ -250,13 +250,7 @@ fn require_role(stamp: &Stamp, role: &str) -> Result<(), CommandError> {
     }
     Err(CommandError(format!(
         "no ECE role named '{role}' (roles: {})",
-        stamp
-            .ece
-            .roles
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        join_names(stamp.ece.roles.iter().map(|r| r.name.as_str()))
     )))
 }
 

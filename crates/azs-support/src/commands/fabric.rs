@@ -6,7 +6,7 @@
 //! rings. The health states shown are derived (`fabric_health`).
 
 use super::fabric_health::{application_rank, node_rank, ring_health, service_rank, state_of};
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{FabricService, Partition, Ring, Stamp};
 use crate::value::{Record, Value};
 
@@ -29,13 +29,8 @@ pub const COMMANDS: Table = &[
 // ---------------------------------------------------------------------------------------------
 // Selection helpers
 
-/// Names joined with ", " (for error messages).
-pub(super) fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.collect::<Vec<_>>().join(", ")
-}
-
 fn ring_names(stamp: &Stamp) -> String {
-    join(stamp.rings.iter().map(|r| r.name.as_str()))
+    join_names(stamp.rings.iter().map(|r| r.name.as_str()))
 }
 
 /// The rings named by `-Ring` (default: all), sorted by name; an unknown ring is an error.
@@ -86,8 +81,8 @@ pub(super) fn find_service(inv: &Invocation<'_>) -> Result<(usize, usize), Comma
         [one] => Ok(*one),
         [] => Err(CommandError(format!(
             "no Service Fabric service named '{query}' in ring(s) {} (services: {})",
-            join(rings.iter().map(|r| r.name.as_str())),
-            join(
+            join_names(rings.iter().map(|r| r.name.as_str())),
+            join_names(
                 rings
                     .iter()
                     .flat_map(|r| r.services.iter().map(|s| s.name.as_str()))

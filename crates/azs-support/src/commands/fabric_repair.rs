@@ -2,8 +2,8 @@
 //! hotpatches. They find the service like the reads do (`fabric`: `-ServiceName`, optional
 //! `-Ring`) and follow the ShouldProcess pattern.
 
-use super::fabric::{find_service, join, replica_records, ring_service};
-use super::{CommandError, Invocation, Table};
+use super::fabric::{find_service, replica_records, ring_service};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::FabricService;
 use crate::value::{Record, Value};
 
@@ -174,7 +174,7 @@ pub fn start_hotpatch(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
             return Err(CommandError(format!(
                 "'{w}' is not a machine of ring {} (machines: {})",
                 ring.name,
-                join(ring.nodes.iter().map(|n| n.name.as_str()))
+                join_names(ring.nodes.iter().map(|n| n.name.as_str()))
             )));
         }
     }

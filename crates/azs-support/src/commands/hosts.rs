@@ -5,7 +5,7 @@
 //! They answer from the node model: `node.services`, `node.processes`, `node.disks`,
 //! `node.events` plus the node's shipped log window, and `node.files`.
 
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::events::source_events;
 use crate::stamp::{Node, Process, Service, Stamp};
 use crate::value::{Record, Value};
@@ -206,11 +206,7 @@ pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         return Err(CommandError(format!(
             "{} has no drive {drive} (drives: {})",
             node.name,
-            node.disks
-                .iter()
-                .map(|d| d.drive.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            join_names(node.disks.iter().map(|d| d.drive.as_str()))
         )));
     }
     // child path (lower case) → (display path, bytes, files, last write)

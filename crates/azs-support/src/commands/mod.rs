@@ -163,6 +163,11 @@ pub type Implementation = fn(&mut Invocation<'_>) -> Result<Vec<Value>, CommandE
 /// A family's table: canonical catalog name and implementation.
 pub type Table = &'static [(&'static str, Implementation)];
 
+/// Names joined with ", ", for the errors that list what the stamp has.
+pub(crate) fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
 /// Every family's table.
 const FAMILIES: &[Table] = &[
     working_directory::COMMANDS,

@@ -7,7 +7,7 @@ use super::cluster::generate_cluster_logs;
 use super::hosts::GIB;
 use super::storage::{shown_health, timespan, virtual_disks};
 use super::storage_health::repair_virtual_disk;
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{Stamp, VirtualDisk};
 use crate::value::{Record, Value};
 
@@ -120,13 +120,7 @@ pub fn repair(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
         .ok_or_else(|| {
             CommandError(format!(
                 "no virtual disk named '{name}' (virtual disks: {})",
-                stamp
-                    .storage
-                    .virtual_disks
-                    .iter()
-                    .map(|v| v.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                join_names(stamp.storage.virtual_disks.iter().map(|v| v.name.as_str()))
             ))
         })?;
     if vd.operational_status == "Detached" {

@@ -138,15 +138,37 @@ pub fn debug_storage_subsystem(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
         .collect())
 }
 
+/// A check's result: Failed when something is bad, Warning when something only warns.
+fn verdict(bad: usize, warn: usize) -> &'static str {
+    match (bad, warn) {
+        (0, 0) => "Passed",
+        (0, _) => "Warning",
+        _ => "Failed",
+    }
+}
+
+/// A check over the entities found not well (`unwell`): Failed when any of them `fails`, else
+/// Warning; their descriptions as details, or `all_well` when there are none.
+fn entity_check<T>(
+    check: &'static str,
+    unwell: &[T],
+    fails: impl Fn(&T) -> bool,
+    all_well: String,
+    describe: impl Fn(&T) -> String,
+) -> (&'static str, &'static str, String) {
+    let details = if unwell.is_empty() {
+        all_well
+    } else {
+        unwell.iter().map(describe).collect::<Vec<_>>().join("; ")
+    };
+    let failed = unwell.iter().filter(|e| fails(e)).count();
+    (check, verdict(failed, unwell.len()), details)
+}
+
 /// The checks of Start-AzsSupportStorageDiagnostic: (check, result, details).
 fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, String)> {
     let stamp = inv.stamp();
     let st = &stamp.storage;
-    let verdict = |bad: usize, warn: usize| match (bad, warn) {
-        (0, 0) => "Passed",
-        (0, _) => "Warning",
-        _ => "Failed",
-    };
     let mut out = Vec::new();
     let pool_bad = usize::from(st.pool.health == "Unhealthy");
     let pool_warn = usize::from(st.pool.health == "Warning");
@@ -167,25 +189,16 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .iter()
         .filter(|d| disk_has_problem(d))
         .collect();
-    out.push((
+    out.push(entity_check(
         "PhysicalDisks",
-        verdict(
-            failing.iter().filter(|d| d.health == "Unhealthy").count(),
-            failing.len(),
-        ),
-        if failing.is_empty() {
-            format!("{} disks, all healthy", st.physical_disks.len())
-        } else {
-            failing
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} on {}: {} ({})",
-                        d.serial, d.node, d.health, d.operational_status
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
+        &failing,
+        |d| d.health == "Unhealthy",
+        format!("{} disks, all healthy", st.physical_disks.len()),
+        |d| {
+            format!(
+                "{} on {}: {} ({})",
+                d.serial, d.node, d.health, d.operational_status
+            )
         },
     ));
     let vds: Vec<_> = st
@@ -193,45 +206,28 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .iter()
         .filter(|v| v.health != "Healthy")
         .collect();
-    out.push((
+    out.push(entity_check(
         "VirtualDisks",
-        verdict(
-            vds.iter().filter(|v| v.health == "Unhealthy").count(),
-            vds.len(),
-        ),
-        if vds.is_empty() {
-            format!("{} virtual disks, all healthy", st.virtual_disks.len())
-        } else {
-            vds.iter()
-                .map(|v| format!("{}: {} ({})", v.name, v.health, v.operational_status))
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
+        &vds,
+        |v| v.health == "Unhealthy",
+        format!("{} virtual disks, all healthy", st.virtual_disks.len()),
+        |v| format!("{}: {} ({})", v.name, v.health, v.operational_status),
     ));
     let stuck: Vec<_> = st
         .jobs
         .iter()
         .filter(|j| j.state == "Suspended" || j.state == "Failed")
         .collect();
-    out.push((
+    out.push(entity_check(
         "StorageJobs",
-        verdict(
-            stuck.iter().filter(|j| j.state == "Failed").count(),
-            stuck.len(),
-        ),
-        if stuck.is_empty() {
-            format!("{} jobs, none stuck", st.jobs.len())
-        } else {
-            stuck
-                .iter()
-                .map(|j| {
-                    format!(
-                        "{} on {}: {} at {}%",
-                        j.name, j.virtual_disk, j.state, j.progress
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
+        &stuck,
+        |j| j.state == "Failed",
+        format!("{} jobs, none stuck", st.jobs.len()),
+        |j| {
+            format!(
+                "{} on {}: {} at {}%",
+                j.name, j.virtual_disk, j.state, j.progress
+            )
         },
     ));
     let full: Vec<_> = st
@@ -258,20 +254,12 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .iter()
         .filter(|c| c.state != "Online")
         .collect();
-    out.push((
+    out.push(entity_check(
         "ClusterSharedVolumes",
-        verdict(
-            csvs.iter().filter(|c| c.state != "Redirected").count(),
-            csvs.len(),
-        ),
-        if csvs.is_empty() {
-            format!("{} volumes, all Online", stamp.cluster.csvs.len())
-        } else {
-            csvs.iter()
-                .map(|c| format!("{} {} on {}", c.name, c.state, c.owner))
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
+        &csvs,
+        |c| c.state != "Redirected",
+        format!("{} volumes, all Online", stamp.cluster.csvs.len()),
+        |c| format!("{} {} on {}", c.name, c.state, c.owner),
     ));
     out.push((
         "HealthCache",

@@ -21,7 +21,7 @@ mod network_checks;
 mod storage_checks;
 
 use super::fabric_health::ring_health;
-use super::{CommandError, Invocation, Table};
+use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::Stamp;
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
@@ -290,10 +290,6 @@ fn restart_role_hint(role: &str) -> String {
 
 // ---- the commands --------------------------------------------------------------------------
 
-fn names_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.collect::<Vec<_>>().join(", ")
-}
-
 /// The checks `-Include` and `-Name` select (all when neither is given).
 fn selected_checks(inv: &Invocation<'_>) -> Result<Vec<&'static Check>, CommandError> {
     let include = inv.args.strings("Include");
@@ -302,7 +298,7 @@ fn selected_checks(inv: &Invocation<'_>) -> Result<Vec<&'static Check>, CommandE
         if check(name).is_none() {
             return Err(CommandError(format!(
                 "no known-issue check named '{name}' (checks: {})",
-                names_list(CHECKS.iter().map(|c| c.name))
+                join_names(CHECKS.iter().map(|c| c.name))
             )));
         }
     }
@@ -310,7 +306,7 @@ fn selected_checks(inv: &Invocation<'_>) -> Result<Vec<&'static Check>, CommandE
         if !CHECKS.iter().any(|c| wildcard_match(p, c.name)) {
             return Err(CommandError(format!(
                 "no known-issue check matches '{p}' (checks: {})",
-                names_list(CHECKS.iter().map(|c| c.name))
+                join_names(CHECKS.iter().map(|c| c.name))
             )));
         }
     }
@@ -384,7 +380,7 @@ fn require_tests(names: &[String], param: &str) -> Result<(), CommandError> {
         if test_by_name(n).is_none() {
             return Err(CommandError(format!(
                 "-{param}: no Test-AzureStack test named '{n}' (tests: {})",
-                names_list(TESTS.iter().map(|t| t.name))
+                join_names(TESTS.iter().map(|t| t.name))
             )));
         }
     }
