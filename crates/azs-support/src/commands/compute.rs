@@ -5,7 +5,7 @@
 
 use super::cluster::{require_hosts, require_vm};
 use super::host_repair::start_service_in;
-use super::hosts::require_node;
+use super::hosts::select_nodes;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Node, Stamp};
 use crate::value::{Record, Value};
@@ -229,13 +229,7 @@ fn round1(x: f64) -> f64 {
 pub fn get_performance_metrics(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    for w in &wanted {
-        require_node(stamp, w)?;
-    }
-    let mut nodes: Vec<&Node> = stamp
-        .nodes()
-        .filter(|n| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(&n.name)))
-        .collect();
+    let mut nodes = select_nodes(stamp, &wanted)?;
     nodes.sort_by(|a, b| {
         b.cpu_percent
             .total_cmp(&a.cpu_percent)

@@ -3,7 +3,7 @@
 //! definitions, role nodes and provisioning status; plus per-node code-integrity status and DSC
 //! log collection into the working directory.
 
-use super::hosts::require_node;
+use super::hosts::{require_node, select_nodes};
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
@@ -185,13 +185,10 @@ pub fn get_cloud_definition(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
 }
 
 /// The nodes named (default: all), sorted by name.
-fn selected_nodes<'a>(stamp: &'a Stamp, wanted: &[String]) -> Vec<&'a Node> {
-    let mut nodes: Vec<&Node> = stamp
-        .nodes()
-        .filter(|n| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(&n.name)))
-        .collect();
+fn selected_nodes<'a>(stamp: &'a Stamp, wanted: &[String]) -> Result<Vec<&'a Node>, CommandError> {
+    let mut nodes = select_nodes(stamp, wanted)?;
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    nodes
+    Ok(nodes)
 }
 
 /// A node's ECE role: its role, `BareMetal` for a host without one.
@@ -207,10 +204,7 @@ fn role_of(n: &Node) -> &str {
 pub fn get_computer_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    for w in &wanted {
-        require_node(stamp, w)?;
-    }
-    Ok(selected_nodes(stamp, &wanted)
+    Ok(selected_nodes(stamp, &wanted)?
         .into_iter()
         .map(|n| {
             Record::new("Azs.Support.ECEComputerRole")
@@ -342,10 +336,7 @@ pub fn get_provisioning_status(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
 pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    for w in &wanted {
-        require_node(stamp, w)?;
-    }
-    Ok(selected_nodes(stamp, &wanted)
+    Ok(selected_nodes(stamp, &wanted)?
         .into_iter()
         .map(|n| {
             let reachable = n.state == "Running" || n.state == "Up" || n.state == "Paused";

@@ -63,7 +63,8 @@ pub(crate) fn computer<'s>(inv: &'s Invocation<'_>) -> Result<&'s Node, CommandE
     )
 }
 
-/// The nodes named (all hosts and VMs when none is named).
+/// The nodes named, each once, in the order named (all hosts and VMs when none is named); a name
+/// the stamp lacks is an error naming some it has.
 pub(crate) fn select_nodes<'s>(
     stamp: &'s Stamp,
     wanted: &[String],
@@ -71,7 +72,14 @@ pub(crate) fn select_nodes<'s>(
     if wanted.is_empty() {
         return Ok(stamp.nodes().collect());
     }
-    wanted.iter().map(|w| require_node(stamp, w)).collect()
+    let mut nodes: Vec<&Node> = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let node = require_node(stamp, w)?;
+        if !nodes.iter().any(|n| std::ptr::eq(*n, node)) {
+            nodes.push(node);
+        }
+    }
+    Ok(nodes)
 }
 
 /// Fails when a change cannot reach the node (host not Up, VM not Running).

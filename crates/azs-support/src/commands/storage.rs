@@ -2,7 +2,7 @@
 //! object-store utilization, storage event-log errors, storage accounts, managed disks and files
 //! on the storage cluster. Diagnosis and repair live in `storage_health`.
 
-use super::hosts::require_node;
+use super::hosts::select_nodes;
 use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Event, Stamp, VirtualDisk};
@@ -304,9 +304,7 @@ fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<
 pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let wanted = inv.args.strings("ComputerName");
-    for w in &wanted {
-        require_node(stamp, w)?;
-    }
+    let nodes = select_nodes(stamp, &wanted)?;
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv
         .args
@@ -314,10 +312,7 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
         .unwrap_or(inv.now - Duration::hours(24));
     let max = usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000).max(1)).unwrap_or(1000);
     let mut rows = Vec::new();
-    for node in stamp.nodes() {
-        if !wanted.is_empty() && !wanted.iter().any(|w| w.eq_ignore_ascii_case(&node.name)) {
-            continue;
-        }
+    for node in nodes {
         let mut evs: Vec<Event> = node
             .events
             .iter()
