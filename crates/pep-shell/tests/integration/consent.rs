@@ -109,9 +109,7 @@ fn enable_validates_and_gates_follow_the_level() {
 #[test]
 fn revocation_ends_live_sessions_within_a_second() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (op, sup) = pep.granted("Diagnostics");
     let mut s = pep.pty(&sup);
     s.wait_for(PROMPT, T).expect("prompt");
     s.send(b"Get-AzsSupportStampVersion\r");

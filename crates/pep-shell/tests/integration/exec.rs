@@ -51,9 +51,7 @@ fn unknown_key_cannot_log_in() {
 #[test]
 fn first_slice_of_commands_and_pipelines() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (_op, sup) = pep.granted("Diagnostics");
 
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
     assert!(r.ok(), "{r:?}");
@@ -126,9 +124,7 @@ fn first_slice_of_commands_and_pipelines() {
 #[test]
 fn working_directory_family() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (_op, sup) = pep.granted("Diagnostics");
 
     // Each exec is its own session with its own working directory: use a shell session (-T).
     let r = pep.lines(

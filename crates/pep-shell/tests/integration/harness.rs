@@ -288,6 +288,15 @@ impl Pep {
         all
     }
 
+    /// Registers the operator olivia and the support engineer sam, and has olivia grant `level`.
+    /// Returns their keys (operator, support).
+    pub fn granted(&self, level: &str) -> (Key, Key) {
+        let op = self.identity("operator", "olivia");
+        let sup = self.identity("support", "sam");
+        self.grant(&op, level);
+        (op, sup)
+    }
+
     /// Grants support access as `op`.
     pub fn grant(&self, op: &Key, level: &str) {
         let r = self.exec(

@@ -6,9 +6,7 @@ use crate::harness::*;
 #[test]
 fn history_lists_sessions_and_shows_transcripts() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (op, sup) = pep.granted("Diagnostics");
     let r = pep.exec(
         &sup,
         "Get-AzsSupportClusterResource -State Online | Select-Object -First 1",

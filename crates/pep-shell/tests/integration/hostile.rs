@@ -105,9 +105,7 @@ fn every_hostile_input_is_refused_as_exec_and_in_a_pty() {
     let pwned = Path::new("/tmp/PWNED");
     let _ = std::fs::remove_file(pwned);
     let mut pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (op, sup) = pep.granted("Diagnostics");
     let cases = cases();
 
     // Exec. The OpenSSH client cannot carry a NUL inside an exec command (argv is a C string), so

@@ -85,9 +85,7 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
 #[test]
 fn idle_sessions_end_and_typing_keeps_them_alive() {
     let pep = Pep::start_with(&["--idle-timeout-secs", "2"]);
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (_op, sup) = pep.granted("Diagnostics");
     let mut s = pep.pty(&sup);
     s.wait_for(PROMPT, T).expect("prompt");
     // Type one key every 150 ms: over 4 s in all, twice the idle timeout.

@@ -8,9 +8,7 @@ use crate::harness::*;
 #[test]
 fn editor_keys_history_and_completion() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (_op, sup) = pep.granted("Diagnostics");
     let mut s = pep.pty(&sup);
     s.wait_for(PROMPT, T).expect("prompt names the PEP node");
 
@@ -126,9 +124,7 @@ fn widest_line(out: &str) -> usize {
 #[test]
 fn resizing_the_terminal_refits_tables() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (_op, sup) = pep.granted("Diagnostics");
     let mut s = pep.terminal(&sup, 200, 50);
     s.wait_for(PROMPT, T).expect("prompt");
     s.send(b"Get-AzsSupportClusterResource\r");
@@ -158,9 +154,7 @@ fn resizing_the_terminal_refits_tables() {
 #[test]
 fn repairs_ask_before_changing_anything() {
     let pep = Pep::start_with(&["--scenario", "cluster-group-failed"]);
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "DiagnosticsRepair");
+    let (_op, sup) = pep.granted("DiagnosticsRepair");
     let failed = |pep: &Pep| {
         pep.exec(&sup, "Get-AzsSupportClusterResource -State Failed")
             .stdout

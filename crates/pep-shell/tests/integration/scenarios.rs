@@ -64,9 +64,7 @@ fn work_case(name: &str) {
         "{name}: the case needs evidence, repair and checks"
     );
     let mut pep = Pep::start_with(&["--scenario", name]);
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "Diagnostics");
+    let (op, sup) = pep.granted("Diagnostics");
 
     // Evidence at Diagnostics.
     for step in &case.evidence {
@@ -187,9 +185,7 @@ fn every_fault_scenario_is_diagnosed_and_repaired() {
 #[test]
 fn default_stamp_is_healthy() {
     let pep = Pep::start();
-    let op = pep.identity("operator", "olivia");
-    let sup = pep.identity("support", "sam");
-    pep.grant(&op, "DiagnosticsRepair");
+    let (op, sup) = pep.granted("DiagnosticsRepair");
     assert_healthy(&pep, &sup, &op, "default");
     let r = pep.exec(&sup, "Test-AzsSupportKnownIssue -List");
     assert!(
