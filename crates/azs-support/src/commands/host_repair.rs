@@ -103,6 +103,16 @@ fn check_stop(stamp: &Stamp, node: &str, name: &str) -> Result<(), CommandError>
     Ok(())
 }
 
+/// The node `node` and the index of its service `name` (case-insensitive).
+fn service_mut<'s>(stamp: &'s mut Stamp, node: &str, name: &str) -> Option<(&'s mut Node, usize)> {
+    let n = stamp.node_mut(node)?;
+    let i = n
+        .services
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(name))?;
+    Some((n, i))
+}
+
 /// Marks a service Running with a fresh process, and applies the cross-effects.
 pub(crate) fn start_service_in(stamp: &mut Stamp, node: &str, name: &str, now: DateTime<Utc>) {
     // The process image a service runs in: as on other nodes, else a service host.
@@ -113,18 +123,11 @@ pub(crate) fn start_service_in(stamp: &mut Stamp, node: &str, name: &str, now: D
         .map_or(("svchost".to_string(), 30.0, 500), |p| {
             (p.name.clone(), p.working_set_mb, p.handles)
         });
-    let Some(n) = stamp.node_mut(node) else {
+    let Some((n, s)) = service_mut(stamp, node, name) else {
         return;
     };
-    let Some(s) = n
-        .services
-        .iter_mut()
-        .find(|s| s.name.eq_ignore_ascii_case(name))
-    else {
-        return;
-    };
-    s.state = "Running".into();
-    let service = s.name.clone();
+    n.services[s].state = "Running".into();
+    let service = n.services[s].name.clone();
     // A fresh id above every current one (the replaced process's included).
     let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
     n.processes
@@ -144,18 +147,11 @@ pub(crate) fn start_service_in(stamp: &mut Stamp, node: &str, name: &str, now: D
 
 /// Marks a service Stopped, removes its process, and applies the cross-effects.
 pub(crate) fn stop_service_in(stamp: &mut Stamp, node: &str, name: &str) {
-    let Some(n) = stamp.node_mut(node) else {
+    let Some((n, s)) = service_mut(stamp, node, name) else {
         return;
     };
-    let Some(s) = n
-        .services
-        .iter_mut()
-        .find(|s| s.name.eq_ignore_ascii_case(name))
-    else {
-        return;
-    };
-    s.state = "Stopped".into();
-    let service = s.name.clone();
+    n.services[s].state = "Stopped".into();
+    let service = n.services[s].name.clone();
     n.processes
         .retain(|p| !p.service.eq_ignore_ascii_case(&service));
     let node_name = n.name.clone();
