@@ -138,10 +138,6 @@ impl SessionTask {
         self.close(1).await;
     }
 
-    async fn end_for_grant(&self, shell: Shell, end: crate::consent::GrantEnd) {
-        self.end_session(shell, end.message()).await;
-    }
-
     /// Ends the session from the server's side: tells the client why, records it, closes the
     /// channel the ordinary way (OpenSSH drops buffered channel output when a disconnect arrives
     /// in the same read) and cuts the whole connection a moment later. The shell is gone at once
@@ -210,7 +206,7 @@ impl SessionTask {
         };
         // A grant that ended while the command ran ends the session with its reason.
         if let Some(end) = futures_now(grant_end) {
-            self.end_for_grant(shell, end).await;
+            self.end_session(shell, end.message()).await;
             return Ok(());
         }
         let convert = self.pty.is_some();
@@ -252,7 +248,7 @@ impl SessionTask {
         let mut idle_at = self.idle_deadline();
         loop {
             let ev = tokio::select! {
-                end = &mut *grant_end => { self.end_for_grant(shell, end).await; return Ok(()); }
+                end = &mut *grant_end => { self.end_session(shell, end.message()).await; return Ok(()); }
                 _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
                 ev = self.rx.recv() => ev,
             };
@@ -337,7 +333,7 @@ impl SessionTask {
         loop {
             if input.is_empty() && !drain {
                 let ev = tokio::select! {
-                    end = &mut *grant_end => { self.end_for_grant(shell, end).await; return Ok(()); }
+                    end = &mut *grant_end => { self.end_session(shell, end.message()).await; return Ok(()); }
                     _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
                     ev = self.rx.recv() => ev,
                 };
