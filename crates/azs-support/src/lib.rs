@@ -8,6 +8,7 @@ pub mod args;
 pub mod atomic_file;
 pub mod catalog;
 pub mod commands;
+pub mod disk_budget;
 pub mod escape;
 pub mod shared_dir;
 pub mod stamp;

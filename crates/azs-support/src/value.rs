@@ -158,6 +158,25 @@ impl Value {
         }
     }
 
+    /// The bytes the value holds in memory, roughly: text by its length, everything else by
+    /// the size of its slot, records and arrays as the sum of their parts. What the shell's
+    /// bound on a pipeline's intermediate values measures.
+    pub fn approx_bytes(&self) -> usize {
+        const SLOT: usize = std::mem::size_of::<Value>();
+        match self {
+            Value::String(s) => SLOT + s.len(),
+            Value::Array(items) => SLOT + items.iter().map(Value::approx_bytes).sum::<usize>(),
+            Value::Record(r) => {
+                SLOT + r.type_name.len()
+                    + r.props
+                        .iter()
+                        .map(|(k, v)| k.len() + v.approx_bytes())
+                        .sum::<usize>()
+            }
+            _ => SLOT,
+        }
+    }
+
     /// The text, when the value is text.
     pub fn as_str(&self) -> Option<&str> {
         match self {

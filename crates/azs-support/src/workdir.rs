@@ -1,18 +1,25 @@
 //! The per-session working directory: where every file a command writes lands.
 //!
-//! Each session gets a directory named for its UTC start time and session id under a configured
-//! parent (`<state>/workdirs`), created on first use with mode 0700. Paths a user gives are resolved
-//! beneath it: absolute paths, `..`, empty or control-character components, and symlinks anywhere
-//! on the way are refused, and the resolved path must still lie under the canonical root. Files are
-//! created with `create_new` (`O_EXCL`, which also refuses a symlink planted at the final name), and
-//! a size quota bounds what a session may store.
+//! Each session gets a directory named for its UTC start time and session id under a parent
+//! ([`WorkdirParent`]: `<state>/workdirs` for support, `<state>/workdirs/operators` for
+//! operators), created on first use with mode 0700; every directory pep creates in it is 0700 and
+//! every file 0600. Paths a user gives are resolved beneath it: absolute paths, `..`, empty or
+//! control-character components, and symlinks anywhere on the way are refused, and the resolved
+//! path must still lie under the canonical root. Files are created with `create_new` (`O_EXCL`,
+//! which also refuses a symlink planted at the final name).
+//!
+//! Two limits bound what is written: a quota per working directory, and the state directory's
+//! [`DiskBudget`], which every write is charged to before it happens (bulk class). The parent
+//! knows which of its directories live sessions use, so cleanup never removes one of those.
 
+use crate::disk_budget::{BudgetError, DiskBudget, WriteClass};
 use crate::escape::escape_text as escape;
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A working-directory failure, worded for the user (one line).
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,9 @@ pub enum WorkdirError {
         /// Bytes the write needs.
         wanted: u64,
     },
+    /// Writing would pass the state directory's disk budget.
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
     /// A file of that name exists already.
     #[error("a file named '{0}' already exists in the working directory")]
     Exists(String),
@@ -43,16 +53,92 @@ pub enum WorkdirError {
     Io(#[from] io::Error),
 }
 
+/// Where working directories live: the parent path, the quota of each, the disk budget their
+/// writes are charged to, and which of them live sessions use.
+#[derive(Debug)]
+pub struct WorkdirParent {
+    path: PathBuf,
+    quota_bytes: u64,
+    budget: Arc<DiskBudget>,
+    live: Mutex<HashSet<PathBuf>>,
+}
+
+impl WorkdirParent {
+    /// The parent at `path` (created on first use), each directory holding at most `quota_bytes`.
+    pub fn new(path: &Path, quota_bytes: u64, budget: Arc<DiskBudget>) -> Arc<Self> {
+        Arc::new(WorkdirParent {
+            path: path.to_path_buf(),
+            quota_bytes,
+            budget,
+            live: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The parent directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The disk budget writes are charged to.
+    pub fn budget(&self) -> &DiskBudget {
+        &self.budget
+    }
+
+    /// The working directory of a session that started at `started` with id `session_id`.
+    /// Nothing is created until first use; the directory counts as live until it is dropped.
+    pub fn session(self: &Arc<Self>, started: DateTime<Utc>, session_id: &str) -> WorkingDirectory {
+        let name = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), session_id);
+        let path = self.path.join(name);
+        self.live_set().insert(path.clone());
+        WorkingDirectory {
+            parent: self.clone(),
+            path,
+            created: OnceLock::new(),
+            used: Mutex::new(None),
+        }
+    }
+
+    fn live_set(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a live session uses the directory at `dir` (a child of this parent).
+    pub fn is_live(&self, dir: &Path) -> bool {
+        self.live_set().contains(dir)
+    }
+
+    /// Removes the directory tree at `dir` unless a live session uses it; returns the bytes
+    /// freed (given back to the budget), or None when it is live.
+    pub fn remove_unused(&self, dir: &Path) -> io::Result<Option<u64>> {
+        // Held while removing, so a session cannot start using it half-way.
+        let live = self.live_set();
+        if live.contains(dir) {
+            return Ok(None);
+        }
+        let bytes = tree_bytes(dir).unwrap_or(0);
+        fs::remove_dir_all(dir)?;
+        drop(live);
+        self.budget.release(bytes);
+        Ok(Some(bytes))
+    }
+}
+
 /// One session's working directory.
 ///
 /// Only its session writes into it, so the bytes stored are counted once (on first write) and then
 /// kept up to date, instead of walking the directory on every write.
 #[derive(Debug)]
 pub struct WorkingDirectory {
+    parent: Arc<WorkdirParent>,
     path: PathBuf,
-    quota_bytes: u64,
     created: OnceLock<PathBuf>,
     used: Mutex<Option<u64>>,
+}
+
+impl Drop for WorkingDirectory {
+    fn drop(&mut self) {
+        self.parent.live_set().remove(&self.path);
+    }
 }
 
 /// A file found in the working directory.
@@ -69,16 +155,16 @@ pub struct WorkdirFile {
 }
 
 impl WorkingDirectory {
-    /// The working directory of a session that started at `started` with id `session_id`, under
-    /// `parent`. Nothing is created until first use.
+    /// A working directory under `parent` with its own quota and no disk budget (tests and
+    /// tools; the endpoint makes them through [`WorkdirParent::session`]).
     pub fn new(parent: &Path, started: DateTime<Utc>, session_id: &str, quota_bytes: u64) -> Self {
-        let name = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), session_id);
-        WorkingDirectory {
-            path: parent.join(name),
-            quota_bytes,
-            created: OnceLock::new(),
-            used: Mutex::new(None),
-        }
+        WorkdirParent::new(parent, quota_bytes, Arc::new(DiskBudget::unlimited()))
+            .session(started, session_id)
+    }
+
+    /// The parent it lives under.
+    pub fn parent(&self) -> &Arc<WorkdirParent> {
+        &self.parent
     }
 
     /// Where the directory is (or will be).
@@ -88,7 +174,7 @@ impl WorkingDirectory {
 
     /// The quota in bytes.
     pub fn quota_bytes(&self) -> u64 {
-        self.quota_bytes
+        self.parent.quota_bytes
     }
 
     /// The directory's canonical path, creating it (mode 0700) on first use.
@@ -96,7 +182,7 @@ impl WorkingDirectory {
         if let Some(p) = self.created.get() {
             return Ok(p);
         }
-        fs::create_dir_all(&self.path)?;
+        create_private_dirs(&self.path)?;
         set_private(&self.path)?;
         let canonical = fs::canonicalize(&self.path)?;
         Ok(self.created.get_or_init(|| canonical))
@@ -161,32 +247,30 @@ impl WorkingDirectory {
             None => self.used_bytes()?,
         };
         let wanted = bytes.len() as u64;
-        if used.saturating_add(wanted) > self.quota_bytes {
+        let quota = self.parent.quota_bytes;
+        if used.saturating_add(wanted) > quota {
             return Err(WorkdirError::QuotaExceeded {
-                quota: self.quota_bytes,
+                quota,
                 used,
                 wanted,
             });
         }
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        let mut file = match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(WorkdirError::Exists(escape(user_path)))
+        let budget = &self.parent.budget;
+        budget.charge(wanted, WriteClass::Bulk)?;
+        let written = write_private_file(&target, bytes);
+        match written {
+            Ok(()) => {
+                *used_slot = Some(used + wanted);
+                Ok(target)
             }
-            Err(e) => return Err(e.into()),
-        };
-        // No fsync: a diagnostic artefact lost to a crash is written again by rerunning the
-        // command, and syncing every file would dominate commands that write many.
-        file.write_all(bytes)?;
-        *used_slot = Some(used + wanted);
-        Ok(target)
+            Err(e) => {
+                budget.release(wanted);
+                Err(match e.kind() {
+                    io::ErrorKind::AlreadyExists => WorkdirError::Exists(escape(user_path)),
+                    _ => e.into(),
+                })
+            }
+        }
     }
 
     /// Creates `<stem>.<ext>`, or when that name is taken `<stem>_<yyyyMMdd-HHmmss.fff>.<ext>`
@@ -255,6 +339,7 @@ impl WorkingDirectory {
                 fs::remove_file(entry.path())?;
             }
         }
+        self.parent.budget.release(bytes);
         Ok((count, bytes))
     }
 }
@@ -294,6 +379,31 @@ fn walk(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<WorkdirFile>) -> i
         }
     }
     Ok(())
+}
+
+/// Creates `path` and its missing parents, each 0700.
+fn create_private_dirs(path: &Path) -> io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)
+}
+
+/// Creates a new file (never replacing one, never through a planted symlink) readable by its
+/// owner only, holding `bytes`; parent directories inside the working directory are made 0700.
+fn write_private_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(parent) = target.parent() {
+        create_private_dirs(parent)?;
+    }
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(target)?;
+    // No fsync: a diagnostic artefact lost to a crash is written again by rerunning the
+    // command, and syncing every file would dominate commands that write many.
+    file.write_all(bytes)
 }
 
 #[cfg(unix)]

@@ -111,9 +111,14 @@ fn workdir_time(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// The youngest a working directory may be and still be removed by the parent cleanup.
+const MIN_AGE_DAYS: i64 = 1;
+
 /// Clear-AzsSupportParentWorkingDirectory [-ComputerName] [-OlderThanDays]: removes the sibling
 /// working directories (named `YYYYMMDDTHHMMSSZ-<id>`, real directories, not symlinks) older than
-/// the cutoff, never the current one. They live on the privileged endpoint's node only.
+/// the cutoff — at least one day, as the real command requires — never the current one and never
+/// one a live session uses. They live on the privileged endpoint's node only. Operators' working
+/// directories live under another parent and are never touched.
 pub fn clear_parent_working_directory(
     inv: &mut Invocation<'_>,
 ) -> Result<Vec<Value>, CommandError> {
@@ -125,12 +130,16 @@ pub fn clear_parent_working_directory(
         return Ok(vec![]);
     }
     let days = inv.args.int("OlderThanDays").unwrap_or(7);
+    if days < MIN_AGE_DAYS {
+        // The catalog's range says so too; this guards the rule where it matters.
+        return Err(CommandError(format!(
+            "-OlderThanDays must be at least {MIN_AGE_DAYS}: working directories of the last day may belong to sessions still at work"
+        )));
+    }
     let cutoff = inv.now - Duration::days(days);
-    let current = inv.workdir.path();
-    let (Some(parent), Some(own)) = (current.parent(), current.file_name()) else {
-        return Ok(vec![]);
-    };
-    let Ok(entries) = fs::read_dir(parent) else {
+    let parent = inv.workdir.parent().clone();
+    let own = inv.workdir.path().to_path_buf();
+    let Ok(entries) = fs::read_dir(parent.path()) else {
         return Ok(vec![]);
     };
     let mut out = Vec::new();
@@ -138,13 +147,14 @@ pub fn clear_parent_working_directory(
         let name = e.file_name();
         let Some(text) = name.to_str() else { continue };
         let is_dir = fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir());
-        if name == own || !is_dir || workdir_time(text).is_none_or(|t| t >= cutoff) {
+        if e.path() == own || !is_dir || workdir_time(text).is_none_or(|t| t >= cutoff) {
             continue;
         }
-        let bytes = crate::workdir::tree_bytes(&e.path()).unwrap_or(0);
-        fs::remove_dir_all(e.path())
-            .map_err(|err| CommandError(format!("removing {text}: {err}")))?;
-        out.push((e.path().display().to_string(), bytes));
+        match parent.remove_unused(&e.path()) {
+            Ok(Some(bytes)) => out.push((e.path().display().to_string(), bytes)),
+            Ok(None) => {} // a live session's: kept
+            Err(err) => return Err(CommandError(format!("removing {text}: {err}"))),
+        }
     }
     out.sort();
     Ok(out
@@ -218,8 +228,18 @@ mod tests {
         fs::write(parent.join("20200101T000000Z-file"), b"x").expect("w");
         #[cfg(unix)]
         std::os::unix::fs::symlink(&old, parent.join("20200101T000000Z-link")).expect("ln");
+        // Another session, still live, whose directory is as old as the stale one.
+        let started = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        let live = e.wd.parent().session(started, "live1");
+        live.write_new("keep.txt", b"mine").expect("live write");
         let out = ok(&e, &mut s, clear_parent_working_directory, &[]);
         assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            live.path().join("keep.txt").exists(),
+            "a live session's directory is never removed"
+        );
         assert_eq!(get(&out[0], "BytesFreed"), "5");
         assert!(!old.exists());
         assert!(
@@ -233,6 +253,18 @@ mod tests {
             &[("ComputerName", vec!["AZS-HOST01"].into())],
         );
         assert!(none.is_empty());
+        let e0 = run(
+            &e,
+            &mut s,
+            clear_parent_working_directory,
+            &[("OlderThanDays", 0i64.into())],
+            Mode::Execute,
+        )
+        .expect_err("at least one day");
+        assert!(e0.0.contains("at least 1"), "{e0}");
+        drop(live);
+        let out = ok(&e, &mut s, clear_parent_working_directory, &[]);
+        assert_eq!(out.len(), 1, "an ended session's old directory goes: {out:?}");
         assert!(workdir_time("20261120T101500Z-abc").is_some());
         assert!(workdir_time("2026-11-20").is_none());
     }
