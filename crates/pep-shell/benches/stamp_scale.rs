@@ -102,6 +102,7 @@ fn main() {
             catalog: None,
             profile: azs_support::catalog::Profile::AzsHub,
             workdir_quota: 64 << 30,
+            ..EndpointOptions::default()
         },
         Clock::system(),
     )

@@ -7,6 +7,17 @@
 //! moment the command runs. [`Consent::watch`] resolves when a grant stops being active (revoked,
 //! expired, replaced), so live sessions end at that instant.
 //!
+//! Failing closed: a change that only takes access away (revoking, lowering the level, shortening
+//! the lifetime — whatever [`narrows`] says) takes effect in memory first — live sessions end and
+//! new logins are refused at once — and is then written. If the write fails (a full disk), the
+//! operator is told ([`Consent::unsaved`]), the old `consent.json` is renamed to
+//! `consent.revoked.json` (a rename needs no free space) so that a restart cannot bring the grant
+//! back, and the server retries the write ([`Consent::flush`]) until it succeeds. A change that
+//! gives access is written first and takes effect only once written. At start, a
+//! `consent.revoked.json` with no `consent.json` beside it is loaded with its active grant
+//! revoked; a `consent.json` that cannot be read or parsed is moved aside
+//! (`consent.json.unreadable-<time>`) and the endpoint starts with no grant.
+//!
 //! `consent.json` (format version 1), replaced atomically on every change:
 //! `{"version":1,"next_id":3,"grants":[{"id":2,"access_level":"Diagnostics",
 //! "created_at":"...","updated_at":"...","expires_at":"...","support_request_id":"123",
@@ -32,6 +43,8 @@ pub const MAX_MINUTES: i64 = 20_160;
 pub const DEFAULT_MINUTES: i64 = 480;
 /// How far back `-IncludeExpired` reaches.
 const INCLUDE_EXPIRED_DAYS: i64 = 30;
+/// Seconds between retries of a consent write that failed.
+pub const RETRY_SECS: u64 = 2;
 /// How long ended grants are kept on disk.
 const RETENTION_DAYS: i64 = 90;
 
@@ -187,34 +200,112 @@ pub struct Consent {
     inner: Mutex<ConsentFile>,
     changed: watch::Sender<u64>,
     live_support_sessions: AtomicUsize,
+    /// Why the grants in memory are not yet on disk (a restricting change whose write failed).
+    unsaved: Mutex<Option<String>>,
+}
+
+/// Whether going from `before` to `after` only takes access away: no grant active afterwards, or
+/// the same grant at no higher level and ending no later.
+pub fn narrows(before: &[Grant], after: &[Grant], now: DateTime<Utc>) -> bool {
+    let active = |gs: &[Grant]| {
+        gs.iter()
+            .find(|g| g.state(now) == GrantState::Active)
+            .cloned()
+    };
+    match (active(before), active(after)) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => {
+            a.id == b.id && b.access_level <= a.access_level && b.expires_at <= a.expires_at
+        }
+    }
 }
 
 impl Consent {
-    /// Loads `consent.json` (an absent file means no grants).
+    /// Loads `consent.json` (an absent file means no grants), failing closed: see the module
+    /// header for a revocation that was never written and for an unreadable file.
     pub fn open(path: &Path, clock: Clock) -> Result<Self> {
-        let file = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let f: ConsentFile = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not a valid consent file", path.display()))?;
-                if f.version != 1 {
-                    bail!("{}: version {} is not supported", path.display(), f.version);
-                }
+        let revoked_path = revoked_path(path);
+        let now = clock.now();
+        let empty = || ConsentFile {
+            version: 1,
+            next_id: 1,
+            grants: Vec::new(),
+        };
+        let mut finish_revocation = false;
+        let file = match read_file(path) {
+            Ok(Some(f)) => {
+                // Written after the revocation it supersedes.
+                let _ = std::fs::remove_file(&revoked_path);
                 f
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConsentFile {
-                version: 1,
-                next_id: 1,
-                grants: Vec::new(),
+            Ok(None) => match read_file(&revoked_path) {
+                Ok(Some(mut f)) => {
+                    for g in f
+                        .grants
+                        .iter_mut()
+                        .filter(|g| g.state(now) == GrantState::Active)
+                    {
+                        g.revoked_at = Some(now);
+                        g.updated_at = now;
+                    }
+                    tracing::warn!("a revocation that could not be written before the last stop is completed now");
+                    finish_revocation = true;
+                    f
+                }
+                Ok(None) => empty(),
+                Err(e) => {
+                    set_aside(&revoked_path, now, &e);
+                    empty()
+                }
             },
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => {
+                set_aside(path, now, &e);
+                empty()
+            }
         };
-        Ok(Consent {
+        let consent = Consent {
             path: path.to_path_buf(),
             clock,
             inner: Mutex::new(file),
             changed: watch::channel(0).0,
             live_support_sessions: AtomicUsize::new(0),
-        })
+            unsaved: Mutex::new(None),
+        };
+        if finish_revocation {
+            consent.write_current()?;
+            let _ = std::fs::remove_file(&revoked_path);
+        }
+        Ok(consent)
+    }
+
+    /// Why the grants in force are not yet saved, if they are not (the server retries).
+    pub fn unsaved(&self) -> Option<String> {
+        self.unsaved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Writes the grants in force if an earlier write failed; true when nothing is left unsaved.
+    pub fn flush(&self) -> bool {
+        if self.unsaved().is_none() {
+            return true;
+        }
+        match self.write_current() {
+            Ok(()) => {
+                *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let _ = std::fs::remove_file(revoked_path(&self.path));
+                tracing::info!("the consent change that could not be written is now saved");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn write_current(&self) -> Result<()> {
+        let guard = self.lock();
+        atomic_write(&self.path, &serde_json::to_vec_pretty(&*guard)?, 0o600)
     }
 
     /// The clock grants are judged by.
@@ -245,10 +336,39 @@ impl Consent {
             g.state(now) == GrantState::Active
                 || now - g.ended_at() < Duration::days(RETENTION_DAYS)
         });
-        atomic_write(&self.path, &serde_json::to_vec_pretty(&next)?, 0o600)?;
+        let bytes = serde_json::to_vec_pretty(&next)?;
+        if !narrows(&guard.grants, &next.grants, now) {
+            // Giving access: only once it is on disk.
+            atomic_write(&self.path, &bytes, 0o600)?;
+            *guard = next;
+            drop(guard);
+            *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let _ = std::fs::remove_file(revoked_path(&self.path));
+            self.changed.send_modify(|g| *g += 1);
+            return Ok(out);
+        }
+        // Taking access away: in force now, then written.
         *guard = next;
-        drop(guard);
         self.changed.send_modify(|g| *g += 1);
+        let written = atomic_write(&self.path, &bytes, 0o600);
+        drop(guard);
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        match written {
+            Ok(()) => {
+                *unsaved = None;
+                let _ = std::fs::remove_file(revoked_path(&self.path));
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "consent change in force but not saved; retrying");
+                // A restart before the retry succeeds must not bring the grant back.
+                if let Err(r) = std::fs::rename(&self.path, revoked_path(&self.path)) {
+                    if r.kind() != std::io::ErrorKind::NotFound {
+                        tracing::error!(error = %r, "cannot set the old consent file aside");
+                    }
+                }
+                *unsaved = Some(format!("{e:#}"));
+            }
+        }
         Ok(out)
     }
 
@@ -392,6 +512,11 @@ impl Consent {
         }
     }
 
+    /// A receiver that sees every change of the grants (levels, lifetimes, revocations).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     /// Counts a support session in or out (for ConnectionStatus).
     pub fn support_session_started(&self) {
         self.live_support_sessions.fetch_add(1, Ordering::SeqCst);
@@ -424,6 +549,42 @@ impl Consent {
             .with("ExpiresAt", g.expires_at)
             .with("SupportRequestId", g.support_request_id.clone())
             .into()
+    }
+}
+
+/// Where a consent file whose revocation could not be written is set aside.
+fn revoked_path(path: &Path) -> PathBuf {
+    path.with_file_name("consent.revoked.json")
+}
+
+/// Reads a consent file: None when absent; an error when unreadable or invalid.
+fn read_file(path: &Path) -> Result<Option<ConsentFile>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let f: ConsentFile = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a valid consent file", path.display()))?;
+    if f.version != 1 {
+        bail!("{}: version {} is not supported", path.display(), f.version);
+    }
+    Ok(Some(f))
+}
+
+/// Moves an unreadable consent file aside (kept for the investigation); the endpoint starts with
+/// no grant (fail closed).
+fn set_aside(path: &Path, now: DateTime<Utc>, why: &anyhow::Error) {
+    let aside = path.with_file_name(format!(
+        "{}.unreadable-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("consent.json"),
+        now.format("%Y%m%dT%H%M%SZ")
+    ));
+    tracing::error!(error = %format!("{why:#}"), aside = %aside.display(), "the consent file cannot be read; starting with remote support disabled");
+    if let Err(e) = std::fs::rename(path, &aside) {
+        tracing::error!(error = %e, "cannot move the unreadable consent file aside");
     }
 }
 
@@ -521,5 +682,84 @@ mod tests {
         );
         c.disable().expect("revoke");
         assert_eq!(w.await.expect("join"), GrantEnd::Revoked);
+    }
+
+    #[test]
+    fn an_unreadable_consent_file_means_no_grant() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let p = tmp.path().join("consent.json");
+        std::fs::write(&p, b"{ not json").expect("write");
+        let c = Consent::open(&p, Clock::system()).expect("opens, failing closed");
+        assert!(c.authorize().is_none());
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("consent.json.unreadable-")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn a_revocation_set_aside_is_completed_at_start() {
+        let (tmp, c) = store();
+        c.enable(AccessLevel::DiagnosticsRepair, 120, None)
+            .expect("enable");
+        // What a failed revocation leaves: the old file renamed.
+        std::fs::rename(
+            tmp.path().join("consent.json"),
+            tmp.path().join("consent.revoked.json"),
+        )
+        .expect("rename");
+        let again = Consent::open(&tmp.path().join("consent.json"), Clock::system()).expect("open");
+        assert!(again.authorize().is_none(), "the grant stays revoked");
+        assert_eq!(again.list(true)[0].state(Utc::now()), GrantState::Revoked);
+        assert!(!tmp.path().join("consent.revoked.json").exists());
+        assert!(tmp.path().join("consent.json").exists());
+    }
+
+    #[test]
+    fn narrowing_is_judged_on_the_active_grant() {
+        let now = Utc::now();
+        let g = Grant {
+            id: 1,
+            access_level: AccessLevel::DiagnosticsRepair,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + Duration::hours(2),
+            support_request_id: None,
+            revoked_at: None,
+        };
+        let lower = Grant {
+            access_level: AccessLevel::Diagnostics,
+            ..g.clone()
+        };
+        let longer = Grant {
+            expires_at: now + Duration::hours(3),
+            ..lower.clone()
+        };
+        let revoked = Grant {
+            revoked_at: Some(now),
+            ..g.clone()
+        };
+        assert!(narrows(
+            std::slice::from_ref(&g),
+            std::slice::from_ref(&lower),
+            now
+        ));
+        assert!(narrows(std::slice::from_ref(&g), &[revoked], now));
+        assert!(!narrows(
+            std::slice::from_ref(&lower),
+            std::slice::from_ref(&g),
+            now
+        ));
+        assert!(
+            !narrows(std::slice::from_ref(&g), &[longer], now),
+            "lower but longer gives time"
+        );
+        assert!(!narrows(&[], &[g], now));
     }
 }

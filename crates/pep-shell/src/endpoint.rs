@@ -2,17 +2,25 @@
 //! limits. Built once at start-up; a bad catalog or scenario stops the server here, with a message
 //! naming the file and entry.
 
+use crate::bounds::LineLimits;
 use crate::clock::Clock;
 use crate::consent::Consent;
+use crate::identity_watch::IdentityWatch;
 use crate::state::StateDir;
 use anyhow::{Context, Result};
 use azs_support::catalog::{self, Catalog, Profile};
+use azs_support::disk_budget::DiskBudget;
 use azs_support::stamp::persist::StampStore;
+use azs_support::workdir::WorkdirParent;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Default working-directory quota: 1 GiB.
 pub const DEFAULT_WORKDIR_QUOTA: u64 = 1 << 30;
+/// Default disk budget of all working directories and transcripts together: 10 GiB.
+pub const DEFAULT_STATE_BUDGET: u64 = 10 << 30;
+/// Default free space kept on the state directory's file system: 64 MiB.
+pub const DEFAULT_STATE_HEADROOM: u64 = 64 << 20;
 
 /// How the endpoint is set up.
 #[derive(Debug, Clone)]
@@ -29,6 +37,28 @@ pub struct EndpointOptions {
     pub profile: Profile,
     /// Per-session working-directory quota in bytes.
     pub workdir_quota: u64,
+    /// Bytes all working directories and transcripts may take together.
+    pub state_budget: u64,
+    /// Bytes kept free on the state directory's file system (see `azs_support::disk_budget`).
+    pub state_headroom: u64,
+    /// What one line and one session may grow to.
+    pub line_limits: LineLimits,
+}
+
+impl Default for EndpointOptions {
+    fn default() -> Self {
+        EndpointOptions {
+            state: PathBuf::from("pep-state"),
+            scenario: "default".into(),
+            reset_stamp: false,
+            catalog: None,
+            profile: Profile::AzsHub,
+            workdir_quota: DEFAULT_WORKDIR_QUOTA,
+            state_budget: DEFAULT_STATE_BUDGET,
+            state_headroom: DEFAULT_STATE_HEADROOM,
+            line_limits: LineLimits::default(),
+        }
+    }
 }
 
 /// Server-wide state.
@@ -43,8 +73,18 @@ pub struct Endpoint {
     pub state: StateDir,
     /// The clock.
     pub clock: Clock,
-    /// Working-directory quota in bytes.
-    pub workdir_quota: u64,
+    /// The parent of every session's working directory (quota, disk budget, live directories).
+    pub workdirs: Arc<WorkdirParent>,
+    /// The disk budget of working directories and transcripts.
+    pub budget: Arc<DiskBudget>,
+    /// What one line and one session may grow to.
+    pub limits: LineLimits,
+    /// Removals of identities, seen by live sessions.
+    pub identities: IdentityWatch,
+    /// Set (with the message sessions end with) when the endpoint shuts down.
+    pub shutdown: tokio::sync::watch::Sender<Option<String>>,
+    /// Sessions started and not yet finished.
+    pub live: std::sync::atomic::AtomicUsize,
 }
 
 impl Endpoint {
@@ -59,13 +99,34 @@ impl Endpoint {
         let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
             .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
+        let budget = Arc::new(
+            DiskBudget::open(
+                state.root(),
+                &[state.workdirs(), state.transcripts()],
+                opts.state_budget,
+                opts.state_headroom,
+            )
+            .context("measuring the state directory")?,
+        );
+        let identities = state.identities();
+        let workdirs = WorkdirParent::new(&state.workdirs(), opts.workdir_quota, budget.clone());
         Ok(Arc::new(Endpoint {
             catalog,
             stamp,
             consent,
             state,
             clock,
-            workdir_quota: opts.workdir_quota,
+            workdirs,
+            budget,
+            limits: opts.line_limits,
+            identities: IdentityWatch::new(&identities),
+            shutdown: tokio::sync::watch::channel(None).0,
+            live: std::sync::atomic::AtomicUsize::new(0),
         }))
+    }
+
+    /// Sessions started and not yet finished.
+    pub fn live_sessions(&self) -> usize {
+        self.live.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

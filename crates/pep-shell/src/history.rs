@@ -1,9 +1,12 @@
 //! Session history: one record per session, kept 90 days with its transcript.
 //!
-//! `sessions/<session-id>.json` (format version 1), written atomically when the session starts and
-//! again when it ends: `{"version":1,"session_id":"...","identity":"alice","role":"support",
-//! "access_level":"Diagnostics","kind":"interactive","remote":"127.0.0.1:5000",
-//! "start":"...","end":null,"end_reason":null,"transcript":"/.../transcripts/<id>.txt"}`.
+//! `sessions/<session-id>.json` (format version 2), written atomically when the session starts, when
+//! the grant's level changes under it, and when it ends: `{"version":2,"session_id":"...",
+//! "identity":"alice","role":"support","access_level":"Diagnostics","level_changes":[{"at":"...",
+//! "level":"DiagnosticsRepair"}],"kind":"interactive","remote":"127.0.0.1:5000","start":"...",
+//! "end":null,"end_reason":null,"transcript":"/.../transcripts/<id>.txt"}`. `access_level` is the
+//! level at start; `level_changes` (added in version 2; absent in version 1 records, read as
+//! none) each later level in force and when it took effect.
 //! A record still open when the server starts belonged to a process that died: it is closed then,
 //! at its file's last modification time, with the reason `server stopped`.
 
@@ -30,6 +33,9 @@ pub struct SessionRecord {
     pub role: String,
     /// Access level at start (`-` for operators).
     pub access_level: String,
+    /// Later levels, in order (version 2).
+    #[serde(default)]
+    pub level_changes: Vec<LevelChange>,
     /// `interactive`, `exec` or `shell`.
     pub kind: String,
     /// Peer address.
@@ -44,7 +50,30 @@ pub struct SessionRecord {
     pub transcript: PathBuf,
 }
 
+/// A change of the grant's level during a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LevelChange {
+    /// When the session saw it take effect.
+    pub at: DateTime<Utc>,
+    /// The level from then on (`none` once the grant ended).
+    pub level: String,
+}
+
+/// The record format written now.
+pub const RECORD_VERSION: u32 = 2;
+
 impl SessionRecord {
+    /// Every level the session ran at, in order: `Diagnostics`, or
+    /// `DiagnosticsRepair, then Diagnostics`.
+    pub fn levels(&self) -> String {
+        let mut s = self.access_level.clone();
+        for c in &self.level_changes {
+            s.push_str(", then ");
+            s.push_str(&c.level);
+        }
+        s
+    }
+
     fn path(dir: &Path, id: &str) -> PathBuf {
         dir.join(format!("{id}.json"))
     }
@@ -65,7 +94,7 @@ impl SessionRecord {
             .with("Identity", self.identity.clone())
             .with("SessionStartTime", self.start)
             .with("SessionEndTime", self.end)
-            .with("AccessLevel", self.access_level.clone())
+            .with("AccessLevel", self.levels())
             .with("TranscriptLocation", self.transcript.display().to_string());
         if let Some(t) = transcript {
             r = r.with("Transcript", t);
@@ -163,6 +192,7 @@ mod tests {
             identity: "eve".into(),
             role: "support".into(),
             access_level: "Diagnostics".into(),
+            level_changes: Vec::new(),
             kind: "exec".into(),
             remote: "127.0.0.1:1".into(),
             start,

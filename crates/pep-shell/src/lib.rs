@@ -6,6 +6,8 @@
 //! stamp, the command implementations). `consent`, `identity`, `transcript` and `history` own the
 //! state that outlives a session, under the `state` directory.
 
+pub mod admission;
+pub mod bounds;
 pub mod builtins;
 pub mod clock;
 pub mod consent;
@@ -13,10 +15,12 @@ pub mod endpoint;
 pub mod history;
 pub mod host_key;
 pub mod identity;
+pub mod identity_watch;
 pub mod lang;
 pub mod line_editor;
 pub mod operator_commands;
 pub mod server;
+pub mod session_end;
 pub mod session_task;
 pub mod shell;
 pub mod state;

@@ -3,8 +3,12 @@
 use anyhow::{Context, Result};
 use azs_support::catalog::Profile;
 use clap::{Parser, Subcommand, ValueEnum};
+use pep_shell::admission::AdmissionLimits;
+use pep_shell::bounds::LineLimits;
 use pep_shell::clock::Clock;
-use pep_shell::endpoint::{Endpoint, EndpointOptions, DEFAULT_WORKDIR_QUOTA};
+use pep_shell::endpoint::{
+    Endpoint, EndpointOptions, DEFAULT_STATE_BUDGET, DEFAULT_STATE_HEADROOM, DEFAULT_WORKDIR_QUOTA,
+};
 use pep_shell::identity::{IdentityStore, Role};
 use pep_shell::server::{self, Limits, DEFAULT_IDLE_TIMEOUT};
 use pep_shell::state::StateDir;
@@ -50,9 +54,37 @@ enum Command {
         /// Working-directory quota per session, in MiB.
         #[arg(long, default_value_t = DEFAULT_WORKDIR_QUOTA >> 20)]
         workdir_quota_mb: u64,
-        /// Connections still authenticating at once; more are closed at accept.
-        #[arg(long, default_value_t = 64)]
+        /// Disk budget of all working directories and transcripts together, in MiB.
+        #[arg(long, default_value_t = DEFAULT_STATE_BUDGET >> 20)]
+        state_budget_mb: u64,
+        /// Free space kept on the state directory's file system for consent, identities and
+        /// history, in MiB (support writes that would eat into it are refused).
+        #[arg(long, default_value_t = DEFAULT_STATE_HEADROOM >> 20)]
+        state_headroom_mb: u64,
+        /// Commands in one pipeline.
+        #[arg(long, default_value_t = LineLimits::default().max_pipeline)]
+        max_pipeline: usize,
+        /// Size of the values between two pipeline stages, in MiB.
+        #[arg(long, default_value_t = LineLimits::default().max_value_bytes >> 20)]
+        max_value_mb: usize,
+        /// Text one line may output, in MiB.
+        #[arg(long, default_value_t = LineLimits::default().max_output_bytes >> 20)]
+        max_output_mb: usize,
+        /// Size of one session's transcript, in MiB.
+        #[arg(long, default_value_t = LineLimits::default().max_transcript_bytes >> 20)]
+        max_transcript_mb: u64,
+        /// Connections at once (authenticated or not).
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Connections still authenticating at once (stalled ones are evicted for newcomers).
+        #[arg(long, default_value_t = AdmissionLimits::default().max_unauthenticated)]
         max_unauthenticated: usize,
+        /// Connections still authenticating from one source address.
+        #[arg(long, default_value_t = AdmissionLimits::default().per_source)]
+        max_unauthenticated_per_source: usize,
+        /// Connections one identity may hold at once.
+        #[arg(long, default_value_t = AdmissionLimits::default().per_identity)]
+        max_connections_per_identity: usize,
         /// Seconds a client has to authenticate.
         #[arg(long, default_value_t = 30)]
         login_grace_secs: u64,
@@ -121,7 +153,16 @@ fn run() -> Result<()> {
             catalog,
             profile,
             workdir_quota_mb,
+            state_budget_mb,
+            state_headroom_mb,
+            max_pipeline,
+            max_value_mb,
+            max_output_mb,
+            max_transcript_mb,
+            max_connections,
             max_unauthenticated,
+            max_unauthenticated_per_source,
+            max_connections_per_identity,
             login_grace_secs,
             idle_timeout_secs,
         } => {
@@ -142,17 +183,31 @@ fn run() -> Result<()> {
                     ProfileArg::AzureLocal => Profile::AzureLocal,
                 },
                 workdir_quota: workdir_quota_mb.saturating_mul(1 << 20),
+                state_budget: state_budget_mb.saturating_mul(1 << 20),
+                state_headroom: state_headroom_mb.saturating_mul(1 << 20),
+                line_limits: LineLimits {
+                    max_pipeline: max_pipeline.max(1),
+                    max_value_bytes: max_value_mb.max(1).saturating_mul(1 << 20),
+                    max_output_bytes: max_output_mb.max(1).saturating_mul(1 << 20),
+                    max_transcript_bytes: max_transcript_mb.max(1).saturating_mul(1 << 20),
+                },
             };
+            raise_descriptor_limit();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
             let limits = Limits {
-                max_unauthenticated: max_unauthenticated.max(1),
+                max_connections: max_connections.max(1),
+                admission: AdmissionLimits {
+                    max_unauthenticated: max_unauthenticated.max(1),
+                    per_source: max_unauthenticated_per_source.max(1),
+                    per_identity: max_connections_per_identity.max(1),
+                    ..AdmissionLimits::default()
+                },
                 login_grace: Duration::from_secs(login_grace_secs.max(1)),
                 idle_timeout: (idle_timeout_secs > 0)
                     .then(|| Duration::from_secs(idle_timeout_secs)),
-                ..Limits::default()
             };
             runtime.block_on(serve(listen, opts, limits))
         }
@@ -189,6 +244,17 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         )?;
         out.flush()?;
     }
+    // Consent changes that could not be written (a full disk) are retried until saved.
+    let retry = endpoint.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(pep_shell::consent::RETRY_SECS));
+        loop {
+            tick.tick().await;
+            retry.consent.flush();
+        }
+    });
+    let watch = endpoint.clone();
+    tokio::spawn(async move { watch.identities.run().await });
     let maint = endpoint.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
@@ -198,11 +264,46 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
             history::maintain(&maint.state, maint.clock.now());
         }
     });
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+    // SIGINT and SIGTERM (what systemd and container runtimes send) stop the endpoint the same
+    // way: every live session ends with the reason, its transcript and record are closed, and
+    // the process exits 0.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let shutdown = async move {
+        let signal = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        tracing::info!(signal, "shutting down");
     };
-    server::serve(listener, endpoint, key, limits, shutdown).await
+    server::serve(listener, endpoint.clone(), key, limits, shutdown).await?;
+    endpoint.shutdown.send_replace(Some(
+        "the endpoint is shutting down; the session has ended".into(),
+    ));
+    // Sessions end on their own tasks: wait (bounded) until their records are closed.
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while endpoint.live_sessions() > 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    endpoint.consent.flush();
+    Ok(())
+}
+
+/// Connections hold descriptors: raise the soft limit to the hard one (bounded) so the caps in
+/// `Limits` bind before the process runs out.
+fn raise_descriptor_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let current = getrlimit(Resource::Nofile);
+    let want = current.maximum.map_or(65_536, |m| m.min(65_536));
+    if current.current.is_some_and(|c| c < want) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(want),
+                maximum: current.maximum,
+            },
+        );
+    }
 }
 
 fn identity(action: IdentityAction) -> Result<()> {

@@ -93,15 +93,15 @@ fn session_history(
 ) -> Result<Vec<Value>, String> {
     if let Some(id) = args.str("SessionId") {
         let rec = history::find(state, id).ok_or_else(|| format!("no session with id '{id}'"))?;
-        let transcript = if args.switch("IncludeSessionTranscript") {
-            Some(
-                std::fs::read_to_string(&rec.transcript)
-                    .map_err(|e| format!("the transcript of session '{id}' cannot be read: {e}"))?,
-            )
-        } else {
-            None
-        };
-        return Ok(vec![rec.to_value(transcript)]);
+        let mut out = vec![rec.to_value(None)];
+        if args.switch("IncludeSessionTranscript") {
+            // The transcript follows its record as text, one value per line, so every view
+            // (the default, Format-List, Select-Object) shows it as the lines it is.
+            let text = std::fs::read_to_string(&rec.transcript)
+                .map_err(|e| format!("the transcript of session '{id}' cannot be read: {e}"))?;
+            out.extend(text.lines().map(|l| Value::String(l.to_string())));
+        }
+        return Ok(out);
     }
     if args.switch("IncludeSessionTranscript") {
         return Err("-IncludeSessionTranscript needs -SessionId".into());

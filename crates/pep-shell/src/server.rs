@@ -2,15 +2,21 @@
 //! events and a session's [`Shell`]. It only translates — the language, consent and catalog know
 //! nothing of SSH.
 //!
-//! Bounds: at most `max_connections` connections and `max_unauthenticated` of them still
-//! authenticating (more are closed at accept); a client must authenticate within `login_grace`;
-//! at most 4 session channels per connection; input queued for a session is capped (excess is
-//! dropped); lines are capped by the line editor and the lexer.
+//! Bounds: at most `max_connections` connections; unauthenticated ones are admitted, evicted and
+//! queued by [`crate::admission`] (nobody can fill the table the operator needs to log in); a
+//! client must reach authentication within the handshake deadline and authenticate within
+//! `login_grace`; one identity holds at most `per_identity` connections; at most 4 session
+//! channels per connection at once (a channel whose session ended frees its place); input queued
+//! for a session is capped (excess is dropped); lines are capped by the line editor and the lexer.
+//! An authenticated connection ends when its identity is removed, when (support) no grant is
+//! active, or when the endpoint stops (`session_end::connection`).
 //!
 //! Each session channel runs in its own task (`session_task`), fed by the handler's callbacks.
 
+use crate::admission::{Admission, AdmissionLimits, IdentityConn, HANDSHAKE_DEADLINE};
 use crate::endpoint::Endpoint;
 use crate::identity::{Identity, IdentityStore};
+use crate::session_end;
 use crate::session_task::{ChanEvent, SessionTask, StartKind};
 use anyhow::Result;
 use russh::keys::PrivateKey;
@@ -18,11 +24,11 @@ use russh::server::{Auth, Handle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, Disconnect};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Longest line a client may type or send, in characters.
 pub const MAX_LINE_CHARS: usize = 4096;
@@ -39,8 +45,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub struct Limits {
     /// Connections at once.
     pub max_connections: usize,
-    /// Connections still authenticating at once.
-    pub max_unauthenticated: usize,
+    /// Admission of unauthenticated connections and per-identity caps.
+    pub admission: AdmissionLimits,
     /// Time a client has to authenticate.
     pub login_grace: Duration,
     /// An interactive session with no input for this long ends (None: never).
@@ -51,7 +57,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
-            max_unauthenticated: 64,
+            admission: AdmissionLimits::default(),
             login_grace: Duration::from_secs(30),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
@@ -80,7 +86,7 @@ pub async fn serve(
         ..Default::default()
     });
     let connections = Arc::new(Semaphore::new(limits.max_connections));
-    let unauthenticated = Arc::new(Semaphore::new(limits.max_unauthenticated));
+    let admission = Admission::new(limits.admission.clone());
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
@@ -99,27 +105,36 @@ pub async fn serve(
             tracing::warn!(%peer, "connection limit reached; closing");
             continue;
         };
-        let Ok(preauth_permit) = unauthenticated.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "too many unauthenticated connections; closing");
-            continue;
-        };
         let _ = socket.set_nodelay(true);
-        let (authed_tx, authed_rx) = oneshot::channel();
-        let handler = ConnHandler {
-            endpoint: endpoint.clone(),
-            peer,
-            identity: None,
-            handle: None,
-            channels: HashMap::new(),
-            preauth: Some(preauth_permit),
-            authed: Some(authed_tx),
-            idle_timeout: limits.idle_timeout,
-        };
+        let endpoint = endpoint.clone();
         let config = config.clone();
+        let admission = admission.clone();
         let grace = limits.login_grace;
+        let idle_timeout = limits.idle_timeout;
         tokio::spawn(async move {
             let _conn_permit = conn_permit;
             let deadline = tokio::time::Instant::now() + grace;
+            let Some(mut preauth) = admission.admit(peer.ip(), deadline).await else {
+                tracing::warn!(%peer, "no room for another unauthenticated connection; closing");
+                return;
+            };
+            // The handshake deadline counts from admission: time spent waiting is not the
+            // client's fault.
+            let handshake_by = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
+            let progressed = preauth.progressed();
+            let (authed_tx, authed_rx) = oneshot::channel();
+            let handler = ConnHandler {
+                endpoint: endpoint.clone(),
+                peer,
+                identity: None,
+                handle: None,
+                channels: HashMap::new(),
+                progressed: progressed.clone(),
+                authed: Some(authed_tx),
+                idle_timeout,
+                admission: admission.clone(),
+                counted: None,
+            };
             let session = match tokio::time::timeout_at(
                 deadline,
                 russh::server::run_stream(config, socket, handler),
@@ -138,16 +153,40 @@ pub async fn serve(
             };
             let handle = session.handle();
             tokio::pin!(session);
-            tokio::select! {
+            let stalled = async {
+                tokio::time::sleep_until(handshake_by).await;
+                if progressed.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let identity = tokio::select! {
                 r = &mut session => { log_end(peer, r); return; }
-                a = authed_rx => if a.is_err() { return; },
+                a = authed_rx => match a { Ok(identity) => identity, Err(_) => return },
+                _ = &mut preauth.evicted => {
+                    tracing::info!(%peer, "evicted before authenticating");
+                    return;
+                }
+                _ = stalled => {
+                    tracing::info!(%peer, "no authentication request within the handshake deadline; disconnecting");
+                    return;
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     tracing::info!(%peer, "not authenticated within the login grace time; disconnecting");
                     let _ = handle.disconnect(Disconnect::ByApplication, "authentication timed out".into(), "en".into()).await;
                     return;
                 }
+            };
+            drop(preauth);
+            tokio::select! {
+                r = &mut session => log_end(peer, r),
+                reason = session_end::connection(&endpoint, &identity) => {
+                    tracing::info!(%peer, identity = %identity.name, %reason, "ending connection");
+                    // Sessions on it end themselves with their message; give them a moment.
+                    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                    let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
+                    log_end(peer, session.await);
+                }
             }
-            log_end(peer, session.await);
         });
     }
 }
@@ -172,9 +211,13 @@ struct ConnHandler {
     identity: Option<Identity>,
     handle: Option<Handle>,
     channels: HashMap<ChannelId, ChanState>,
-    preauth: Option<OwnedSemaphorePermit>,
-    authed: Option<oneshot::Sender<()>>,
+    /// Set at the first authentication request (the client is getting somewhere).
+    progressed: Arc<AtomicBool>,
+    authed: Option<oneshot::Sender<Identity>>,
     idle_timeout: Option<Duration>,
+    admission: Arc<Admission>,
+    /// This connection counted against its identity's cap (dropped with the connection).
+    counted: Option<IdentityConn>,
 }
 
 impl ConnHandler {
@@ -237,11 +280,17 @@ impl ConnHandler {
 impl russh::server::Handler for ConnHandler {
     type Error = anyhow::Error;
 
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        self.progressed.store(true, Ordering::Relaxed);
+        Ok(Auth::reject())
+    }
+
     async fn auth_publickey_offered(
         &mut self,
         _user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
+        self.progressed.store(true, Ordering::Relaxed);
         Ok(if self.lookup(offer.public_key).is_some() {
             Auth::Accept
         } else {
@@ -254,21 +303,26 @@ impl russh::server::Handler for ConnHandler {
         _user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
+        self.progressed.store(true, Ordering::Relaxed);
         match self.lookup(key.public_key) {
-            Some(identity) => {
+            Some(identity) if self.counted.is_none() => {
+                let Some(counted) = self.admission.identity(&identity.fingerprint) else {
+                    tracing::warn!(peer = %self.peer, identity = %identity.name, cap = self.admission.per_identity(), "identity holds its maximum of connections; refused");
+                    return Ok(Auth::reject());
+                };
+                self.counted = Some(counted);
                 tracing::info!(peer = %self.peer, identity = %identity.name, role = identity.role.as_str(), "authenticated");
                 self.identity = Some(identity);
                 Ok(Auth::Accept)
             }
-            None => Ok(Auth::reject()),
+            _ => Ok(Auth::reject()),
         }
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
         self.handle = Some(session.handle());
-        self.preauth = None;
-        if let Some(tx) = self.authed.take() {
-            let _ = tx.send(());
+        if let (Some(tx), Some(identity)) = (self.authed.take(), self.identity.clone()) {
+            let _ = tx.send(identity);
         }
         Ok(())
     }
@@ -279,6 +333,9 @@ impl russh::server::Handler for ConnHandler {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
+        // Sessions the server ended are gone even if the client never closed their channel.
+        self.channels
+            .retain(|_, c| c.tx.as_ref().is_none_or(|tx| !tx.is_closed()));
         if self.channels.len() >= MAX_CHANNELS {
             reply
                 .reject(russh::ChannelOpenFailure::ResourceShortage)

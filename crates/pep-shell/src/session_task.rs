@@ -1,17 +1,26 @@
 //! One session channel's task: it owns the session's [`Shell`] and, for a PTY, its line editor;
 //! it receives the client's bytes from the SSH handler and writes replies through the session
 //! [`Handle`] (never from inside a handler callback, which would deadlock once russh's event buffer
-//! fills). A support session also waits on its grant: when the grant is revoked or expires, the
-//! task writes the reason and ends the session at that instant. A shell (with or without a PTY)
-//! that receives no input for the idle timeout ends the same way.
+//! fills). Every session also waits on why it must end (`session_end`: its grant revoked,
+//! expired or replaced, its identity removed, the endpoint stopping) — beside its input *and*
+//! beside every write, so a client that stops reading is cut off as promptly as one that types:
+//! the task writes the reason (for at most [`END_WRITE_TIMEOUT`]) and ends the session. A shell
+//! (with or without a PTY) that receives no input for the idle timeout ends the same way.
+//!
+//! Input that cannot be a line is refused and recorded: a line without a PTY longer than the
+//! limit is discarded up to its newline (its tail never runs as a command), and bytes that are
+//! not UTF-8 are refused; both appear in the transcript, escaped and cut.
 
 use crate::endpoint::Endpoint;
 use crate::identity::Identity;
 use crate::line_editor::{Completer, Completion, EditEvent, LineEditor};
 use crate::server::MAX_LINE_CHARS;
-use crate::shell::{Reply, SessionKind, Shell, StartError};
+use crate::session_end;
+use crate::shell::{SessionKind, Shell, StartError};
 use russh::server::Handle;
 use russh::{ChannelId, Disconnect};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -19,6 +28,19 @@ use tokio::sync::mpsc;
 /// How long a connection whose grant ended may linger after its channel closed, so the client
 /// can write out the last message before the connection is cut.
 const DISCONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long the message of a session the server ends may wait for a client that does not read.
+const END_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Why a session loop stopped early.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// The server ends the session, with this message.
+    End(String),
+}
+
+/// The future that resolves with the reason a session must end.
+type EndFuture = Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// Events a session task receives from the handler.
 pub(crate) enum ChanEvent {
@@ -68,59 +90,67 @@ impl SessionTask {
             (StartKind::Shell, Some(_)) => SessionKind::Interactive,
             (StartKind::Shell, None) => SessionKind::Lines,
         };
-        let shell = match Shell::start(
+        let mut shell = match Shell::start(
             self.endpoint.clone(),
             self.identity.clone(),
             &self.remote,
             session_kind,
         ) {
             Ok(s) => s,
-            Err(e) => {
-                let msg = match e {
-                    StartError::NotEnabled => e.to_string(),
-                    StartError::Io(_) => {
-                        tracing::error!(error = %e, "session start failed");
-                        "the endpoint could not start a session; try again later".to_string()
-                    }
+            Err(StartError::NotEnabled(refused)) => {
+                let attempt = match &kind {
+                    StartKind::Exec(cmd) => Some(cmd.as_slice()),
+                    StartKind::Shell => None,
                 };
-                self.fail_and_close(&msg).await;
+                refused.record(attempt);
+                self.fail_and_close("remote support is not enabled on this endpoint")
+                    .await;
+                return;
+            }
+            Err(e @ StartError::Io(_)) => {
+                tracing::error!(error = %e, "session start failed");
+                self.fail_and_close("the endpoint could not start a session; try again later")
+                    .await;
                 return;
             }
         };
-        let grant = shell.grant_id();
         let endpoint = self.endpoint.clone();
-        let grant_end = async move {
-            match grant {
-                Some(id) => endpoint.consent.watch(id).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(grant_end);
+        let identity = self.identity.clone();
+        let grant = shell.grant_id();
+        let mut boxed: EndFuture =
+            Box::pin(async move { session_end::session(&endpoint, &identity, grant).await });
+        let end = &mut boxed;
         let result = match kind {
-            StartKind::Exec(cmd) => self.exec(shell, cmd, &mut grant_end).await,
-            StartKind::Shell if self.pty.is_some() => self.interactive(shell, &mut grant_end).await,
-            StartKind::Shell => self.lines(shell, &mut grant_end).await,
+            StartKind::Exec(cmd) => self.exec(&mut shell, cmd, end).await,
+            StartKind::Shell if self.pty.is_some() => self.interactive(&mut shell, end).await,
+            StartKind::Shell => self.lines(&mut shell, end).await,
         };
-        if let Err(()) = result {
-            tracing::debug!(channel = ?self.channel, "client went away");
+        match result {
+            Ok(()) => {}
+            Err(Stop::Gone) => {
+                tracing::debug!(channel = ?self.channel, "client went away");
+                shell.finish("connection closed");
+            }
+            Err(Stop::End(message)) => self.end_session(&mut shell, &message).await,
         }
     }
 
-    async fn write(&self, text: &str) -> Result<(), ()> {
-        if text.is_empty() {
+    /// Sends `bytes` (stderr when `ext`), unless the session must end first.
+    async fn send(&self, bytes: Vec<u8>, ext: bool, end: &mut EndFuture) -> Result<(), Stop> {
+        if bytes.is_empty() {
             return Ok(());
         }
-        self.handle
-            .data(self.channel, text.as_bytes().to_vec())
-            .await
-            .map_err(|_| ())
-    }
-
-    async fn write_err(&self, text: &str) -> Result<(), ()> {
-        self.handle
-            .extended_data(self.channel, 1, text.as_bytes().to_vec())
-            .await
-            .map_err(|_| ())
+        let sent = async {
+            if ext {
+                self.handle.extended_data(self.channel, 1, bytes).await
+            } else {
+                self.handle.data(self.channel, bytes).await
+            }
+        };
+        tokio::select! {
+            r = sent => r.map_err(|_| Stop::Gone),
+            message = end.as_mut() => Err(Stop::End(message)),
+        }
     }
 
     async fn close(&self, status: u32) {
@@ -129,27 +159,36 @@ impl SessionTask {
         let _ = self.handle.close(self.channel).await;
     }
 
-    async fn fail_and_close(&self, msg: &str) {
-        if self.pty.is_some() {
-            let _ = self.write(&format!("{msg}\r\n")).await;
-        } else {
-            let _ = self.write_err(&format!("{msg}\n")).await;
-        }
-        self.close(1).await;
+    /// Best effort to a client that may not read: bounded by [`END_WRITE_TIMEOUT`].
+    async fn last_words(&self, msg: &str, status: u32) {
+        let words = async {
+            if self.pty.is_some() {
+                let _ = self
+                    .handle
+                    .data(self.channel, format!("\r\n{msg}\r\n").into_bytes())
+                    .await;
+            } else {
+                let _ = self
+                    .handle
+                    .extended_data(self.channel, 1, format!("{msg}\n").into_bytes())
+                    .await;
+            }
+            self.close(status).await;
+        };
+        let _ = tokio::time::timeout(END_WRITE_TIMEOUT, words).await;
     }
 
-    /// Ends the session from the server's side: tells the client why, records it, closes the
+    async fn fail_and_close(&self, msg: &str) {
+        self.last_words(msg, 1).await;
+    }
+
+    /// Ends the session from the server's side: records it, tells the client why, closes the
     /// channel the ordinary way (OpenSSH drops buffered channel output when a disconnect arrives
     /// in the same read) and cuts the whole connection a moment later. The shell is gone at once
-    /// either way: a new channel on this connection passes the grant check at its start.
-    async fn end_session(&self, mut shell: Shell, msg: &str) {
+    /// either way: a new channel on this connection passes the checks at its start.
+    async fn end_session(&self, shell: &mut Shell, msg: &str) {
         shell.finish(msg);
-        if self.pty.is_some() {
-            let _ = self.write(&format!("\r\n{msg}\r\n")).await;
-        } else {
-            let _ = self.write_err(&format!("{msg}\n")).await;
-        }
-        self.close(1).await;
+        self.last_words(msg, 1).await;
         let handle = self.handle.clone();
         let reason = msg.to_string();
         tokio::spawn(async move {
@@ -183,31 +222,47 @@ impl SessionTask {
         );
     }
 
+    /// The next event, or why the session stops: it must end, it was idle too long, or the
+    /// grant changed (noted in the transcript; `Ok(None)`).
+    async fn next_event(
+        &mut self,
+        shell: &mut Shell,
+        end: &mut EndFuture,
+        idle_at: Option<tokio::time::Instant>,
+        consent: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> Result<Option<ChanEvent>, Stop> {
+        tokio::select! {
+            message = end.as_mut() => Err(Stop::End(message)),
+            _ = until(idle_at) => Err(Stop::End(self.idle_message())),
+            _ = consent.changed() => {
+                shell.observe_grant();
+                Ok(None)
+            }
+            ev = self.rx.recv() => Ok(Some(ev.unwrap_or(ChanEvent::Eof))),
+        }
+    }
+
     async fn exec(
         &mut self,
-        mut shell: Shell,
+        shell: &mut Shell,
         cmd: Vec<u8>,
-        grant_end: &mut std::pin::Pin<
-            &mut impl std::future::Future<Output = crate::consent::GrantEnd>,
-        >,
-    ) -> Result<(), ()> {
+        end: &mut EndFuture,
+    ) -> Result<(), Stop> {
         let reply = match std::str::from_utf8(&cmd) {
-            Ok(line) if line.chars().count() > MAX_LINE_CHARS => Reply {
-                error: Some(format!(
-                    "the command line is longer than {MAX_LINE_CHARS} characters"
-                )),
-                ..Reply::default()
-            },
+            Ok(line) if line.chars().count() > MAX_LINE_CHARS => shell.refuse_input(
+                &cmd,
+                &format!(
+                    "the command line is longer than {MAX_LINE_CHARS} characters; nothing was run"
+                ),
+            ),
             Ok(line) => shell.execute(line),
-            Err(_) => Reply {
-                error: Some("the command line is not valid UTF-8; nothing was run".into()),
-                ..Reply::default()
-            },
+            Err(_) => {
+                shell.refuse_input(&cmd, "the command line is not valid UTF-8; nothing was run")
+            }
         };
-        // A grant that ended while the command ran ends the session with its reason.
-        if let Some(end) = futures_now(grant_end) {
-            self.end_session(shell, end.message()).await;
-            return Ok(());
+        // A session that must end (grant gone while the command ran) ends with its reason.
+        if let Some(message) = futures_now(end) {
+            return Err(Stop::End(message));
         }
         let convert = self.pty.is_some();
         let out = if convert {
@@ -215,13 +270,14 @@ impl SessionTask {
         } else {
             reply.output
         };
-        self.write(&out).await?;
+        self.send(out.into_bytes(), false, end).await?;
         let status = match &reply.error {
             Some(e) => {
                 if convert {
-                    self.write(&format!("{}\r\n", e)).await?;
+                    self.send(format!("{e}\r\n").into_bytes(), false, end)
+                        .await?;
                 } else {
-                    self.write_err(&format!("{e}\n")).await?;
+                    self.send(format!("{e}\n").into_bytes(), true, end).await?;
                 }
                 1
             }
@@ -236,63 +292,88 @@ impl SessionTask {
         Ok(())
     }
 
-    async fn lines(
-        &mut self,
-        mut shell: Shell,
-        grant_end: &mut std::pin::Pin<
-            &mut impl std::future::Future<Output = crate::consent::GrantEnd>,
-        >,
-    ) -> Result<(), ()> {
+    async fn lines(&mut self, shell: &mut Shell, end: &mut EndFuture) -> Result<(), Stop> {
         let mut buf: Vec<u8> = Vec::new();
+        // Inside a line already refused for its length: everything up to its newline is dropped.
+        let mut discarding = false;
         let mut status = 0;
         let mut idle_at = self.idle_deadline();
+        let mut consent = self.endpoint.consent.subscribe();
         loop {
-            let ev = tokio::select! {
-                end = &mut *grant_end => { self.end_session(shell, end.message()).await; return Ok(()); }
-                _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
-                ev = self.rx.recv() => ev,
+            let Some(ev) = self.next_event(shell, end, idle_at, &mut consent).await? else {
+                continue;
             };
-            if matches!(ev, Some(ChanEvent::Data(_))) {
-                idle_at = self.idle_deadline();
-            }
             let eof = match ev {
-                Some(ChanEvent::Data(d)) => {
+                ChanEvent::Data(d) => {
                     self.take_queued(d.len());
-                    buf.extend_from_slice(&d);
+                    idle_at = self.idle_deadline();
+                    if discarding {
+                        match d.iter().position(|&b| b == b'\n') {
+                            Some(pos) => {
+                                discarding = false;
+                                buf.extend_from_slice(&d[pos + 1..]);
+                            }
+                            None => continue,
+                        }
+                    } else {
+                        buf.extend_from_slice(&d);
+                    }
                     false
                 }
-                Some(ChanEvent::Resize(..)) => continue,
-                Some(ChanEvent::Eof) | None => true,
+                ChanEvent::Resize(..) => continue,
+                ChanEvent::Eof => true,
             };
             while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
                 let raw: Vec<u8> = buf.drain(..=pos).collect();
                 let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
                 let reply = match std::str::from_utf8(raw) {
+                    Ok(line) if line.chars().count() > MAX_LINE_CHARS => shell.refuse_input(
+                        raw,
+                        &format!(
+                            "the line is longer than {MAX_LINE_CHARS} characters; it was discarded"
+                        ),
+                    ),
                     Ok(line) => shell.execute(line),
-                    Err(_) => Reply {
-                        error: Some("the line is not valid UTF-8; nothing was run".into()),
-                        ..Reply::default()
-                    },
+                    Err(_) => {
+                        shell.refuse_input(raw, "the line is not valid UTF-8; nothing was run")
+                    }
                 };
-                self.write(&reply.output).await?;
+                self.send(reply.output.into_bytes(), false, end).await?;
                 if let Some(e) = &reply.error {
                     status = 1;
-                    self.write_err(&format!("{e}\n")).await?;
+                    self.send(format!("{e}\n").into_bytes(), true, end).await?;
                 }
                 if reply.exit {
-                    shell.finish("exit");
+                    shell.finish(if reply.error.is_some() {
+                        "ended: the session could not go on"
+                    } else {
+                        "exit"
+                    });
                     self.close(status).await;
                     return Ok(());
                 }
             }
+            // A line still without its newline past the limit (4 bytes per character at most):
+            // refuse it now and drop the rest of it as it arrives.
             if buf.len() > MAX_LINE_CHARS * 4 {
+                let reply = shell.refuse_input(
+                    &buf,
+                    &format!(
+                        "the line is longer than {MAX_LINE_CHARS} characters; it was discarded"
+                    ),
+                );
                 buf.clear();
+                discarding = true;
                 status = 1;
-                self.write_err(&format!(
-                    "the line is longer than {MAX_LINE_CHARS} characters; it was discarded\n"
-                ))
-                .await?;
+                if let Some(e) = &reply.error {
+                    self.send(format!("{e}\n").into_bytes(), true, end).await?;
+                }
+                if reply.exit {
+                    shell.finish("ended: the session could not go on");
+                    self.close(status).await;
+                    return Ok(());
+                }
             }
             if eof {
                 shell.finish("end of input");
@@ -302,13 +383,7 @@ impl SessionTask {
         }
     }
 
-    async fn interactive(
-        &mut self,
-        mut shell: Shell,
-        grant_end: &mut std::pin::Pin<
-            &mut impl std::future::Future<Output = crate::consent::GrantEnd>,
-        >,
-    ) -> Result<(), ()> {
+    async fn interactive(&mut self, shell: &mut Shell, end: &mut EndFuture) -> Result<(), Stop> {
         let (w, h) = self.pty.unwrap_or((80, 24));
         shell.set_width(Some(usize::from(w)));
         let mut editor = LineEditor::new(w, MAX_LINE_CHARS);
@@ -324,43 +399,42 @@ impl SessionTask {
             .as_bytes(),
         );
         out.extend(editor.start_line(&shell.prompt()));
-        self.send_bytes(&mut out).await?;
+        self.send(std::mem::take(&mut out), false, end).await?;
         let mut input: Vec<u8> = Vec::new();
         // After a line runs, the editor may still hold typed-ahead bytes: feed it again before
         // waiting for more input.
         let mut drain = false;
         let mut idle_at = self.idle_deadline();
+        let mut consent = self.endpoint.consent.subscribe();
         loop {
             if input.is_empty() && !drain {
-                let ev = tokio::select! {
-                    end = &mut *grant_end => { self.end_session(shell, end.message()).await; return Ok(()); }
-                    _ = until(idle_at) => { self.end_session(shell, &self.idle_message()).await; return Ok(()); }
-                    ev = self.rx.recv() => ev,
+                let Some(ev) = self.next_event(shell, end, idle_at, &mut consent).await? else {
+                    continue;
                 };
                 match ev {
-                    Some(ChanEvent::Data(d)) => {
+                    ChanEvent::Data(d) => {
                         self.take_queued(d.len());
                         idle_at = self.idle_deadline();
                         input = d;
                     }
-                    Some(ChanEvent::Resize(w, h)) => {
+                    ChanEvent::Resize(w, h) => {
                         editor.resize(w, h);
                         shell.set_width(Some(usize::from(w)));
                         continue;
                     }
-                    Some(ChanEvent::Eof) | None => {
+                    ChanEvent::Eof => {
                         shell.finish("client closed the session");
                         self.close(0).await;
                         return Ok(());
                     }
                 }
             }
-            let events = editor.feed(&input, &ShellCompleter(&shell), &mut out);
+            let events = editor.feed(&input, &ShellCompleter(shell), &mut out);
             input.clear();
             drain = events.iter().any(|e| matches!(e, EditEvent::Line(_)));
-            self.send_bytes(&mut out).await?;
+            self.send(std::mem::take(&mut out), false, end).await?;
             for ev in events {
-                let done = match ev {
+                let (done, failed) = match ev {
                     EditEvent::Line(line) => {
                         editor.add_history(&line);
                         let reply = shell.execute(&line);
@@ -371,31 +445,27 @@ impl SessionTask {
                         if let Some(e) = &reply.error {
                             out.extend_from_slice(format!("\x1b[31m{e}\x1b[0m\r\n").as_bytes());
                         }
-                        reply.exit
+                        (reply.exit, reply.exit && reply.error.is_some())
                     }
-                    EditEvent::Interrupt => false,
-                    EditEvent::ClearScreen => false,
-                    EditEvent::Eof => true,
+                    EditEvent::Interrupt => (false, false),
+                    EditEvent::ClearScreen => (false, false),
+                    EditEvent::Eof => (true, false),
                 };
                 if done {
                     out.extend_from_slice(LineEditor::disable_sequence());
-                    self.send_bytes(&mut out).await?;
-                    shell.finish("exit");
-                    self.close(0).await;
+                    self.send(std::mem::take(&mut out), false, end).await?;
+                    shell.finish(if failed {
+                        "ended: the session could not go on"
+                    } else {
+                        "exit"
+                    });
+                    self.close(u32::from(failed)).await;
                     return Ok(());
                 }
                 out.extend(editor.start_line(&shell.prompt()));
-                self.send_bytes(&mut out).await?;
+                self.send(std::mem::take(&mut out), false, end).await?;
             }
         }
-    }
-
-    async fn send_bytes(&self, out: &mut Vec<u8>) -> Result<(), ()> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        let bytes = std::mem::take(out);
-        self.handle.data(self.channel, bytes).await.map_err(|_| ())
     }
 }
 
@@ -404,11 +474,11 @@ fn crlf(s: &str) -> String {
     s.replace('\n', "\r\n")
 }
 
-/// Polls a future once: its output if it is ready now.
-fn futures_now<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+/// Polls the end future once: the reason, if the session must end now.
+fn futures_now(f: &mut EndFuture) -> Option<String> {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
-    match std::pin::Pin::new(f).poll(&mut cx) {
+    match f.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(v) => Some(v),
         std::task::Poll::Pending => None,
     }

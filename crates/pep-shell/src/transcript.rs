@@ -26,19 +26,63 @@
 //! **********************
 //! ```
 //!
+//! Bounds and failure (fail closed): every write is charged to the endpoint's disk budget
+//! (`azs_support::disk_budget`) before it is made — a support session's command output as bulk
+//! data, its records (header, invocations, refusals, notes) as audit records, an operator's as
+//! operator writes — and the transcript stops at the session's byte cap. A write the budget or
+//! the cap refuses is not made; a write the file system fails marks the transcript failed. The
+//! session checks [`Transcript::failure`] after each line and ends (support) or keeps only the
+//! commands that revoke (operator): nothing runs unrecorded.
+//!
 //! Every recorded text passes through `azs_support::escape::escape_text`: control characters
 //! appear as `\x1b`-style escapes and invisible ones as `\u{200b}`, never raw, so a transcript cannot rewrite the terminal of whoever reads
 //! it. Secrets are redacted before writing ([`redact`]): SAS signatures and token parameters.
 
+use azs_support::disk_budget::{DiskBudget, WriteClass};
 use azs_support::escape::escape_text as escape;
 use chrono::{DateTime, SecondsFormat, Utc};
 use regex::Regex;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 const RULE: &str = "**********************";
+/// Bytes of the cap kept for refusals, notes and the end block once output no longer fits.
+const RECORD_RESERVE: u64 = 256 << 10;
+/// Longest line text a refusal records (the rest is cut, with a note of how much).
+const MAX_RECORDED_LINE: usize = 2048;
+
+/// Who a transcript's writes are charged as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// A support session: output is bulk data, records are audit records.
+    Support,
+    /// An operator: never refused by the budget.
+    Operator,
+}
+
+/// Where a transcript's writes are charged and how far it may grow.
+#[derive(Clone)]
+pub struct TranscriptBudget {
+    /// The endpoint's disk budget.
+    pub disk: Arc<DiskBudget>,
+    /// Bytes this transcript may take.
+    pub cap: u64,
+    /// Who writes.
+    pub writer: Writer,
+}
+
+impl TranscriptBudget {
+    /// No limits (tests).
+    pub fn unlimited() -> Self {
+        TranscriptBudget {
+            disk: Arc::new(DiskBudget::unlimited()),
+            cap: u64::MAX,
+            writer: Writer::Operator,
+        }
+    }
+}
 
 /// Who and what a transcript is about.
 pub struct TranscriptHeader<'a> {
@@ -64,19 +108,32 @@ pub struct TranscriptHeader<'a> {
 pub struct Transcript {
     path: PathBuf,
     file: Option<File>,
+    budget: TranscriptBudget,
+    written: u64,
+    failure: Option<String>,
 }
 
 impl Transcript {
-    /// Creates the transcript file and writes its header.
-    pub fn create(dir: &Path, h: &TranscriptHeader<'_>) -> std::io::Result<Self> {
+    /// Creates the transcript file (0600) and writes its header; an error when the header
+    /// cannot be written (the session must not start unrecorded).
+    pub fn create(
+        dir: &Path,
+        h: &TranscriptHeader<'_>,
+        budget: TranscriptBudget,
+    ) -> std::io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(format!("{}.txt", h.session_id));
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
+            .mode(0o600)
             .open(&path)?;
         let mut t = Transcript {
             path,
             file: Some(file),
+            budget,
+            written: 0,
+            failure: None,
         };
         t.write(&format!(
             "{RULE}\nPEP transcript, format 1\nStart time: {}\nSession id: {}\nIdentity: {} ({})\nRole: {}\nAccess level: {}\nRemote address: {}\nSession kind: {}\n{RULE}\n",
@@ -89,6 +146,9 @@ impl Transcript {
             escape(h.remote),
             h.kind
         ));
+        if let Some(why) = t.failure.clone() {
+            return Err(std::io::Error::other(why));
+        }
         Ok(t)
     }
 
@@ -97,10 +157,69 @@ impl Transcript {
         &self.path
     }
 
+    /// Why the transcript can no longer record, if it cannot: the session must not go on.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether a line's whole output (`bytes`) can still be recorded within the cap.
+    pub fn has_room_for(&self, bytes: u64) -> bool {
+        self.written
+            .saturating_add(bytes)
+            .saturating_add(RECORD_RESERVE)
+            <= self.budget.cap
+    }
+
+    /// The cap, for messages.
+    pub fn cap(&self) -> u64 {
+        self.budget.cap
+    }
+
+    /// Writes an audit record (header, invocation, refusal, note, end). A record that cannot be
+    /// written fails the transcript.
     fn write(&mut self, text: &str) {
-        if let Some(f) = self.file.as_mut() {
-            if let Err(e) = f.write_all(text.as_bytes()) {
-                tracing::error!(path = %self.path.display(), error = %e, "transcript write failed");
+        let class = match self.budget.writer {
+            Writer::Support => WriteClass::Record,
+            Writer::Operator => WriteClass::Operator,
+        };
+        if let Err(why) = self.append(text, class) {
+            if self.failure.is_none() {
+                tracing::error!(path = %self.path.display(), error = %why, "transcript cannot record; the session ends");
+                self.failure = Some(why);
+            }
+        }
+    }
+
+    /// Appends `text` charged as `class`, within the cap. Refusals by the budget or the cap write
+    /// nothing; a failed write marks the transcript failed.
+    fn append(&mut self, text: &str, class: WriteClass) -> Result<(), String> {
+        if self.failure.is_some() {
+            return Err(self.failure.clone().unwrap_or_default());
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let n = text.len() as u64;
+        if self.written.saturating_add(n) > self.budget.cap {
+            return Err(format!(
+                "the session's transcript reached its limit of {} (pep serve --max-transcript-mb)",
+                azs_support::disk_budget::human(self.budget.cap)
+            ));
+        }
+        self.budget
+            .disk
+            .charge(n, class)
+            .map_err(|e| e.to_string())?;
+        match f.write_all(text.as_bytes()) {
+            Ok(()) => {
+                self.written += n;
+                Ok(())
+            }
+            Err(e) => {
+                self.budget.disk.release(n);
+                let why = format!("the transcript could not be written: {e}");
+                self.failure = Some(why.clone());
+                Err(why)
             }
         }
     }
@@ -135,17 +254,22 @@ impl Transcript {
         self.write(&s);
     }
 
-    /// A command's output (as shown to the user).
-    pub fn output(&mut self, text: &str) {
+    /// A command's output (as shown to the user). An error when it could not be recorded (the
+    /// disk budget or the transcript's cap refused it): the caller must not show it.
+    pub fn output(&mut self, text: &str) -> Result<(), String> {
         if text.is_empty() {
-            return;
+            return Ok(());
         }
         let mut s = String::new();
         for line in text.lines() {
             s.push_str(&escape(&redact(line)));
             s.push('\n');
         }
-        self.write(&s);
+        let class = match self.budget.writer {
+            Writer::Support => WriteClass::Bulk,
+            Writer::Operator => WriteClass::Operator,
+        };
+        self.append(&s, class)
     }
 
     /// An error a command reported.
@@ -153,14 +277,19 @@ impl Transcript {
         self.write(&format!(">> Error: {}\n", escape(&redact(message))));
     }
 
-    /// A line refused before anything ran.
+    /// A line refused before anything ran (a long line is recorded cut, saying how much).
     pub fn refused(&mut self, at: DateTime<Utc>, line: &str, reason: &str) {
         self.write(&format!(
             "[{}] PS>Refused: \"{}\"\n>> Reason: {}\n",
             stamp(at),
-            escape(&redact(line)),
-            escape(&redact(reason))
+            cut(&escape(&redact(line))),
+            cut(&escape(&redact(reason)))
         ));
+    }
+
+    /// Input refused as bytes (not valid UTF-8): recorded escaped, lossily decoded and cut.
+    pub fn refused_bytes(&mut self, at: DateTime<Utc>, bytes: &[u8], reason: &str) {
+        self.refused(at, &String::from_utf8_lossy(bytes), reason);
     }
 
     /// A note (consent prompts, answers).
@@ -179,6 +308,22 @@ impl Transcript {
             let _ = f.sync_all();
         }
     }
+}
+
+/// `text` cut to [`MAX_RECORDED_LINE`] bytes, saying how much was left out.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_RECORDED_LINE {
+        return text.to_string();
+    }
+    let mut end = MAX_RECORDED_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... ({} more bytes not recorded)",
+        &text[..end],
+        text.len() - end
+    )
 }
 
 fn stamp(t: DateTime<Utc>) -> String {
@@ -246,6 +391,7 @@ mod tests {
                 remote: "127.0.0.1:1",
                 kind: "exec",
             },
+            TranscriptBudget::unlimited(),
         )
         .expect("create");
         t.invocation(
@@ -254,7 +400,7 @@ mod tests {
             "Get-X -Name a",
             &[("Name".into(), "a".into())],
         );
-        t.output("line1\n\u{1b}[2Jline2");
+        t.output("line1\n\u{1b}[2Jline2").expect("recorded");
         t.refused(now, "a;b\u{7}", "ScriptsNotAllowed");
         t.finish(now, "done");
         let text = std::fs::read_to_string(t.path()).expect("read");

@@ -3,6 +3,11 @@
 //! It owns the live authorization of a support session (its own grant, still active), the
 //! permission check of one command against the caller's role and that authorization (re-checked
 //! on every line), and what follows from it: the visible commands and Tab completion over them.
+//!
+//! The gate hands out a [`Permit`]: made only here, from the live grant at this instant, carrying
+//! its level. A command runs only with a permit, which `run_catalog` checks again against the
+//! command it is about to run; a question answered later (a repair's confirmation) gets a new
+//! permit when the answer arrives, never the one from when it was asked.
 
 use super::Shell;
 use crate::consent::Authorization;
@@ -10,7 +15,29 @@ use crate::identity::Role;
 use crate::lang;
 use azs_support::catalog::{Access, CommandSpec};
 
+/// Proof that this session may run commands now, at the level it carries. Not kept across lines.
+#[derive(Debug)]
+pub(super) struct Permit {
+    auth: Option<Authorization>,
+}
+
+impl Permit {
+    /// The support grant's authorization it carries (None for operators).
+    pub(super) fn authorization(&self) -> Option<&Authorization> {
+        self.auth.as_ref()
+    }
+}
+
 impl Shell {
+    /// A permit for the caller now: operators always get one (without a grant); a support
+    /// session only while its own grant is active.
+    pub(super) fn permit(&self) -> Option<Permit> {
+        match self.identity.role {
+            Role::Operator => Some(Permit { auth: None }),
+            Role::Support => self.live_authorization().map(|a| Permit { auth: Some(a) }),
+        }
+    }
+
     /// The commands the caller may run now, in catalog order.
     pub fn visible(&self) -> Vec<&CommandSpec> {
         let auth = self.live_authorization();

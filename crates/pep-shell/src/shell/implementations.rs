@@ -4,13 +4,15 @@
 //! written, `-WhatIf` (a plan run whose effects become "What if:" lines), saving a changed stamp —
 //! and [`LATER`], the catalog commands not implemented in this version, which say so when run.
 
+use super::gate::Permit;
 use super::Shell;
 use azs_support::catalog::CommandSpec;
 use azs_support::commands::{self, Invocation, Mode, StampAccess};
 use azs_support::{BoundArgs, Value};
 
 impl Shell {
-    /// Runs a catalog command through its azs-support implementation on `input`: `-WhatIf`
+    /// Runs a catalog command through its azs-support implementation on `input`, under `permit`
+    /// (refused if the permit does not cover it): `-WhatIf`
     /// describes the change, a ShouldProcess command changes the stamp and saves it, any other
     /// command reads it. A command without an implementation says so (naming, from [`LATER`], the
     /// capability it comes with) and runs nothing.
@@ -19,7 +21,11 @@ impl Shell {
         spec: &CommandSpec,
         args: &BoundArgs,
         input: Vec<Value>,
+        permit: &Permit,
     ) -> Result<Vec<Value>, String> {
+        // The permit is checked against this very command: nothing runs on a permit that does
+        // not cover it, whoever called.
+        self.permission(spec, permit.authorization())?;
         let Some(implementation) = commands::implementation(&spec.name) else {
             let when = LATER
                 .iter()
@@ -132,6 +138,7 @@ mod tests {
                 catalog: None,
                 profile: Profile::AzsHub,
                 workdir_quota: 1 << 30,
+                ..EndpointOptions::default()
             },
             Clock::system(),
         )

@@ -21,14 +21,22 @@ pub use implementations::LATER;
 
 use crate::consent::Authorization;
 use crate::endpoint::Endpoint;
-use crate::history::SessionRecord;
+use crate::history::{LevelChange, SessionRecord, RECORD_VERSION};
 use crate::identity::{Identity, Role};
 use crate::lang;
-use crate::transcript::{Transcript, TranscriptHeader};
+use crate::transcript::{Transcript, TranscriptBudget, TranscriptHeader, Writer};
 use azs_support::catalog::CommandSpec;
 use azs_support::workdir::WorkingDirectory;
 use pending::Pending;
 use std::sync::Arc;
+
+/// Commands an operator session keeps once its transcript can no longer record: enough to see
+/// and revoke remote support, and to leave.
+const REVOCATION_ONLY: &[&str] = &[
+    "Disable-RemoteSupport",
+    "Get-RemoteSupportAccess",
+    "Exit-PSSession",
+];
 
 /// How the client talks to the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +62,39 @@ impl SessionKind {
 /// Why a session could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A support identity connected with no active grant.
+    /// A support identity connected with no active grant: the attempt is recorded through
+    /// [`RefusedLogin::record`] (with the command it tried, if any).
     #[error("remote support is not enabled on this endpoint")]
-    NotEnabled,
+    NotEnabled(Box<RefusedLogin>),
     /// The state directory refused a write.
     #[error("the session could not be recorded: {0}")]
     Io(String),
+}
+
+/// A support login refused for want of a grant, not yet closed: its transcript and record are
+/// open so that what the client tried is kept.
+pub struct RefusedLogin(Shell);
+
+impl std::fmt::Debug for RefusedLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RefusedLogin")
+            .field(&self.0.record.session_id)
+            .finish()
+    }
+}
+
+impl RefusedLogin {
+    /// Records the command the client tried (escaped and cut; bytes that are not UTF-8
+    /// included) and closes the transcript and record.
+    pub fn record(mut self, attempt: Option<&[u8]>) {
+        let now = self.0.endpoint.clock.now();
+        let why = "remote support is not enabled on this endpoint";
+        if let Some(bytes) = attempt {
+            self.0.transcript.refused_bytes(now, bytes, why);
+        }
+        self.0
+            .finish("refused: remote support is not enabled on this endpoint");
+    }
 }
 
 /// What the server should do after a line.
@@ -87,6 +122,10 @@ pub struct Shell {
     width: Option<usize>,
     pending: Option<Pending>,
     finished: bool,
+    /// The grant level this session last saw (support), to record changes.
+    level: Option<String>,
+    /// Set once the transcript failed: an operator keeps only [`REVOCATION_ONLY`].
+    degraded: Option<String>,
 }
 
 impl Shell {
@@ -106,6 +145,14 @@ impl Shell {
             (Role::Support, Some(a)) => a.level().as_str().to_string(),
             (Role::Support, None) => "none".to_string(),
         };
+        let budget = TranscriptBudget {
+            disk: endpoint.budget.clone(),
+            cap: endpoint.limits.max_transcript_bytes,
+            writer: match identity.role {
+                Role::Support => Writer::Support,
+                Role::Operator => Writer::Operator,
+            },
+        };
         let transcript = Transcript::create(
             &endpoint.state.transcripts(),
             &TranscriptHeader {
@@ -118,14 +165,16 @@ impl Shell {
                 remote,
                 kind: kind.as_str(),
             },
+            budget,
         )
         .map_err(|e| StartError::Io(e.to_string()))?;
         let record = SessionRecord {
-            version: 1,
+            version: RECORD_VERSION,
             session_id: session_id.clone(),
             identity: identity.name.clone(),
             role: identity.role.as_str().into(),
-            access_level,
+            access_level: access_level.clone(),
+            level_changes: Vec::new(),
             kind: kind.as_str().into(),
             remote: remote.into(),
             start: now,
@@ -136,21 +185,16 @@ impl Shell {
         record
             .save(&endpoint.state)
             .map_err(|e| StartError::Io(e.to_string()))?;
-        let workdir = WorkingDirectory::new(
-            &endpoint.state.workdirs(),
-            now,
-            &session_id,
-            endpoint.workdir_quota,
-        );
+        let workdir = endpoint.workdirs.session(now, &session_id);
         // Only support sessions live under a grant; operators are never ended by it.
         let grant_id = match identity.role {
             Role::Support => auth.as_ref().map(Authorization::grant_id),
             Role::Operator => None,
         };
-        let mut shell = Shell {
+        let shell = Shell {
             grant_id,
             endpoint,
-            identity,
+            identity: identity.clone(),
             kind,
             record,
             transcript,
@@ -158,11 +202,16 @@ impl Shell {
             width: None,
             pending: None,
             finished: false,
+            level: (identity.role == Role::Support).then_some(access_level),
+            degraded: None,
         };
+        shell
+            .endpoint
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if shell.identity.role == Role::Support {
             if shell.grant_id.is_none() {
-                shell.finish("refused: remote support is not enabled on this endpoint");
-                return Err(StartError::NotEnabled);
+                return Err(StartError::NotEnabled(Box::new(RefusedLogin(shell))));
             }
             shell.endpoint.consent.support_session_started();
         }
@@ -203,11 +252,86 @@ impl Shell {
 
     /// Runs one line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        let mut reply = self.execute_gated(line);
+        self.check_recording(&mut reply);
+        reply
+    }
+
+    /// Records a line refused before it could be read as text (not valid UTF-8, too long).
+    pub fn refuse_input(&mut self, bytes: &[u8], message: &str) -> Reply {
+        self.transcript
+            .refused_bytes(self.endpoint.clock.now(), bytes, message);
+        let mut reply = Reply {
+            error: Some(message.to_string()),
+            ..Reply::default()
+        };
+        self.check_recording(&mut reply);
+        reply
+    }
+
+    /// Notes a change of the grant's level since the session last looked (in the transcript and
+    /// the session's record). Called before each line and whenever consent changes.
+    pub fn observe_grant(&mut self) {
+        if self.identity.role != Role::Support || self.finished {
+            return;
+        }
+        let now_level = self
+            .live_authorization()
+            .map_or("none".to_string(), |a| a.level().as_str().to_string());
+        if self.level.as_deref() == Some(now_level.as_str()) {
+            return;
+        }
+        let now = self.endpoint.clock.now();
+        let before = self.level.replace(now_level.clone()).unwrap_or_default();
+        self.transcript.note(
+            now,
+            &format!("access level changed from {before} to {now_level} by the operator"),
+        );
+        self.record.level_changes.push(LevelChange {
+            at: now,
+            level: now_level,
+        });
+        if let Err(e) = self.record.save(&self.endpoint.state) {
+            tracing::error!(session = %self.record.session_id, error = %e, "could not record a level change");
+        }
+    }
+
+    /// A session whose transcript can no longer record does not go on: a support session ends;
+    /// an operator keeps only the commands that revoke.
+    fn check_recording(&mut self, reply: &mut Reply) {
+        let Some(why) = self.transcript.failure().map(str::to_string) else {
+            return;
+        };
+        match self.identity.role {
+            Role::Support => {
+                reply.output.clear();
+                reply.error = Some(format!(
+                    "the session can no longer be recorded ({why}); it has ended"
+                ));
+                reply.exit = true;
+            }
+            Role::Operator => {
+                if self.degraded.is_none() {
+                    tracing::error!(session = %self.record.session_id, "operator session can no longer be recorded; only revocation remains");
+                    let note = format!(
+                        "WARNING: this session can no longer be recorded ({why}); only {} remain available",
+                        REVOCATION_ONLY.join(", ")
+                    );
+                    reply.output.push_str(&note);
+                    reply.output.push('\n');
+                    self.degraded = Some(why);
+                }
+            }
+        }
+    }
+
+    fn execute_gated(&mut self, line: &str) -> Reply {
+        self.observe_grant();
         if let Some(pending) = self.pending.take() {
             return self.answer(pending, line);
         }
         // A support session whose grant is gone ends here, whatever the line.
-        if self.identity.role == Role::Support && self.live_authorization().is_none() {
+        let Some(permit) = self.permit() else {
             let mut r = self.refuse(
                 line,
                 "remote support is no longer enabled on this endpoint; the session has ended"
@@ -215,21 +339,33 @@ impl Shell {
             );
             r.exit = true;
             return r;
-        }
+        };
         let pipeline = match lang::parse_line(line) {
             Ok(Some(p)) => p,
             Ok(None) => return Reply::default(),
             Err(e) => return self.refuse(line, syntax_error(&e)),
         };
-        let auth = self.live_authorization();
+        let limits = self.endpoint.limits;
+        if pipeline.elements.len() > limits.max_pipeline {
+            return self.refuse(line, limits.pipeline_error(pipeline.elements.len()));
+        }
         let mut specs: Vec<&CommandSpec> = Vec::with_capacity(pipeline.elements.len());
         for call in &pipeline.elements {
             let spec = match lang::resolve_command(&self.endpoint.catalog, &call.name) {
                 Ok(s) => s,
                 Err(e) => return self.refuse(line, e.to_string()),
             };
-            if let Err(why) = self.permission(spec, auth.as_ref()) {
+            if let Err(why) = self.permission(spec, permit.authorization()) {
                 return self.refuse(line, why);
+            }
+            if self.degraded.is_some() && !REVOCATION_ONLY.contains(&spec.name.as_str()) {
+                return self.refuse(
+                    line,
+                    format!(
+                        "this session can no longer be recorded; only {} remain available",
+                        REVOCATION_ONLY.join(", ")
+                    ),
+                );
             }
             specs.push(spec);
         }
@@ -243,9 +379,19 @@ impl Shell {
                 Err(e) => return self.refuse(line, format!("{}: {e}", spec.name)),
             }
         }
+        if self.degraded.is_none() && !self.transcript.has_room_for(limits.max_output_bytes as u64)
+        {
+            return self.refuse(
+                line,
+                format!(
+                    "this session's transcript is near its limit of {} (pep serve --max-transcript-mb); end the session and start a new one",
+                    azs_support::disk_budget::human(self.transcript.cap())
+                ),
+            );
+        }
         // Cloned out of the endpoint so the session can be borrowed mutably while running.
         let specs: Vec<CommandSpec> = specs.into_iter().cloned().collect();
-        self.run_pipeline(line, &specs, bound)
+        self.run_pipeline(line, &specs, bound, &permit)
     }
 
     /// Writes the session's end to its transcript and record. Idempotent.
@@ -254,6 +400,9 @@ impl Shell {
             return;
         }
         self.finished = true;
+        self.endpoint
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.endpoint.clock.now();
         self.transcript.finish(now, reason);
         self.record.end = Some(now);

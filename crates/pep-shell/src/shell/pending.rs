@@ -6,6 +6,7 @@
 //! describes what it will change, changing nothing), and the answer: Y runs it, N leaves
 //! everything as it was, ? explains, anything else asks again.
 
+use super::gate::Permit;
 use super::{Reply, SessionKind, Shell};
 use crate::lang::{self, Render};
 use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
@@ -75,9 +76,10 @@ impl Shell {
         spec: &CommandSpec,
         args: &BoundArgs,
         reply: &mut Reply,
+        permit: &Permit,
     ) -> Result<Option<Vec<Value>>, String> {
         let Some(implementation) = commands::implementation(&spec.name) else {
-            return self.run_catalog(spec, args, Vec::new()).map(Some);
+            return self.run_catalog(spec, args, Vec::new(), permit).map(Some);
         };
         let stamp = self.endpoint.stamp.read();
         let mut inv = Invocation::new(
@@ -113,8 +115,33 @@ impl Shell {
         match line.trim().to_ascii_lowercase().as_str() {
             "" | "y" | "yes" => match pending {
                 Pending::Confirm { spec, args } => {
+                    // The answer is authorized when it arrives: the grant may have changed (or
+                    // ended) since the question was asked.
+                    let permit = self.permit();
+                    let refusal = match &permit {
+                        None => {
+                            Some("remote support is no longer enabled on this endpoint".to_string())
+                        }
+                        Some(p) => self.permission(&spec, p.authorization()).err(),
+                    };
+                    let permit = match (permit, refusal) {
+                        (Some(permit), None) => permit,
+                        (permit, refusal) => {
+                            let message = format!(
+                                "{}: the confirmation was refused and nothing was changed: {}",
+                                spec.name,
+                                refusal.unwrap_or_default()
+                            );
+                            self.transcript.refused(now, line, &message);
+                            return Reply {
+                                error: Some(message),
+                                exit: permit.is_none(),
+                                ..Reply::default()
+                            };
+                        }
+                    };
                     self.transcript.note(now, "confirmed");
-                    let result = self.run_catalog(&spec, &args, Vec::new());
+                    let result = self.run_catalog(&spec, &args, Vec::new(), &permit);
                     self.answered(&spec, result)
                 }
                 Pending::Consent(args) => {
@@ -181,7 +208,7 @@ impl Shell {
             Ok(values) => {
                 reply.output =
                     lang::render(&values, Render::Default(Some(&spec.output)), self.width);
-                self.transcript.output(&reply.output);
+                self.record_output(&mut reply);
             }
             Err(e) => {
                 let e = format!("{}: {e}", spec.name);

@@ -6,7 +6,9 @@
 //! choose the render, catalog commands that take piped input run on them) and the transcript lines
 //! of a run: each invocation, then its output or error.
 
+use super::gate::Permit;
 use super::{Reply, Shell};
+use crate::bounds::LineLimits;
 use crate::builtins::{self, BuiltinEffect};
 use crate::lang::{self, Render};
 use crate::operator_commands;
@@ -20,7 +22,9 @@ impl Shell {
         line: &str,
         specs: &[CommandSpec],
         bound: Vec<BoundArgs>,
+        permit: &Permit,
     ) -> Reply {
+        let limits = self.endpoint.limits;
         let now = self.endpoint.clock.now();
         for (spec, args) in specs.iter().zip(&bound) {
             let bindings: Vec<(String, String)> = args
@@ -32,10 +36,13 @@ impl Shell {
         let first = &specs[0];
         let mut reply = Reply::default();
         let mut render_spec = Some(&first.output);
-        let mut values = match self.run_first(first, &bound[0], &mut reply) {
+        let mut values = match self
+            .run_first(first, &bound[0], &mut reply, permit)
+            .and_then(|v| within(v, &first.name, limits.max_value_bytes))
+        {
             Ok(Some(v)) => v,
             Ok(None) => {
-                self.transcript.output(&reply.output);
+                self.record_output(&mut reply);
                 return reply;
             }
             Err(message) => {
@@ -62,13 +69,17 @@ impl Shell {
                     if !matches!(name, "Where-Object" | "Sort-Object") {
                         render_spec = None;
                     }
-                    lang::apply(name, args, values).map_err(|e| e.to_string())
+                    lang::apply_within(name, args, values, limits.max_value_bytes)
+                        .map_err(|e| e.to_string())
                 }
                 _ => {
                     render_spec = Some(&spec.output);
-                    self.run_catalog(spec, args, values)
+                    self.run_catalog(spec, args, values, permit)
                 }
             };
+            let result = result.and_then(|v| {
+                within(Some(v), &spec.name, limits.max_value_bytes).map(Option::unwrap_or_default)
+            });
             values = match result {
                 Ok(v) => v,
                 Err(message) => {
@@ -80,11 +91,27 @@ impl Shell {
             };
         }
         let how = how.unwrap_or(Render::Default(render_spec));
+        match lang::render_within(&values, how, self.width, limits.max_output_bytes) {
+            Ok(text) => reply.output.push_str(&text),
+            Err(e) => {
+                let message = e.to_string();
+                self.transcript.error(&message);
+                reply.error = Some(message);
+                return reply;
+            }
+        }
+        self.record_output(&mut reply);
         reply
-            .output
-            .push_str(&lang::render(&values, how, self.width));
-        self.transcript.output(&reply.output);
-        reply
+    }
+
+    /// Records the reply's output; output that cannot be recorded is not shown (fail closed).
+    pub(super) fn record_output(&mut self, reply: &mut Reply) {
+        if let Err(why) = self.transcript.output(&reply.output) {
+            reply.output.clear();
+            let message = format!("the output could not be recorded, so it is not shown: {why}");
+            self.transcript.error(&message);
+            reply.error = Some(message);
+        }
     }
 
     /// Runs the first pipeline element. `Ok(None)`: it produced no values (reply already filled).
@@ -93,6 +120,7 @@ impl Shell {
         spec: &CommandSpec,
         args: &BoundArgs,
         reply: &mut Reply,
+        permit: &Permit,
     ) -> Result<Option<Vec<Value>>, String> {
         let name = spec.name.as_str();
         if builtins::is_builtin(name) {
@@ -123,14 +151,20 @@ impl Shell {
             return self.ask_consent(args, reply);
         }
         if operator_commands::handles(name) {
-            return operator_commands::run(
+            let mut values = operator_commands::run(
                 name,
                 args,
                 &self.endpoint.consent,
                 &self.endpoint.state,
                 self.endpoint.clock.now(),
-            )
-            .map(Some);
+            )?;
+            if let Some(why) = self.endpoint.consent.unsaved() {
+                values.insert(0, Value::String(format!(
+                    "WARNING: the consent change is in force (live support sessions have ended and new ones are refused) but could not be saved: {why}. pep retries every {} s; a restart before then keeps remote support revoked.",
+                    crate::consent::RETRY_SECS
+                )));
+            }
+            return Ok(Some(values));
         }
         if is_formatting_command(spec) {
             // A formatting command with nothing piped in formats nothing.
@@ -138,10 +172,32 @@ impl Shell {
         }
         let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
         if spec.supports_should_process && repair && self.needs_confirmation(args) {
-            return self.ask_confirmation(spec, args, reply);
+            return self.ask_confirmation(spec, args, reply, permit);
         }
-        self.run_catalog(spec, args, Vec::new()).map(Some)
+        self.run_catalog(spec, args, Vec::new(), permit).map(Some)
     }
+}
+
+/// `values` if they fit in `max` bytes; else the one-line error naming the command.
+fn within(
+    values: Option<Vec<Value>>,
+    command: &str,
+    max: usize,
+) -> Result<Option<Vec<Value>>, String> {
+    let Some(values) = values else {
+        return Ok(None);
+    };
+    let size = values
+        .iter()
+        .map(Value::approx_bytes)
+        .fold(0usize, usize::saturating_add);
+    if size > max {
+        return Err(LineLimits::size_error(
+            &format!("the output of {command}"),
+            max,
+        ));
+    }
+    Ok(Some(values))
 }
 
 /// The language's own formatting commands (default commands that take piped input), as opposed

@@ -34,8 +34,34 @@ fn history_lists_sessions_and_shows_transcripts() {
         assert_eq!(s["AccessLevel"], "Diagnostics");
     }
     let id = sam[0]["SessionId"].as_str().expect("id");
-    let r = pep.exec(&op, &format!("Get-RemoteSupportSessionHistory -SessionId {id} -IncludeSessionTranscript | Select-Object -ExpandProperty Transcript"));
+    let r = pep.exec(
+        &op,
+        &format!("Get-RemoteSupportSessionHistory -SessionId {id} -IncludeSessionTranscript"),
+    );
     assert!(r.ok(), "{r:?}");
+    // The transcript is shown as the text it is: its lines, not one escaped string.
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l == "Identity: sam (SHA256:" || l.starts_with("Identity: sam (SHA256:")),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("\\x0a"), "{}", r.stdout);
+    let listed = pep.exec(
+        &op,
+        &format!("Get-RemoteSupportSessionHistory -SessionId {id} -IncludeSessionTranscript | Format-List"),
+    );
+    assert!(listed.ok(), "{listed:?}");
+    assert!(!listed.stdout.contains("\\x0a"), "{}", listed.stdout);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("Role: support")),
+        "{}",
+        listed.stdout
+    );
     assert!(r.stdout.contains("Identity: sam"), "{}", r.stdout);
     assert!(r.stdout.contains("Role: support"));
     assert!(r.stdout.contains("Remote address: 127.0.0.1:"));

@@ -18,7 +18,7 @@ fn row(fields: &[String]) -> Result<String, LangError> {
 }
 
 /// Runs ConvertTo-Csv.
-pub fn apply(_args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
+pub fn apply(_args: &BoundArgs, input: Vec<Value>, max: usize) -> Result<Vec<Value>, LangError> {
     let Some(first) = input.first() else {
         return Ok(Vec::new());
     };
@@ -27,6 +27,13 @@ pub fn apply(_args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErr
         None => vec!["Value".into()],
     };
     let mut out = vec![Value::String(row(&header)?)];
+    let mut total = out[0].approx_bytes();
+    let too_big = || {
+        LangError::new(
+            ErrorId::InvalidInput,
+            crate::bounds::LineLimits::size_error("the CSV text", max),
+        )
+    };
     for v in &input {
         let fields: Vec<String> = match v.as_record() {
             Some(r) => header
@@ -35,7 +42,17 @@ pub fn apply(_args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErr
                 .collect(),
             None => vec![v.to_display()],
         };
-        out.push(Value::String(row(&fields)?));
+        // Quoting at most doubles a field: refuse before building a row that cannot fit.
+        let raw: usize = fields.iter().map(|f| f.len() + 3).sum();
+        if total.saturating_add(raw) > max {
+            return Err(too_big());
+        }
+        let r = Value::String(row(&fields)?);
+        total = total.saturating_add(r.approx_bytes());
+        if total > max {
+            return Err(too_big());
+        }
+        out.push(r);
     }
     Ok(out)
 }
@@ -56,7 +73,7 @@ mod tests {
             ),
             Value::Record(Record::new("T").with("Name", "b,c").with("Other", 2i64)),
         ];
-        let out = apply(&BoundArgs::new(), input).expect("ok");
+        let out = apply(&BoundArgs::new(), input, usize::MAX).expect("ok");
         assert_eq!(
             out,
             vec![
@@ -69,8 +86,10 @@ mod tests {
 
     #[test]
     fn scalars_and_empty() {
-        assert!(apply(&BoundArgs::new(), vec![]).expect("ok").is_empty());
-        let out = apply(&BoundArgs::new(), vec!["s".into()]).expect("ok");
+        assert!(apply(&BoundArgs::new(), vec![], usize::MAX)
+            .expect("ok")
+            .is_empty());
+        let out = apply(&BoundArgs::new(), vec!["s".into()], usize::MAX).expect("ok");
         assert_eq!(out, vec![Value::from("\"Value\""), "\"s\"".into()]);
     }
 }

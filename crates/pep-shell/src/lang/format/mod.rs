@@ -27,13 +27,23 @@ pub fn apply(
     args: &BoundArgs,
     input: Vec<Value>,
 ) -> Result<Vec<Value>, LangError> {
+    apply_within(spec_name, args, input, usize::MAX)
+}
+
+/// [`apply`], where a stage that builds text (ConvertTo-Json, ConvertTo-Csv) stops at `max` bytes.
+pub fn apply_within(
+    spec_name: &str,
+    args: &BoundArgs,
+    input: Vec<Value>,
+    max: usize,
+) -> Result<Vec<Value>, LangError> {
     match spec_name.to_ascii_lowercase().as_str() {
         "select-object" => select::apply(args, input),
         "where-object" => where_::apply(args, input),
         "sort-object" => sort::apply(args, input),
         "measure-object" => measure::apply(args, input),
-        "convertto-json" => json::apply(args, input),
-        "convertto-csv" => csv::apply(args, input),
+        "convertto-json" => json::apply(args, input, max),
+        "convertto-csv" => csv::apply(args, input, max),
         "format-table" | "format-list" | "out-default" => Ok(input),
         _ => Err(LangError::new(
             ErrorId::InvalidPipeline,
@@ -117,14 +127,36 @@ fn scalar_lines(v: &Value, out: &mut String) {
 
 /// Renders values as terminal text (`\n` line ends; ends with a newline when non-empty).
 pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
+    render_within(values, how, width, usize::MAX).unwrap_or_default()
+}
+
+/// [`render`], or an error when the text would pass `max` bytes (a table is measured before it
+/// is built: padding can make it far larger than its values).
+pub fn render_within(
+    values: &[Value],
+    how: Render,
+    width: Option<usize>,
+    max: usize,
+) -> Result<String, LangError> {
+    let too_big = || {
+        LangError::new(
+            ErrorId::InvalidInput,
+            crate::bounds::LineLimits::size_error("the output", max),
+        )
+    };
     let mut out = String::new();
     for chunk in chunks(values) {
+        if out.len() > max {
+            return Err(too_big());
+        }
+        let room = max.saturating_sub(out.len());
         match chunk {
             Chunk::Scalar(v) => scalar_lines(v, &mut out),
             Chunk::Records(rs) => match &how {
-                Render::Table(props) => {
-                    out.push_str(&table::render(&rs, &columns(&rs, props), width))
-                }
+                Render::Table(props) => out.push_str(
+                    &table::render_within(&rs, &columns(&rs, props), width, room)
+                        .ok_or_else(too_big)?,
+                ),
                 Render::List(props) => out.push_str(&list::render(&rs, &columns(&rs, props))),
                 Render::Default(spec) => {
                     let own =
@@ -133,7 +165,10 @@ pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
                         Some(s) => {
                             let cols = columns(&rs, &s.properties);
                             match s.view {
-                                View::Table => out.push_str(&table::render(&rs, &cols, width)),
+                                View::Table => out.push_str(
+                                    &table::render_within(&rs, &cols, width, room)
+                                        .ok_or_else(too_big)?,
+                                ),
                                 View::List => out.push_str(&list::render(&rs, &cols)),
                                 View::Text => rs.iter().for_each(|r| {
                                     scalar_lines(&Value::Record((*r).clone()), &mut out)
@@ -143,7 +178,10 @@ pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
                         None => {
                             let cols = columns(&rs, &[]);
                             if cols.len() <= 4 {
-                                out.push_str(&table::render(&rs, &cols, width));
+                                out.push_str(
+                                    &table::render_within(&rs, &cols, width, room)
+                                        .ok_or_else(too_big)?,
+                                );
                             } else {
                                 out.push_str(&list::render(&rs, &cols));
                             }
@@ -153,7 +191,10 @@ pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
             },
         }
     }
-    out
+    if out.len() > max {
+        return Err(too_big());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -53,9 +53,20 @@ fn fit(mut widths: Vec<usize>, limit: Option<usize>) -> Vec<usize> {
 }
 
 /// Renders `records` as a table of `cols`; blank line before and after.
+#[cfg(test)]
 pub fn render(records: &[&Record], cols: &[String], width: Option<usize>) -> String {
+    render_within(records, cols, width, usize::MAX).unwrap_or_default()
+}
+
+/// [`render`], or None when the table would pass `max` bytes (measured before it is built).
+pub fn render_within(
+    records: &[&Record],
+    cols: &[String],
+    width: Option<usize>,
+    max: usize,
+) -> Option<String> {
     if cols.is_empty() {
-        return String::new();
+        return Some(String::new());
     }
     let rows: Vec<Vec<(String, bool)>> = records
         .iter()
@@ -89,6 +100,12 @@ pub fn render(records: &[&Record], cols: &[String], width: Option<usize>) -> Str
         })
         .collect();
     let widths = fit(natural, width);
+    // A cell takes at most its own bytes plus its column's padding.
+    let padding = widths.iter().map(|w| w + 1).sum::<usize>() + 1;
+    let text: usize = rows.iter().flatten().map(|c| c.0.len()).sum();
+    if padding.saturating_mul(rows.len() + 3).saturating_add(text) > max {
+        return None;
+    }
     let line = |cells: Vec<String>| -> String {
         let parts: Vec<String> = cells
             .iter()
@@ -113,7 +130,7 @@ pub fn render(records: &[&Record], cols: &[String], width: Option<usize>) -> Str
         out.push_str(&line(r.into_iter().map(|c| c.0).collect()));
     }
     out.push('\n');
-    out
+    Some(out)
 }
 
 #[cfg(test)]
