@@ -273,8 +273,17 @@ impl Consent {
             unsaved: Mutex::new(None),
         };
         if finish_revocation {
-            consent.write_current()?;
-            let _ = std::fs::remove_file(&revoked_path);
+            // Still no room: the revocation stays in force in memory and the file set aside;
+            // the retry writes it later.
+            match consent.write_current() {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&revoked_path);
+                }
+                Err(e) => {
+                    *consent.unsaved.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("{e:#}"));
+                }
+            }
         }
         Ok(consent)
     }

@@ -152,6 +152,18 @@ impl Transcript {
         Ok(t)
     }
 
+    /// A transcript that could not be created: it records nothing and reports `why` as its
+    /// failure, so the session knows it runs unrecorded (an operator keeps only revocation).
+    pub fn unrecorded(dir: &Path, session_id: &str, why: String) -> Self {
+        Transcript {
+            path: dir.join(format!("{session_id}.txt")),
+            file: None,
+            budget: TranscriptBudget::unlimited(),
+            written: 0,
+            failure: Some(why),
+        }
+    }
+
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path

@@ -52,10 +52,14 @@ impl StampStore {
         let fresh = load_scenario(spec).map_err(|e| e.to_string())?;
         let digest = digest(&resolved_text(&fresh));
         let mut stamp = fresh;
+        // The saved stamp, when it belongs to this scenario, is used as it is: nothing to write
+        // (a start on a full disk must not fail for want of rewriting it).
+        let mut current_on_disk = false;
         if !reset {
             if let Some(saved) = read(state_file)? {
                 if saved.digest == digest {
                     stamp = saved.stamp;
+                    current_on_disk = true;
                 } else if saved.modified {
                     return Err(format!(
                         "{}: holds the repaired stamp of scenario '{}', not of '{}'; start with --reset-stamp to discard it",
@@ -72,11 +76,11 @@ impl StampStore {
             digest,
             inner: RwLock::new(stamp),
         };
-        let modified =
-            !reset && read(state_file)?.is_some_and(|s| s.modified && s.digest == store.digest);
-        store
-            .write_file(&store.read(), modified)
-            .map_err(|e| e.to_string())?;
+        if !current_on_disk {
+            store
+                .write_file(&store.read(), false)
+                .map_err(|e| e.to_string())?;
+        }
         Ok(store)
     }
 

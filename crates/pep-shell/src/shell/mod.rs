@@ -153,7 +153,7 @@ impl Shell {
                 Role::Operator => Writer::Operator,
             },
         };
-        let transcript = Transcript::create(
+        let transcript = match Transcript::create(
             &endpoint.state.transcripts(),
             &TranscriptHeader {
                 start: now,
@@ -166,8 +166,16 @@ impl Shell {
                 kind: kind.as_str(),
             },
             budget,
-        )
-        .map_err(|e| StartError::Io(e.to_string()))?;
+        ) {
+            Ok(t) => t,
+            // An operator is let in unrecorded, to revoke only (fail closed on the action,
+            // never on the revocation); anyone else is refused.
+            Err(e) if identity.role == Role::Operator => {
+                tracing::error!(error = %e, "operator session cannot be recorded; revocation only");
+                Transcript::unrecorded(&endpoint.state.transcripts(), &session_id, e.to_string())
+            }
+            Err(e) => return Err(StartError::Io(e.to_string())),
+        };
         let record = SessionRecord {
             version: RECORD_VERSION,
             session_id: session_id.clone(),
@@ -182,9 +190,12 @@ impl Shell {
             end_reason: None,
             transcript: transcript.path().to_path_buf(),
         };
-        record
-            .save(&endpoint.state)
-            .map_err(|e| StartError::Io(e.to_string()))?;
+        if let Err(e) = record.save(&endpoint.state) {
+            if identity.role != Role::Operator {
+                return Err(StartError::Io(e.to_string()));
+            }
+            tracing::error!(error = %e, "operator session record cannot be written");
+        }
         let workdir = endpoint.workdirs.session(now, &session_id);
         // Only support sessions live under a grant; operators are never ended by it.
         let grant_id = match identity.role {
@@ -313,19 +324,22 @@ impl Shell {
             Role::Operator => {
                 if self.degraded.is_none() {
                     tracing::error!(session = %self.record.session_id, "operator session can no longer be recorded; only revocation remains");
-                    let note = format!(
-                        "WARNING: this session can no longer be recorded ({why}); only {} remain available",
-                        REVOCATION_ONLY.join(", ")
-                    );
-                    reply.output.push_str(&note);
-                    reply.output.push('\n');
-                    self.degraded = Some(why);
                 }
+                reply.output.push_str(&format!(
+                    "WARNING: this session is not being recorded ({why}); only {} remain available\n",
+                    REVOCATION_ONLY.join(", ")
+                ));
+                self.degraded = Some(why);
             }
         }
     }
 
     fn execute_gated(&mut self, line: &str) -> Reply {
+        if let Some(why) = self.transcript.failure() {
+            if self.identity.role == Role::Operator && self.degraded.is_none() {
+                self.degraded = Some(why.to_string());
+            }
+        }
         self.observe_grant();
         if let Some(pending) = self.pending.take() {
             return self.answer(pending, line);

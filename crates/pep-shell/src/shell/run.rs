@@ -105,8 +105,13 @@ impl Shell {
     }
 
     /// Records the reply's output; output that cannot be recorded is not shown (fail closed).
+    /// An operator session that can no longer record runs only the commands that see and revoke
+    /// access ([`super::REVOCATION_ONLY`]); their output is shown with a warning instead.
     pub(super) fn record_output(&mut self, reply: &mut Reply) {
         if let Err(why) = self.transcript.output(&reply.output) {
+            if self.degraded.is_some() {
+                return;
+            }
             reply.output.clear();
             let message = format!("the output could not be recorded, so it is not shown: {why}");
             self.transcript.error(&message);

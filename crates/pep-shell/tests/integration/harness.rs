@@ -36,6 +36,11 @@ impl Pep {
     pub fn start_with(extra: &[&str]) -> Pep {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("state");
+        Self::start_at(dir, state, extra)
+    }
+
+    /// Starts pep on the state directory `state` (keys and the like go in `dir`).
+    pub fn start_at(dir: tempfile::TempDir, state: PathBuf, extra: &[&str]) -> Pep {
         let mut pep = Pep {
             child: None,
             port: 0,
@@ -90,6 +95,29 @@ impl Pep {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends SIGTERM and waits (up to `timeout`) for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     /// Whether the server process is still running.
     pub fn alive(&mut self) -> bool {
         match self.child.as_mut() {
@@ -123,7 +151,8 @@ impl Pep {
         Key { private }
     }
 
-    fn ssh_base(&self, key: &Key) -> Command {
+    /// The OpenSSH client set up for this server and key (add options, destination, command).
+    pub fn ssh_base(&self, key: &Key) -> Command {
         let mut c = Command::new("ssh");
         c.args(["-F", "/dev/null", "-p"])
             .arg(self.port.to_string())

@@ -6,5 +6,6 @@ mod harness;
 mod history;
 mod hostile;
 mod limits;
+mod operator_control;
 mod pty;
 mod scenarios;
