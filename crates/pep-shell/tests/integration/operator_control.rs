@@ -335,6 +335,7 @@ fn identity_removal_ends_live_sessions_and_connections_within_a_second() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = master.kill();
+    let _ = master.wait();
     assert!(gone, "the multiplexed connection ended");
 }
 
@@ -446,6 +447,7 @@ fn a_client_that_stops_reading_is_cut_off_at_revocation() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     let took = ended.expect("the connection was cut although the client never read");
     assert!(took < Duration::from_secs(4), "{took:?}");
     let all = pep.transcripts();
