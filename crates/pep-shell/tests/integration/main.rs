@@ -6,6 +6,7 @@ mod harness;
 mod history;
 mod hostile;
 mod limits;
+mod lockout;
 mod operator_control;
 mod pty;
 mod scenarios;
