@@ -6,6 +6,7 @@ use crate::bounds::LineLimits;
 use crate::clock::Clock;
 use crate::consent::Consent;
 use crate::identity_watch::IdentityWatch;
+use crate::redact::Redactor;
 use crate::state::StateDir;
 use anyhow::{Context, Result};
 use azs_support::catalog::{self, Catalog, Profile};
@@ -43,6 +44,8 @@ pub struct EndpointOptions {
     pub state_headroom: u64,
     /// What one line and one session may grow to.
     pub line_limits: LineLimits,
+    /// Extra redaction patterns (`--redact-pattern`), added to the built-in ones.
+    pub redact_patterns: Vec<String>,
 }
 
 impl Default for EndpointOptions {
@@ -57,6 +60,7 @@ impl Default for EndpointOptions {
             state_budget: DEFAULT_STATE_BUDGET,
             state_headroom: DEFAULT_STATE_HEADROOM,
             line_limits: LineLimits::default(),
+            redact_patterns: Vec::new(),
         }
     }
 }
@@ -85,11 +89,14 @@ pub struct Endpoint {
     pub shutdown: tokio::sync::watch::Sender<Option<String>>,
     /// Sessions started and not yet finished.
     pub live: std::sync::atomic::AtomicUsize,
+    /// The pattern pass over everything recorded.
+    pub redactor: Arc<Redactor>,
 }
 
 impl Endpoint {
     /// Loads everything; errors are fit to print and exit on.
     pub fn open(opts: &EndpointOptions, clock: Clock) -> Result<Arc<Self>> {
+        let redactor = Arc::new(Redactor::new(&opts.redact_patterns).map_err(anyhow::Error::msg)?);
         let state = StateDir::open(&opts.state)?;
         let catalog = match &opts.catalog {
             Some(dir) => catalog::load_dir(dir, opts.profile),
@@ -122,6 +129,7 @@ impl Endpoint {
             identities: IdentityWatch::new(&identities),
             shutdown: tokio::sync::watch::channel(None).0,
             live: std::sync::atomic::AtomicUsize::new(0),
+            redactor,
         }))
     }
 

@@ -19,6 +19,7 @@ pub mod identity_watch;
 pub mod lang;
 pub mod line_editor;
 pub mod operator_commands;
+pub mod redact;
 pub mod server;
 pub mod session_end;
 pub mod session_task;

@@ -82,6 +82,11 @@ enum Command {
         /// Connections still authenticating from one source address.
         #[arg(long, default_value_t = AdmissionLimits::default().per_source)]
         max_unauthenticated_per_source: usize,
+        /// A regular expression whose matches are replaced by *** in transcripts, beside the
+        /// built-in ones (SAS signatures, token parameters). Repeatable; a pattern that does not
+        /// compile stops the server.
+        #[arg(long = "redact-pattern", value_name = "REGEX")]
+        redact_patterns: Vec<String>,
         /// Connections one identity may hold at once.
         #[arg(long, default_value_t = AdmissionLimits::default().per_identity)]
         max_connections_per_identity: usize,
@@ -163,6 +168,7 @@ fn run() -> Result<()> {
             max_unauthenticated,
             max_unauthenticated_per_source,
             max_connections_per_identity,
+            redact_patterns,
             login_grace_secs,
             idle_timeout_secs,
         } => {
@@ -191,6 +197,7 @@ fn run() -> Result<()> {
                     max_output_bytes: max_output_mb.max(1).saturating_mul(1 << 20),
                     max_transcript_bytes: max_transcript_mb.max(1).saturating_mul(1 << 20),
                 },
+                redact_patterns,
             };
             raise_descriptor_limit();
             let runtime = tokio::runtime::Builder::new_multi_thread()

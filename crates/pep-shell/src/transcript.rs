@@ -36,16 +36,17 @@
 //!
 //! Every recorded text passes through `azs_support::escape::escape_text`: control characters
 //! appear as `\x1b`-style escapes and invisible ones as `\u{200b}`, never raw, so a transcript cannot rewrite the terminal of whoever reads
-//! it. Secrets are redacted before writing ([`redact`]): SAS signatures and token parameters.
+//! it. Secrets are redacted before writing (`crate::redact`): the caller masks secret parameters from
+//! the binding, and the pattern pass here covers everything recorded.
 
+use crate::redact::Redactor;
 use azs_support::disk_budget::{DiskBudget, WriteClass};
 use azs_support::escape::escape_text as escape;
 use chrono::{DateTime, SecondsFormat, Utc};
-use regex::Regex;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const RULE: &str = "**********************";
 /// Bytes of the cap kept for refusals, notes and the end block once output no longer fits.
@@ -62,9 +63,11 @@ pub enum Writer {
     Operator,
 }
 
-/// Where a transcript's writes are charged and how far it may grow.
+/// Where a transcript's writes are charged, how far it may grow, and what it redacts.
 #[derive(Clone)]
-pub struct TranscriptBudget {
+pub struct TranscriptPolicy {
+    /// The pattern pass over everything recorded.
+    pub redactor: Arc<Redactor>,
     /// The endpoint's disk budget.
     pub disk: Arc<DiskBudget>,
     /// Bytes this transcript may take.
@@ -73,10 +76,11 @@ pub struct TranscriptBudget {
     pub writer: Writer,
 }
 
-impl TranscriptBudget {
-    /// No limits (tests).
-    pub fn unlimited() -> Self {
-        TranscriptBudget {
+impl TranscriptPolicy {
+    /// For a transcript that records nothing: no limits, redacting nothing.
+    fn unrecorded() -> Self {
+        TranscriptPolicy {
+            redactor: Arc::new(Redactor::empty()),
             disk: Arc::new(DiskBudget::unlimited()),
             cap: u64::MAX,
             writer: Writer::Operator,
@@ -108,7 +112,7 @@ pub struct TranscriptHeader<'a> {
 pub struct Transcript {
     path: PathBuf,
     file: Option<File>,
-    budget: TranscriptBudget,
+    policy: TranscriptPolicy,
     written: u64,
     failure: Option<String>,
 }
@@ -119,7 +123,7 @@ impl Transcript {
     pub fn create(
         dir: &Path,
         h: &TranscriptHeader<'_>,
-        budget: TranscriptBudget,
+        policy: TranscriptPolicy,
     ) -> std::io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(format!("{}.txt", h.session_id));
@@ -131,7 +135,7 @@ impl Transcript {
         let mut t = Transcript {
             path,
             file: Some(file),
-            budget,
+            policy,
             written: 0,
             failure: None,
         };
@@ -158,7 +162,7 @@ impl Transcript {
         Transcript {
             path: dir.join(format!("{session_id}.txt")),
             file: None,
-            budget: TranscriptBudget::unlimited(),
+            policy: TranscriptPolicy::unrecorded(),
             written: 0,
             failure: Some(why),
         }
@@ -179,18 +183,18 @@ impl Transcript {
         self.written
             .saturating_add(bytes)
             .saturating_add(RECORD_RESERVE)
-            <= self.budget.cap
+            <= self.policy.cap
     }
 
     /// The cap, for messages.
     pub fn cap(&self) -> u64 {
-        self.budget.cap
+        self.policy.cap
     }
 
     /// Writes an audit record (header, invocation, refusal, note, end). A record that cannot be
     /// written fails the transcript.
     fn write(&mut self, text: &str) {
-        let class = match self.budget.writer {
+        let class = match self.policy.writer {
             Writer::Support => WriteClass::Record,
             Writer::Operator => WriteClass::Operator,
         };
@@ -212,13 +216,13 @@ impl Transcript {
             return Ok(());
         };
         let n = text.len() as u64;
-        if self.written.saturating_add(n) > self.budget.cap {
+        if self.written.saturating_add(n) > self.policy.cap {
             return Err(format!(
                 "the session's transcript reached its limit of {} (pep serve --max-transcript-mb)",
-                azs_support::disk_budget::human(self.budget.cap)
+                azs_support::disk_budget::human(self.policy.cap)
             ));
         }
-        self.budget
+        self.policy
             .disk
             .charge(n, class)
             .map_err(|e| e.to_string())?;
@@ -228,7 +232,7 @@ impl Transcript {
                 Ok(())
             }
             Err(e) => {
-                self.budget.disk.release(n);
+                self.policy.disk.release(n);
                 let why = format!("the transcript could not be written: {e}");
                 self.failure = Some(why.clone());
                 Err(why)
@@ -248,13 +252,13 @@ impl Transcript {
             "[{}] PS>CommandInvocation({}): \"{}\"\n",
             stamp(at),
             escape(command),
-            escape(&redact(line))
+            escape(&self.policy.redactor.redact(line))
         );
         for (name, value) in bindings {
             let shown = if is_secret_param(name) {
                 "***".to_string()
             } else {
-                escape(&redact(value))
+                escape(&self.policy.redactor.redact(value))
             };
             s.push_str(&format!(
                 ">> ParameterBinding({}): name=\"{}\"; value=\"{}\"\n",
@@ -274,10 +278,10 @@ impl Transcript {
         }
         let mut s = String::new();
         for line in text.lines() {
-            s.push_str(&escape(&redact(line)));
+            s.push_str(&escape(&self.policy.redactor.redact(line)));
             s.push('\n');
         }
-        let class = match self.budget.writer {
+        let class = match self.policy.writer {
             Writer::Support => WriteClass::Bulk,
             Writer::Operator => WriteClass::Operator,
         };
@@ -286,7 +290,10 @@ impl Transcript {
 
     /// An error a command reported.
     pub fn error(&mut self, message: &str) {
-        self.write(&format!(">> Error: {}\n", escape(&redact(message))));
+        self.write(&format!(
+            ">> Error: {}\n",
+            escape(&self.policy.redactor.redact(message))
+        ));
     }
 
     /// A line refused before anything ran (a long line is recorded cut, saying how much).
@@ -294,8 +301,8 @@ impl Transcript {
         self.write(&format!(
             "[{}] PS>Refused: \"{}\"\n>> Reason: {}\n",
             stamp(at),
-            cut(&escape(&redact(line))),
-            cut(&escape(&redact(reason)))
+            cut(&escape(&self.policy.redactor.redact(line))),
+            cut(&escape(&self.policy.redactor.redact(reason)))
         ));
     }
 
@@ -306,7 +313,11 @@ impl Transcript {
 
     /// A note (consent prompts, answers).
     pub fn note(&mut self, at: DateTime<Utc>, text: &str) {
-        self.write(&format!("[{}] >> {}\n", stamp(at), escape(&redact(text))));
+        self.write(&format!(
+            "[{}] >> {}\n",
+            stamp(at),
+            escape(&self.policy.redactor.redact(text))
+        ));
     }
 
     /// Writes the end block and closes the file.
@@ -348,24 +359,6 @@ fn is_secret_param(name: &str) -> bool {
     n.contains("token") || n.contains("sas") || n.contains("password") || n.contains("secret")
 }
 
-/// Removes secrets from free text: SAS `sig=` values and `-...Token`/`-...Sas...` arguments.
-pub fn redact(s: &str) -> String {
-    static SIG: OnceLock<Option<Regex>> = OnceLock::new();
-    static TOKEN: OnceLock<Option<Regex>> = OnceLock::new();
-    let sig = SIG.get_or_init(|| Regex::new(r"(?i)(sig=)[^&\s'\x22]+").ok());
-    let token = TOKEN.get_or_init(|| {
-        Regex::new(r#"(?i)(-[A-Za-z]*(?:token|sasuri|password|secret)[A-Za-z]*[:\s]+)('[^']*'|"[^"]*"|\S+)"#).ok()
-    });
-    let mut out = s.to_string();
-    if let Some(re) = sig {
-        out = re.replace_all(&out, "${1}REDACTED").into_owned();
-    }
-    if let Some(re) = token {
-        out = re.replace_all(&out, "${1}***").into_owned();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,15 +369,6 @@ mod tests {
         assert_eq!(escape("Node\u{200B}01"), "Node\\u{200b}01");
         assert_eq!(escape("x\u{202E}y"), "x\\u{202e}y");
         assert_eq!(escape("plain ünïcode"), "plain ünïcode");
-    }
-
-    #[test]
-    fn redacts_secrets() {
-        let r = redact("Send -OutputSasUri 'https://a/c?sv=1&sig=abc%2Fdef&se=2' -x");
-        assert!(!r.contains("abc%2Fdef"), "{r}");
-        let r = redact("Unlock-SupportSession -ResponseToken AAAAsecret");
-        assert!(!r.contains("AAAAsecret"), "{r}");
-        assert!(redact("https://x?sig=zz").ends_with("sig=REDACTED"));
     }
 
     #[test]
@@ -403,7 +387,10 @@ mod tests {
                 remote: "127.0.0.1:1",
                 kind: "exec",
             },
-            TranscriptBudget::unlimited(),
+            TranscriptPolicy {
+                writer: Writer::Operator,
+                ..TranscriptPolicy::unrecorded()
+            },
         )
         .expect("create");
         t.invocation(

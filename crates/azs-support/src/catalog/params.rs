@@ -138,6 +138,7 @@ pub(super) fn convert_param(raw: RawParam) -> Result<ParamSpec, ParamError> {
         validate_pattern,
         range,
         default: None,
+        secret: raw.secret,
         help: raw.help.trim().to_string(),
     };
     if let Some(value) = raw.default {

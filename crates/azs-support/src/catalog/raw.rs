@@ -93,6 +93,8 @@ pub(super) struct RawParam {
     pub(super) range: Option<Vec<i64>>,
     #[serde(default)]
     pub(super) default: Option<toml::Value>,
+    #[serde(default)]
+    pub(super) secret: bool,
     pub(super) help: String,
 }
 

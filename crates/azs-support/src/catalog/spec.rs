@@ -92,6 +92,9 @@ pub struct ParamSpec {
     /// Default value as the catalog writes it (documentation, and bound when the parameter is
     /// absent). Stored as text and converted like user input.
     pub default: Option<String>,
+    /// A secret (tokens, SAS URIs): its value never reaches a transcript or log, however it is
+    /// given (named, abbreviated, positionally, with a colon).
+    pub secret: bool,
     /// One-line help.
     pub help: String,
 }

@@ -33,6 +33,7 @@ fn common_params(spec: &CommandSpec) -> Vec<ParamSpec> {
             validate_pattern: None,
             range: None,
             default: None,
+            secret: false,
             help: String::new(),
         })
         .collect()

@@ -17,6 +17,7 @@ pub fn p(name: &str, kind: ParamType) -> ParamSpec {
         validate_pattern: None,
         range: None,
         default: None,
+        secret: false,
         help: format!("The {name}."),
     }
 }

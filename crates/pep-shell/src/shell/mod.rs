@@ -24,7 +24,7 @@ use crate::endpoint::Endpoint;
 use crate::history::{LevelChange, SessionRecord, RECORD_VERSION};
 use crate::identity::{Identity, Role};
 use crate::lang;
-use crate::transcript::{Transcript, TranscriptBudget, TranscriptHeader, Writer};
+use crate::transcript::{Transcript, TranscriptHeader, TranscriptPolicy, Writer};
 use azs_support::catalog::CommandSpec;
 use azs_support::workdir::WorkingDirectory;
 use pending::Pending;
@@ -145,7 +145,8 @@ impl Shell {
             (Role::Support, Some(a)) => a.level().as_str().to_string(),
             (Role::Support, None) => "none".to_string(),
         };
-        let budget = TranscriptBudget {
+        let budget = TranscriptPolicy {
+            redactor: endpoint.redactor.clone(),
             disk: endpoint.budget.clone(),
             cap: endpoint.limits.max_transcript_bytes,
             writer: match identity.role {
@@ -253,8 +254,9 @@ impl Shell {
     }
 
     fn refuse(&mut self, line: &str, message: String) -> Reply {
+        let shown = crate::redact::secret_line(line, &self.endpoint.catalog);
         self.transcript
-            .refused(self.endpoint.clock.now(), line, &message);
+            .refused(self.endpoint.clock.now(), &shown, &message);
         Reply {
             error: Some(message),
             ..Reply::default()
@@ -390,7 +392,11 @@ impl Shell {
         for (spec, call) in specs.iter().zip(&pipeline.elements) {
             match lang::bind(spec, call) {
                 Ok(b) => bound.push(b),
-                Err(e) => return self.refuse(line, format!("{}: {e}", spec.name)),
+                Err(e) => {
+                    let message =
+                        crate::redact::mask_values(&format!("{}: {e}", spec.name), spec, call);
+                    return self.refuse(line, message);
+                }
             }
         }
         if self.degraded.is_none() && !self.transcript.has_room_for(limits.max_output_bytes as u64)

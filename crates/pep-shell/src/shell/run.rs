@@ -26,12 +26,26 @@ impl Shell {
     ) -> Reply {
         let limits = self.endpoint.limits;
         let now = self.endpoint.clock.now();
+        // Secrets leave the record here, from the binding: the catalog says which they are.
+        let shown = crate::redact::secret_line(line, &self.endpoint.catalog);
         for (spec, args) in specs.iter().zip(&bound) {
             let bindings: Vec<(String, String)> = args
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_display()))
+                .map(|(k, v)| {
+                    let secret = spec
+                        .parameters
+                        .iter()
+                        .any(|p| p.secret && p.name.eq_ignore_ascii_case(k));
+                    let value = if secret {
+                        crate::redact::MASK.to_string()
+                    } else {
+                        v.to_display()
+                    };
+                    (k.to_string(), value)
+                })
                 .collect();
-            self.transcript.invocation(now, &spec.name, line, &bindings);
+            self.transcript
+                .invocation(now, &spec.name, &shown, &bindings);
         }
         let first = &specs[0];
         let mut reply = Reply::default();

@@ -545,3 +545,46 @@ fn clearing_the_parent_working_directory_spares_live_sessions_and_needs_a_day() 
     live.wait_for("mine_", Duration::from_secs(10))
         .expect("the live session's file is still there");
 }
+
+#[test]
+fn secrets_never_reach_the_transcript_however_they_are_given() {
+    let pep = Pep::start_with(&["--redact-pattern", "CASE-[0-9]{6}"]);
+    let op = pep.identity("operator", "olivia");
+    for line in [
+        "Unlock-SupportSession SECRETpositional1",
+        "Unlock-SupportSession -Resp SECRETabbreviated2",
+        "Unlock-SupportSession -ResponseToken:SECRETcolon3",
+        "Unlock-SupportSession 'SECRET spaced 4'",
+        "Get-AzureStackLog -OutputSasUri 'https://a.blob.core.windows.net/c?sv=1&%73ig%3DSECRETencoded5&se=2'",
+        "Get-AzsSupportStampVersion CASE-123456",
+    ] {
+        let _ = pep.exec(&op, line);
+    }
+    let all = pep.transcripts();
+    assert!(all.contains("Unlock-SupportSession"), "{all}");
+    assert!(!all.contains("SECRET"), "{all}");
+    assert!(!all.contains("CASE-123456"), "{all}");
+}
+
+#[test]
+fn a_bad_redaction_pattern_stops_the_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(PEP)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--redact-pattern",
+            "(unclosed",
+            "--state",
+        ])
+        .arg(dir.path().join("state"))
+        .output()
+        .expect("pep");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--redact-pattern") && err.contains("(unclosed"),
+        "{err}"
+    );
+}
