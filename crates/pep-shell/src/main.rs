@@ -284,14 +284,6 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tracing::info!(signal, "shutting down");
     };
     server::serve(listener, endpoint.clone(), key, limits, shutdown).await?;
-    endpoint.shutdown.send_replace(Some(
-        "the endpoint is shutting down; the session has ended".into(),
-    ));
-    // Sessions end on their own tasks: wait (bounded) until their records are closed.
-    let until = tokio::time::Instant::now() + Duration::from_secs(3);
-    while endpoint.live_sessions() > 0 && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     endpoint.consent.flush();
     Ok(())
 }

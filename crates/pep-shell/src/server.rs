@@ -90,7 +90,10 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => {
+                drain(&endpoint, &connections, limits.max_connections).await;
+                return Ok(());
+            }
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -188,6 +191,22 @@ pub async fn serve(
                 }
             }
         });
+    }
+}
+
+/// Stops the endpoint: every session and connection ends with the reason (sessions close their
+/// transcripts and records), and the server waits — at most [`DRAIN_LIMIT`] — until the
+/// connections have delivered their last words and closed.
+async fn drain(endpoint: &Endpoint, connections: &Semaphore, max: usize) {
+    const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+    endpoint.shutdown.send_replace(Some(
+        "the endpoint is shutting down; the session has ended".into(),
+    ));
+    let until = tokio::time::Instant::now() + DRAIN_LIMIT;
+    while tokio::time::Instant::now() < until
+        && (connections.available_permits() < max || endpoint.live_sessions() > 0)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
