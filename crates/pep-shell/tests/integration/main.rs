@@ -6,5 +6,7 @@ mod harness;
 mod history;
 mod hostile;
 mod limits;
+mod logging;
 mod pty;
 mod scenarios;
+mod ssh_audit;
