@@ -10,7 +10,9 @@ use pep_shell::endpoint::{
     Endpoint, EndpointOptions, DEFAULT_STATE_BUDGET, DEFAULT_STATE_HEADROOM, DEFAULT_WORKDIR_QUOTA,
 };
 use pep_shell::identity::{IdentityStore, Role};
+use pep_shell::logging::{self, LogFormat};
 use pep_shell::server::{self, Limits, DEFAULT_IDLE_TIMEOUT};
+use pep_shell::ssh_algorithms::KexPolicy;
 use pep_shell::state::StateDir;
 use pep_shell::{history, host_key};
 use std::io::Write;
@@ -96,6 +98,13 @@ enum Command {
         /// Seconds an interactive session may sit without input before it ends (0: never).
         #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs())]
         idle_timeout_secs: u64,
+        /// Key exchanges offered: `compatible` adds curve25519 for clients without ML-KEM
+        /// (OpenSSH before 9.9); `post-quantum` offers only mlkem768x25519-sha256.
+        #[arg(long, value_enum, default_value_t = KexPolicy::Compatible)]
+        kex: KexPolicy,
+        /// Log line format on stderr (text is coloured only on a terminal).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Manage the identities that may connect.
     Identity {
@@ -171,14 +180,10 @@ fn run() -> Result<()> {
             redact_patterns,
             login_grace_secs,
             idle_timeout_secs,
+            kex,
+            log_format,
         } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+            logging::init(log_format);
             let opts = EndpointOptions {
                 state,
                 scenario,
@@ -215,6 +220,7 @@ fn run() -> Result<()> {
                 login_grace: Duration::from_secs(login_grace_secs.max(1)),
                 idle_timeout: (idle_timeout_secs > 0)
                     .then(|| Duration::from_secs(idle_timeout_secs)),
+                kex,
             };
             runtime.block_on(serve(listen, opts, limits))
         }

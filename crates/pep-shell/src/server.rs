@@ -18,8 +18,9 @@ use crate::endpoint::Endpoint;
 use crate::identity::{Identity, IdentityStore};
 use crate::session_end;
 use crate::session_task::{ChanEvent, SessionTask, StartKind};
+use crate::ssh_algorithms::{self, KexPolicy};
 use anyhow::Result;
-use russh::keys::PrivateKey;
+use russh::keys::{HashAlg, PrivateKey};
 use russh::server::{Auth, Handle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, Disconnect};
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ const MAX_CHANNELS: usize = 4;
 /// How long an interactive session may wait for input before it ends.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// Connection limits.
+/// Connection limits, and the key exchanges the listener offers.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Connections at once.
@@ -51,6 +52,8 @@ pub struct Limits {
     pub login_grace: Duration,
     /// An interactive session with no input for this long ends (None: never).
     pub idle_timeout: Option<Duration>,
+    /// Key exchanges offered (see `ssh_algorithms`).
+    pub kex: KexPolicy,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             admission: AdmissionLimits::default(),
             login_grace: Duration::from_secs(30),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            kex: KexPolicy::default(),
         }
     }
 }
@@ -83,6 +87,7 @@ pub async fn serve(
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         nodelay: true,
+        preferred: ssh_algorithms::preferred(limits.kex),
         ..Default::default()
     });
     let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -313,6 +318,12 @@ impl russh::server::Handler for ConnHandler {
         Ok(if self.lookup(offer.public_key).is_some() {
             Auth::Accept
         } else {
+            tracing::warn!(
+                peer = %self.peer,
+                algorithm = %offer.algorithm,
+                fingerprint = %offer.public_key.fingerprint(HashAlg::Sha256),
+                "authentication refused: key not registered"
+            );
             Auth::reject()
         })
     }
@@ -334,7 +345,16 @@ impl russh::server::Handler for ConnHandler {
                 self.identity = Some(identity);
                 Ok(Auth::Accept)
             }
-            _ => Ok(Auth::reject()),
+            Some(_) => Ok(Auth::reject()),
+            None => {
+                tracing::warn!(
+                    peer = %self.peer,
+                    algorithm = %key.algorithm,
+                    fingerprint = %key.public_key.fingerprint(HashAlg::Sha256),
+                    "authentication refused: key no longer registered"
+                );
+                Ok(Auth::reject())
+            }
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Pep {
     pub state: PathBuf,
     pub dir: tempfile::TempDir,
     pub extra_args: Vec<String>,
+    /// Everything the server wrote to stderr (its log), across restarts.
+    log: Arc<Mutex<Vec<u8>>>,
 }
 
 /// A key pair made by ssh-keygen.
@@ -47,6 +49,7 @@ impl Pep {
             state,
             dir,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            log: Arc::default(),
         };
         pep.spawn();
         pep
@@ -63,9 +66,21 @@ impl Pep {
             .args(&self.extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn pep");
+        // Keep the server's log for `log()`, and pass it on to the test's (captured) stderr.
+        let stderr = child.stderr.take().expect("stderr");
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                eprint!("{}", String::from_utf8_lossy(&line));
+                log.lock().expect("lock").extend_from_slice(&line);
+                line.clear();
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
@@ -116,6 +131,26 @@ impl Pep {
         let _ = c.kill();
         let _ = c.wait();
         None
+    }
+
+    /// The server's log (its stderr) so far, as written.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().expect("lock")).into_owned()
+    }
+
+    /// Waits until the server's log contains `needle`; returns the whole log either way.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if start.elapsed() > timeout {
+                return Err(log);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Whether the server process is still running.

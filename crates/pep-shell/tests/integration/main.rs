@@ -7,6 +7,8 @@ mod history;
 mod hostile;
 mod limits;
 mod lockout;
+mod logging;
 mod operator_control;
 mod pty;
 mod scenarios;
+mod ssh_audit;
