@@ -168,7 +168,7 @@ fn revocation_with_a_full_state_disk_ends_sessions_and_survives_restart() {
     assert!(d.ok(), "{d:?}");
     let took = ended_within(&mut live, "consent was revoked", Duration::from_secs(1));
     assert!(
-        start.elapsed() < Duration::from_secs(3) && took < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(3) && took < Duration::from_secs(1),
         "{took:?}"
     );
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
@@ -200,7 +200,8 @@ fn a_revocation_that_cannot_be_written_is_in_force_and_kept_at_restart() {
     let d = pep.exec(&op, "Disable-RemoteSupport");
     assert!(d.ok(), "the operator can still revoke: {d:?}");
     assert!(d.stdout.contains("WARNING"), "told it is not saved: {d:?}");
-    ended_within(&mut live, "consent was revoked", Duration::from_secs(1));
+    let took = ended_within(&mut live, "consent was revoked", Duration::from_secs(1));
+    assert!(took < Duration::from_secs(1), "{took:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
     assert_eq!(r.status, Some(1), "new logins refused: {r:?}");
     // A restart while the disk is still full keeps remote support revoked.
