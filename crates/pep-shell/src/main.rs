@@ -125,6 +125,7 @@ enum ProfileArg {
 enum IdentityAction {
     /// Register a public key as an operator or support identity.
     Add {
+        /// State directory (created if missing).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
         #[arg(long, value_parser = ["operator", "support"])]
@@ -137,11 +138,13 @@ enum IdentityAction {
     },
     /// List identities.
     List {
+        /// State directory (must exist).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
     },
     /// Remove an identity by name.
     Remove {
+        /// State directory (must exist).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
         #[arg(long)]
@@ -229,6 +232,14 @@ fn run() -> Result<()> {
 }
 
 async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Result<()> {
+    // One server per state directory, held until this function returns; then, before anything is
+    // written, the leftovers of atomic writes a killed process never finished.
+    let state = StateDir::open(&opts.state)?;
+    let _serve_lock = state.lock_for_serving()?;
+    let stale = state.remove_stale_temp_files()?;
+    if stale > 0 {
+        tracing::info!(removed = stale, "removed unfinished temporary files");
+    }
     let endpoint = Endpoint::open(&opts, Clock::system())?;
     let key = host_key::load_or_create(&endpoint.state.host_key())?;
     let removed = history::maintain(&endpoint.state, endpoint.clock.now());
@@ -332,7 +343,7 @@ fn identity(action: IdentityAction) -> Result<()> {
             );
         }
         IdentityAction::List { state } => {
-            let state = StateDir::open(&state)?;
+            let state = StateDir::open_existing(&state)?;
             let all = IdentityStore::load(&state.identities())?;
             println!("{:<24} {:<9} {:<52} ADDED", "NAME", "ROLE", "FINGERPRINT");
             for i in all {
@@ -346,7 +357,7 @@ fn identity(action: IdentityAction) -> Result<()> {
             }
         }
         IdentityAction::Remove { state, name } => {
-            let state = StateDir::open(&state)?;
+            let state = StateDir::open_existing(&state)?;
             if IdentityStore::remove(&state.identities(), &name)? {
                 println!("removed {name}");
             } else {

@@ -1,20 +1,34 @@
-//! The state directory: where everything that outlives a process is kept, and how it is written.
+//! The state directory: where everything that outlives a process is kept, how it is written, and
+//! who may use it at once.
 //!
-//! Layout (all under `--state DIR`, default `./pep-state`, created 0700):
+//! Layout (all under `--state DIR`, default `./pep-state`, created 0700 by `pep serve` and
+//! `pep identity add`; `pep identity list|remove` only open one that exists):
 //! - `host_key`             ed25519 host key, OpenSSH private-key format, 0600, made on first start
 //! - `identities.json`      who may connect (`identity.rs`, format version 1)
+//! - `identities.lock`      empty, 0600: `pep identity add|remove` hold an exclusive `flock` on it
+//!   (`File::lock`) across their read-modify-write of `identities.json`, so none is lost
+//! - `serve.lock`           0600, the decimal pid of the `pep serve` holding an exclusive `flock`
+//!   on it for its whole life (`File::try_lock`): one server per state directory. The lock, not
+//!   the file, is what counts: the file stays after the server ends, and the next one reuses it
 //! - `consent.json`         remote-support grants (`consent.rs`, format version 1)
 //! - `sessions/<id>.json`   one record per session (`history.rs`, format version 1)
 //! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1)
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
 //! - `workdirs/<ts>-<id>/`  per-session working directories (`azs_support::workdir`)
+//! - `.pep-tmp-*`           (root and `sessions/`) atomic writes under way, or left by a process
+//!   killed during one: `pep serve` removes them at start, holding `serve.lock`, before writing
 //!
-//! Files that are rewritten (identities, consent, session records) are replaced atomically: written
-//! to a temporary file in the same directory, synced, renamed over the old one, and the directory
-//! synced, so a crash leaves either the old or the new version, never a torn one.
+//! Files that are rewritten (identities, consent, session records, stamp, host key) are replaced
+//! atomically: written to a temporary file `.pep-tmp-*` in the same directory, created 0600,
+//! synced, renamed over the old one, and the directory synced, so a crash leaves either the old or
+//! the new version, never a torn one, and never one readable by others.
+//!
+//! Readers need no lock: a rename is atomic, so they see the old file or the new one.
 
-use anyhow::{Context, Result};
-use std::fs;
+use anyhow::{bail, Context, Result};
+use azs_support::atomic_file::TEMP_PREFIX;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The state directory's paths.
@@ -37,6 +51,79 @@ impl StateDir {
         })
     }
 
+    /// Opens a state directory that must exist already (commands that only read or remove).
+    pub fn open_existing(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            bail!("no state directory at {}", root.display());
+        }
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Claims the directory for one `pep serve`: an exclusive lock on `serve.lock`, held until the
+    /// returned guard is dropped (in practice, the process's end). Refused while another process
+    /// holds it, naming that process.
+    pub fn lock_for_serving(&self) -> Result<ServeLock> {
+        let path = self.root.join("serve.lock");
+        // Not truncated on open: the pid in it belongs to the holder until we hold the lock.
+        let mut file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = match text.trim().parse::<u32>() {
+                    Ok(pid) => format!("pid {pid}"),
+                    Err(_) => "pid unknown".to_string(),
+                };
+                bail!(
+                    "the state directory {} is in use by another pep serve ({holder})",
+                    self.root.display()
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+        let write_pid = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "{}", std::process::id())?;
+            file.sync_all()
+        };
+        write_pid(&mut file).with_context(|| format!("writing {}", path.display()))?;
+        Ok(ServeLock { _file: file })
+    }
+
+    /// Removes the temporary files of atomic writes that never finished (`.pep-tmp-*` in the root
+    /// and `sessions/`). Only safe while nothing else writes there: call it holding the serve
+    /// lock, before writing anything. Returns how many it removed.
+    pub fn remove_stale_temp_files(&self) -> Result<usize> {
+        let mut removed = 0;
+        for dir in [self.root.clone(), self.sessions()] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+            };
+            for entry in entries {
+                let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+                let stale = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+                    && entry.file_type().is_ok_and(|t| t.is_file());
+                if stale {
+                    fs::remove_file(entry.path())
+                        .with_context(|| format!("removing {}", entry.path().display()))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// The root.
     pub fn root(&self) -> &Path {
         &self.root
@@ -48,6 +135,10 @@ impl StateDir {
     /// The identities file.
     pub fn identities(&self) -> PathBuf {
         self.root.join("identities.json")
+    }
+    /// The lock serializing changes to the identities file.
+    pub fn identities_lock(&self) -> PathBuf {
+        identities_lock_for(&self.identities())
     }
     /// The consent file.
     pub fn consent(&self) -> PathBuf {
@@ -69,6 +160,40 @@ impl StateDir {
     pub fn workdirs(&self) -> PathBuf {
         self.root.join("workdirs")
     }
+}
+
+/// The exclusive hold of a state directory by one `pep serve`; released when dropped.
+#[derive(Debug)]
+pub struct ServeLock {
+    _file: File,
+}
+
+/// An exclusive lock on a lock file, held until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+/// Takes an exclusive lock on `path` (created 0600, empty, if missing), waiting for any holder.
+pub fn lock_exclusive(path: &Path) -> Result<FileLock> {
+    let file = open_lock_file(path)?;
+    file.lock()
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(FileLock { _file: file })
+}
+
+/// The lock file beside an identities file (`identities.json` → `identities.lock`).
+pub fn identities_lock_for(identities: &Path) -> PathBuf {
+    identities.with_extension("lock")
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 /// Replaces `path` with `bytes` atomically (see `azs_support::atomic_file`).
@@ -98,5 +223,85 @@ mod tests {
             4,
             "three folders and the file, no temp files left"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_written_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let s = StateDir::open(&tmp.path().join("st")).expect("open");
+        let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        crate::identity::IdentityStore::add(
+            &s.identities(),
+            "alice",
+            crate::identity::Role::Operator,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsrk4gbpXdmDHSyXQ2GbNQTz7Kpm4vCBz1F7uI1r1Bl t",
+        )
+        .expect("add");
+        crate::host_key::load_or_create(&s.host_key()).expect("host key");
+        let record = s.sessions().join("x.json");
+        atomic_write(&record, b"{}", 0o600).expect("write");
+        for p in [s.identities(), s.identities_lock(), s.host_key(), record] {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+        let _lock = s.lock_for_serving().expect("lock");
+        assert_eq!(mode(&s.root().join("serve.lock")), 0o600);
+    }
+
+    #[test]
+    fn one_server_per_state_directory() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let s = StateDir::open(&tmp.path().join("st")).expect("open");
+        let first = s.lock_for_serving().expect("first");
+        let err = s.lock_for_serving().expect_err("second").to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the state directory {} is in use by another pep serve (pid {})",
+                s.root().display(),
+                std::process::id()
+            )
+        );
+        drop(first);
+        s.lock_for_serving()
+            .expect("free again once the first is gone");
+    }
+
+    #[test]
+    fn open_existing_never_creates() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let missing = tmp.path().join("typo");
+        let err = StateDir::open_existing(&missing).expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            format!("no state directory at {}", missing.display())
+        );
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn stale_temp_files_go_others_stay() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let s = StateDir::open(&tmp.path().join("st")).expect("open");
+        let stale = [
+            s.root().join(".pep-tmp-abc123"),
+            s.sessions().join(".pep-tmp-def456"),
+        ];
+        let kept = [
+            s.root().join("notes.txt"),
+            s.sessions().join(".tmpXYZ"),
+            s.transcripts().join(".pep-tmp-not-ours-to-judge"),
+        ];
+        for p in stale.iter().chain(&kept) {
+            fs::write(p, b"x").expect("write");
+        }
+        assert_eq!(s.remove_stale_temp_files().expect("clean"), 2);
+        for p in &stale {
+            assert!(!p.exists(), "{}", p.display());
+        }
+        for p in &kept {
+            assert!(p.exists(), "{}", p.display());
+        }
     }
 }

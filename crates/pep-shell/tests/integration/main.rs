@@ -5,6 +5,7 @@ mod exec;
 mod harness;
 mod history;
 mod hostile;
+mod identities;
 mod limits;
 mod lockout;
 mod logging;
