@@ -11,8 +11,12 @@
 //!   on it for its whole life (`File::try_lock`): one server per state directory. The lock, not
 //!   the file, is what counts: the file stays after the server ends, and the next one reuses it
 //! - `consent.json`         remote-support grants (`consent.rs`, format version 1)
-//! - `sessions/<id>.json`   one record per session (`history.rs`, format version 1)
-//! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1)
+//! - `consent.revoked.json` only after a revocation could not be written (full disk): the old
+//!   `consent.json`, set aside so that a restart keeps its grant revoked (`consent.rs`)
+//! - `consent.json.unreadable-<time>` a consent file that could not be read at start, kept for
+//!   investigation; the endpoint started with no grant
+//! - `sessions/<id>.json`   one record per session (`history.rs`, format version 2; 1 is read)
+//! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1), 0600
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
 //! - `workdirs/<ts>-<id>/`  per-session working directories (`azs_support::workdir`)
 //! - `.pep-tmp-*`           (root and `sessions/`) atomic writes under way, or left by a process
@@ -24,6 +28,10 @@
 //! the new version, never a torn one, and never one readable by others.
 //!
 //! Readers need no lock: a rename is atomic, so they see the old file or the new one.
+//!
+//! Working directories and transcripts together are held to one disk budget, with free space
+//! kept for everything else here (`azs_support::disk_budget`, `pep serve --state-budget-mb` and
+//! `--state-headroom-mb`).
 
 use anyhow::{bail, Context, Result};
 use azs_support::atomic_file::TEMP_PREFIX;
