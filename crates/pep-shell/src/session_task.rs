@@ -448,7 +448,6 @@ impl SessionTask {
                         (reply.exit, reply.exit && reply.error.is_some())
                     }
                     EditEvent::Interrupt => (false, false),
-                    EditEvent::ClearScreen => (false, false),
                     EditEvent::Eof => (true, false),
                 };
                 if done {

@@ -41,8 +41,6 @@ pub enum EditEvent {
     Interrupt,
     /// Ctrl-D on an empty line; idle until `start_line`.
     Eof,
-    /// Ctrl-L: the screen was cleared and the line redrawn; editing continues.
-    ClearScreen,
 }
 
 /// Lines kept for Up/Down recall.
@@ -297,8 +295,9 @@ impl LineEditor {
             Key::Ctrl(b'd') => self.delete_under(out),
             Key::Ctrl(b'l') => {
                 out.extend_from_slice(b"\x1b[H\x1b[2J");
+                // The editor redraws the prompt and the typed line itself: editing goes on, so
+                // nothing is reported (a caller that started a new line would lose it).
                 self.redraw_fresh(out);
-                ev.push(EditEvent::ClearScreen);
             }
             // Every other Ctrl key is unbound and silently ignored.
             Key::Ctrl(_) => {}
@@ -576,12 +575,24 @@ mod tests {
         h.feed(b"x\r");
         h.start();
         h.feed(b"abc\x1b[D");
-        assert_eq!(h.feed(b"\x0c"), vec![EditEvent::ClearScreen]);
+        assert_eq!(h.feed(b"\x0c"), vec![]);
         assert!(h.last_out.starts_with(b"\x1b[H\x1b[2J"));
         assert_eq!(h.scr.lines(), vec!["PS> abc"]);
         assert_eq!(h.scr.col, 6);
         h.feed(b"X");
         assert_eq!(h.line(), "abXc");
+    }
+
+    #[test]
+    fn ctrl_l_keeps_the_typed_line() {
+        let mut h = H::new(80, 100);
+        h.feed(b"Get-AzsSupportStamp");
+        h.feed(b"\x0c");
+        let ev = h.feed(b"Version\r");
+        assert_eq!(
+            ev,
+            vec![EditEvent::Line("Get-AzsSupportStampVersion".into())]
+        );
     }
 
     #[test]

@@ -215,3 +215,18 @@ fn repairs_ask_before_changing_anything() {
         assert!(transcripts.contains(note), "transcript lacks {note:?}");
     }
 }
+
+#[test]
+fn ctrl_l_redraws_and_keeps_the_typed_line() {
+    let pep = Pep::start();
+    let (_op, sup) = pep.granted("Diagnostics");
+    let mut s = pep.pty(&sup);
+    s.wait_for(PROMPT, T).expect("prompt");
+    s.send(b"Get-AzsSupportStamp");
+    s.wait_for("Get-AzsSupportStamp", T).expect("echoed");
+    s.send(b"\x0c");
+    s.wait_for("\x1b[2J", T).expect("screen cleared");
+    s.send(b"Version\r");
+    s.wait_for("1.2408.1.50", T)
+        .expect("the line typed before Ctrl-L ran whole");
+}
