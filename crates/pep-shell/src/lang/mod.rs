@@ -24,6 +24,8 @@ pub mod resolve;
 mod fixtures;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod proptests;
 
 pub use binder::bind;
 pub use complete::complete;

@@ -82,6 +82,8 @@ pub struct LineEditor {
     /// The screen is behind the buffer: chars were inserted mid-line and the redraw was deferred
     /// so a paste into the middle of a line costs one redraw, not one per char.
     dirty: bool,
+    /// Inside a feed of several bytes: inserted characters wait for one redraw.
+    batching: bool,
 }
 
 impl LineEditor {
@@ -106,6 +108,7 @@ impl LineEditor {
             stash: Vec::new(),
             last_tab: false,
             dirty: false,
+            batching: false,
         }
     }
 
@@ -173,6 +176,10 @@ impl LineEditor {
     ) -> Vec<EditEvent> {
         let mut events = Vec::new();
         self.drain(completer, out, &mut events);
+        // Several bytes at once (a paste, a fast typist): characters are inserted without laying
+        // the line out each time and the line is redrawn once, at the end of the feed — a 4 KiB
+        // paste costs one layout, not one per character.
+        self.batching = bytes.len() > 1;
         for &b in bytes {
             let Some(key) = self.decoder.push(b) else {
                 continue;
@@ -187,6 +194,7 @@ impl LineEditor {
                 self.queue.push_back(key);
             }
         }
+        self.batching = false;
         self.flush(out);
         events
     }
@@ -318,6 +326,12 @@ impl LineEditor {
             bell(out);
             return;
         }
+        if self.dirty || self.batching {
+            self.buf.insert(self.cursor, c);
+            self.cursor += 1;
+            self.dirty = true;
+            return;
+        }
         let at_end = self.cursor == self.buf.len();
         let prev_end = self.layout().end;
         self.buf.insert(self.cursor, c);
@@ -411,6 +425,8 @@ fn bell(out: &mut Vec<u8>) {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests {
     use super::*;

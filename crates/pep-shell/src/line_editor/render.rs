@@ -97,6 +97,15 @@ impl LineEditor {
         let mut starts = Vec::with_capacity(self.buf.len());
         let mut place = |w: usize| {
             let w = w.min(width);
+            // A zero-width char after a full row does not move the terminal (it stays in its
+            // pending-wrap state); the cursor placed before it goes where the end of the row
+            // goes once `\r\n` is written: the start of the next row.
+            if w == 0 && col >= width {
+                return Pos {
+                    row: row + 1,
+                    col: 0,
+                };
+            }
             // A char that does not fit (including a wide char in the last column) wraps first;
             // zero-width chars never wrap.
             if w > 0 && col + w > width {

@@ -171,6 +171,16 @@ impl H {
         self.absorb(out);
     }
 
+    /// Resizes the editor and the terminal. The test terminal does not reflow, so it starts
+    /// blank and the line is redrawn with Ctrl-L, as a user would after a resize garbled it.
+    pub(super) fn resize(&mut self, width: u16) {
+        self.ed.resize(width, 24);
+        self.scr = Screen::new(usize::from(width.max(1)));
+        if self.ed.active {
+            self.feed(b"\x0c");
+        }
+    }
+
     pub(super) fn feed(&mut self, bytes: &[u8]) -> Vec<EditEvent> {
         let mut out = Vec::new();
         let ev = self.ed.feed(bytes, &self.words, &mut out);
