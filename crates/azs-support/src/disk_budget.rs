@@ -230,14 +230,22 @@ mod tests {
         let free = Arc::new(AtomicU64::new(1000));
         let b = budget(500, 100, free.clone());
         b.charge(400, WriteClass::Bulk).expect("within both");
-        let e = b.charge(200, WriteClass::Bulk).expect_err("past the budget");
+        let e = b
+            .charge(200, WriteClass::Bulk)
+            .expect_err("past the budget");
         assert!(matches!(e, BudgetError::Budget { used: 400, .. }), "{e}");
         b.release(400);
         free.store(250, Ordering::SeqCst);
-        let e = b.charge(200, WriteClass::Bulk).expect_err("past the headroom");
-        assert!(matches!(e, BudgetError::Headroom { reserved: 100, .. }), "{e}");
+        let e = b
+            .charge(200, WriteClass::Bulk)
+            .expect_err("past the headroom");
+        assert!(
+            matches!(e, BudgetError::Headroom { reserved: 100, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("kept free"), "{e}");
-        b.charge(150, WriteClass::Bulk).expect("leaves exactly the headroom");
+        b.charge(150, WriteClass::Bulk)
+            .expect("leaves exactly the headroom");
     }
 
     #[test]
@@ -257,8 +265,8 @@ mod tests {
 
     #[test]
     fn unreadable_free_space_refuses() {
-        let b = DiskBudget::unlimited()
-            .with_free_space(|_| Err(io::Error::other("statvfs failed")));
+        let b =
+            DiskBudget::unlimited().with_free_space(|_| Err(io::Error::other("statvfs failed")));
         let mut b = b;
         b.headroom = 10;
         assert!(matches!(
@@ -275,8 +283,8 @@ mod tests {
         let a = tmp.path().join("a");
         std::fs::create_dir_all(a.join("x")).expect("mkdir");
         std::fs::write(a.join("x/f"), vec![0u8; 300]).expect("write");
-        let b = DiskBudget::open(tmp.path(), &[a, tmp.path().join("missing")], 1000, 0)
-            .expect("open");
+        let b =
+            DiskBudget::open(tmp.path(), &[a, tmp.path().join("missing")], 1000, 0).expect("open");
         assert_eq!(b.used(), 300);
         assert!(free_bytes(tmp.path()).expect("statvfs") > 0);
         assert_eq!(human(1536), "1.5 KiB");

@@ -264,7 +264,11 @@ mod tests {
         assert!(e0.0.contains("at least 1"), "{e0}");
         drop(live);
         let out = ok(&e, &mut s, clear_parent_working_directory, &[]);
-        assert_eq!(out.len(), 1, "an ended session's old directory goes: {out:?}");
+        assert_eq!(
+            out.len(),
+            1,
+            "an ended session's old directory goes: {out:?}"
+        );
         assert!(workdir_time("20261120T101500Z-abc").is_some());
         assert!(workdir_time("2026-11-20").is_none());
     }
