@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use azs_support::catalog::Profile;
+use azs_support::stamp::scenario;
 use clap::{Parser, Subcommand, ValueEnum};
 use pep_shell::clock::Clock;
 use pep_shell::endpoint::{Endpoint, EndpointOptions, DEFAULT_WORKDIR_QUOTA};
@@ -35,9 +36,10 @@ enum Command {
         /// State directory (created if missing).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
-        /// Scenario defining the stamp: a file, or the name of one compiled in (default, csv-offline, ...).
-        #[arg(long, default_value = "default")]
-        scenario: String,
+        /// Scenario defining the stamp: a file, or the name of one compiled in (default, csv-offline,
+        /// ...). Without it, the profile's stamp: `default` (azs-hub) or `azure-local`.
+        #[arg(long)]
+        scenario: Option<String>,
         /// Discard the stamp the state directory keeps (repairs included) and load the scenario afresh.
         #[arg(long)]
         reset_stamp: bool,
@@ -71,7 +73,7 @@ enum Command {
 enum ProfileArg {
     /// Azure Stack Hub: Azs.Support and the privileged endpoint's commands.
     AzsHub,
-    /// Azure Local / Azure Stack HCI.
+    /// Azure Local / Azure Stack HCI: the node's cluster, storage and compute commands.
     AzureLocal,
 }
 
@@ -132,15 +134,16 @@ fn run() -> Result<()> {
                 )
                 .with_writer(std::io::stderr)
                 .init();
+            let profile = match profile {
+                ProfileArg::AzsHub => Profile::AzsHub,
+                ProfileArg::AzureLocal => Profile::AzureLocal,
+            };
             let opts = EndpointOptions {
                 state,
-                scenario,
+                scenario: scenario.unwrap_or_else(|| scenario::default_for(profile).to_string()),
                 reset_stamp,
                 catalog,
-                profile: match profile {
-                    ProfileArg::AzsHub => Profile::AzsHub,
-                    ProfileArg::AzureLocal => Profile::AzureLocal,
-                },
+                profile,
                 workdir_quota: workdir_quota_mb.saturating_mul(1 << 20),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -176,8 +179,9 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "pep listening on {local} (node {}, {} commands, state {state_dir})",
+            "pep listening on {local} (node {}, profile {}, {} commands, state {state_dir})",
             endpoint.stamp.read().pep_node(),
+            endpoint.catalog.profile().as_str(),
             endpoint.catalog.commands().len()
         )?;
         writeln!(out, "  add yourself:  pep identity add --state {state_dir} --role operator --name NAME --key ~/.ssh/id_ed25519.pub")?;
