@@ -1,5 +1,5 @@
 //! The endpoint: what every session shares — catalog, stamp, consent, state directory, clock and
-//! limits. Built once at start-up; a bad catalog or scenario stops the server here, with a message
+//! limits — and how the banner names it. Built once at start-up; a bad catalog or scenario stops the server here, with a message
 //! naming the file and entry.
 
 use crate::bounds::LineLimits;
@@ -136,5 +136,22 @@ impl Endpoint {
     /// Sessions started and not yet finished.
     pub fn live_sessions(&self) -> usize {
         self.live.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What the session banner calls this endpoint, naming the node it runs on: the privileged
+    /// endpoint on an ERCS VM (Azure Stack Hub), or remote support on a node of an Azure Local
+    /// cluster.
+    pub fn describe(&self) -> String {
+        let stamp = self.stamp.read();
+        match self.catalog.profile() {
+            Profile::AzureLocal => format!(
+                "remote support on {} (cluster {})",
+                stamp.pep_node(),
+                stamp.cluster.name
+            ),
+            Profile::AzsHub | Profile::All => {
+                format!("privileged endpoint on {}", stamp.pep_node())
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use azs_support::catalog::Profile;
+use azs_support::stamp::scenario;
 use clap::{Parser, Subcommand, ValueEnum};
 use pep_shell::admission::AdmissionLimits;
 use pep_shell::bounds::LineLimits;
@@ -41,9 +42,10 @@ enum Command {
         /// State directory (created if missing).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
-        /// Scenario defining the stamp: a file, or the name of one compiled in (default, csv-offline, ...).
-        #[arg(long, default_value = "default")]
-        scenario: String,
+        /// Scenario defining the stamp: a file, or the name of one compiled in (default, csv-offline,
+        /// ...). Without it, the profile's stamp: `default` (azs-hub) or `azure-local`.
+        #[arg(long)]
+        scenario: Option<String>,
         /// Discard the stamp the state directory keeps (repairs included) and load the scenario afresh.
         #[arg(long)]
         reset_stamp: bool,
@@ -117,7 +119,7 @@ enum Command {
 enum ProfileArg {
     /// Azure Stack Hub: Azs.Support and the privileged endpoint's commands.
     AzsHub,
-    /// Azure Local / Azure Stack HCI.
+    /// Azure Local / Azure Stack HCI: the node's cluster, storage and compute commands.
     AzureLocal,
 }
 
@@ -187,15 +189,16 @@ fn run() -> Result<()> {
             log_format,
         } => {
             logging::init(log_format);
+            let profile = match profile {
+                ProfileArg::AzsHub => Profile::AzsHub,
+                ProfileArg::AzureLocal => Profile::AzureLocal,
+            };
             let opts = EndpointOptions {
                 state,
-                scenario,
+                scenario: scenario.unwrap_or_else(|| scenario::default_for(profile).to_string()),
                 reset_stamp,
                 catalog,
-                profile: match profile {
-                    ProfileArg::AzsHub => Profile::AzsHub,
-                    ProfileArg::AzureLocal => Profile::AzureLocal,
-                },
+                profile,
                 workdir_quota: workdir_quota_mb.saturating_mul(1 << 20),
                 state_budget: state_budget_mb.saturating_mul(1 << 20),
                 state_headroom: state_headroom_mb.saturating_mul(1 << 20),
@@ -255,8 +258,9 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "pep listening on {local} (node {}, {} commands, state {state_dir})",
+            "pep listening on {local} (node {}, profile {}, {} commands, state {state_dir})",
             endpoint.stamp.read().pep_node(),
+            endpoint.catalog.profile().as_str(),
             endpoint.catalog.commands().len()
         )?;
         writeln!(out, "  add yourself:  pep identity add --state {state_dir} --role operator --name NAME --key ~/.ssh/id_ed25519.pub")?;

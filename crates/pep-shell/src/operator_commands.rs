@@ -12,9 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 /// The data-handling terms shown before consent is given interactively.
 pub const CONSENT_TERMS: &str = "\
 Remote support consent
-By approving this request, you grant the vendor's support organization access to this system's
-privileged endpoint for the period you choose. Support engineers can run the diagnostic commands
-(and, at DiagnosticsRepair, the repair commands) of the Azs.Support catalog; every session is
+By approving this request, you grant the vendor's support organization access to this system
+through this endpoint for the period you choose. Support engineers can run the diagnostic commands
+(and, at DiagnosticsRepair, the repair commands) this endpoint serves; every session is
 transcribed and kept for 90 days, and you can review it with Get-RemoteSupportSessionHistory.
 Diagnostic data collected during a session stays in the session's working directory unless it is
 uploaded for the support case. You can change the access with Set-RemoteSupportAccess and revoke it

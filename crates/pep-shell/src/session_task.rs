@@ -391,8 +391,8 @@ impl SessionTask {
         let mut out: Vec<u8> = LineEditor::enable_sequence().to_vec();
         out.extend_from_slice(
             format!(
-                "pep privileged endpoint on {} ({} as {}). Type Get-Command to see what you may run, exit to leave.\r\n",
-                self.endpoint.stamp.read().pep_node(),
+                "pep {} ({} as {}). Type Get-Command to see what you may run, exit to leave.\r\n",
+                self.endpoint.describe(),
                 self.identity.name,
                 self.identity.role.as_str()
             )

@@ -76,7 +76,7 @@ mod tests {
         assert!(embedded_files()
             .iter()
             .all(|(n, _)| n.starts_with("catalog/") && n.ends_with(".toml")));
-        // 85 Azs.Support + 16 operator + 20 Azure Local + 13 default commands.
+        // 85 Azs.Support + 11 hub operator + 5 consent and history + 20 Azure Local + 13 default.
         assert_eq!(all_embedded_commands().expect("loads").len(), 134);
     }
 
@@ -122,6 +122,33 @@ mod tests {
             .filter(|c| c.access == Access::Operator)
             .count();
         assert_eq!(ops, OPERATOR.len());
+    }
+
+    /// The operator's consent and history commands, served in every profile.
+    const CONSENT: [&str; 5] = [
+        "Enable-RemoteSupport",
+        "Set-RemoteSupportAccess",
+        "Disable-RemoteSupport",
+        "Get-RemoteSupportAccess",
+        "Get-RemoteSupportSessionHistory",
+    ];
+
+    #[test]
+    fn every_profile_serves_the_consent_and_history_commands() {
+        let local = local();
+        for name in CONSENT {
+            let c = local.get(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!((c.profile, c.access), (Profile::All, Access::Operator));
+            assert!(hub().get(name).is_some(), "{name} missing in azs-hub");
+        }
+        // They are the Azure Local operator's only commands.
+        let ops: Vec<&str> = local
+            .commands()
+            .iter()
+            .filter(|c| c.access == Access::Operator)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(ops, CONSENT);
     }
 
     #[test]

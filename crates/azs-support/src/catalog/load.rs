@@ -348,7 +348,7 @@ fn check_unique_names(commands: &[CommandSpec]) -> Result<(), CatalogError> {
                             "{what} '{n}' is already used by command '{}' ({}) in profile {}",
                             prev.name,
                             prev.source_file,
-                            profile_str(serving)
+                            serving.as_str()
                         ),
                     ));
                 }
@@ -356,14 +356,6 @@ fn check_unique_names(commands: &[CommandSpec]) -> Result<(), CatalogError> {
         }
     }
     Ok(())
-}
-
-fn profile_str(p: Profile) -> &'static str {
-    match p {
-        Profile::AzsHub => "azs-hub",
-        Profile::AzureLocal => "azure-local",
-        Profile::All => "all",
-    }
 }
 
 #[cfg(test)]

@@ -33,18 +33,27 @@ impl Access {
 }
 
 /// Which command set a server serves. A command belongs to exactly one profile, or to both
-/// when it is a default command.
+/// (`All`: the default and formatting commands, and the operator's consent and history commands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
     /// Azure Stack Hub: Azs.Support plus the privileged endpoint's operator commands.
     AzsHub,
     /// Azure Local / Azure Stack HCI remote support.
     AzureLocal,
-    /// Served in every profile (default and formatting commands).
+    /// Served in every profile (default and formatting commands, consent and history).
     All,
 }
 
 impl Profile {
+    /// The name used in catalog files and on the command line (`azs-hub`, `azure-local`, `all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::AzsHub => "azs-hub",
+            Profile::AzureLocal => "azure-local",
+            Profile::All => "all",
+        }
+    }
+
     /// Whether a command of this profile is served by a server running `serving`.
     pub fn serves_in(self, serving: Profile) -> bool {
         self == Profile::All || self == serving

@@ -1,4 +1,5 @@
-//! The stamp: a model of an Azure Stack Hub scale unit that catalog commands run against.
+//! The stamp: a model of an Azure Stack Hub scale unit (or an Azure Local cluster) that catalog
+//! commands run against.
 //!
 //! There is no Windows failover cluster or Service Fabric here, so the infrastructure is this
 //! model, defined by a scenario file (`scenario`): nodes (`node`), the failover cluster
@@ -94,7 +95,8 @@ pub struct StampFacts {
     pub oem_version: String,
     /// Services version.
     pub services_version: String,
-    /// The ERCS VM serving this endpoint (the prompt's node).
+    /// The node serving this endpoint (the prompt's node): an ERCS VM on Azure Stack Hub, a host
+    /// on Azure Local.
     pub pep_node: String,
 }
 

@@ -1,13 +1,15 @@
-//! Scenario files: parsing, inheritance (`extends`), validation. The format is documented in
-//! `scenarios/README.md`.
+//! Scenario files: parsing, inheritance (`extends`), validation, and which compiled-in stamp a
+//! profile serves by default. The format is documented in `scenarios/README.md`.
 //!
 //! A scenario names a stamp by file path or, for the scenarios compiled into `pep`, by name
-//! (`default`, `csv-offline`). `extends = "default"` makes a scenario a patch on another: tables
+//! (`default`, `azure-local`, `csv-offline`). The base stamps ([`BASE_SCENARIOS`]) are healthy;
+//! every other compiled-in scenario is a fault scenario. `extends = "default"` makes a scenario a patch on another: tables
 //! merge key by key, and arrays of tables merge element by element, matched on their `id` (or
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
 use super::Stamp;
+use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +49,28 @@ pub fn embedded_names() -> Vec<&'static str> {
         .iter()
         .filter_map(|(n, _)| n.strip_suffix(".toml"))
         .collect()
+}
+
+/// The healthy stamps compiled in, one per profile. Every other embedded scenario is a fault
+/// scenario: a support case planted on one of them.
+pub const BASE_SCENARIOS: &[&str] = &["default", "azure-local"];
+
+/// Names of the fault scenarios compiled in (every embedded scenario but the base stamps).
+pub fn fault_names() -> Vec<&'static str> {
+    embedded_names()
+        .into_iter()
+        .filter(|n| !BASE_SCENARIOS.contains(n))
+        .collect()
+}
+
+/// The stamp a server of `profile` serves when no scenario is named: the Azure Stack Hub stamp
+/// (`default`, endpoint on its ERCS VM), or the Azure Local cluster (`azure-local`, endpoint on
+/// its first node).
+pub fn default_for(profile: Profile) -> &'static str {
+    match profile {
+        Profile::AzureLocal => "azure-local",
+        Profile::AzsHub | Profile::All => "default",
+    }
 }
 
 /// Where a scenario's text comes from.
@@ -307,10 +331,11 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
             &["Running", "Off", "Saved", "Paused"],
         )?;
     }
-    if s.vm(&s.stamp.pep_node).is_none_or(|v| v.role != "ERCS") {
+    // The endpoint runs on an ERCS VM (Azure Stack Hub) or on a node itself (Azure Local).
+    let pep = &s.stamp.pep_node;
+    if s.host(pep).is_none() && s.vm(pep).is_none_or(|v| v.role != "ERCS") {
         return Err(format!(
-            "stamp.pep_node: '{}' is not an ERCS vm of this stamp",
-            s.stamp.pep_node
+            "stamp.pep_node: '{pep}' is neither a host nor an ERCS vm of this stamp"
         ));
     }
     let mut groups: HashSet<String> = s.vms.iter().map(|v| v.name.to_ascii_lowercase()).collect();
@@ -408,6 +433,23 @@ mod tests {
         let s = load_scenario("default").expect("default loads");
         assert_eq!(s.hosts.len(), 4);
         assert_eq!(s.vms.iter().filter(|v| v.role == "ERCS").count(), 3);
+    }
+
+    #[test]
+    fn azure_local_stamp_runs_the_endpoint_on_its_first_node() {
+        let s = load_scenario(default_for(Profile::AzureLocal)).expect("azure-local loads");
+        let hosts: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(
+            hosts,
+            ["HCI-NODE01", "HCI-NODE02", "HCI-NODE03", "HCI-NODE04"]
+        );
+        assert_eq!(s.pep_node(), "HCI-NODE01");
+        assert_eq!(s.cluster.name, "HCI-CL01");
+        assert!(s.rings.is_empty() && s.vms.iter().all(|v| v.role != "ERCS"));
+        assert_eq!(default_for(Profile::AzsHub), "default");
+        assert!(BASE_SCENARIOS
+            .iter()
+            .all(|b| embedded_names().contains(b) && !fault_names().contains(b)));
     }
 
     #[test]

@@ -82,8 +82,10 @@ pub struct LineEditor {
     /// The screen is behind the buffer: chars were inserted mid-line and the redraw was deferred
     /// so a paste into the middle of a line costs one redraw, not one per char.
     dirty: bool,
-    /// Inside a feed of several bytes: inserted characters wait for one redraw.
+    /// Inside a feed of several bytes: inserted characters wait for one redraw or echo.
     batching: bool,
+    /// Characters appended during this feed, to be echoed at its end.
+    echo: Option<String>,
 }
 
 impl LineEditor {
@@ -109,6 +111,7 @@ impl LineEditor {
             last_tab: false,
             dirty: false,
             batching: false,
+            echo: None,
         }
     }
 
@@ -177,8 +180,8 @@ impl LineEditor {
         let mut events = Vec::new();
         self.drain(completer, out, &mut events);
         // Several bytes at once (a paste, a fast typist): characters are inserted without laying
-        // the line out each time and the line is redrawn once, at the end of the feed — a 4 KiB
-        // paste costs one layout, not one per character.
+        // the line out each time — appended ones are echoed together at the end of the feed,
+        // others redrawn once — so a 4 KiB paste costs one layout, not one per character.
         self.batching = bytes.len() > 1;
         for &b in bytes {
             let Some(key) = self.decoder.push(b) else {
@@ -326,6 +329,18 @@ impl LineEditor {
             bell(out);
             return;
         }
+        if self.batching && !self.dirty && self.cursor == self.buf.len() {
+            // Appending: echo with the rest of the feed, if the terminal is where the line ends.
+            if self.echo.is_none() && self.term == self.layout().end {
+                self.echo = Some(String::new());
+            }
+            if let Some(echo) = self.echo.as_mut() {
+                echo.push(c);
+                self.buf.push(c);
+                self.cursor += 1;
+                return;
+            }
+        }
         if self.dirty || self.batching {
             self.buf.insert(self.cursor, c);
             self.cursor += 1;
@@ -353,9 +368,19 @@ impl LineEditor {
 
     /// Performs a deferred redraw, if any.
     fn flush(&mut self, out: &mut Vec<u8>) {
+        let echo = self.echo.take();
         if self.dirty {
             self.dirty = false;
             self.refresh(out);
+        } else if let Some(text) = echo {
+            // The terminal wraps the echoed text as the layout does; only a line that ends
+            // exactly at the margin needs the newline written.
+            out.extend_from_slice(text.as_bytes());
+            let lay = self.layout();
+            if lay.end_at_margin {
+                out.extend_from_slice(b"\r\n");
+            }
+            self.term = lay.end;
         }
     }
 

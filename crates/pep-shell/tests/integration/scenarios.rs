@@ -1,12 +1,12 @@
 //! Fault scenarios end to end, over SSH with the real OpenSSH client: for every scenario compiled
-//! into pep (each `scenarios/<name>.toml` but `default`, so a new scenario is tested without
-//! touching this file) the support case its `[case]` describes is worked as an engineer would:
-//! evidence at Diagnostics, repairs refused at that level, the operator raises the grant, the
-//! repair, the known-issue checks and `Test-AzureStack` healthy, and the repair surviving a
+//! into pep (each `scenarios/<name>.toml` but the healthy base stamps, so a new scenario is tested
+//! without touching this file) the support case its `[case]` describes is worked as an engineer
+//! would: evidence at Diagnostics, repairs refused at that level, the operator raises the grant,
+//! the repair, the known-issue checks and `Test-AzureStack` healthy, and the repair surviving a
 //! restart of pep.
 
 use crate::harness::*;
-use azs_support::stamp::{load_scenario, scenario::embedded_names, CaseStep};
+use azs_support::stamp::{load_scenario, scenario::fault_names, CaseStep};
 
 /// The number of checks `Test-AzsSupportKnownIssue` reports as failed.
 const FAILED_COUNT: &str =
@@ -152,10 +152,7 @@ fn work_case(name: &str) {
 
 #[test]
 fn every_fault_scenario_is_diagnosed_and_repaired() {
-    let names: Vec<&'static str> = embedded_names()
-        .into_iter()
-        .filter(|n| *n != "default")
-        .collect();
+    let names = fault_names();
     assert!(names.len() >= 10, "fault scenarios: {names:?}");
     // Two at a time: each starts its own pep and runs a few dozen ssh sessions.
     let mut failures = Vec::new();

@@ -474,7 +474,7 @@ pub fn test_azure_stack(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
 mod tests {
     use super::super::testing::{default_stamp, prop, run_on};
     use super::*;
-    use crate::stamp::{load_scenario, scenario::embedded_names};
+    use crate::stamp::{load_scenario, scenario::fault_names};
 
     fn failing(stamp: &Stamp) -> Vec<&'static str> {
         run_all(stamp)
@@ -485,10 +485,7 @@ mod tests {
     }
 
     fn fault_scenarios() -> Vec<&'static str> {
-        embedded_names()
-            .into_iter()
-            .filter(|n| *n != "default")
-            .collect()
+        fault_names()
     }
 
     #[test]
