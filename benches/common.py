@@ -1,5 +1,8 @@
 """Shared helpers for the benchmarks: build pep, start it on a free loopback port with a temporary
-state directory, make keys, register identities, grant consent."""
+state directory, make keys, register identities, grant consent.
+
+The pep binary is `$CARGO_TARGET_DIR/release/pep` (a relative CARGO_TARGET_DIR is taken from the
+repository root, where `build()` runs cargo), else `target/release/pep`."""
 import os
 import re
 import shutil
@@ -10,7 +13,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEP = os.path.join(ROOT, "target", "release", "pep")
+TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+PEP = os.path.join(TARGET, "release", "pep")
 SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
 
@@ -29,6 +33,12 @@ def build():
     subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "pep"], cwd=ROOT, check=True)
 
 
+def serve_has_option(option):
+    """Whether `pep serve --help` lists `option` (flags other work may not have added yet)."""
+    out = subprocess.run([PEP, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    return re.search(rf"(^|\s){re.escape(option)}(\s|=|$)", out, re.MULTILINE) is not None
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,10 +53,10 @@ def keygen(path):
 class Pep:
     """A pep server with an operator and a support identity and a Diagnostics grant."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="pep-bench-")
         self.state = os.path.join(self.dir, "state")
-        self.proc = subprocess.Popen([PEP, "serve", "--listen", "127.0.0.1:0", "--state", self.state],
+        self.proc = subprocess.Popen([PEP, "serve", "--listen", "127.0.0.1:0", "--state", self.state, *extra_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      env=dict(os.environ, RUST_LOG="error"))
         banner = self.proc.stdout.readline()

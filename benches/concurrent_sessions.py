@@ -15,7 +15,7 @@ import asyncio
 import sys
 import time
 
-from common import Pep, build, median, percentile
+from common import Pep, build, median, percentile, serve_has_option
 
 PROMPT = b"[AZS-ERCS01]: PS> "
 VERSION = b"1.2408.1.50"
@@ -57,7 +57,12 @@ async def main():
     sessions = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     commands = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     build()
-    pep = Pep()
+    # Every session is the same support identity: lift a per-identity connection cap, where pep
+    # has one, to at least the session count.
+    extra = []
+    if serve_has_option("--max-connections-per-identity"):
+        extra = ["--max-connections-per-identity", str(sessions)]
+    pep = Pep(extra)
     deadline = time.monotonic() + 120
     procs = []
     try:
