@@ -5,8 +5,13 @@ by their count) and p50/p99 command latency with every session running commands 
 sending `Get-AzsSupportStampVersion` to its output and the next prompt arriving at the client).
 Targets: under 1 MiB per idle session; p99 under 50 ms.
 
-The anchor for memory is OpenSSH's own per-connection cost, measured the same way on sshd when it
-is installed (each sshd connection is at least one process).
+The anchor for memory is OpenSSH's own per-session cost, measured in the same run: the same number
+of idle `ssh -tt` sessions to sshd (installed if missing), logging in as the clean `pep-bench` user
+(see ssh_latency.py) with `cat` as the ForceCommand, the least a session can run. sshd's cost is
+the proportional set size (PSS, shared pages split between sharers) of every process under the
+sshd daemon — its per-connection monitor and session processes and the command — divided by the
+session count; pep's is its RSS growth (one process), which counts its shared pages fully, so the
+comparison is conservative for pep. Run as root.
 
 Usage: python3 benches/concurrent_sessions.py [SESSIONS] [COMMANDS_PER_SESSION]  (default 200 20)
 Bounded: SESSIONS clients, COMMANDS each, 120 s overall deadline, all on 127.0.0.1.
@@ -15,7 +20,10 @@ import asyncio
 import sys
 import time
 
-from common import Pep, build, median, percentile, serve_has_option
+import os
+
+from common import SSH_OPTS, Pep, build, median, percentile, serve_has_option
+from ssh_latency import start_sshd
 
 PROMPT = b"[AZS-ERCS01]: PS> "
 VERSION = b"1.2408.1.50"
@@ -53,6 +61,79 @@ async def run_commands(proc, buf, n, deadline, latencies):
         latencies.append(time.perf_counter() - t)
 
 
+def descendants(root):
+    """Pids of every process below `root`."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def pss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+async def sshd_per_session_kib(key, sessions, deadline):
+    """PSS of sshd's processes per idle `ssh -tt` session running `cat`."""
+    sshd, port, user, d = start_sshd("", key, force="cat")
+    procs = []
+    try:
+        await asyncio.sleep(0.5)
+        base = pss_kib([sshd.pid] + descendants(sshd.pid))
+        argv = ["ssh", *SSH_OPTS, "-tt", "-p", str(port), "-i", key, f"{user}@127.0.0.1"]
+        for i in range(0, sessions, 32):
+            batch = []
+            for _ in range(min(32, sessions - i)):
+                batch.append(await asyncio.create_subprocess_exec(
+                    *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL))
+            procs += batch
+            # Wait until each of these sessions has its command running.
+            while sum(comm(p) == "cat" for p in descendants(sshd.pid)) < len(procs):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("sshd sessions")
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        idle = pss_kib([sshd.pid] + descendants(sshd.pid))
+        return (idle - base) / sessions
+    finally:
+        for p in procs:
+            p.kill()
+        sshd.terminate()
+        sshd.wait(5)
+
+
 async def main():
     sessions = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     commands = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -79,6 +160,11 @@ async def main():
         wall = time.perf_counter() - t
         print(f"sessions: {sessions}, commands per session: {commands}, total commands: {len(lat)} in {wall:.1f} s")
         print(f"pep RSS: {base} KiB before, {idle} KiB with {sessions} idle sessions -> {per:.0f} KiB per idle session (target < 1024)")
+        for p, _ in procs:
+            p.kill()
+        procs = []
+        anchor = await sshd_per_session_kib(pep.sup, sessions, time.monotonic() + 120)
+        print(f"sshd (pep-bench, ForceCommand cat): {anchor:.0f} KiB PSS per idle session; ratio pep/sshd {per/anchor:.2f}")
         print(f"command latency under load: p50 {median(lat)*1000:.1f} ms, p99 {percentile(lat, 99)*1000:.1f} ms (target p99 < 50)")
     finally:
         for p, _ in procs:

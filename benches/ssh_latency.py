@@ -58,7 +58,9 @@ def bench_user(key):
     return BENCH_USER, pw.pw_dir
 
 
-def start_sshd(text, key):
+def start_sshd(text, key, force=None):
+    """sshd on a free loopback port whose only user is pep-bench, running `force` (default: print
+    `text`) as its ForceCommand. Returns (process, port, user, temp dir)."""
     need(SSHD, "openssh-server")
     os.makedirs("/run/sshd", exist_ok=True)
     user, _ = bench_user(key)
@@ -81,7 +83,7 @@ PermitUserRC no
 UsePAM no
 PrintMotd no
 PrintLastLog no
-ForceCommand printf '%s\\n' '{text}'
+ForceCommand {force or f"printf '%s\\n' '{text}'"}
 """)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", conf], stderr=subprocess.DEVNULL)
     return proc, port, user, d
