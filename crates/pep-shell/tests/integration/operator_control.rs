@@ -123,6 +123,42 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
+/// An interactive session of `key`, at its prompt.
+fn live(pep: &Pep, key: &Key) -> Pty {
+    let mut s = pep.pty(key);
+    s.wait_for("PS>", Duration::from_secs(10)).expect("prompt");
+    s
+}
+
+/// pep on a fresh `mib`-MiB tmpfs state directory with `extra` arguments, olivia and sam
+/// registered and `level` granted (None where no tmpfs can be mounted outside CI).
+fn on_tmpfs(mib: u64, extra: &[&str], level: &str) -> Option<(Mount, Pep, Key, Key)> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let mount = tmpfs(&state, mib)?;
+    let pep = Pep::start_at(dir, state, extra);
+    let (op, sup) = pep.granted(level);
+    Some((mount, pep, op, sup))
+}
+
+/// An OpenSSH ControlMaster connection of `key` holding no session, its socket at `ctl`.
+fn control_master(pep: &Pep, key: &Key, ctl: &Path) -> std::process::Child {
+    let master = pep
+        .ssh_base(key)
+        .args(["-o", "ControlMaster=yes", "-o"])
+        .arg(format!("ControlPath={}", ctl.display()))
+        .args(["-N", "anyuser@127.0.0.1"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("master");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !ctl.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ctl.exists(), "master up");
+    master
+}
+
 /// Waits until `pty`'s client has exited; the time it took.
 fn ended_within(pty: &mut Pty, needle: &str, limit: Duration) -> Duration {
     let start = Instant::now();
@@ -133,16 +169,12 @@ fn ended_within(pty: &mut Pty, needle: &str, limit: Duration) -> Duration {
 
 #[test]
 fn revocation_with_a_full_state_disk_ends_sessions_and_survives_restart() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let Some(_mount) = tmpfs(&state, 48) else {
+    let Some((_mount, mut pep, op, sup)) =
+        on_tmpfs(48, &["--state-headroom-mb", "8"], "Diagnostics")
+    else {
         return;
     };
-    let mut pep = Pep::start_at(dir, state.clone(), &["--state-headroom-mb", "8"]);
-    let (op, sup) = pep.granted("Diagnostics");
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let mut live = live(&pep, &sup);
     // The support engineer prints and saves output until the budget refuses it: each line
     // below writes megabytes of transcript.
     let big = format!(
@@ -185,16 +217,13 @@ fn revocation_with_a_full_state_disk_ends_sessions_and_survives_restart() {
 
 #[test]
 fn a_revocation_that_cannot_be_written_is_in_force_and_kept_at_restart() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let Some(_mount) = tmpfs(&state, 16) else {
+    let Some((_mount, mut pep, op, sup)) =
+        on_tmpfs(16, &["--state-headroom-mb", "4"], "DiagnosticsRepair")
+    else {
         return;
     };
-    let mut pep = Pep::start_at(dir, state.clone(), &["--state-headroom-mb", "4"]);
-    let (op, sup) = pep.granted("DiagnosticsRepair");
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let state = pep.state.clone();
+    let mut live = live(&pep, &sup);
     // Something else fills the disk: nothing pep writes fits any more.
     let filler = fill(&state);
     let d = pep.exec(&op, "Disable-RemoteSupport");
@@ -225,16 +254,12 @@ fn a_revocation_that_cannot_be_written_is_in_force_and_kept_at_restart() {
 
 #[test]
 fn a_failed_transcript_write_ends_the_support_session() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let Some(_mount) = tmpfs(&state, 16) else {
+    let Some((_mount, pep, _op, sup)) = on_tmpfs(16, &["--state-headroom-mb", "0"], "Diagnostics")
+    else {
         return;
     };
-    let pep = Pep::start_at(dir, state.clone(), &["--state-headroom-mb", "0"]);
-    let (_op, sup) = pep.granted("Diagnostics");
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let state = pep.state.clone();
+    let mut live = live(&pep, &sup);
     let filler = fill(&state);
     live.send(b"Get-AzsSupportStampVersion\r");
     live.wait_for("can no longer be recorded", Duration::from_secs(5))
@@ -252,8 +277,7 @@ fn a_confirmation_answered_after_the_level_was_lowered_is_refused() {
         "Stop-AzsSupportService -ComputerName AZS-SQL01 -Name MSSQLSERVER -Confirm:$false",
     );
     assert!(stop.ok(), "{stop:?}");
-    let mut s = pep.pty(&sup);
-    s.wait_for("PS>", Duration::from_secs(10)).expect("prompt");
+    let mut s = live(&pep, &sup);
     s.send(b"Start-AzsSupportService -ComputerName AZS-SQL01 -Name MSSQLSERVER\r");
     s.wait_for("[Y] Yes", Duration::from_secs(10))
         .expect("asks first");
@@ -292,24 +316,10 @@ fn identity_removal_ends_live_sessions_and_connections_within_a_second() {
     let pep = Pep::start();
     let (op, sup) = pep.granted("Diagnostics");
     let _ = op;
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let mut live = live(&pep, &sup);
     // A multiplexed master connection with no session open.
     let ctl = pep.dir.path().join("ctl");
-    let mut master = pep
-        .ssh_base(&sup)
-        .args(["-o", "ControlMaster=yes", "-o"])
-        .arg(format!("ControlPath={}", ctl.display()))
-        .args(["-N", "anyuser@127.0.0.1"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("master");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !ctl.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ctl.exists(), "master up");
+    let mut master = control_master(&pep, &sup, &ctl);
     let out = Command::new(PEP)
         .args(["identity", "remove", "--state"])
         .arg(&pep.state)
@@ -344,9 +354,7 @@ fn identity_removal_ends_live_sessions_and_connections_within_a_second() {
 fn sigterm_ends_sessions_with_their_records() {
     let mut pep = Pep::start();
     let (_op, sup) = pep.granted("Diagnostics");
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let mut live = live(&pep, &sup);
     let status = pep.terminate(Duration::from_secs(10)).expect("exits");
     assert!(status.success(), "exit 0: {status:?}");
     live.wait_for("shutting down", Duration::from_secs(3))
@@ -463,18 +471,7 @@ fn ten_sequential_sessions_over_one_multiplexed_connection() {
     let pep = Pep::start();
     let (op, _sup) = pep.granted("Diagnostics");
     let ctl = pep.dir.path().join("mux");
-    let mut master = pep
-        .ssh_base(&op)
-        .args(["-o", "ControlMaster=yes", "-o"])
-        .arg(format!("ControlPath={}", ctl.display()))
-        .args(["-N", "anyuser@127.0.0.1"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("master");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !ctl.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut master = control_master(&pep, &op, &ctl);
     for i in 0..10 {
         let out = pep
             .ssh_base(&op)
@@ -526,9 +523,7 @@ fn files_pep_writes_are_private() {
 fn clearing_the_parent_working_directory_spares_live_sessions_and_needs_a_day() {
     let pep = Pep::start();
     let (_op, sup) = pep.granted("Diagnostics");
-    let mut live = pep.pty(&sup);
-    live.wait_for("PS>", Duration::from_secs(10))
-        .expect("prompt");
+    let mut live = live(&pep, &sup);
     live.send(b"Get-AzsSupportClusterResource | Save-AzsSupportObjectToFile -FilePrefix mine\r");
     live.wait_for("mine_", Duration::from_secs(10))
         .expect("saved");
