@@ -123,6 +123,8 @@ async def sshd_per_session_kib(key, sessions, deadline):
             while sum(comm(p) == "cat" for p in descendants(sshd.pid)) < len(procs):
                 if time.monotonic() > deadline:
                     raise TimeoutError("sshd sessions")
+                if any(p.returncode is not None for p in procs):
+                    raise RuntimeError("an ssh client to sshd exited before its session ran")
                 await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         idle = pss_kib([sshd.pid] + descendants(sshd.pid))

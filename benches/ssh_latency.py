@@ -68,6 +68,7 @@ def start_sshd(text, key, force=None):
     host_key = keygen(os.path.join(d, "host_key"))
     port = free_port()
     conf = os.path.join(d, "sshd_config")
+    command = force or "printf '%s\\n' '" + text + "'"
     with open(conf, "w") as f:
         f.write(f"""Port {port}
 ListenAddress 127.0.0.1
@@ -83,7 +84,8 @@ PermitUserRC no
 UsePAM no
 PrintMotd no
 PrintLastLog no
-ForceCommand {force or f"printf '%s\\n' '{text}'"}
+MaxStartups 256
+ForceCommand {command}
 """)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", conf], stderr=subprocess.DEVNULL)
     return proc, port, user, d
