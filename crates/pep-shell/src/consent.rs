@@ -276,13 +276,8 @@ impl Consent {
             // Still no room: the revocation stays in force in memory and the file set aside;
             // the retry writes it later.
             match consent.write_current() {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&revoked_path);
-                }
-                Err(e) => {
-                    *consent.unsaved.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(format!("{e:#}"));
-                }
+                Ok(()) => consent.saved(),
+                Err(e) => consent.not_saved(&e),
             }
         }
         Ok(consent)
@@ -303,13 +298,24 @@ impl Consent {
         }
         match self.write_current() {
             Ok(()) => {
-                *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                let _ = std::fs::remove_file(revoked_path(&self.path));
+                self.saved();
                 tracing::info!("the consent change that could not be written is now saved");
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// The grants in force are on disk: nothing is pending and no set-aside file is needed.
+    fn saved(&self) {
+        *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let _ = std::fs::remove_file(revoked_path(&self.path));
+    }
+
+    /// The grants in force could not be written: the operator is told and the retry will write
+    /// them.
+    fn not_saved(&self, e: &anyhow::Error) {
+        *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
     }
 
     fn write_current(&self) -> Result<()> {
@@ -324,11 +330,12 @@ impl Consent {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ConsentFile> {
         // A panic while holding the lock cannot leave the grants half-changed (every change is
-        // built on a copy and swapped in after the write), so a poisoned lock is still usable.
+        // built on a copy and swapped in whole), so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies `change` to a copy of the state, writes it, then swaps it in and wakes watchers.
+    /// Applies `change` to a copy of the state; a change that gives access is written, then swapped
+    /// in; one that only narrows it is swapped in (watchers woken) before it is written.
     fn update<T>(
         &self,
         change: impl FnOnce(&mut ConsentFile, DateTime<Utc>) -> Result<T>,
@@ -351,8 +358,7 @@ impl Consent {
             atomic_write(&self.path, &bytes, 0o600)?;
             *guard = next;
             drop(guard);
-            *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            let _ = std::fs::remove_file(revoked_path(&self.path));
+            self.saved();
             self.changed.send_modify(|g| *g += 1);
             return Ok(out);
         }
@@ -361,12 +367,8 @@ impl Consent {
         self.changed.send_modify(|g| *g += 1);
         let written = atomic_write(&self.path, &bytes, 0o600);
         drop(guard);
-        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
         match written {
-            Ok(()) => {
-                *unsaved = None;
-                let _ = std::fs::remove_file(revoked_path(&self.path));
-            }
+            Ok(()) => self.saved(),
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "consent change in force but not saved; retrying");
                 // A restart before the retry succeeds must not bring the grant back.
@@ -375,7 +377,7 @@ impl Consent {
                         tracing::error!(error = %r, "cannot set the old consent file aside");
                     }
                 }
-                *unsaved = Some(format!("{e:#}"));
+                self.not_saved(&e);
             }
         }
         Ok(out)

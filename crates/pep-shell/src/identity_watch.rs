@@ -3,11 +3,15 @@
 //! inode) wakes every live session and connection, which then checks whether its own identity is
 //! still there and ends within a second if not — as a revocation does.
 //!
-//! An identity file that cannot be read or parsed counts as "identity gone" (fail closed): a
-//! session does not outlive the proof that it may exist.
+//! The identities are read once per change of the file and kept here, so a change costs one read
+//! however many sessions check; an identity not found is looked up on disk once more before it
+//! counts as gone (it may have been added since the last poll). An identity file that cannot be
+//! read or parsed counts as "identity gone" (fail closed): a session does not outlive the proof
+//! that it may exist.
 
 use crate::identity::{Identity, IdentityStore};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -18,6 +22,8 @@ pub const POLL: Duration = Duration::from_millis(250);
 pub struct IdentityWatch {
     path: PathBuf,
     changed: watch::Sender<u64>,
+    /// The identities as last read (None when the file could not be read).
+    current: Mutex<Option<Vec<Identity>>>,
 }
 
 /// What identifies a version of the file without reading it.
@@ -30,10 +36,39 @@ fn signature(path: &Path) -> Option<(u64, i64, i64, u64)> {
 impl IdentityWatch {
     /// A watch over `path` (not yet polling: see [`IdentityWatch::run`]).
     pub fn new(path: &Path) -> Self {
-        IdentityWatch {
+        let watch = IdentityWatch {
             path: path.to_path_buf(),
             changed: watch::channel(0).0,
-        }
+            current: Mutex::new(None),
+        };
+        watch.reload();
+        watch
+    }
+
+    /// Reads the file into the kept identities.
+    fn reload(&self) {
+        let read = match IdentityStore::load(&self.path) {
+            Ok(all) => Some(all),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read identities; ending sessions (fail closed)");
+                None
+            }
+        };
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = read;
+    }
+
+    fn known(&self, identity: &Identity) -> bool {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|all| {
+                all.iter().any(|i| {
+                    i.name == identity.name
+                        && i.role == identity.role
+                        && i.fingerprint == identity.fingerprint
+                })
+            })
     }
 
     /// A receiver that sees each change.
@@ -43,17 +78,11 @@ impl IdentityWatch {
 
     /// Whether `identity` (same name, role and key) is still registered.
     pub fn present(&self, identity: &Identity) -> bool {
-        match IdentityStore::load(&self.path) {
-            Ok(all) => all.iter().any(|i| {
-                i.name == identity.name
-                    && i.role == identity.role
-                    && i.fingerprint == identity.fingerprint
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read identities; ending sessions (fail closed)");
-                false
-            }
+        if self.known(identity) {
+            return true;
         }
+        self.reload();
+        self.known(identity)
     }
 
     /// Polls the file until the process ends.
@@ -65,6 +94,7 @@ impl IdentityWatch {
             let now = signature(&self.path);
             if now != last {
                 last = now;
+                self.reload();
                 self.changed.send_modify(|n| *n += 1);
             }
         }

@@ -16,7 +16,7 @@ use crate::identity::Identity;
 use crate::line_editor::{Completer, Completion, EditEvent, LineEditor};
 use crate::server::MAX_LINE_CHARS;
 use crate::session_end;
-use crate::shell::{SessionKind, Shell, StartError};
+use crate::shell::{Reply, SessionKind, Shell, StartError};
 use russh::server::Handle;
 use russh::{ChannelId, Disconnect};
 use std::future::Future;
@@ -248,18 +248,7 @@ impl SessionTask {
         cmd: Vec<u8>,
         end: &mut EndFuture,
     ) -> Result<(), Stop> {
-        let reply = match std::str::from_utf8(&cmd) {
-            Ok(line) if line.chars().count() > MAX_LINE_CHARS => shell.refuse_input(
-                &cmd,
-                &format!(
-                    "the command line is longer than {MAX_LINE_CHARS} characters; nothing was run"
-                ),
-            ),
-            Ok(line) => shell.execute(line),
-            Err(_) => {
-                shell.refuse_input(&cmd, "the command line is not valid UTF-8; nothing was run")
-            }
-        };
+        let reply = run_input(shell, &cmd, "command line", "nothing was run");
         // A session that must end (grant gone while the command ran) ends with its reason.
         if let Some(message) = futures_now(end) {
             return Err(Stop::End(message));
@@ -327,51 +316,18 @@ impl SessionTask {
                 let raw: Vec<u8> = buf.drain(..=pos).collect();
                 let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                let reply = match std::str::from_utf8(raw) {
-                    Ok(line) if line.chars().count() > MAX_LINE_CHARS => shell.refuse_input(
-                        raw,
-                        &format!(
-                            "the line is longer than {MAX_LINE_CHARS} characters; it was discarded"
-                        ),
-                    ),
-                    Ok(line) => shell.execute(line),
-                    Err(_) => {
-                        shell.refuse_input(raw, "the line is not valid UTF-8; nothing was run")
-                    }
-                };
-                self.send(reply.output.into_bytes(), false, end).await?;
-                if let Some(e) = &reply.error {
-                    status = 1;
-                    self.send(format!("{e}\n").into_bytes(), true, end).await?;
-                }
-                if reply.exit {
-                    shell.finish(if reply.error.is_some() {
-                        "ended: the session could not go on"
-                    } else {
-                        "exit"
-                    });
-                    self.close(status).await;
+                let reply = run_input(shell, raw, "line", "it was discarded");
+                if self.deliver(shell, reply, &mut status, end).await? {
                     return Ok(());
                 }
             }
             // A line still without its newline past the limit (4 bytes per character at most):
             // refuse it now and drop the rest of it as it arrives.
             if buf.len() > MAX_LINE_CHARS * 4 {
-                let reply = shell.refuse_input(
-                    &buf,
-                    &format!(
-                        "the line is longer than {MAX_LINE_CHARS} characters; it was discarded"
-                    ),
-                );
+                let reply = shell.refuse_input(&buf, &too_long("line", "it was discarded"));
                 buf.clear();
                 discarding = true;
-                status = 1;
-                if let Some(e) = &reply.error {
-                    self.send(format!("{e}\n").into_bytes(), true, end).await?;
-                }
-                if reply.exit {
-                    shell.finish("ended: the session could not go on");
-                    self.close(status).await;
+                if self.deliver(shell, reply, &mut status, end).await? {
                     return Ok(());
                 }
             }
@@ -381,6 +337,31 @@ impl SessionTask {
                 return Ok(());
             }
         }
+    }
+
+    /// Sends a line's reply without a PTY (output, then its error on stderr, which makes the
+    /// exit status 1); true when the reply ended the session.
+    async fn deliver(
+        &self,
+        shell: &mut Shell,
+        reply: Reply,
+        status: &mut u32,
+        end: &mut EndFuture,
+    ) -> Result<bool, Stop> {
+        self.send(reply.output.into_bytes(), false, end).await?;
+        if let Some(e) = &reply.error {
+            *status = 1;
+            self.send(format!("{e}\n").into_bytes(), true, end).await?;
+        }
+        if reply.exit {
+            shell.finish(if reply.error.is_some() {
+                "ended: the session could not go on"
+            } else {
+                "exit"
+            });
+            self.close(*status).await;
+        }
+        Ok(reply.exit)
     }
 
     async fn interactive(&mut self, shell: &mut Shell, end: &mut EndFuture) -> Result<(), Stop> {
@@ -466,6 +447,25 @@ impl SessionTask {
             }
         }
     }
+}
+
+/// Runs one line of input (a `what`: "line", "command line"), or refuses it — too long, or not
+/// UTF-8 — saying `outcome`; recorded either way.
+fn run_input(shell: &mut Shell, raw: &[u8], what: &str, outcome: &str) -> Reply {
+    match std::str::from_utf8(raw) {
+        Ok(line) if line.chars().count() > MAX_LINE_CHARS => {
+            shell.refuse_input(raw, &too_long(what, outcome))
+        }
+        Ok(line) => shell.execute(line),
+        Err(_) => shell.refuse_input(
+            raw,
+            &format!("the {what} is not valid UTF-8; nothing was run"),
+        ),
+    }
+}
+
+fn too_long(what: &str, outcome: &str) -> String {
+    format!("the {what} is longer than {MAX_LINE_CHARS} characters; {outcome}")
 }
 
 /// `\n` to `\r\n` for a PTY.

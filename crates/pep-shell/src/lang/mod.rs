@@ -31,7 +31,7 @@ pub use binder::bind;
 pub use complete::complete;
 pub use error::{ErrorId, LangError};
 pub use escape::escape_text;
-pub use format::{apply, apply_within, render, render_within, Render};
+pub use format::{apply_within, render_within, Render};
 pub use help::{command_records, get_help, syntax};
 pub use lexer::MAX_LINE_CHARS;
 pub use parser::{parse_line, Arg, CommandCall, Pipeline};

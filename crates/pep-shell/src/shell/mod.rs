@@ -124,8 +124,6 @@ pub struct Shell {
     finished: bool,
     /// The grant level this session last saw (support), to record changes.
     level: Option<String>,
-    /// Set once the transcript failed: an operator keeps only [`REVOCATION_ONLY`].
-    degraded: Option<String>,
 }
 
 impl Shell {
@@ -215,7 +213,6 @@ impl Shell {
             pending: None,
             finished: false,
             level: (identity.role == Role::Support).then_some(access_level),
-            degraded: None,
         };
         shell
             .endpoint
@@ -323,25 +320,19 @@ impl Shell {
                 ));
                 reply.exit = true;
             }
-            Role::Operator => {
-                if self.degraded.is_none() {
-                    tracing::error!(session = %self.record.session_id, "operator session can no longer be recorded; only revocation remains");
-                }
-                reply.output.push_str(&format!(
-                    "WARNING: this session is not being recorded ({why}); only {} remain available\n",
-                    REVOCATION_ONLY.join(", ")
-                ));
-                self.degraded = Some(why);
-            }
+            Role::Operator => reply.output.push_str(&format!(
+                "WARNING: this session is not being recorded ({why}); only {} remain available\n",
+                REVOCATION_ONLY.join(", ")
+            )),
         }
     }
 
+    /// An operator session that can no longer be recorded: it keeps only [`REVOCATION_ONLY`].
+    pub(super) fn degraded(&self) -> bool {
+        self.identity.role == Role::Operator && self.transcript.failure().is_some()
+    }
+
     fn execute_gated(&mut self, line: &str) -> Reply {
-        if let Some(why) = self.transcript.failure() {
-            if self.identity.role == Role::Operator && self.degraded.is_none() {
-                self.degraded = Some(why.to_string());
-            }
-        }
         self.observe_grant();
         if let Some(pending) = self.pending.take() {
             return self.answer(pending, line);
@@ -374,7 +365,7 @@ impl Shell {
             if let Err(why) = self.permission(spec, permit.authorization()) {
                 return self.refuse(line, why);
             }
-            if self.degraded.is_some() && !REVOCATION_ONLY.contains(&spec.name.as_str()) {
+            if self.degraded() && !REVOCATION_ONLY.contains(&spec.name.as_str()) {
                 return self.refuse(
                     line,
                     format!(
@@ -399,8 +390,7 @@ impl Shell {
                 }
             }
         }
-        if self.degraded.is_none() && !self.transcript.has_room_for(limits.max_output_bytes as u64)
-        {
+        if !self.degraded() && !self.transcript.has_room_for(limits.max_output_bytes as u64) {
             return self.refuse(
                 line,
                 format!(

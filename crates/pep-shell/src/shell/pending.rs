@@ -205,15 +205,22 @@ impl Shell {
     fn answered(&mut self, spec: &CommandSpec, result: Result<Vec<Value>, String>) -> Reply {
         let mut reply = Reply::default();
         match result {
-            Ok(values) => {
-                reply.output =
-                    lang::render(&values, Render::Default(Some(&spec.output)), self.width);
-                self.record_output(&mut reply);
-            }
+            Ok(values) => match lang::render_within(
+                &values,
+                Render::Default(Some(&spec.output)),
+                self.width,
+                self.endpoint.limits.max_output_bytes,
+            ) {
+                Ok(text) => {
+                    reply.output = text;
+                    self.record_output(&mut reply);
+                }
+                Err(e) => {
+                    self.fail(&mut reply, e.to_string());
+                }
+            },
             Err(e) => {
-                let e = format!("{}: {e}", spec.name);
-                self.transcript.error(&e);
-                reply.error = Some(e);
+                self.fail(&mut reply, format!("{}: {e}", spec.name));
             }
         }
         reply

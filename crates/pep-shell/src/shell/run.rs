@@ -60,9 +60,7 @@ impl Shell {
                 return reply;
             }
             Err(message) => {
-                let message = format!("{}: {message}", first.name);
-                self.transcript.error(&message);
-                reply.error = Some(message);
+                self.fail(&mut reply, format!("{}: {message}", first.name));
                 return reply;
             }
         };
@@ -97,9 +95,7 @@ impl Shell {
             values = match result {
                 Ok(v) => v,
                 Err(message) => {
-                    let message = format!("{}: {message}", spec.name);
-                    self.transcript.error(&message);
-                    reply.error = Some(message);
+                    self.fail(&mut reply, format!("{}: {message}", spec.name));
                     return reply;
                 }
             };
@@ -108,9 +104,7 @@ impl Shell {
         match lang::render_within(&values, how, self.width, limits.max_output_bytes) {
             Ok(text) => reply.output.push_str(&text),
             Err(e) => {
-                let message = e.to_string();
-                self.transcript.error(&message);
-                reply.error = Some(message);
+                self.fail(&mut reply, e.to_string());
                 return reply;
             }
         }
@@ -119,17 +113,24 @@ impl Shell {
     }
 
     /// Records the reply's output; output that cannot be recorded is not shown (fail closed).
+    /// Fails the line with `message`, transcribed.
+    pub(super) fn fail(&mut self, reply: &mut Reply, message: String) {
+        self.transcript.error(&message);
+        reply.error = Some(message);
+    }
+
     /// An operator session that can no longer record runs only the commands that see and revoke
     /// access ([`super::REVOCATION_ONLY`]); their output is shown with a warning instead.
     pub(super) fn record_output(&mut self, reply: &mut Reply) {
         if let Err(why) = self.transcript.output(&reply.output) {
-            if self.degraded.is_some() {
+            if self.degraded() {
                 return;
             }
             reply.output.clear();
-            let message = format!("the output could not be recorded, so it is not shown: {why}");
-            self.transcript.error(&message);
-            reply.error = Some(message);
+            self.fail(
+                reply,
+                format!("the output could not be recorded, so it is not shown: {why}"),
+            );
         }
     }
 

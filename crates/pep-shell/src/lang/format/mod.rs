@@ -21,16 +21,8 @@ use azs_support::{BoundArgs, Record, Value};
 
 pub use azs_support::wildcard::wildcard_match;
 
-/// Runs a value-transforming formatter by canonical name.
-pub fn apply(
-    spec_name: &str,
-    args: &BoundArgs,
-    input: Vec<Value>,
-) -> Result<Vec<Value>, LangError> {
-    apply_within(spec_name, args, input, usize::MAX)
-}
-
-/// [`apply`], where a stage that builds text (ConvertTo-Json, ConvertTo-Csv) stops at `max` bytes.
+/// Runs a formatting command on `input`; a stage that builds text (ConvertTo-Json, ConvertTo-Csv)
+/// stops at `max` bytes.
 pub fn apply_within(
     spec_name: &str,
     args: &BoundArgs,
@@ -125,12 +117,14 @@ fn scalar_lines(v: &Value, out: &mut String) {
     }
 }
 
-/// Renders values as terminal text (`\n` line ends; ends with a newline when non-empty).
-pub fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
+/// Unbounded [`render_within`] (tests).
+#[cfg(test)]
+fn render(values: &[Value], how: Render, width: Option<usize>) -> String {
     render_within(values, how, width, usize::MAX).unwrap_or_default()
 }
 
-/// [`render`], or an error when the text would pass `max` bytes (a table is measured before it
+/// Renders values as terminal text (`\n` line ends; ends with a newline when non-empty), or an
+/// error when the text would pass `max` bytes (a table is measured before it
 /// is built: padding can make it far larger than its values).
 pub fn render_within(
     values: &[Value],
@@ -264,10 +258,21 @@ mod tests {
 
     #[test]
     fn apply_rejects_non_formatters() {
-        let e = apply("Get-AzsSupportProcess", &BoundArgs::new(), vec![]).expect_err("refused");
+        let e = apply_within(
+            "Get-AzsSupportProcess",
+            &BoundArgs::new(),
+            vec![],
+            usize::MAX,
+        )
+        .expect_err("refused");
         assert_eq!(e.id, ErrorId::InvalidPipeline);
         assert_eq!(
-            apply("Out-Default", &BoundArgs::new(), vec![Value::Int(1)]),
+            apply_within(
+                "Out-Default",
+                &BoundArgs::new(),
+                vec![Value::Int(1)],
+                usize::MAX
+            ),
             Ok(vec![Value::Int(1)])
         );
     }
