@@ -16,7 +16,7 @@ pub const COMMANDS: Table = &[
 /// Get-AzsSupportWorkingDirectory: the session's working directory (created on first use).
 pub fn get_working_directory(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let path = inv.workdir.ensure()?;
-    Ok(vec![Value::String(inv.workdir.shown(&path))])
+    Ok(vec![Value::String(inv.workdir.shown(path))])
 }
 
 /// Get-AzsSupportWorkingDirectoryFiles [-Filter] [-Recurse].
