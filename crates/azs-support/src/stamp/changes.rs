@@ -75,6 +75,33 @@ impl Stamp {
         self.service_cross_effects(&node_name, &service, false);
     }
 
+    /// Removes the files of `node` at `paths` (case-insensitive); the space they held returns to
+    /// their drive. Returns the bytes freed.
+    pub fn remove_files(&mut self, node: &str, paths: &[String]) -> u64 {
+        const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+        let Some(n) = self.node_mut(node) else {
+            return 0;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut n.files)
+            .into_iter()
+            .partition(|f| paths.iter().any(|p| p.eq_ignore_ascii_case(&f.path)));
+        n.files = kept;
+        let mut freed = 0;
+        for f in gone {
+            freed += f.size_bytes;
+            let drive = f.path.get(..2).unwrap_or_default();
+            if let Some(d) = n
+                .disks
+                .iter_mut()
+                .find(|d| d.drive.eq_ignore_ascii_case(drive))
+            {
+                let free = (d.free_gb + f.size_bytes as f64 / GIB).min(d.size_gb);
+                d.free_gb = (free * 100.0).round() / 100.0;
+            }
+        }
+        freed
+    }
+
     /// FabricHostSvc carries the VM's fabric nodes; GatewayService the gateway's S2S connections.
     fn service_cross_effects(&mut self, node: &str, service: &str, running: bool) {
         if service.eq_ignore_ascii_case("FabricHostSvc") {
