@@ -4,7 +4,6 @@
 //! upgrade on them completes; ECE retries failed plan steps of the role).
 
 use super::cluster::{require_hosts, require_vm};
-use super::host_repair::start_service_in;
 use super::hosts::select_nodes;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Node, Stamp};
@@ -303,19 +302,27 @@ pub fn restart_computer_by_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         .find(|v| v.role.eq_ignore_ascii_case(&role))
         .map(|v| v.role.clone())
         .unwrap_or(role);
+    let mut not_back: Vec<(String, Vec<String>)> = Vec::new();
     for name in &vms {
-        restart_vm(stamp, name, now);
+        let failed = stamp.restart_vm(name, now);
+        if !failed.is_empty() {
+            not_back.push((name.clone(), failed));
+        }
     }
-    complete_upgrades(stamp, &vms);
-    retry_failed_plans(stamp, &role_name, now);
+    stamp.complete_upgrades_on(&vms);
+    stamp.retry_failed_plans(&role_name, now);
     Ok(vms
         .iter()
         .enumerate()
         .map(|(i, name)| {
+            let result = match not_back.iter().find(|(n, _)| n == name) {
+                None => "Restarted".to_string(),
+                Some((_, what)) => format!("NotBack: {} did not come back", what.join(", ")),
+            };
             Record::new("Azs.Support.RestartResult")
                 .with("Role", &role_name)
                 .with("ComputerName", name)
-                .with("Result", "Restarted")
+                .with("Result", result)
                 .with(
                     "Duration",
                     format!("00:0{}:{:02}", 4 + i % 3, 10 + 7 * i % 50),
@@ -323,85 +330,6 @@ pub fn restart_computer_by_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
                 .into()
         })
         .collect())
-}
-
-/// One VM back from a restart: Running, booted now, every Automatic service started the way
-/// Start-AzsSupportService starts one (a fresh process, and its cross-effects: fabric nodes of the
-/// VM come up, a gateway's site-to-site connections reconnect).
-fn restart_vm(stamp: &mut Stamp, name: &str, now: chrono::DateTime<chrono::Utc>) {
-    let Some(vm) = stamp.node_mut(name) else {
-        return;
-    };
-    vm.state = "Running".into();
-    vm.boot_time = now;
-    let automatic: Vec<String> = vm
-        .services
-        .iter()
-        .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
-        .map(|s| s.name.clone())
-        .collect();
-    for service in automatic {
-        start_service_in(stamp, name, &service, now);
-    }
-}
-
-/// Fabric nodes on the restarted VMs come up; rings rolling forward with a node there complete.
-fn complete_upgrades(stamp: &mut Stamp, vms: &[String]) {
-    let on = |n: &str| vms.iter().any(|v| v.eq_ignore_ascii_case(n));
-    for ring in stamp.rings.iter_mut() {
-        let touched = ring.nodes.iter().any(|n| on(&n.name));
-        for n in ring.nodes.iter_mut().filter(|n| on(&n.name)) {
-            n.status = "Up".into();
-            n.health = "Ok".into();
-        }
-        if touched && ring.upgrade.state == "RollingForwardInProgress" {
-            let target = ring.upgrade.target_version.clone();
-            for n in ring.nodes.iter_mut() {
-                n.version = target.clone();
-                n.health = "Ok".into();
-            }
-            let mut domains: Vec<String> = ring
-                .nodes
-                .iter()
-                .map(|n| n.upgrade_domain.clone())
-                .collect();
-            domains.sort();
-            domains.dedup();
-            ring.runtime_version = target;
-            ring.upgrade.state = "RollingForwardCompleted".into();
-            ring.upgrade.completed_domains = domains;
-            ring.upgrade.current_domain.clear();
-            ring.upgrade.failure_reason.clear();
-            if ring.health.eq_ignore_ascii_case("Warning") {
-                ring.health = "Ok".into();
-            }
-        }
-    }
-}
-
-/// ECE retries a failed step once its role is healthy: the step succeeds, the plan completes.
-fn retry_failed_plans(stamp: &mut Stamp, role: &str, now: chrono::DateTime<chrono::Utc>) {
-    for plan in stamp.ece.action_plans.iter_mut() {
-        if plan.status != "Failed" {
-            continue;
-        }
-        let Some(i) = plan.steps.iter().position(|s| s.status == "Error") else {
-            continue;
-        };
-        if !plan.steps[i].role.eq_ignore_ascii_case(role) {
-            continue;
-        }
-        for step in plan.steps.iter_mut().skip(i) {
-            if step.status == "Error" || step.status == "NotStarted" {
-                step.start.get_or_insert(now);
-                step.status = "Success".into();
-                step.end = Some(now);
-                step.error.clear();
-            }
-        }
-        plan.status = "Completed".into();
-        plan.end = Some(now);
-    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@
 
 use super::hosts::*;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Process, Service, Stamp};
+use crate::stamp::{Node, Service, Stamp};
 use crate::value::{Record, Value};
-use chrono::{DateTime, Utc};
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -103,91 +102,6 @@ fn check_stop(stamp: &Stamp, node: &str, name: &str) -> Result<(), CommandError>
     Ok(())
 }
 
-/// The node `node` and the index of its service `name` (case-insensitive).
-fn service_mut<'s>(stamp: &'s mut Stamp, node: &str, name: &str) -> Option<(&'s mut Node, usize)> {
-    let n = stamp.node_mut(node)?;
-    let i = n
-        .services
-        .iter()
-        .position(|s| s.name.eq_ignore_ascii_case(name))?;
-    Some((n, i))
-}
-
-/// Marks a service Running with a fresh process, and applies the cross-effects.
-pub(crate) fn start_service_in(stamp: &mut Stamp, node: &str, name: &str, now: DateTime<Utc>) {
-    // The process image a service runs in: as on other nodes, else a service host.
-    let template = stamp
-        .nodes()
-        .flat_map(|n| n.processes.iter())
-        .find(|p| p.service.eq_ignore_ascii_case(name))
-        .map_or(("svchost".to_string(), 30.0, 500), |p| {
-            (p.name.clone(), p.working_set_mb, p.handles)
-        });
-    let Some((n, s)) = service_mut(stamp, node, name) else {
-        return;
-    };
-    n.services[s].state = "Running".into();
-    let service = n.services[s].name.clone();
-    // A fresh id above every current one (the replaced process's included).
-    let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
-    n.processes
-        .retain(|p| !p.service.eq_ignore_ascii_case(&service));
-    n.processes.push(Process {
-        name: template.0,
-        id: (max / 4 + 1) * 4,
-        cpu_seconds: 0.0,
-        working_set_mb: template.1,
-        handles: template.2,
-        service: service.clone(),
-        start_time: Some(now),
-    });
-    let node_name = n.name.clone();
-    cross_effects(stamp, &node_name, &service, true);
-}
-
-/// Marks a service Stopped, removes its process, and applies the cross-effects.
-pub(crate) fn stop_service_in(stamp: &mut Stamp, node: &str, name: &str) {
-    let Some((n, s)) = service_mut(stamp, node, name) else {
-        return;
-    };
-    n.services[s].state = "Stopped".into();
-    let service = n.services[s].name.clone();
-    n.processes
-        .retain(|p| !p.service.eq_ignore_ascii_case(&service));
-    let node_name = n.name.clone();
-    cross_effects(stamp, &node_name, &service, false);
-}
-
-/// FabricHostSvc carries the VM's fabric nodes; GatewayService the gateway's S2S connections.
-fn cross_effects(stamp: &mut Stamp, node: &str, service: &str, running: bool) {
-    if service.eq_ignore_ascii_case("FabricHostSvc") {
-        for fnode in stamp
-            .rings
-            .iter_mut()
-            .flat_map(|r| r.nodes.iter_mut())
-            .filter(|f| f.name.eq_ignore_ascii_case(node))
-        {
-            let (status, health) = if running {
-                ("Up", "Ok")
-            } else {
-                ("Down", "Error")
-            };
-            fnode.status = status.into();
-            fnode.health = health.into();
-        }
-    }
-    if service.eq_ignore_ascii_case("GatewayService") {
-        for c in stamp
-            .network
-            .connections
-            .iter_mut()
-            .filter(|c| c.gateway.eq_ignore_ascii_case(node))
-        {
-            c.status = if running { "Connected" } else { "NotConnected" }.into();
-        }
-    }
-}
-
 fn node_and_name(inv: &Invocation<'_>) -> (String, String) {
     (
         inv.args.str("ComputerName").unwrap_or_default().to_string(),
@@ -210,7 +124,7 @@ pub fn start_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
     }
     let now = inv.now;
     let stamp = inv.stamp_mut()?;
-    start_service_in(stamp, &node, &name, now);
+    stamp.start_service(&node, &name, now);
     service_after(stamp, &node, &name)
 }
 
@@ -222,7 +136,7 @@ pub fn stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
         return Ok(vec![]);
     }
     let stamp = inv.stamp_mut()?;
-    stop_service_in(stamp, &node, &name);
+    stamp.stop_service(&node, &name);
     service_after(stamp, &node, &name)
 }
 
@@ -249,7 +163,7 @@ pub fn restart_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
     }
     let now = inv.now;
     // Stop then start: the end state is the started one, with a new process.
-    start_service_in(inv.stamp_mut()?, &node, &name, now);
+    inv.stamp_mut()?.start_service(&node, &name, now);
     let stamp = inv.stamp();
     service_after(stamp, &node, &name)
 }
@@ -292,7 +206,7 @@ pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
             n.processes.retain(|p| i64::from(p.id) != id);
         }
     } else {
-        stop_service_in(stamp, &node, &service);
+        stamp.stop_service(&node, &service);
     }
     Ok(vec![record.into()])
 }
@@ -461,11 +375,11 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
     let now = inv.now;
     let stamp = inv.stamp_mut()?;
     if running {
-        stop_service_in(stamp, &node, &service);
+        stamp.stop_service(&node, &service);
     }
     let out = remove_files(stamp, &node, &items);
     if running {
-        start_service_in(stamp, &node, &service, now);
+        stamp.start_service(&node, &service, now);
     }
     Ok(out)
 }

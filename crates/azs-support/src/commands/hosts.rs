@@ -419,7 +419,6 @@ pub fn get_win_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::host_repair::stop_service_in;
     use super::super::testing::{default_stamp, run_on};
     use super::super::Implementation;
     use super::*;
@@ -480,7 +479,7 @@ pub(crate) mod tests {
     #[test]
     fn services_stopped_first_then_name() {
         let mut s = default_stamp();
-        stop_service_in(&mut s, "AZS-SQL01", "MSSQLSERVER");
+        s.stop_service("AZS-SQL01", "MSSQLSERVER");
         let rows = ok(&mut s, get_service, &[cn("AZS-SQL01")]);
         assert_eq!(get(&rows[0], "Name"), "MSSQLSERVER");
         assert_eq!(get(&rows[0], "ProcessId"), "0");

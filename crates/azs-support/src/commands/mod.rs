@@ -277,12 +277,20 @@ pub(crate) mod testing {
         } else {
             StampAccess::Read(stamp)
         };
-        let mut inv = Invocation::new(&bound, Vec::new(), access, wd, Utc::now(), mode);
+        let now = stamp_now(&access);
+        let mut inv = Invocation::new(&bound, Vec::new(), access, wd, now, mode);
         let result = f(&mut inv);
         Outcome {
             result,
             effects: inv.effects().to_vec(),
             changed: inv.changed(),
+        }
+    }
+
+    fn stamp_now(access: &StampAccess<'_>) -> chrono::DateTime<Utc> {
+        match access {
+            StampAccess::Read(s) => s.now(),
+            StampAccess::Write(s) => s.now(),
         }
     }
 

@@ -49,6 +49,14 @@ pub struct ActionPlan {
     pub start: Option<DateTime<Utc>>,
     /// Ended.
     pub end: Option<DateTime<Utc>>,
+    /// How long the plan normally takes, hours (absent: the usual duration of plans of its
+    /// name; see `stamp::clock::expected_plan_hours`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_duration_hours: Option<f64>,
+    /// Since when its current step has been waiting on an unhealthy role (set as the clock
+    /// runs; the plan resumes once the role is healthy again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_since: Option<DateTime<Utc>>,
     /// Steps in order.
     #[serde(rename = "step")]
     pub steps: Vec<ActionPlanStep>,

@@ -117,6 +117,11 @@ pub struct Partition {
     pub id: String,
     /// `Ok`, `Warning`, `Error`.
     pub health: String,
+    /// `Ready`, `InQuorumLoss`, `Reconfiguring`, `NotReady` (empty: derived from the replicas).
+    pub status: String,
+    /// Replicas the service wants (empty: as many as are listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_replica_set_size: Option<u32>,
     /// Replicas.
     #[serde(rename = "replica")]
     pub replicas: Vec<Replica>,

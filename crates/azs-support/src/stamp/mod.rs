@@ -7,11 +7,14 @@
 //! (`ece`), tenant compute and network (`compute`). The scenario document *is* the model: repair
 //! commands change it, and `persist` keeps the changed stamp in the state directory.
 
+pub mod changes;
+pub mod clock;
 pub mod cluster;
 pub mod compute;
 pub mod ece;
 pub mod events;
 pub mod fabric;
+pub mod health;
 pub mod node;
 pub mod persist;
 pub mod scenario;
@@ -20,6 +23,7 @@ pub mod storage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use clock::StampTime;
 pub use cluster::{Cluster, ClusterGroup, ClusterLogLine, ClusterResource, SharedVolume};
 pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, TenantVm};
 pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
@@ -71,6 +75,10 @@ pub struct Stamp {
     /// Network.
     #[serde(default)]
     pub network: Network,
+    /// The stamp's clock as pep runs it (set at load, kept in the saved stamp; not written in
+    /// scenarios).
+    #[serde(default, skip_serializing_if = "StampTime::is_unset")]
+    pub time: StampTime,
 }
 
 /// Stamp-wide facts (`[stamp]`).
@@ -98,6 +106,10 @@ pub struct StampFacts {
     /// The node serving this endpoint (the prompt's node): an ERCS VM on Azure Stack Hub, a host
     /// on Azure Local.
     pub pep_node: String,
+    /// The stamp's time when the scenario loads (absent: the real time). Times in the scenario
+    /// are written relative to it; from the load on, the stamp's clock runs in real time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<DateTime<Utc>>,
 }
 
 /// A fault scenario written as a support case (`[case]`). Tests read it: they run the evidence

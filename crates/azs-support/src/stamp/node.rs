@@ -14,7 +14,8 @@ pub struct Node {
     pub role: String,
     /// The host a VM runs on (empty for hosts).
     pub host: String,
-    /// Hosts: `Up`, `Down`, `Paused`, `Joining`. VMs: `Running`, `Off`, `Saved`, `Paused`.
+    /// Hosts: `Up`, `Down`, `Paused`, `Joining`, `Isolated`, `Quarantined`. VMs: `Running`,
+    /// `Off`, `Saved`, `Paused`.
     pub state: String,
     /// Hosts: `NotInitiated`, `InProgress`, `Completed`, `Failed`.
     pub drain_status: String,

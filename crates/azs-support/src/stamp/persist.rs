@@ -16,6 +16,7 @@ use crate::atomic_file::atomic_write;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[derive(Serialize, Deserialize)]
@@ -34,6 +35,9 @@ pub struct StampStore {
     scenario: String,
     digest: String,
     inner: RwLock<Stamp>,
+    /// Whether a repair changed the stamp (the clock advancing work in progress does not count:
+    /// a stamp only the clock moved may be replaced by another scenario).
+    modified: AtomicBool,
 }
 
 /// FNV-1a, 64 bit: a stable digest of a scenario's resolved text.
@@ -55,10 +59,12 @@ impl StampStore {
         // The saved stamp, when it belongs to this scenario, is used as it is: nothing to write
         // (a start on a full disk must not fail for want of rewriting it).
         let mut current_on_disk = false;
+        let mut modified = false;
         if !reset {
             if let Some(saved) = read(state_file)? {
                 if saved.digest == digest {
                     stamp = saved.stamp;
+                    modified = saved.modified;
                     current_on_disk = true;
                 } else if saved.modified {
                     return Err(format!(
@@ -75,6 +81,7 @@ impl StampStore {
             scenario: stamp.name.clone(),
             digest,
             inner: RwLock::new(stamp),
+            modified: AtomicBool::new(modified),
         };
         if !current_on_disk {
             store
@@ -91,7 +98,24 @@ impl StampStore {
             scenario: stamp.name.clone(),
             digest: String::new(),
             inner: RwLock::new(stamp),
+            modified: AtomicBool::new(false),
         }
+    }
+
+    /// Advances the stamp's work in progress to its time at real time `wall` (see
+    /// `stamp::clock`) and returns that time, the `now` commands run at. What the clock changed
+    /// is saved; a save that fails is logged and retried at the next change (the stamp in
+    /// memory is the truth while pep runs).
+    pub fn advance(&self, wall: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+        let mut stamp = self.write();
+        let now = stamp.now_at(wall);
+        if stamp.advance(now) {
+            let modified = self.modified.load(Ordering::SeqCst);
+            if let Err(e) = self.write_file(&stamp, modified) {
+                tracing::warn!(error = %e, "saving the stamp after its clock advanced failed");
+            }
+        }
+        now
     }
 
     /// Read access.
@@ -108,6 +132,7 @@ impl StampStore {
 
     /// Persists a changed stamp.
     pub fn save(&self, stamp: &Stamp) -> std::io::Result<()> {
+        self.modified.store(true, Ordering::SeqCst);
         self.write_file(stamp, true)
     }
 

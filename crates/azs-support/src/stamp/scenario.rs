@@ -21,10 +21,46 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../../../scenarios/default.t
 /// How deep `extends` chains may go.
 const MAX_DEPTH: usize = 8;
 
-/// Keys that identify an element of an array of tables, in priority order. `id` comes first
-/// because it is unique where both exist (processes share image names such as `svchost`; action
-/// plans share plan names such as `Update`). Files are identified by `path`, volumes by `drive`.
-const KEYS: &[&str] = &["id", "name", "serial", "index", "path", "drive"];
+/// How the elements of each array of tables are identified when a patch merges into its base,
+/// by the array's key in the document (`[[vm.service]]` is `service`). An element matches the
+/// base element whose every key field is equal; arrays listed with no key (events, cluster-log
+/// lines, case steps) are logs: a patch's elements are appended, never merged, so a crash loop
+/// can write event 7031 many times. Arrays not listed here (plain values such as
+/// `completed_domains`) are replaced whole.
+const ARRAY_KEYS: &[(&str, &[&str])] = &[
+    ("host", &["name"]),
+    ("vm", &["name"]),
+    ("service", &["name"]),
+    ("process", &["id"]),
+    ("disk", &["drive"]),
+    ("file", &["path"]),
+    ("event", &[]),
+    ("log", &[]),
+    ("evidence", &[]),
+    ("repair", &[]),
+    ("group", &["name"]),
+    ("resource", &["name"]),
+    ("csv", &["name"]),
+    ("physical_disk", &["serial"]),
+    ("virtual_disk", &["name"]),
+    ("job", &["name", "virtual_disk"]),
+    ("enclosure", &["name"]),
+    ("volume", &["name"]),
+    ("account", &["name"]),
+    ("managed_disk", &["name"]),
+    ("ring", &["name"]),
+    ("node", &["name"]),
+    ("application", &["name"]),
+    ("partition", &["id"]),
+    ("replica", &["id"]),
+    ("role", &["name"]),
+    ("action_plan", &["id"]),
+    ("step", &["index"]),
+    ("vmss", &["name"]),
+    ("s2s", &["name"]),
+    ("nrp", &["kind", "name"]),
+    ("sdn", &["kind", "name"]),
+];
 
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +159,9 @@ pub fn parse_scenario(file: &str, text: &str, dir: Option<&Path>) -> Result<Stam
 
 /// The resolved document of a scenario as TOML text (what `extends` produced), for digests.
 pub fn resolved_text(stamp: &Stamp) -> String {
-    toml::to_string(stamp).unwrap_or_default()
+    let mut s = stamp.clone();
+    s.time = Default::default();
+    toml::to_string(&s).unwrap_or_default()
 }
 
 fn load_table(
@@ -182,13 +220,13 @@ fn merge_tables(base: &mut toml::Table, patch: toml::Table, at: &str) -> Result<
         };
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(p)) => merge_tables(b, p, &place)?,
-            (Some(toml::Value::Array(b)), toml::Value::Array(p)) if keyed(&p).is_some() => {
-                merge_arrays(b, p, &place)?
-            }
-            (_, toml::Value::Array(p)) if keyed(&p).is_some() => {
-                let mut fresh = Vec::new();
-                merge_arrays(&mut fresh, p, &place)?;
-                base.insert(k, toml::Value::Array(fresh));
+            (existing, toml::Value::Array(p)) if is_table_array(&p) => {
+                let mut merged = match existing {
+                    Some(toml::Value::Array(b)) => std::mem::take(b),
+                    _ => Vec::new(),
+                };
+                merge_arrays(&mut merged, p, &k, &place)?;
+                base.insert(k, toml::Value::Array(merged));
             }
             (_, v) => {
                 base.insert(k, v);
@@ -198,53 +236,105 @@ fn merge_tables(base: &mut toml::Table, patch: toml::Table, at: &str) -> Result<
     Ok(())
 }
 
-/// The key field shared by every element, if the array is one of identified tables.
-fn keyed(items: &[toml::Value]) -> Option<&'static str> {
-    let first = items.first()?.as_table()?;
-    let key = KEYS.iter().copied().find(|k| first.contains_key(*k))?;
-    items
-        .iter()
-        .all(|v| v.as_table().is_some_and(|t| t.contains_key(key)))
-        .then_some(key)
+fn is_table_array(items: &[toml::Value]) -> bool {
+    !items.is_empty() && items.iter().all(toml::Value::is_table)
+}
+
+/// The key fields of the array `field` (None: not a keyed array, replaced whole; empty: a log,
+/// appended).
+fn array_key(field: &str) -> Option<&'static [&'static str]> {
+    ARRAY_KEYS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k)
+}
+
+/// The key of one element (`name = "X"`, `name = "Repair", virtual_disk = "D"`), or an error
+/// naming the place when a key field is missing.
+fn element_key(
+    item: &toml::Table,
+    key: &[&str],
+    at: &str,
+    i: usize,
+) -> Result<Vec<toml::Value>, String> {
+    key.iter()
+        .map(|k| {
+            item.get(*k)
+                .cloned()
+                .ok_or_else(|| format!("{at}[{i}]: needs {k} (elements are identified by {})", key.join(" and ")))
+        })
+        .collect()
+}
+
+fn show_key(key: &[&str], values: &[toml::Value]) -> String {
+    key.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Refuses an array in which two elements have the same key: merging would collapse them.
+fn refuse_duplicates(items: &[toml::Value], key: &[&str], at: &str) -> Result<(), String> {
+    let mut seen: Vec<Vec<toml::Value>> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(t) = item.as_table() else { continue };
+        if t.get("remove").and_then(toml::Value::as_bool) == Some(true) {
+            continue;
+        }
+        let k = element_key(t, key, at, i)?;
+        if seen.contains(&k) {
+            return Err(format!(
+                "{at}[{i}]: two elements with {} (each must be distinct, or they would merge into one)",
+                show_key(key, &k)
+            ));
+        }
+        seen.push(k);
+    }
+    Ok(())
 }
 
 fn merge_arrays(
     base: &mut Vec<toml::Value>,
     patch: Vec<toml::Value>,
+    field: &str,
     at: &str,
 ) -> Result<(), String> {
-    let Some(key) = keyed(&patch) else {
-        *base = patch;
-        return Ok(());
+    let key = match array_key(field) {
+        None => {
+            *base = patch;
+            return Ok(());
+        }
+        Some([]) => {
+            base.extend(patch);
+            return Ok(());
+        }
+        Some(key) => key,
     };
-    for item in patch {
+    refuse_duplicates(&patch, key, at)?;
+    for (i, item) in patch.into_iter().enumerate() {
         let toml::Value::Table(mut item) = item else {
             continue;
         };
-        let id = item.get(key).cloned();
+        let id = element_key(&item, key, at, i)?;
         let remove = match item.remove("remove") {
             None => false,
             Some(toml::Value::Boolean(b)) => b,
             Some(_) => return Err(format!("{at}: remove must be true or false")),
         };
-        let pos = base
-            .iter()
-            .position(|b| b.as_table().and_then(|t| t.get(key)) == id.as_ref());
+        let pos = base.iter().position(|b| {
+            b.as_table()
+                .is_some_and(|t| key.iter().zip(&id).all(|(k, v)| t.get(*k) == Some(v)))
+        });
         match (pos, remove) {
             (Some(i), true) => {
                 base.remove(i);
             }
             (None, true) => {
                 return Err(format!(
-                    "{at}: remove: no element with {key} = {}",
-                    id.map(|v| v.to_string()).unwrap_or_default()
+                    "{at}: remove: no element with {}",
+                    show_key(key, &id)
                 ))
             }
             (Some(i), false) => {
-                let place = format!(
-                    "{at}[{key}={}]",
-                    id.map(|v| v.to_string()).unwrap_or_default()
-                );
+                let place = format!("{at}[{}]", show_key(key, &id));
                 if let Some(toml::Value::Table(b)) = base.get_mut(i) {
                     merge_tables(b, item, &place)?;
                 }
@@ -255,8 +345,37 @@ fn merge_arrays(
     Ok(())
 }
 
+/// Refuses, anywhere in a resolved document, an array whose elements share a key (a scenario
+/// without `extends` gets the same guarantee as a patch).
+fn check_unique(value: &toml::Value, field: &str, at: &str) -> Result<(), String> {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let place = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                check_unique(v, k, &place)?;
+            }
+        }
+        toml::Value::Array(items) if is_table_array(items) => {
+            if let Some(key) = array_key(field).filter(|k| !k.is_empty()) {
+                refuse_duplicates(items, key, at)?;
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let toml::Value::Table(t) = item {
+                    for (k, v) in t {
+                        check_unique(v, k, &format!("{at}[{i}].{k}"))?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
-    let stamp: Stamp = toml::Value::Table(table)
+    let table = toml::Value::Table(table);
+    check_unique(&table, "", "").map_err(|p| err(file, p))?;
+    let stamp: Stamp = table
         .try_into()
         .map_err(|e: toml::de::Error| err(file, e.to_string().replace('\n', " ")))?;
     if stamp.version != 1 {
@@ -269,6 +388,8 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
         ));
     }
     validate(&stamp).map_err(|p| err(file, p))?;
+    let mut stamp = stamp;
+    stamp.anchor_clock(chrono::Utc::now());
     Ok(stamp)
 }
 
@@ -284,6 +405,17 @@ fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
 }
 
 const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
+/// Cluster node states (`Get-ClusterNode`), and the isolation states of a node that keeps
+/// failing (Windows Server 2016 and later).
+const HOST_STATES: &[&str] = &["Up", "Down", "Paused", "Joining", "Isolated", "Quarantined"];
+const PARTITION_STATES: &[&str] = &[
+    "",
+    "Ready",
+    "InQuorumLoss",
+    "Reconfiguring",
+    "NotReady",
+    "Deleting",
+];
 
 /// Cross-checks a stamp: names valid and unique, references resolve, states known.
 pub fn validate(s: &Stamp) -> Result<(), String> {
@@ -310,7 +442,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         one_of(
             &format!("host[{i}].state"),
             &h.state,
-            &["Up", "Down", "Paused", "Joining"],
+            HOST_STATES,
         )?;
         one_of(
             &format!("host[{i}].drain_status"),
@@ -390,7 +522,12 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
             .map(|n| n.name.to_ascii_lowercase())
             .collect();
         for (si, svc) in ring.services.iter().enumerate() {
-            for p in &svc.partitions {
+            for (pi, p) in svc.partitions.iter().enumerate() {
+                one_of(
+                    &format!("ring[{ri}].service[{si}].partition[{pi}].status"),
+                    &p.status,
+                    PARTITION_STATES,
+                )?;
                 for r in &p.replicas {
                     if !nodes.contains(&r.node.to_ascii_lowercase()) {
                         return Err(format!(

@@ -115,6 +115,10 @@ pub struct StorageJob {
     pub bytes_total: u64,
     /// Seconds it has run.
     pub elapsed_seconds: u64,
+    /// Seconds since its progress last changed (absent: all of `elapsed_seconds` for a job at
+    /// 0%, else 0 — it is moving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_progress_seconds: Option<u64>,
 }
 
 /// A storage enclosure.
@@ -145,6 +149,9 @@ pub struct ObjectStoreVolume {
     pub used_gb: f64,
     /// `Healthy`, `Warning`, `Unhealthy`.
     pub health: String,
+    /// `OK`, `Throttled` (the storage service stopped placing new data on it), `Full`, ...
+    /// (empty: `OK`).
+    pub operational_status: String,
 }
 
 /// A tenant storage account.

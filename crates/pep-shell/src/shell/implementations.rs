@@ -38,8 +38,9 @@ impl Shell {
                 spec.name, spec.name
             ));
         };
-        let now = self.endpoint.clock.now();
         let store = &self.endpoint.stamp;
+        // The stamp's clock: work in progress advances to now before the command sees it.
+        let now = store.advance(self.endpoint.clock.now());
         let what_if = spec.supports_should_process && args.switch("WhatIf");
         if spec.supports_should_process && !what_if {
             let mut stamp = store.write();

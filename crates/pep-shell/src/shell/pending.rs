@@ -81,13 +81,14 @@ impl Shell {
         let Some(implementation) = commands::implementation(&spec.name) else {
             return self.run_catalog(spec, args, Vec::new(), permit).map(Some);
         };
+        let now = self.endpoint.stamp.advance(self.endpoint.clock.now());
         let stamp = self.endpoint.stamp.read();
         let mut inv = Invocation::new(
             args,
             Vec::new(),
             StampAccess::Read(&stamp),
             &self.workdir,
-            self.endpoint.clock.now(),
+            now,
             Mode::Plan,
         );
         let values = implementation(&mut inv).map_err(|e| e.0)?;

@@ -1,0 +1,270 @@
+//! The stamp's behaviour: the state changes repairs make, with their cross-effects, as methods of
+//! the stamp. Repair commands decide *whether* to change something (refusals, `-WhatIf`,
+//! confirmation); these methods are the one place that says *what* a change does to the rest of
+//! the stamp:
+//!
+//! - a service started gets a fresh process; stopped, it loses it. `FabricHostSvc` carries its
+//!   VM's fabric nodes, `GatewayService` its gateway's site-to-site connections;
+//! - a VM restarted runs again, booted now, with its Automatic services started as above; its
+//!   fabric nodes come up, and a ring upgrade held up by one of them completes;
+//! - ECE retries a failed step once its role is healthy, and resumes a blocked one (see `clock`).
+
+use super::node::Process;
+use super::{ActionPlan, Ring, Stamp};
+use chrono::{DateTime, Utc};
+
+impl Stamp {
+    /// Marks service `name` on `node` Running with a fresh process, and applies the
+    /// cross-effects. Nothing happens for an unknown node or service.
+    pub fn start_service(&mut self, node: &str, name: &str, now: DateTime<Utc>) {
+        // The process image a service runs in: as on other nodes, else a service host.
+        let template = self
+            .nodes()
+            .flat_map(|n| n.processes.iter())
+            .find(|p| p.service.eq_ignore_ascii_case(name))
+            .map_or(("svchost".to_string(), 30.0, 500), |p| {
+                (p.name.clone(), p.working_set_mb, p.handles)
+            });
+        let Some(n) = self.node_mut(node) else {
+            return;
+        };
+        let Some(s) = n
+            .services
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+        else {
+            return;
+        };
+        s.state = "Running".into();
+        let service = s.name.clone();
+        // A fresh id above every current one (the replaced process's included).
+        let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
+        n.processes
+            .retain(|p| !p.service.eq_ignore_ascii_case(&service));
+        n.processes.push(Process {
+            name: template.0,
+            id: (max / 4 + 1) * 4,
+            cpu_seconds: 0.0,
+            working_set_mb: template.1,
+            handles: template.2,
+            service: service.clone(),
+            start_time: Some(now),
+        });
+        let node_name = n.name.clone();
+        self.service_cross_effects(&node_name, &service, true);
+    }
+
+    /// Marks service `name` on `node` Stopped, removes its process, and applies the
+    /// cross-effects.
+    pub fn stop_service(&mut self, node: &str, name: &str) {
+        let Some(n) = self.node_mut(node) else {
+            return;
+        };
+        let Some(s) = n
+            .services
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+        else {
+            return;
+        };
+        s.state = "Stopped".into();
+        let service = s.name.clone();
+        n.processes
+            .retain(|p| !p.service.eq_ignore_ascii_case(&service));
+        let node_name = n.name.clone();
+        self.service_cross_effects(&node_name, &service, false);
+    }
+
+    /// FabricHostSvc carries the VM's fabric nodes; GatewayService the gateway's S2S connections.
+    fn service_cross_effects(&mut self, node: &str, service: &str, running: bool) {
+        if service.eq_ignore_ascii_case("FabricHostSvc") {
+            for fnode in self
+                .rings
+                .iter_mut()
+                .flat_map(|r| r.nodes.iter_mut())
+                .filter(|f| f.name.eq_ignore_ascii_case(node))
+            {
+                let (status, health) = if running {
+                    ("Up", "Ok")
+                } else {
+                    ("Down", "Error")
+                };
+                fnode.status = status.into();
+                fnode.health = health.into();
+            }
+        }
+        if service.eq_ignore_ascii_case("GatewayService") {
+            for c in self
+                .network
+                .connections
+                .iter_mut()
+                .filter(|c| c.gateway.eq_ignore_ascii_case(node))
+            {
+                c.status = if running { "Connected" } else { "NotConnected" }.into();
+            }
+        }
+    }
+
+    /// Restarts infrastructure VM `name`: Running, booted now, every Automatic service started
+    /// (with its cross-effects). Returns what did not come back: the VM itself when its host is
+    /// not Up (it cannot start there), else its Automatic services that are not Running.
+    pub fn restart_vm(&mut self, name: &str, now: DateTime<Utc>) -> Vec<String> {
+        let host = self.vm(name).map(|v| v.host.clone()).unwrap_or_default();
+        if let Some(h) = self.host(&host).filter(|h| h.state != "Up") {
+            return vec![format!("the VM (host {} is {})", h.name, h.state)];
+        }
+        let Some(vm) = self.node_mut(name) else {
+            return Vec::new();
+        };
+        vm.state = "Running".into();
+        vm.boot_time = now;
+        let automatic: Vec<String> = vm
+            .services
+            .iter()
+            .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
+            .map(|s| s.name.clone())
+            .collect();
+        for service in &automatic {
+            self.start_service(name, service, now);
+        }
+        // Fabric nodes on the VM come up with it (whether or not it runs FabricHostSvc).
+        for fnode in self
+            .rings
+            .iter_mut()
+            .flat_map(|r| r.nodes.iter_mut())
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+        {
+            fnode.status = "Up".into();
+            fnode.health = "Ok".into();
+        }
+        let Some(vm) = self.node(name) else {
+            return Vec::new();
+        };
+        automatic
+            .into_iter()
+            .filter(|s| {
+                !vm.services
+                    .iter()
+                    .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == "Running")
+            })
+            .collect()
+    }
+
+    /// After VMs `vms` restarted: each ring rolling forward with a node among them whose other
+    /// nodes are all Up completes its upgrade (the safety check that held it passes now).
+    pub fn complete_upgrades_on(&mut self, vms: &[String]) {
+        let on = |n: &str| vms.iter().any(|v| v.eq_ignore_ascii_case(n));
+        for ring in self.rings.iter_mut() {
+            let touched = ring.nodes.iter().any(|n| on(&n.name));
+            let rest_up = ring
+                .nodes
+                .iter()
+                .all(|n| on(&n.name) || n.status.eq_ignore_ascii_case("Up"));
+            if touched && rest_up && ring.upgrade.state == "RollingForwardInProgress" {
+                ring.complete_upgrade();
+            }
+        }
+    }
+
+    /// ECE retries a failed step once its role is healthy: the step succeeds, the plan
+    /// completes. Only plans that failed on `role` and whose role is healthy now.
+    pub fn retry_failed_plans(&mut self, role: &str, now: DateTime<Utc>) {
+        if self.role_blocker(role).is_some() {
+            return;
+        }
+        for plan in self.ece.action_plans.iter_mut() {
+            if plan.status != "Failed" {
+                continue;
+            }
+            let Some(i) = plan.steps.iter().position(|s| s.status == "Error") else {
+                continue;
+            };
+            if plan.steps[i].role.eq_ignore_ascii_case(role) {
+                plan.finish_from(i, now);
+            }
+        }
+    }
+
+    /// Why role `role` cannot do work now: one of its VMs is not Running, an Automatic service
+    /// on one of them is not Running, or (for `BareMetal`) a host is not Up. None: healthy, or
+    /// a role the stamp has no nodes of.
+    pub fn role_blocker(&self, role: &str) -> Option<String> {
+        if role.eq_ignore_ascii_case("BareMetal") {
+            return self
+                .hosts
+                .iter()
+                .find(|h| h.state != "Up")
+                .map(|h| format!("host {} is {}", h.name, h.state));
+        }
+        for vm in self.vms.iter().filter(|v| v.role.eq_ignore_ascii_case(role)) {
+            if vm.state != "Running" {
+                return Some(format!("VM {} is {}", vm.name, vm.state));
+            }
+            if let Some(s) = vm.services.iter().find(|s| {
+                s.start_type.eq_ignore_ascii_case("Automatic") && s.state != "Running"
+            }) {
+                return Some(format!("service {} on {} is {}", s.name, vm.name, s.state));
+            }
+        }
+        None
+    }
+}
+
+impl Ring {
+    /// The upgrade completes: every node at the target version with health Ok, every domain
+    /// done, the ring's runtime at the target.
+    pub fn complete_upgrade(&mut self) {
+        let target = self.upgrade.target_version.clone();
+        for n in self.nodes.iter_mut() {
+            if !target.is_empty() {
+                n.version = target.clone();
+            }
+            n.health = "Ok".into();
+        }
+        let mut domains: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| n.upgrade_domain.clone())
+            .collect();
+        domains.sort();
+        domains.dedup();
+        if !target.is_empty() {
+            self.runtime_version = target;
+        }
+        self.upgrade.state = "RollingForwardCompleted".into();
+        self.upgrade.completed_domains = domains;
+        self.upgrade.current_domain.clear();
+        self.upgrade.failure_reason.clear();
+        if self.health.eq_ignore_ascii_case("Warning") {
+            self.health = "Ok".into();
+        }
+    }
+}
+
+impl ActionPlan {
+    /// Steps from `i` on run to success now, and the plan completes.
+    pub fn finish_from(&mut self, i: usize, now: DateTime<Utc>) {
+        for step in self.steps.iter_mut().skip(i) {
+            if matches!(
+                step.status.as_str(),
+                "Error" | "NotStarted" | "InProgress" | "Failed"
+            ) {
+                step.start.get_or_insert(now);
+                step.status = "Success".into();
+                step.end = Some(now);
+                step.error.clear();
+            }
+        }
+        self.status = "Completed".into();
+        self.end = Some(now);
+        self.blocked_since = None;
+    }
+
+    /// The step the plan is at: the first InProgress one, else the first not started.
+    pub fn current_step(&self) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| s.status == "InProgress")
+            .or_else(|| self.steps.iter().position(|s| s.status == "NotStarted"))
+    }
+}

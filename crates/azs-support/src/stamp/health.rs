@@ -1,0 +1,195 @@
+//! The health model: how an entity's state, its history over time and its capacity make it
+//! Healthy, Warning or Critical. Every command that reports an entity's health — the known-issue
+//! checks, `Test-AzureStack`, `Debug-AzsSupportStorageSubsystem`,
+//! `Start-AzsSupportStorageDiagnostic`, `Get-AzsSupportVolumeUtilization` — judges it here, so
+//! they reach the same verdict.
+//!
+//! Thresholds (the real product's where it publishes them):
+//! - object-store and cluster shared volumes: Warning at [`VOLUME_WARN_PERCENT`] used, Critical
+//!   at [`VOLUME_CRITICAL_PERCENT`] (Azure Stack Hub raises its storage-capacity alerts at 90% and
+//!   95%; the storage service stops at 100%); a volume the storage service reports `Throttled` or
+//!   `Full` is Critical whatever its numbers;
+//! - the storage pool: its health and operational status, and Warning beyond
+//!   [`POOL_ALLOCATED_WARN_PERCENT`] allocated (no room left to rebuild a failed drive's copies);
+//! - node drives: fewer than [`DRIVE_MIN_FREE_PERCENT`] free;
+//! - storage jobs, action plans and upgrades over time: see `clock`.
+
+use super::{
+    Enclosure, ObjectStoreVolume, PhysicalDisk, SharedVolume, StoragePool, VirtualDisk,
+};
+
+/// Percent used at which a volume warns.
+pub const VOLUME_WARN_PERCENT: f64 = 90.0;
+/// Percent used at which a volume is critical.
+pub const VOLUME_CRITICAL_PERCENT: f64 = 95.0;
+/// Percent of the pool allocated beyond which it warns.
+pub const POOL_ALLOCATED_WARN_PERCENT: f64 = 90.0;
+/// Percent free below which a node's drive is nearly full.
+pub const DRIVE_MIN_FREE_PERCENT: f64 = 10.0;
+
+/// A judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    /// Nothing to do.
+    Healthy,
+    /// Needs attention.
+    Warning,
+    /// Broken or about to be.
+    Critical,
+}
+
+impl Health {
+    /// As the product words it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "Healthy",
+            Health::Warning => "Warning",
+            Health::Critical => "Critical",
+        }
+    }
+
+    /// From a reported health word (`Healthy`/`Ok`, `Warning`, `Unhealthy`/`Error`/other).
+    pub fn from_reported(word: &str) -> Health {
+        let w = word.trim();
+        if w.is_empty() || w.eq_ignore_ascii_case("Healthy") || w.eq_ignore_ascii_case("Ok") {
+            Health::Healthy
+        } else if w.eq_ignore_ascii_case("Warning") {
+            Health::Warning
+        } else {
+            Health::Critical
+        }
+    }
+}
+
+/// `used` of `size` in percent, one decimal.
+pub fn percent(used: f64, size: f64) -> f64 {
+    if size <= 0.0 {
+        0.0
+    } else {
+        (used / size * 1000.0).round() / 10.0
+    }
+}
+
+/// Whether an operational status word means all is well (`OK`, or none reported).
+pub fn status_ok(status: &str) -> bool {
+    let s = status.trim();
+    s.is_empty() || s.eq_ignore_ascii_case("OK") || s.eq_ignore_ascii_case("Online")
+}
+
+/// A volume's health from its use and what the storage service reports.
+fn capacity_health(pct: f64, reported: &str, status: &str) -> Health {
+    let by_status = if status_ok(status) {
+        Health::Healthy
+    } else {
+        Health::Critical
+    };
+    let by_use = if pct >= VOLUME_CRITICAL_PERCENT {
+        Health::Critical
+    } else if pct >= VOLUME_WARN_PERCENT {
+        Health::Warning
+    } else {
+        Health::Healthy
+    };
+    by_status.max(by_use).max(Health::from_reported(reported))
+}
+
+impl ObjectStoreVolume {
+    /// Percent used.
+    pub fn percent_used(&self) -> f64 {
+        percent(self.used_gb, self.size_gb)
+    }
+
+    /// The volume's health: reported health, operational status and use.
+    pub fn judged(&self) -> Health {
+        capacity_health(self.percent_used(), &self.health, &self.operational_status)
+    }
+
+    /// The state word `Get-AzsSupportVolumeUtilization` shows: the operational status when it is
+    /// not OK, else the judged health.
+    pub fn state_word(&self) -> String {
+        if status_ok(&self.operational_status) {
+            self.judged().as_str().to_string()
+        } else {
+            self.operational_status.clone()
+        }
+    }
+}
+
+impl SharedVolume {
+    /// Percent used.
+    pub fn percent_used(&self) -> f64 {
+        percent(self.size_gb - self.free_gb, self.size_gb)
+    }
+
+    /// The volume's capacity health (its state is the cluster check's).
+    pub fn capacity(&self) -> Health {
+        capacity_health(self.percent_used(), "", "")
+    }
+}
+
+impl StoragePool {
+    /// Percent allocated.
+    pub fn percent_allocated(&self) -> f64 {
+        percent(self.allocated_gb, self.size_gb)
+    }
+
+    /// Why the pool is not healthy: its health, its operational status (`Degraded`,
+    /// `Read-only`, ...), or an allocation past [`POOL_ALLOCATED_WARN_PERCENT`].
+    pub fn problem(&self) -> Option<(Health, String)> {
+        let reported = Health::from_reported(&self.health);
+        if reported != Health::Healthy || !status_ok(&self.operational_status) {
+            let status = if status_ok(&self.operational_status) {
+                "OK".to_string()
+            } else {
+                self.operational_status.clone()
+            };
+            let sev = if reported == Health::Healthy {
+                Health::Warning
+            } else {
+                reported
+            };
+            return Some((
+                sev,
+                format!(
+                    "Storage pool {} is {} ({status})",
+                    self.name,
+                    if self.health.is_empty() { "Healthy" } else { &self.health }
+                ),
+            ));
+        }
+        let pct = self.percent_allocated();
+        (pct >= POOL_ALLOCATED_WARN_PERCENT).then(|| {
+            (
+                Health::Warning,
+                format!(
+                    "Storage pool {} is {pct}% allocated ({:.0} of {:.0} GB; warning at {POOL_ALLOCATED_WARN_PERCENT}%)",
+                    self.name, self.allocated_gb, self.size_gb
+                ),
+            )
+        })
+    }
+}
+
+impl PhysicalDisk {
+    /// Whether the disk has a problem (a retired disk waiting for replacement does not).
+    pub fn has_problem(&self) -> bool {
+        !self.usage.eq_ignore_ascii_case("Retired")
+            && (Health::from_reported(&self.health) != Health::Healthy
+                || !status_ok(&self.operational_status))
+    }
+}
+
+impl VirtualDisk {
+    /// Whether the disk is Healthy and OK (its real health, not the cache's).
+    pub fn is_healthy(&self) -> bool {
+        Health::from_reported(&self.health) == Health::Healthy
+            && status_ok(&self.operational_status)
+    }
+}
+
+impl Enclosure {
+    /// The enclosure's health.
+    pub fn judged(&self) -> Health {
+        Health::from_reported(&self.health)
+    }
+}
