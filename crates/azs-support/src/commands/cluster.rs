@@ -480,6 +480,12 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .to_string();
     let stamp = inv.stamp();
     let vm = require_vm(stamp, &name)?;
+    if vm.state != "Running" {
+        return Err(CommandError(format!(
+            "virtual machine '{}' is {}: live migration moves a running VM; nothing was changed (start it with Restart-AzsSupportComputerByRole -Role {})",
+            vm.name, vm.state, vm.role
+        )));
+    }
     let target = move_target(
         stamp,
         &format!("virtual machine '{}'", vm.name),

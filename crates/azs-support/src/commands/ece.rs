@@ -451,6 +451,8 @@ mod tests {
                     ..Default::default()
                 },
             ],
+            expected_duration_hours: None,
+            blocked_since: None,
         });
         s
     }

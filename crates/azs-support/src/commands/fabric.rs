@@ -5,8 +5,10 @@
 //! Every command defaults to all rings; `-Ring` filters, and an unknown ring is an error naming the
 //! rings. The health states shown are derived (`fabric_health`).
 
-use super::fabric_health::{application_rank, node_rank, ring_health, service_rank, state_of};
 use super::{join_names, CommandError, Invocation, Table};
+use crate::stamp::fabric_health::{
+    application_rank, node_rank, ring_health, service_rank, state_of,
+};
 use crate::stamp::{FabricService, Partition, Ring, Stamp};
 use crate::value::{Record, Value};
 
@@ -310,7 +312,7 @@ fn service_record(r: &Ring, s: &FabricService) -> Value {
             if s.stateful { "Stateful" } else { "Stateless" },
         )
         .with("ServiceStatus", &s.status)
-        .with("HealthState", state_of(service_rank(s)))
+        .with("HealthState", state_of(service_rank(r, s)))
         .into()
 }
 
@@ -504,5 +506,91 @@ pub(crate) mod tests {
         assert!(m[0].to_display().starts_with("<ClusterManifest"));
         let up = run_on(&mut s, get_cluster_upgrade, &[], false).expect("upgrade");
         assert_eq!(prop(&up[0], "UpgradeState"), "RollingForwardCompleted");
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::super::testing::{default_stamp, prop, run_on};
+    use super::tests::{fabric, ring_args, stuck_primary, CC};
+    use super::{get_cluster_health, get_service};
+    use crate::stamp::fabric_health::*;
+    use crate::stamp::load_scenario;
+
+    #[test]
+    fn health_is_derived_from_below() {
+        let mut s = default_stamp();
+        stuck_primary(&mut s);
+        let (h, ev) = ring_health(fabric(&s));
+        assert_eq!(h, "Error");
+        assert!(ev.iter().any(|e| e.contains("Reconfiguration stuck")));
+        let rows = run_on(&mut s, get_cluster_health, &[], false).expect("health");
+        assert_eq!(prop(&rows[0], "AggregatedHealthState"), "Error");
+        assert_eq!(prop(&rows[0], "UnhealthyApplications"), "1");
+        assert_eq!(prop(&rows[1], "AggregatedHealthState"), "Ok");
+        let svc = run_on(&mut s, get_service, &ring_args(CC), false).expect("svc");
+        assert_eq!(prop(&svc[0], "HealthState"), "Error");
+
+        let mut s = default_stamp();
+        s.rings[0].upgrade.state = "RollingForwardInProgress".into();
+        s.rings[0].upgrade.failure_reason = "UD1 safety check timed out".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Warning");
+        s.rings[0].upgrade.state = "Failed".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
+        let mut s = default_stamp();
+        s.rings[0].nodes[2].status = "Down".into();
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Error");
+        assert!(ev[0].contains("Down"));
+    }
+
+    #[test]
+    fn ring_health_aggregates() {
+        let s = default_stamp();
+        assert!(s.rings.iter().all(|r| ring_health(r).0 == "Ok"));
+        let s = load_scenario("ring-upgrade-stuck").unwrap_or_else(|e| panic!("{e}"));
+        let health = s.ring("FabricRing").map(|r| ring_health(r).0);
+        assert_eq!(health.as_deref(), Some("Warning"));
+        let s = load_scenario("sf-node-down").unwrap_or_else(|e| panic!("{e}"));
+        let health = s.ring("FabricRing").map(|r| ring_health(r).0);
+        assert_eq!(health.as_deref(), Some("Error"));
+    }
+
+    #[test]
+    fn unknown_health_counts_as_warning() {
+        assert_eq!(health_rank(""), 0);
+        assert_eq!(health_rank("Ok"), 0);
+        assert_eq!(health_rank("Unknown"), 1);
+        assert_eq!(health_rank("Invalid"), 1);
+        let mut s = default_stamp();
+        let app = s.rings[0].applications.first_mut().expect("an application");
+        app.health = "Unknown".into();
+        let name = app.name.clone();
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Warning");
+        assert_eq!(ev, [format!("Application {name}: Unknown")]);
+        assert_eq!(
+            application_rank(&s.rings[0], &s.rings[0].applications[0]),
+            1
+        );
+    }
+
+    #[test]
+    fn lower_case_error_and_down_count() {
+        assert_eq!(health_rank("ok"), 0);
+        assert_eq!(health_rank("warning"), 1);
+        assert_eq!(health_rank("error"), 2);
+        let mut s = default_stamp();
+        s.rings[0].services.first_mut().expect("a service").health = "error".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
+        let mut s = default_stamp();
+        s.rings[0].nodes[0].status = "down".into();
+        assert_eq!(node_rank(&s.rings[0].nodes[0]), 2);
+        let (h, ev) = ring_health(&s.rings[0]);
+        assert_eq!(h, "Error");
+        assert!(ev[0].contains("status down"), "{ev:?}");
+        let mut s = default_stamp();
+        s.rings[0].upgrade.state = "failed".into();
+        assert_eq!(ring_health(&s.rings[0]).0, "Error");
     }
 }

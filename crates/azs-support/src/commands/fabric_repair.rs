@@ -126,15 +126,15 @@ pub fn restart_primary(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         return Ok(vec![]);
     }
     let stamp = inv.stamp_mut()?;
-    let svc = &mut stamp.rings[at.0].services[at.1];
-    svc.health = "Ok".into();
-    let part = &mut svc.partitions[pi];
-    part.health = "Ok".into();
-    let rep = &mut part.replicas[ri];
+    let ring = &mut stamp.rings[at.0];
+    let rep = &mut ring.services[at.1].partitions[pi].replicas[ri];
     rep.id = new_id;
     rep.status = "Ready".into();
     rep.health = "Ok".into();
     rep.health_detail.clear();
+    // The partition and service are what their replicas make them now: a restarted primary
+    // does not heal secondaries that are down.
+    ring.reevaluate_service(at.1);
     let svc = &stamp.rings[at.0].services[at.1];
     Ok(replica_records(svc, &[&svc.partitions[pi]]))
 }
@@ -209,8 +209,8 @@ pub fn start_hotpatch(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
 #[cfg(test)]
 mod tests {
     use super::super::fabric::tests::{cc_mut, fabric, ring_args, stuck_primary, CC};
-    use super::super::fabric_health::ring_health;
     use super::super::testing::{default_stamp, prop, run_on, what_if};
+    use crate::stamp::fabric_health::ring_health;
 
     use super::*;
 

@@ -22,7 +22,6 @@ mod compute;
 mod diagnostic_tools;
 mod ece;
 mod fabric;
-mod fabric_health;
 mod fabric_repair;
 mod file_collection;
 mod host_repair;

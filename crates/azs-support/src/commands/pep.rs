@@ -186,6 +186,7 @@ mod tests {
             bytes_processed: 10,
             bytes_total: 30,
             elapsed_seconds: 60,
+            no_progress_seconds: None,
         });
         let jobs = run_on(&mut s, get_storage_job, &[], false).expect("jobs");
         assert_eq!(prop(&jobs[0], "PercentComplete"), "37");

@@ -122,7 +122,7 @@ pub fn get_storage_job(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
 
 /// A physical disk needs attention (not retired, not healthy).
 pub(crate) fn disk_has_problem(d: &crate::stamp::PhysicalDisk) -> bool {
-    d.usage != "Retired" && (d.health != "Healthy" || d.operational_status != "OK")
+    d.has_problem()
 }
 
 /// A host's storage-node status: its cluster state, `Degraded` when Up with a failing disk.
@@ -163,48 +163,23 @@ pub fn get_storage_node(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
         .collect())
 }
 
-/// Percent at which the storage service warns, and at which it throttles blob writes.
-pub(crate) const WARN_PERCENT: f64 = 80.0;
-pub(crate) const THROTTLE_PERCENT: f64 = 90.0;
-
-pub(crate) fn percent(used: f64, size: f64) -> f64 {
-    if size <= 0.0 {
-        0.0
-    } else {
-        (used / size * 1000.0).round() / 10.0
-    }
-}
-
-fn volume_state(health: &str, pct: f64) -> String {
-    if health != "Healthy" && !health.is_empty() {
-        health.to_string()
-    } else if pct >= THROTTLE_PERCENT {
-        "Throttled".into()
-    } else if pct >= WARN_PERCENT {
-        "Warning".into()
-    } else {
-        "Healthy".into()
-    }
-}
-
 /// Get-AzsSupportVolumeUtilization: object-store volumes, fullest first.
 pub fn get_volume_utilization(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let mut vols: Vec<_> = inv.stamp().storage.volumes.iter().collect();
     vols.sort_by(|a, b| {
-        percent(b.used_gb, b.size_gb)
-            .total_cmp(&percent(a.used_gb, a.size_gb))
+        b.percent_used()
+            .total_cmp(&a.percent_used())
             .then_with(|| a.name.cmp(&b.name))
     });
     Ok(vols
         .into_iter()
         .map(|v| {
-            let pct = percent(v.used_gb, v.size_gb);
             Record::new("Azs.Support.VolumeUtilization")
                 .with("VolumeName", &v.name)
                 .with("CapacityGB", v.size_gb)
                 .with("UsedGB", v.used_gb)
-                .with("PercentUsed", pct)
-                .with("State", volume_state(&v.health, pct))
+                .with("PercentUsed", v.percent_used())
+                .with("State", v.state_word())
                 .into()
         })
         .collect())
@@ -491,6 +466,7 @@ pub(crate) mod tests {
             bytes_processed: 37,
             bytes_total: 100,
             elapsed_seconds: 3700,
+            no_progress_seconds: None,
         });
         let d = s
             .storage
@@ -533,6 +509,13 @@ pub(crate) mod tests {
         s.storage.volumes[0].used_gb = 7800.0;
         let vols = run_on(&mut s, get_volume_utilization, &[], false).expect("vols");
         assert_eq!(prop(&vols[0], "VolumeName"), "ObjStore_1");
+        // 95.2% used: Critical, as the known-issue capacity check judges it.
+        assert_eq!(prop(&vols[0], "State"), "Critical");
+        s.storage.volumes[0].used_gb = 7500.0;
+        let vols = run_on(&mut s, get_volume_utilization, &[], false).expect("vols");
+        assert_eq!(prop(&vols[0], "State"), "Warning");
+        s.storage.volumes[0].operational_status = "Throttled".into();
+        let vols = run_on(&mut s, get_volume_utilization, &[], false).expect("vols");
         assert_eq!(prop(&vols[0], "State"), "Throttled");
         let ev = run_on(
             &mut s,

@@ -4,10 +4,9 @@
 //! completes, the disk is healthy, and the health cache shows it only once refreshed).
 
 use super::cluster::require_host;
-use super::storage::{
-    disk_has_problem, get_storage_event_log_errors, percent, THROTTLE_PERCENT, WARN_PERCENT,
-};
+use super::storage::get_storage_event_log_errors;
 use super::{CommandError, Invocation, Table};
+use crate::stamp::health::Health;
 use crate::stamp::Stamp;
 use crate::value::{Record, Value};
 
@@ -28,66 +27,87 @@ pub const COMMANDS: Table = &[
 /// A finding of the storage subsystem's diagnosis: severity, object, reason, action.
 type Fault = (&'static str, String, String, String);
 
-/// The storage subsystem's faults (pool, physical and virtual disks, jobs, enclosures, cache).
+/// The storage subsystem's faults (pool, physical and virtual disks, jobs, enclosures, volume
+/// capacity, cache), judged by the health model (`stamp::health`) the known-issue checks use.
 pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
     let st = &stamp.storage;
-    let sev = |h: &str| {
-        if h == "Unhealthy" {
+    let sev = |h: Health| {
+        if h == Health::Critical {
             "Critical"
         } else {
             "Warning"
         }
     };
     let mut out: Vec<Fault> = Vec::new();
-    if st.pool.health != "Healthy" && !st.pool.health.is_empty() {
+    if let Some((h, what)) = st.pool.problem() {
         out.push((
-            sev(&st.pool.health),
+            sev(h),
             format!("StoragePool {}", st.pool.name),
-            format!(
-                "The storage pool's health is {} ({}).",
-                st.pool.health, st.pool.operational_status
-            ),
+            format!("{what}."),
             "Check the physical disks and storage jobs of the pool.".into(),
         ));
     }
-    for d in st.physical_disks.iter().filter(|d| disk_has_problem(d)) {
+    for d in st.physical_disks.iter().filter(|d| d.has_problem()) {
         out.push((
-            sev(&d.health),
+            sev(Health::from_reported(&d.health)),
             format!("PhysicalDisk {} ({}, {})", d.serial, d.friendly_name, d.node),
             format!("The physical disk is {} with health {}.", d.operational_status, d.health),
             "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it.".into(),
         ));
     }
-    for v in st
-        .virtual_disks
-        .iter()
-        .filter(|v| v.health != "Healthy" || v.operational_status != "OK")
-    {
+    for v in st.virtual_disks.iter().filter(|v| !v.is_healthy()) {
         out.push((
-            sev(&v.health),
+            sev(Health::from_reported(&v.health)),
             format!("VirtualDisk {}", v.name),
             format!("The virtual disk is {} with health {}: it has lost redundancy.", v.operational_status, v.health),
             format!("Have the operator run Repair-VirtualDisk -FriendlyName {} and follow Get-StorageJob.", v.name),
         ));
     }
-    for j in st
-        .jobs
+    for (i, j) in st.jobs.iter().enumerate() {
+        if let Some(why) = st.job_problem(i) {
+            out.push((
+                "Warning",
+                format!("StorageJob {} ({})", j.name, j.virtual_disk),
+                format!("The storage job is {why}."),
+                format!("Resume it with Repair-VirtualDisk -FriendlyName {} once its physical disks are healthy.", j.virtual_disk),
+            ));
+        }
+    }
+    for e in st
+        .enclosures
         .iter()
-        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+        .filter(|e| e.judged() != Health::Healthy)
     {
         out.push((
-            "Warning",
-            format!("StorageJob {} ({})", j.name, j.virtual_disk),
-            format!("The storage job is {} at {}%.", j.state, j.progress),
-            format!("Resume it with Repair-VirtualDisk -FriendlyName {} once its physical disks are healthy.", j.virtual_disk),
-        ));
-    }
-    for e in st.enclosures.iter().filter(|e| e.health != "Healthy") {
-        out.push((
-            sev(&e.health),
+            sev(e.judged()),
             format!("StorageEnclosure {}", e.name),
             format!("The enclosure's health is {}.", e.health),
             "Check the enclosure's hardware and firmware with the OEM tools.".into(),
+        ));
+    }
+    for v in st.volumes.iter().filter(|v| v.judged() != Health::Healthy) {
+        out.push((
+            sev(v.judged()),
+            format!("Volume {}", v.name),
+            format!(
+                "The volume is {}% used ({}).",
+                v.percent_used(),
+                v.state_word()
+            ),
+            "Free or migrate tenant data (Get-AzsSupportVolumeUtilization).".into(),
+        ));
+    }
+    for c in stamp
+        .cluster
+        .csvs
+        .iter()
+        .filter(|c| c.capacity() != Health::Healthy)
+    {
+        out.push((
+            sev(c.capacity()),
+            format!("Volume {}", c.name),
+            format!("The volume is {}% used.", c.percent_used()),
+            "Find what fills it (Get-AzsSupportSClusterFileSize).".into(),
         ));
     }
     if st.health_cache_stale {
@@ -165,34 +185,48 @@ fn entity_check<T>(
     (check, verdict(failed, unwell.len()), details)
 }
 
-/// The checks of Start-AzsSupportStorageDiagnostic: (check, result, details).
+/// A result word from the worst health found.
+fn result_of(worst: Health) -> &'static str {
+    match worst {
+        Health::Healthy => "Passed",
+        Health::Warning => "Warning",
+        Health::Critical => "Failed",
+    }
+}
+
+/// The checks of Start-AzsSupportStorageDiagnostic: (check, result, details), judged by the
+/// health model (`stamp::health`) the known-issue checks use.
 fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, String)> {
     let stamp = inv.stamp();
     let st = &stamp.storage;
     let mut out = Vec::new();
-    let pool_bad = usize::from(st.pool.health == "Unhealthy");
-    let pool_warn = usize::from(st.pool.health == "Warning");
+    let pool = st.pool.problem();
     out.push((
         "StoragePool",
-        verdict(pool_bad, pool_warn),
-        format!(
-            "{}: {} ({}), {:.0} of {:.0} GB allocated",
-            st.pool.name,
-            st.pool.health,
-            st.pool.operational_status,
-            st.pool.allocated_gb,
-            st.pool.size_gb
+        result_of(pool.as_ref().map_or(Health::Healthy, |(h, _)| *h)),
+        pool.map_or_else(
+            || {
+                format!(
+                    "{}: {} ({}), {:.0} of {:.0} GB allocated",
+                    st.pool.name,
+                    st.pool.health,
+                    st.pool.operational_status,
+                    st.pool.allocated_gb,
+                    st.pool.size_gb
+                )
+            },
+            |(_, what)| what,
         ),
     ));
     let failing: Vec<_> = st
         .physical_disks
         .iter()
-        .filter(|d| disk_has_problem(d))
+        .filter(|d| d.has_problem())
         .collect();
     out.push(entity_check(
         "PhysicalDisks",
         &failing,
-        |d| d.health == "Unhealthy",
+        |d| Health::from_reported(&d.health) == Health::Critical,
         format!("{} disks, all healthy", st.physical_disks.len()),
         |d| {
             format!(
@@ -204,47 +238,55 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
     let vds: Vec<_> = st
         .virtual_disks
         .iter()
-        .filter(|v| v.health != "Healthy")
+        .filter(|v| !v.is_healthy())
         .collect();
     out.push(entity_check(
         "VirtualDisks",
         &vds,
-        |v| v.health == "Unhealthy",
+        |v| Health::from_reported(&v.health) == Health::Critical,
         format!("{} virtual disks, all healthy", st.virtual_disks.len()),
         |v| format!("{}: {} ({})", v.name, v.health, v.operational_status),
     ));
-    let stuck: Vec<_> = st
+    let stuck: Vec<(String, bool)> = st
         .jobs
         .iter()
-        .filter(|j| j.state == "Suspended" || j.state == "Failed")
+        .enumerate()
+        .filter_map(|(i, j)| {
+            st.job_problem(i).map(|why| {
+                (
+                    format!("{} on {}: {why}", j.name, j.virtual_disk),
+                    j.state.eq_ignore_ascii_case("Failed"),
+                )
+            })
+        })
         .collect();
     out.push(entity_check(
         "StorageJobs",
         &stuck,
-        |j| j.state == "Failed",
+        |(_, failed)| *failed,
         format!("{} jobs, none stuck", st.jobs.len()),
-        |j| {
-            format!(
-                "{} on {}: {} at {}%",
-                j.name, j.virtual_disk, j.state, j.progress
-            )
-        },
+        |(what, _)| what.clone(),
     ));
-    let full: Vec<_> = st
+    let worst = st
         .volumes
         .iter()
-        .map(|v| (v, percent(v.used_gb, v.size_gb)))
-        .filter(|(_, p)| *p >= WARN_PERCENT)
-        .collect();
+        .map(|v| v.judged())
+        .chain(stamp.cluster.csvs.iter().map(|c| c.capacity()))
+        .max()
+        .unwrap_or(Health::Healthy);
     out.push((
-        "ObjectStoreVolumes",
-        verdict(
-            full.iter().filter(|(_, p)| *p >= THROTTLE_PERCENT).count(),
-            full.len(),
-        ),
+        "VolumeCapacity",
+        result_of(worst),
         st.volumes
             .iter()
-            .map(|v| format!("{} {}% used", v.name, percent(v.used_gb, v.size_gb)))
+            .map(|v| format!("{} {}% used ({})", v.name, v.percent_used(), v.state_word()))
+            .chain(
+                stamp
+                    .cluster
+                    .csvs
+                    .iter()
+                    .map(|c| format!("{} {}% used", c.name, c.percent_used())),
+            )
             .collect::<Vec<_>>()
             .join("; "),
     ));
@@ -252,14 +294,26 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .cluster
         .csvs
         .iter()
-        .filter(|c| c.state != "Online")
+        .filter(|c| !c.state.eq_ignore_ascii_case("Online"))
         .collect();
     out.push(entity_check(
         "ClusterSharedVolumes",
         &csvs,
-        |c| c.state != "Redirected",
+        |c| !c.state.eq_ignore_ascii_case("Redirected"),
         format!("{} volumes, all Online", stamp.cluster.csvs.len()),
         |c| format!("{} {} on {}", c.name, c.state, c.owner),
+    ));
+    let enclosures: Vec<_> = st
+        .enclosures
+        .iter()
+        .filter(|e| e.judged() != Health::Healthy)
+        .collect();
+    out.push(entity_check(
+        "Enclosures",
+        &enclosures,
+        |e| e.judged() == Health::Critical,
+        format!("{} enclosures, all healthy", st.enclosures.len()),
+        |e| format!("{} on {}: {}", e.name, e.node, e.health),
     ));
     out.push((
         "HealthCache",
@@ -436,44 +490,10 @@ pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value
         .collect())
 }
 
-/// Repair-VirtualDisk's effect (contract #3): the disk's jobs complete, the disk becomes
-/// Healthy/OK, failing physical disks are retired; when the disk was not healthy the health cache
-/// goes stale and keeps reporting the old health. Returns whether anything changed.
+/// Repair-VirtualDisk's effect: see [`Stamp::repair_virtual_disk`]. Returns whether anything
+/// changed.
 pub(crate) fn repair_virtual_disk(stamp: &mut Stamp, name: &str) -> bool {
-    let st = &mut stamp.storage;
-    let mut changed = false;
-    for j in st
-        .jobs
-        .iter_mut()
-        .filter(|j| j.virtual_disk.eq_ignore_ascii_case(name) && j.state != "Completed")
-    {
-        j.state = "Completed".into();
-        j.progress = 100;
-        j.bytes_processed = j.bytes_total;
-        changed = true;
-    }
-    let Some(vd) = st
-        .virtual_disks
-        .iter_mut()
-        .find(|v| v.name.eq_ignore_ascii_case(name))
-    else {
-        return changed;
-    };
-    if vd.health != "Healthy" || vd.operational_status != "OK" {
-        if vd.reported_health.is_empty() {
-            vd.reported_health = vd.health.clone();
-        }
-        vd.health = "Healthy".into();
-        vd.operational_status = "OK".into();
-        st.health_cache_stale = true;
-        for d in st.physical_disks.iter_mut().filter(|d| disk_has_problem(d)) {
-            d.usage = "Retired".into();
-            d.health = "Healthy".into();
-            d.operational_status = "OK".into();
-        }
-        changed = true;
-    }
-    changed
+    stamp.repair_virtual_disk(name)
 }
 
 #[cfg(test)]

@@ -92,6 +92,9 @@ impl Stamp {
                 fnode.status = status.into();
                 fnode.health = health.into();
             }
+            if running {
+                self.reopen_replicas_on(node);
+            }
         }
         if service.eq_ignore_ascii_case("GatewayService") {
             for c in self
@@ -137,6 +140,7 @@ impl Stamp {
             fnode.status = "Up".into();
             fnode.health = "Ok".into();
         }
+        self.reopen_replicas_on(name);
         let Some(vm) = self.node(name) else {
             return Vec::new();
         };
@@ -148,6 +152,35 @@ impl Stamp {
                     .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == "Running")
             })
             .collect()
+    }
+
+    /// A fabric node that came up reopens its replicas: those Down or Dropped there are rebuilt
+    /// (Ready, health Ok), and the partitions and services they belong to are judged afresh.
+    fn reopen_replicas_on(&mut self, node: &str) {
+        for ring in self.rings.iter_mut() {
+            if !ring.nodes.iter().any(|n| n.name.eq_ignore_ascii_case(node)) {
+                continue;
+            }
+            let mut touched = Vec::new();
+            for (si, svc) in ring.services.iter_mut().enumerate() {
+                for r in svc
+                    .partitions
+                    .iter_mut()
+                    .flat_map(|p| p.replicas.iter_mut())
+                    .filter(|r| r.node.eq_ignore_ascii_case(node))
+                {
+                    r.status = "Ready".into();
+                    r.health = "Ok".into();
+                    r.health_detail.clear();
+                    if !touched.contains(&si) {
+                        touched.push(si);
+                    }
+                }
+            }
+            for si in touched {
+                ring.reevaluate_service(si);
+            }
+        }
     }
 
     /// After VMs `vms` restarted: each ring rolling forward with a node among them whose other
@@ -196,17 +229,88 @@ impl Stamp {
                 .find(|h| h.state != "Up")
                 .map(|h| format!("host {} is {}", h.name, h.state));
         }
-        for vm in self.vms.iter().filter(|v| v.role.eq_ignore_ascii_case(role)) {
+        for vm in self
+            .vms
+            .iter()
+            .filter(|v| v.role.eq_ignore_ascii_case(role))
+        {
             if vm.state != "Running" {
                 return Some(format!("VM {} is {}", vm.name, vm.state));
             }
-            if let Some(s) = vm.services.iter().find(|s| {
-                s.start_type.eq_ignore_ascii_case("Automatic") && s.state != "Running"
-            }) {
+            if let Some(s) = vm
+                .services
+                .iter()
+                .find(|s| s.start_type.eq_ignore_ascii_case("Automatic") && s.state != "Running")
+            {
                 return Some(format!("service {} on {} is {}", s.name, vm.name, s.state));
             }
         }
         None
+    }
+}
+
+impl Stamp {
+    /// Repair-VirtualDisk: the disk's jobs complete, the disk becomes Healthy/OK and failing
+    /// physical disks are retired; when the disk was not healthy the health cache goes stale and
+    /// keeps reporting the old health. The pool is judged afresh. Returns whether anything
+    /// changed.
+    pub fn repair_virtual_disk(&mut self, name: &str) -> bool {
+        let st = &mut self.storage;
+        let mut changed = false;
+        for j in st
+            .jobs
+            .iter_mut()
+            .filter(|j| j.virtual_disk.eq_ignore_ascii_case(name) && j.is_active())
+        {
+            j.state = "Completed".into();
+            j.progress = 100;
+            j.bytes_processed = j.bytes_total;
+            j.no_progress_seconds = Some(0);
+            changed = true;
+        }
+        let Some(vd) = st
+            .virtual_disks
+            .iter_mut()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+        else {
+            return changed;
+        };
+        if !vd.is_healthy() {
+            if vd.reported_health.is_empty() {
+                vd.reported_health = vd.health.clone();
+            }
+            vd.health = "Healthy".into();
+            vd.operational_status = "OK".into();
+            st.health_cache_stale = true;
+            for d in st.physical_disks.iter_mut().filter(|d| d.has_problem()) {
+                d.usage = "Retired".into();
+                d.health = "Healthy".into();
+                d.operational_status = "OK".into();
+            }
+            changed = true;
+        }
+        changed |= self.reevaluate_pool();
+        changed
+    }
+
+    /// A pool reported unhealthy because of its disks recovers once every physical disk is
+    /// fine and every virtual disk is Healthy (its allocation is judged apart). Returns whether
+    /// it changed.
+    pub fn reevaluate_pool(&mut self) -> bool {
+        let st = &mut self.storage;
+        let disks_fine = st.physical_disks.iter().all(|d| !d.has_problem())
+            && st.virtual_disks.iter().all(|v| v.is_healthy());
+        let unhealthy = st.pool.problem().is_some_and(|_| {
+            !super::health::status_ok(&st.pool.operational_status)
+                || super::health::Health::from_reported(&st.pool.health)
+                    != super::health::Health::Healthy
+        });
+        if disks_fine && unhealthy {
+            st.pool.health = "Healthy".into();
+            st.pool.operational_status = "OK".into();
+            return true;
+        }
+        false
     }
 }
 

@@ -120,6 +120,7 @@ impl Stamp {
                     v.operational_status = "OK".into();
                 }
             }
+            self.reevaluate_pool();
         }
         let blockers: Vec<Option<String>> = self
             .ece
@@ -143,7 +144,10 @@ impl Stamp {
 impl StorageJob {
     /// Whether the job is still to finish (not Completed, Failed or Canceled).
     pub fn is_active(&self) -> bool {
-        !matches!(self.state.as_str(), "Completed" | "Failed" | "Canceled" | "")
+        !matches!(
+            self.state.as_str(),
+            "Completed" | "Failed" | "Canceled" | ""
+        )
     }
 
     /// Seconds since the job's progress last changed.
@@ -185,8 +189,8 @@ impl StorageJob {
         };
         let before = self.progress;
         self.elapsed_seconds += dt;
-        self.bytes_processed = (self.bytes_processed as f64 + rate * dt as f64)
-            .min(self.bytes_total as f64) as u64;
+        self.bytes_processed =
+            (self.bytes_processed as f64 + rate * dt as f64).min(self.bytes_total as f64) as u64;
         self.progress = (self.bytes_processed as u128 * 100 / u128::from(self.bytes_total)) as u32;
         self.no_progress_seconds = Some(0);
         if self.bytes_processed >= self.bytes_total {

@@ -14,8 +14,9 @@
 //! - node drives: fewer than [`DRIVE_MIN_FREE_PERCENT`] free;
 //! - storage jobs, action plans and upgrades over time: see `clock`.
 
+use super::clock::JOB_STALL_HOURS;
 use super::{
-    Enclosure, ObjectStoreVolume, PhysicalDisk, SharedVolume, StoragePool, VirtualDisk,
+    Enclosure, ObjectStoreVolume, PhysicalDisk, SharedVolume, Storage, StoragePool, VirtualDisk,
 };
 
 /// Percent used at which a volume warns.
@@ -153,7 +154,11 @@ impl StoragePool {
                 format!(
                     "Storage pool {} is {} ({status})",
                     self.name,
-                    if self.health.is_empty() { "Healthy" } else { &self.health }
+                    if self.health.is_empty() {
+                        "Healthy"
+                    } else {
+                        &self.health
+                    }
                 ),
             ));
         }
@@ -191,5 +196,45 @@ impl Enclosure {
     /// The enclosure's health.
     pub fn judged(&self) -> Health {
         Health::from_reported(&self.health)
+    }
+}
+
+fn hours(secs: u64) -> String {
+    format!("{:.1} h", secs as f64 / 3600.0)
+}
+
+impl Storage {
+    /// What is wrong with storage job `i`, if anything: Suspended, Failed (unless a later job of
+    /// the same name on the same disk completed or is moving), or no progress for
+    /// [`JOB_STALL_HOURS`] whatever its state word.
+    pub fn job_problem(&self, i: usize) -> Option<String> {
+        let j = self.jobs.get(i)?;
+        let state = j.state.trim();
+        if state.eq_ignore_ascii_case("Failed") {
+            let superseded = self.jobs.iter().enumerate().any(|(k, o)| {
+                k != i
+                    && o.virtual_disk.eq_ignore_ascii_case(&j.virtual_disk)
+                    && o.name.eq_ignore_ascii_case(&j.name)
+                    && (o.state.eq_ignore_ascii_case("Completed")
+                        || (o.is_active() && !o.is_stalled()))
+            });
+            return (!superseded).then(|| format!("Failed at {}%", j.progress));
+        }
+        if state.eq_ignore_ascii_case("Suspended") {
+            return Some(format!(
+                "Suspended at {}% ({} without progress)",
+                j.progress,
+                hours(j.seconds_without_progress())
+            ));
+        }
+        j.is_stalled().then(|| {
+            format!(
+                "{} at {}% with no progress for {} (running {}; stuck after {JOB_STALL_HOURS} h)",
+                j.state,
+                j.progress,
+                hours(j.seconds_without_progress()),
+                hours(j.elapsed_seconds)
+            )
+        })
     }
 }

@@ -14,6 +14,7 @@ pub mod compute;
 pub mod ece;
 pub mod events;
 pub mod fabric;
+pub mod fabric_health;
 pub mod health;
 pub mod node;
 pub mod persist;
@@ -142,6 +143,14 @@ pub struct CaseStep {
     /// Who runs it: `support` (empty means support) or `operator` (an operator PEP command such
     /// as `Repair-VirtualDisk`).
     pub role: String,
+}
+
+impl SupportCase {
+    /// Whether the scenario plants no fault: a healthy stamp, possibly in an unusual but
+    /// normal state, that every check must pass.
+    pub fn is_benign(&self) -> bool {
+        self.fault.trim().is_empty() && self.checks.is_empty()
+    }
 }
 
 impl CaseStep {

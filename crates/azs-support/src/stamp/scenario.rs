@@ -243,7 +243,10 @@ fn is_table_array(items: &[toml::Value]) -> bool {
 /// The key fields of the array `field` (None: not a keyed array, replaced whole; empty: a log,
 /// appended).
 fn array_key(field: &str) -> Option<&'static [&'static str]> {
-    ARRAY_KEYS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k)
+    ARRAY_KEYS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, k)| *k)
 }
 
 /// The key of one element (`name = "X"`, `name = "Repair", virtual_disk = "D"`), or an error
@@ -256,9 +259,12 @@ fn element_key(
 ) -> Result<Vec<toml::Value>, String> {
     key.iter()
         .map(|k| {
-            item.get(*k)
-                .cloned()
-                .ok_or_else(|| format!("{at}[{i}]: needs {k} (elements are identified by {})", key.join(" and ")))
+            item.get(*k).cloned().ok_or_else(|| {
+                format!(
+                    "{at}[{i}]: needs {k} (elements are identified by {})",
+                    key.join(" and ")
+                )
+            })
         })
         .collect()
 }
@@ -351,7 +357,11 @@ fn check_unique(value: &toml::Value, field: &str, at: &str) -> Result<(), String
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let place = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                let place = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
                 check_unique(v, k, &place)?;
             }
         }
@@ -439,11 +449,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         }
     }
     for (i, h) in s.hosts.iter().enumerate() {
-        one_of(
-            &format!("host[{i}].state"),
-            &h.state,
-            HOST_STATES,
-        )?;
+        one_of(&format!("host[{i}].state"), &h.state, HOST_STATES)?;
         one_of(
             &format!("host[{i}].drain_status"),
             &h.drain_status,

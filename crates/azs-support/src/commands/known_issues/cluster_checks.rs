@@ -1,132 +1,124 @@
-//! Known-issue checks over the scale unit's failover cluster and what runs on it: cluster nodes,
-//! groups, resources and shared volumes (`ClusterNodeHealth`, `ClusterGroupHealth`,
-//! `ClusterResourceHealth`, `ClusterSharedVolumeHealth`), and the infrastructure VMs and hosts —
-//! VM state and placement, automatic services, and drive free space (`InfrastructureVMState`,
-//! `InfrastructureVMPlacement`, `InfrastructureServiceState`, `InfrastructureDiskSpace`).
+//! Known-issue checks over the scale unit's failover cluster: cluster nodes
+//! (`ClusterNodeHealth`), groups (`ClusterGroupHealth`), resources (`ClusterResourceHealth`) and
+//! shared volumes (`ClusterSharedVolumeHealth`). A group or resource is judged with what it
+//! stands for: a VM's group is offline while the VM is Off or Saved, and anything Online on a
+//! host that is not Up is not really online.
 
-use super::{problem, restart_role_hint, verdict, Verdict};
+use super::{
+    first_or_placeholder, host_not_up, is, problem, restart_role_hint, up_hosts_except, verdict,
+    Verdict,
+};
 use crate::stamp::Stamp;
-use std::collections::BTreeMap;
+use chrono::{DateTime, Utc};
 
-/// Up hosts other than `except`, in stamp order.
-fn up_hosts_except<'a>(stamp: &'a Stamp, except: &str) -> Vec<&'a str> {
-    stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state == "Up" && !h.name.eq_ignore_ascii_case(except))
-        .map(|h| h.name.as_str())
-        .collect()
-}
-
-fn first_or_placeholder(hosts: &[&str]) -> String {
-    hosts
-        .first()
-        .map(|h| h.to_string())
-        .unwrap_or_else(|| "<an Up host>".into())
-}
-
-pub(super) fn cluster_node_health(stamp: &Stamp) -> Verdict {
-    let problems = stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state != "Up")
-        .map(|h| {
-            problem(
-                format!(
-                    "Cluster node {} is {} (drain status {})",
-                    h.name, h.state, h.drain_status
-                ),
-                format!(
-                    "Find why {} is {} (Get-AzsSupportInfrastructureHost, Get-AzsSupportClusterLog) and bring it back into the cluster",
-                    h.name, h.state
-                ),
+pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let mut problems = Vec::new();
+    for h in &stamp.hosts {
+        if is(&h.state, "Up") {
+            continue;
+        }
+        let remediation = if is(&h.state, "Paused") {
+            format!(
+                "If its maintenance is over, the operator resumes {} from the administrator portal (Scale unit nodes > Resume); review Get-AzsSupportInfrastructureHost",
+                h.name
             )
-        })
-        .collect();
+        } else {
+            format!(
+                "Find why {} is {} (Get-AzsSupportInfrastructureHost, Get-AzsSupportClusterLog) and have the operator repair it and bring it back into the cluster",
+                h.name, h.state
+            )
+        };
+        let what = format!(
+            "Cluster node {} is {} (drain status {})",
+            h.name, h.state, h.drain_status
+        );
+        problems.push(problem(what, remediation));
+    }
     verdict(
         problems,
         format!("All {} cluster nodes are Up", stamp.hosts.len()),
     )
 }
 
-pub(super) fn cluster_group_health(stamp: &Stamp) -> Verdict {
+/// Why an item owned by `owner` that should be Online is not: its own state, or its VM's, or its
+/// owner host's.
+fn offline_reason(stamp: &Stamp, group: &str, state: &str, owner: &str) -> Option<String> {
+    if let Some(vm) = stamp.vm(group) {
+        if !is(&vm.state, "Running") {
+            return Some(format!("is {state}: its VM {} is {}", vm.name, vm.state));
+        }
+    }
+    if !is(state, "Online") {
+        return Some(format!("is {state}"));
+    }
+    host_not_up(stamp, owner).map(|s| format!("is Online on {owner}, which is {s}"))
+}
+
+fn group_remediation(stamp: &Stamp, group: &str, owner: &str) -> String {
+    match stamp.vm(group) {
+        Some(vm) if !is(&vm.state, "Running") => format!(
+            "Start infrastructure VM {}: {}",
+            vm.name,
+            restart_role_hint(&vm.role)
+        ),
+        _ => format!(
+            "Move-AzsSupportClusterGroup -Name '{}' -Node {}",
+            group,
+            first_or_placeholder(&up_hosts_except(stamp, owner))
+        ),
+    }
+}
+
+pub(super) fn cluster_group_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let groups = stamp.cluster_groups();
     let problems = groups
         .iter()
-        .filter(|g| g.state != "Online")
-        .map(|g| {
-            let remediation = match stamp.vm(&g.name) {
-                Some(vm) => format!(
-                    "Start infrastructure VM {}: Restart-AzsSupportComputerByRole -Role {}",
-                    vm.name, vm.role
-                ),
-                None => format!(
-                    "Move-AzsSupportClusterGroup -Name '{}' -Node {}",
-                    g.name,
-                    first_or_placeholder(&up_hosts_except(stamp, &g.owner))
-                ),
-            };
-            problem(
-                format!(
-                    "Cluster group {} is {} (owner {})",
-                    g.name, g.state, g.owner
-                ),
-                remediation,
-            )
+        .filter_map(|g| {
+            let why = offline_reason(stamp, &g.name, &g.state, &g.owner)?;
+            Some(problem(
+                format!("Cluster group {} {why} (owner {})", g.name, g.owner),
+                group_remediation(stamp, &g.name, &g.owner),
+            ))
         })
         .collect();
     verdict(
         problems,
-        format!("All {} cluster groups are Online", groups.len()),
+        format!("All {} cluster groups are Online on Up hosts", groups.len()),
     )
 }
 
-pub(super) fn cluster_resource_health(stamp: &Stamp) -> Verdict {
+pub(super) fn cluster_resource_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let resources = stamp.cluster_resources();
     let problems = resources
         .iter()
-        .filter(|r| r.state != "Online")
-        .map(|r| {
+        .filter_map(|r| {
             let owner = stamp.group_owner(&r.group).unwrap_or_default();
-            let remediation = match stamp.vm(&r.group) {
-                Some(vm) => format!(
-                    "Start infrastructure VM {}: Restart-AzsSupportComputerByRole -Role {}",
-                    vm.name, vm.role
-                ),
-                None => format!(
-                    "Move-AzsSupportClusterGroup -Name '{}' -Node {}",
-                    r.group,
-                    first_or_placeholder(&up_hosts_except(stamp, &owner))
-                ),
-            };
-            problem(
+            let why = offline_reason(stamp, &r.group, &r.state, &owner)?;
+            Some(problem(
                 format!(
-                    "Cluster resource {} is {} (group {}, owner {})",
-                    r.name, r.state, r.group, owner
+                    "Cluster resource {} {why} (group {}, owner {owner})",
+                    r.name, r.group
                 ),
-                remediation,
-            )
+                group_remediation(stamp, &r.group, &owner),
+            ))
         })
         .collect();
     verdict(
         problems,
-        format!("All {} cluster resources are Online", resources.len()),
+        format!(
+            "All {} cluster resources are Online on Up hosts",
+            resources.len()
+        ),
     )
 }
 
-pub(super) fn csv_health(stamp: &Stamp) -> Verdict {
+pub(super) fn csv_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for c in &stamp.cluster.csvs {
-        let owner_state = stamp.host(&c.owner).map(|h| h.state.as_str());
-        let evidence = if c.state != "Online" {
+        let evidence = if !is(&c.state, "Online") {
             format!("{} is {} (owner {})", c.name, c.state, c.owner)
-        } else if owner_state != Some("Up") {
-            format!(
-                "{} is owned by {}, which is {}",
-                c.name,
-                c.owner,
-                owner_state.unwrap_or("not a host")
-            )
+        } else if let Some(state) = host_not_up(stamp, &c.owner) {
+            format!("{} is owned by {}, which is {state}", c.name, c.owner)
         } else {
             continue;
         };
@@ -148,142 +140,6 @@ pub(super) fn csv_health(stamp: &Stamp) -> Verdict {
     )
 }
 
-pub(super) fn vm_state(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    for vm in &stamp.vms {
-        if vm.state != "Running" {
-            problems.push(problem(
-                format!(
-                    "Infrastructure VM {} ({}) on {} is {}",
-                    vm.name, vm.role, vm.host, vm.state
-                ),
-                restart_role_hint(&vm.role),
-            ));
-        } else if vm.provisioning_status == "Failed" {
-            problems.push(problem(
-                format!(
-                    "Infrastructure VM {} ({}) has provisioning status Failed",
-                    vm.name, vm.role
-                ),
-                format!(
-                    "Review the failed ECE action plan for role {} (Get-AzsSupportActionPlanInstance -Status Failed)",
-                    vm.role
-                ),
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!("All {} infrastructure VMs are Running", stamp.vms.len()),
-    )
-}
-
-pub(super) fn vm_placement(stamp: &Stamp) -> Verdict {
-    // role -> host -> VMs of that role on it
-    let mut by_role: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
-    for vm in &stamp.vms {
-        by_role
-            .entry(vm.role.as_str())
-            .or_default()
-            .entry(vm.host.to_ascii_uppercase())
-            .or_default()
-            .push(vm.name.as_str());
-    }
-    let mut problems = Vec::new();
-    for (role, hosts) in &by_role {
-        let free: Vec<&str> = stamp
-            .hosts
-            .iter()
-            .filter(|h| h.state == "Up" && !hosts.contains_key(&h.name.to_ascii_uppercase()))
-            .map(|h| h.name.as_str())
-            .collect();
-        let Some(target) = free.first() else {
-            continue;
-        };
-        for (host, vms) in hosts {
-            if vms.len() < 2 {
-                continue;
-            }
-            let host_name = stamp.host(host).map_or(host.as_str(), |h| h.name.as_str());
-            let mover = vms.last().copied().unwrap_or_default();
-            problems.push(problem(
-                format!(
-                    "Infrastructure VMs {} (role {role}) all run on {host_name} while Up host {} has none",
-                    vms.join(", "),
-                    free.join(", ")
-                ),
-                format!("Move-AzsSupportVirtualMachine -Name {mover} -Node {target}"),
-            ));
-        }
-    }
-    verdict(
-        problems,
-        format!(
-            "VMs of each of {} roles are spread over the hosts",
-            by_role.len()
-        ),
-    )
-}
-
-pub(super) fn service_state(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    let running = stamp
-        .hosts
-        .iter()
-        .filter(|h| h.state == "Up")
-        .chain(stamp.vms.iter().filter(|v| v.state == "Running"));
-    for node in running {
-        for svc in node
-            .services
-            .iter()
-            .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
-        {
-            count += 1;
-            if svc.state != "Running" {
-                problems.push(problem(
-                    format!(
-                        "Service {} on {} is {} (start type Automatic)",
-                        svc.name, node.name, svc.state
-                    ),
-                    format!(
-                        "Start-AzsSupportService -ComputerName {} -Name {}",
-                        node.name, svc.name
-                    ),
-                ));
-            }
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} automatic services on running nodes are Running"),
-    )
-}
-
-pub(super) fn disk_space(stamp: &Stamp) -> Verdict {
-    let mut problems = Vec::new();
-    let mut count = 0;
-    for node in stamp.nodes() {
-        for d in node.disks.iter().filter(|d| d.size_gb > 0.0) {
-            count += 1;
-            let pct = d.free_gb / d.size_gb * 100.0;
-            if pct < 10.0 {
-                problems.push(problem(
-                    format!(
-                        "{} {} has {:.1} GB free of {:.0} GB ({:.1}% free)",
-                        node.name, d.drive, d.free_gb, d.size_gb, pct
-                    ),
-                    format!("Clear-AzsSupportDiskSpace -ComputerName {}", node.name),
-                ));
-            }
-        }
-    }
-    verdict(
-        problems,
-        format!("All {count} drives have at least 10% free space"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +148,7 @@ mod tests {
     #[test]
     fn evidence_names_entity_and_state() {
         let s = load_scenario("csv-offline").unwrap_or_else(|e| panic!("{e}"));
-        let v = csv_health(&s);
+        let v = csv_health(&s, s.now());
         assert_eq!(
             v.evidence(),
             "Cluster Virtual Disk (Infrastructure_2) is Offline (owner AZS-HOST03)"
@@ -300,18 +156,38 @@ mod tests {
         assert!(v.remediation().starts_with(
             "Move-AzsSupportClusterSharedVolume -Name 'Cluster Virtual Disk (Infrastructure_2)' -Node AZS-HOST01"
         ));
-        let s = load_scenario("service-stopped").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            service_state(&s).evidence(),
-            "Service MSSQLSERVER on AZS-SQL01 is Stopped (start type Automatic)"
-        );
-        let s = load_scenario("vm-wrong-host").unwrap_or_else(|e| panic!("{e}"));
-        let v = vm_placement(&s);
+    }
+
+    #[test]
+    fn a_saved_vm_takes_its_group_offline_and_a_down_owner_is_not_online() {
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-WAS01") {
+            v.state = "Saved".into();
+        }
+        let v = cluster_group_health(&s, now);
         assert!(
             v.evidence()
-                .contains("AZS-ACS01, AZS-ACS02 (role ACS) all run on AZS-HOST04"),
+                .contains("Cluster group AZS-WAS01 is Offline: its VM AZS-WAS01 is Saved"),
             "{}",
             v.evidence()
         );
+        assert!(v
+            .remediation()
+            .contains("Restart-AzsSupportComputerByRole -Role WAS"));
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        s.hosts[2].state = "Isolated".into();
+        assert!(!cluster_node_health(&s, now).passed());
+        let v = csv_health(&s, now);
+        assert!(
+            v.evidence().contains("which is Isolated"),
+            "{}",
+            v.evidence()
+        );
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        s.hosts[1].state = "Paused".into();
+        s.hosts[1].drain_status = "Completed".into();
+        let v = cluster_node_health(&s, now);
+        assert!(v.remediation().contains("resumes"), "{}", v.remediation());
     }
 }

@@ -1,18 +1,46 @@
-//! Known-issue checks over Service Fabric: nodes not Up with health Ok
-//! (`ServiceFabricNodeHealth`), replicas not Ready and healthy together with unhealthy
-//! applications, services and partitions (`ServiceFabricReplicaHealth`), and ring upgrades that
-//! have not completed (`ServiceFabricUpgrade`). Health severity is `fabric_health`'s.
+//! Known-issue checks over Service Fabric, judged by `stamp::fabric_health` and `stamp::clock`:
+//! nodes not Up with health Ok (`ServiceFabricNodeHealth`); replicas that are down, on a node
+//! that is not Up, or unhealthy, with unhealthy applications, services and partitions
+//! (`ServiceFabricReplicaHealth`); partitions below their write quorum or without a primary
+//! (`ServiceFabricPartitionQuorum`); and ring upgrades that failed, roll back or are stuck
+//! (`ServiceFabricUpgrade`).
 
-use super::super::fabric_health::health_rank;
 use super::{problem, restart_role_hint, verdict, Verdict};
-use crate::stamp::{Replica, Stamp};
+use crate::stamp::clock::UPGRADE_DOMAIN_TIMEOUT_HOURS;
+use crate::stamp::fabric_health::{
+    health_rank, partition_loss, partition_quorum as quorum_of, replica_problem,
+};
+use crate::stamp::{Ring, Stamp};
+use chrono::{DateTime, Utc};
 
 /// The role of the infrastructure VM named like a fabric node, if any.
 fn node_role<'a>(stamp: &'a Stamp, node: &str) -> Option<&'a str> {
     stamp.vm(node).map(|v| v.role.as_str())
 }
 
-pub(super) fn fabric_node_health(stamp: &Stamp) -> Verdict {
+/// What brings fabric node `node` of `ring` back: its VM's role restarted, or its host service.
+fn node_remedy(stamp: &Stamp, ring: &Ring, node: &str) -> String {
+    let fabric_host_stopped = stamp.vm(node).is_some_and(|v| {
+        v.state == "Running"
+            && v.services.iter().any(|s| {
+                s.name.eq_ignore_ascii_case("FabricHostSvc")
+                    && !s.state.eq_ignore_ascii_case("Running")
+            })
+    });
+    match node_role(stamp, node) {
+        _ if fabric_host_stopped => format!(
+            "Start the Service Fabric host on the node: Start-AzsSupportService -ComputerName {node} -Name FabricHostSvc"
+        ),
+        Some(role) => format!(
+            "Restart the node's VM: {} (one at a time; check Get-AzsSupportServiceFabricNode -Ring {})",
+            restart_role_hint(role),
+            ring.name
+        ),
+        None => format!("Review Get-AzsSupportServiceFabricNode -Ring {}", ring.name),
+    }
+}
+
+pub(super) fn fabric_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     let mut count = 0;
     for ring in &stamp.rings {
@@ -23,10 +51,7 @@ pub(super) fn fabric_node_health(stamp: &Stamp) -> Verdict {
                 continue;
             }
             let remediation = if !up {
-                format!(
-                    "Start the Service Fabric host on the node: Start-AzsSupportService -ComputerName {} -Name FabricHostSvc",
-                    n.name
-                )
+                node_remedy(stamp, ring, &n.name)
             } else {
                 match node_role(stamp, &n.name) {
                     Some(role) => format!(
@@ -55,7 +80,7 @@ pub(super) fn fabric_node_health(stamp: &Stamp) -> Verdict {
     )
 }
 
-pub(super) fn fabric_replica_health(stamp: &Stamp) -> Verdict {
+pub(super) fn fabric_replica_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     let mut count = 0;
     for ring in &stamp.rings {
@@ -70,7 +95,7 @@ pub(super) fn fabric_replica_health(stamp: &Stamp) -> Verdict {
                     app.name, ring.name, app.health
                 ),
                 format!(
-                    "Get-AzsSupportServiceFabricApplication -Ring {} for its health events",
+                    "Get-AzsSupportServiceFabricService -Ring {} for its services' health",
                     ring.name
                 ),
             ));
@@ -103,29 +128,22 @@ pub(super) fn fabric_replica_health(stamp: &Stamp) -> Verdict {
                 }
                 for r in &part.replicas {
                     count += 1;
-                    if replica_ok(r) {
+                    let Some(why) = replica_problem(ring, r) else {
                         continue;
-                    }
-                    let detail = if r.health_detail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", r.health_detail)
                     };
-                    let remediation = if r.role == "Primary" {
+                    let node_ok = crate::stamp::fabric_health::node_up(ring, &r.node);
+                    let remediation = if r.role.eq_ignore_ascii_case("Primary") && node_ok {
                         format!(
                             "Restart-AzsSupportServiceFabricPrimaryReplica -Ring {} -ServiceName {}",
                             ring.name, svc.name
                         )
                     } else {
-                        format!(
-                            "Check node {} (Get-AzsSupportServiceFabricNode -Ring {})",
-                            r.node, ring.name
-                        )
+                        node_remedy(stamp, ring, &r.node)
                     };
                     problems.push(problem(
                         format!(
-                            "{} replica {} of {} on {} (ring {}) is {} with health {}{}",
-                            r.role, r.id, svc.name, r.node, ring.name, r.status, r.health, detail
+                            "{} replica {} of {} on {} (ring {}) is unhealthy: {why}",
+                            r.role, r.id, svc.name, r.node, ring.name
                         ),
                         remediation,
                     ));
@@ -135,20 +153,76 @@ pub(super) fn fabric_replica_health(stamp: &Stamp) -> Verdict {
     }
     verdict(
         problems,
-        format!("All {count} replicas are Ready with health Ok"),
+        format!("All {count} replicas are Ready (or building) with health Ok on Up nodes"),
     )
 }
 
-/// A replica is fine when its health ranks Ok and it is Ready (or reports no status).
-fn replica_ok(r: &Replica) -> bool {
-    health_rank(&r.health) == 0 && (r.status.is_empty() || r.status.eq_ignore_ascii_case("Ready"))
+pub(super) fn partition_quorum(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for ring in &stamp.rings {
+        for svc in &ring.services {
+            for part in &svc.partitions {
+                count += 1;
+                let Some(why) = partition_loss(ring, svc, part) else {
+                    continue;
+                };
+                let mut down: Vec<&str> = part
+                    .replicas
+                    .iter()
+                    .filter(|r| replica_problem(ring, r).is_some())
+                    .map(|r| r.node.as_str())
+                    .collect();
+                down.sort_unstable();
+                down.dedup();
+                let remediation = match down.first() {
+                    Some(node) => format!(
+                        "Bring the replicas back on {}: {}",
+                        down.join(", "),
+                        node_remedy(stamp, ring, node)
+                    ),
+                    None => format!(
+                        "Review Get-AzsSupportServiceFabricReplica -Ring {} -ServiceName {} and escalate to the Service Fabric team",
+                        ring.name, svc.name
+                    ),
+                };
+                let q = quorum_of(ring, svc, part)
+                    .map(|q| {
+                        format!(
+                            " ({} of {} replicas up, write quorum {})",
+                            q.up, q.configured, q.needed
+                        )
+                    })
+                    .unwrap_or_default();
+                problems.push(problem(
+                    format!(
+                        "Partition {} of {} (ring {}) is in quorum loss: {why}{}",
+                        part.id,
+                        svc.name,
+                        ring.name,
+                        if why.contains("write quorum") {
+                            String::new()
+                        } else {
+                            q
+                        }
+                    ),
+                    remediation,
+                ));
+            }
+        }
+    }
+    verdict(
+        problems,
+        format!("All {count} partitions have their write quorum and a Primary"),
+    )
 }
 
-pub(super) fn fabric_upgrade(stamp: &Stamp) -> Verdict {
+pub(super) fn fabric_upgrade(stamp: &Stamp, now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for ring in &stamp.rings {
         let u = &ring.upgrade;
-        if u.state.is_empty() || u.state == "RollingForwardCompleted" {
+        let blocker = ring.upgrade_blocker();
+        if blocker.is_none() && !ring.upgrade_is_stuck(now) {
             continue;
         }
         let mut evidence = format!(
@@ -158,8 +232,15 @@ pub(super) fn fabric_upgrade(stamp: &Stamp) -> Verdict {
         if !u.current_domain.is_empty() {
             evidence.push_str(&format!(" in {}", u.current_domain));
         }
-        if !u.failure_reason.is_empty() {
-            evidence.push_str(&format!(": {}", u.failure_reason));
+        if let Some(start) = u.start_time {
+            evidence.push_str(&format!(
+                " for {:.1} h (stuck after {UPGRADE_DOMAIN_TIMEOUT_HOURS} h per domain, {} domains)",
+                (now - start).num_minutes() as f64 / 60.0,
+                ring.upgrade_domains()
+            ));
+        }
+        if let Some(b) = &blocker {
+            evidence.push_str(&format!(": {b}"));
         }
         let behind: Vec<&str> = ring
             .nodes
@@ -184,12 +265,12 @@ pub(super) fn fabric_upgrade(stamp: &Stamp) -> Verdict {
             r
         };
         let remediation = match roles.first() {
-            Some(role) => format!(
+            Some(role) if u.state.contains("Forward") => format!(
                 "Restart the ring's VMs one at a time so the upgrade domain completes: {}",
                 restart_role_hint(role)
             ),
-            None => format!(
-                "Review the upgrade with Get-AzsSupportServiceFabricClusterUpgrade -Ring {}",
+            _ => format!(
+                "Review the upgrade with Get-AzsSupportServiceFabricClusterUpgrade -Ring {} and escalate to the Service Fabric team",
                 ring.name
             ),
         };
@@ -198,7 +279,7 @@ pub(super) fn fabric_upgrade(stamp: &Stamp) -> Verdict {
     verdict(
         problems,
         format!(
-            "Every ring's upgrade is RollingForwardCompleted ({} rings)",
+            "No ring upgrade is failed, rolling back or stuck ({} rings)",
             stamp.rings.len()
         ),
     )
@@ -206,22 +287,57 @@ pub(super) fn fabric_upgrade(stamp: &Stamp) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::testing::default_stamp;
     use super::*;
 
     #[test]
+    fn quorum_loss_with_every_node_up_and_building_replicas_are_healthy() {
+        let mut s = Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        let part = &mut s.rings[0].services[0].partitions[0];
+        assert!(part.replicas.len() >= 3, "a replica set of 3");
+        for r in part
+            .replicas
+            .iter_mut()
+            .filter(|r| r.role != "Primary")
+            .take(2)
+        {
+            r.status = "Dropped".into();
+        }
+        let v = partition_quorum(&s, now);
+        assert!(
+            v.evidence().contains("1 of 3 replicas up, write quorum 2"),
+            "{}",
+            v.evidence()
+        );
+        assert!(!fabric_replica_health(&s, now).passed());
+
+        let mut s = Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let part = &mut s.rings[0].services[0].partitions[0];
+        let mut building = part.replicas[1].clone();
+        building.id = "99".into();
+        building.role = "IdleSecondary".into();
+        building.status = "InBuild".into();
+        part.replicas.push(building);
+        assert!(partition_quorum(&s, now).passed());
+        assert!(fabric_replica_health(&s, now).passed());
+        s.rings[0].services[0].partitions[0].status = "InQuorumLoss".into();
+        assert!(!partition_quorum(&s, now).passed());
+    }
+
+    #[test]
     fn replica_health_uses_the_shared_rank() {
-        let mut s = default_stamp();
+        let mut s = Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
         let rep = &mut s.rings[0].services[0].partitions[0].replicas[0];
         rep.status = "ready".into();
         rep.health = "ok".into();
-        assert!(fabric_replica_health(&s).passed());
+        assert!(fabric_replica_health(&s, now).passed());
         let rep = &mut s.rings[0].services[0].partitions[0].replicas[0];
         rep.health = "Unknown".into();
-        let v = fabric_replica_health(&s);
+        let v = fabric_replica_health(&s, now);
         assert!(!v.passed());
         assert!(
-            v.evidence().contains("with health Unknown"),
+            v.evidence().contains("its health is Unknown"),
             "{}",
             v.evidence()
         );

@@ -1,38 +1,39 @@
-//! Known-issue checks: `Test-AzsSupportKnownIssue` (support, DiagnosticsRepair) and the operator's
-//! `Test-AzureStack`, both over one table of named checks.
+//! Known-issue checks: the table of named health checks and `Test-AzsSupportKnownIssue`
+//! (support, DiagnosticsRepair). `Test-AzureStack` (operator) groups the same checks under its
+//! own test names (`azure_stack_test`).
 //!
 //! This module owns the check types ([`Problem`], [`Verdict`], [`Check`]), the table of checks
-//! ([`CHECKS`]) and of `Test-AzureStack` tests ([`TESTS`]), the helpers the checks share, and the
-//! two commands. The checks themselves live beside it, grouped by what they look at:
-//! `cluster_checks` (cluster nodes, groups, resources, CSVs; infrastructure VMs, services, drive
-//! space), `storage_checks`, `fabric_checks`, `ece_checks` and `network_checks`.
+//! ([`CHECKS`]: name, what it judges, its threshold) and the helpers the checks share. The checks
+//! live beside it, grouped by what they look at: `cluster_checks` (cluster nodes, groups,
+//! resources, CSVs), `infrastructure_checks` (infrastructure VMs, their placement, services,
+//! drive space), `storage_checks` (physical disks, enclosures, pool, virtual disks, jobs),
+//! `capacity_checks` (volume capacity), `fabric_checks`, `ece_checks`, `network_checks` and
+//! `tenant_checks`.
 //!
-//! A check is a pure function of the stamp: it returns the problems it found, each with evidence
-//! naming the exact entity and state (`Cluster Virtual Disk (Infrastructure_2) is Offline (owner
-//! AZS-HOST03)`) and the remediation an engineer would run, or a one-line summary of what it
-//! looked at when all is well. `Test-AzureStack` groups the checks under its own test names and
-//! prints `Test-AzureStack: <Test> PASS|FAIL` lines and `True`/`False`; under a failing Service
-//! Fabric test it adds each ring's aggregated health (`fabric_health`).
+//! A check is a pure function of the stamp and its time: it judges every entity of its kind by
+//! state, history over time and capacity as the health model does (`stamp::health`,
+//! `stamp::clock`, `stamp::fabric_health`), and returns the problems it found, each with evidence
+//! naming the entity, its state and the threshold it crossed, and a remediation that names only
+//! catalog commands (a test holds them to the catalog) — or a one-line summary of what it looked
+//! at when all is well.
 
+mod azure_stack_test;
+mod capacity_checks;
 mod cluster_checks;
 mod ece_checks;
 mod fabric_checks;
+mod infrastructure_checks;
 mod network_checks;
 mod storage_checks;
+mod tenant_checks;
 
-use super::fabric_health::ring_health;
+pub use azure_stack_test::test_azure_stack;
+
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::Stamp;
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use cluster_checks::{
-    cluster_group_health, cluster_node_health, cluster_resource_health, csv_health, disk_space,
-    service_state, vm_placement, vm_state,
-};
-use ece_checks::ece_failures;
-use fabric_checks::{fabric_node_health, fabric_replica_health, fabric_upgrade};
-use network_checks::s2s_connectivity;
-use storage_checks::{physical_disk_health, storage_job_health, virtual_disk_health};
+use chrono::{DateTime, Utc};
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -89,183 +90,169 @@ impl Verdict {
     }
 }
 
+/// A check: the stamp and its current time in, a verdict out.
+pub(crate) type CheckFn = fn(&Stamp, DateTime<Utc>) -> Verdict;
+
 /// A named check.
 pub(crate) struct Check {
     /// Name (`ClusterSharedVolumeHealth`).
     pub name: &'static str,
-    /// What it looks for.
+    /// What it judges.
     pub description: &'static str,
+    /// Its threshold, where it has one (empty: it judges state alone).
+    pub threshold: &'static str,
     /// The check itself.
-    pub run: fn(&Stamp) -> Verdict,
+    pub run: CheckFn,
 }
 
 /// Every check, in `-List` order.
 pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "ClusterNodeHealth",
-        description: "Scale-unit hosts that are not Up in the failover cluster.",
-        run: cluster_node_health,
+        description: "Scale-unit hosts that are not Up in the failover cluster: Down, Paused (drained and left in maintenance), Joining, Isolated or Quarantined.",
+        threshold: "",
+        run: cluster_checks::cluster_node_health,
     },
     Check {
         name: "ClusterGroupHealth",
-        description: "Cluster groups that are not Online.",
-        run: cluster_group_health,
+        description: "Cluster groups that are not Online (a VM's group is offline while the VM is Off or Saved), and groups Online on a host that is not Up.",
+        threshold: "",
+        run: cluster_checks::cluster_group_health,
     },
     Check {
         name: "ClusterResourceHealth",
-        description: "Cluster resources that are not Online.",
-        run: cluster_resource_health,
+        description: "Cluster resources that are not Online, and resources Online on a host that is not Up.",
+        threshold: "",
+        run: cluster_checks::cluster_resource_health,
     },
     Check {
         name: "ClusterSharedVolumeHealth",
-        description: "Cluster shared volumes that are not Online, or owned by a host that is not Up.",
-        run: csv_health,
+        description: "Cluster shared volumes that are not Online (Redirected access included), or owned by a host that is not Up.",
+        threshold: "",
+        run: cluster_checks::csv_health,
+    },
+    Check {
+        name: "StorageCapacity",
+        description: "Object-store volumes and cluster shared volumes near full, and volumes the storage service throttles or reports full.",
+        threshold: "Warning at 90% used, Critical at 95% used; Throttled or Full is Critical",
+        run: capacity_checks::storage_capacity,
     },
     Check {
         name: "InfrastructureVMState",
-        description: "Infrastructure VMs that are not Running, or whose provisioning failed.",
-        run: vm_state,
+        description: "Infrastructure VMs that are not Running (Off, Saved, Paused), whose provisioning failed, or that claim to run on a host that is not Up.",
+        threshold: "",
+        run: infrastructure_checks::vm_state,
     },
     Check {
         name: "InfrastructureVMPlacement",
         description: "Two VMs of one role on one host while an Up host has none of that role.",
-        run: vm_placement,
+        threshold: "",
+        run: infrastructure_checks::vm_placement,
     },
     Check {
         name: "InfrastructureServiceState",
-        description: "Automatic services that are not Running on running hosts and VMs.",
-        run: service_state,
+        description: "Automatic services that are not Running on running hosts and VMs (Manual and Disabled services may be stopped).",
+        threshold: "",
+        run: infrastructure_checks::service_state,
     },
     Check {
         name: "InfrastructureDiskSpace",
-        description: "Drives of hosts and infrastructure VMs with less than 10% free space.",
-        run: disk_space,
+        description: "Drives of hosts and infrastructure VMs that are nearly full.",
+        threshold: "less than 10% free",
+        run: infrastructure_checks::disk_space,
     },
     Check {
         name: "PhysicalDiskHealth",
-        description: "Physical disks that are not Healthy / OK.",
-        run: physical_disk_health,
+        description: "Physical disks that are not Healthy / OK (retired disks awaiting replacement excepted).",
+        threshold: "",
+        run: storage_checks::physical_disk_health,
+    },
+    Check {
+        name: "StorageEnclosureHealth",
+        description: "Storage enclosures that are not Healthy.",
+        threshold: "",
+        run: storage_checks::enclosure_health,
+    },
+    Check {
+        name: "StoragePoolHealth",
+        description: "The storage pool's health and operational status (Degraded, Read-only, ...), and a pool allocated so far it cannot rebuild a drive's copies.",
+        threshold: "Warning at 90% of the pool allocated",
+        run: storage_checks::pool_health,
     },
     Check {
         name: "VirtualDiskHealth",
         description: "Virtual disks not Healthy / OK as the storage health cache reports them, and a stale cache that disagrees with the disks.",
-        run: virtual_disk_health,
+        threshold: "",
+        run: storage_checks::virtual_disk_health,
     },
     Check {
         name: "StorageJobHealth",
-        description: "Storage jobs that are Suspended or Failed.",
-        run: storage_job_health,
+        description: "Storage jobs that are Suspended or Failed (unless a later job on the disk completed), or that made no progress for hours whatever their state word.",
+        threshold: "no progress for 4 hours",
+        run: storage_checks::storage_job_health,
     },
     Check {
         name: "ServiceFabricNodeHealth",
         description: "Service Fabric nodes that are not Up with health Ok.",
-        run: fabric_node_health,
+        threshold: "",
+        run: fabric_checks::fabric_node_health,
     },
     Check {
         name: "ServiceFabricReplicaHealth",
-        description: "Service Fabric replicas not Ready with health Ok, and unhealthy applications, services and partitions.",
-        run: fabric_replica_health,
+        description: "Service Fabric replicas that are Down or Dropped, on a node that is not Up, or unhealthy, and unhealthy applications, services and partitions. Replicas being built (InBuild) and idle secondaries with health Ok are healthy.",
+        threshold: "",
+        run: fabric_checks::fabric_replica_health,
+    },
+    Check {
+        name: "ServiceFabricPartitionQuorum",
+        description: "Stateful partitions with fewer replicas up (Ready on an Up node) than their write quorum, even when every node is Up, and partitions the cluster reports InQuorumLoss.",
+        threshold: "write quorum: a majority of the replica set",
+        run: fabric_checks::partition_quorum,
     },
     Check {
         name: "ServiceFabricUpgrade",
-        description: "Service Fabric rings whose upgrade is not RollingForwardCompleted.",
-        run: fabric_upgrade,
+        description: "Ring upgrades that failed, roll back, or are stuck: held by a failure reason or an unhealthy node, or rolling forward longer than the upgrade domains allow. An upgrade in progress within its time is healthy.",
+        threshold: "2 hours per upgrade domain",
+        run: fabric_checks::fabric_upgrade,
     },
     Check {
         name: "ECEActionPlanFailures",
-        description: "ECE action plans that Failed, with their failing step.",
-        run: ece_failures,
+        description: "ECE action plans whose latest run Failed, with the failing step and the team that owns it (a failure later re-run to completion is history).",
+        threshold: "",
+        run: ece_checks::ece_failures,
+    },
+    Check {
+        name: "ECEActionPlanProgress",
+        description: "ECE action plans InProgress far longer than their expected duration, with the step they wait at and what blocks it.",
+        threshold: "twice the plan's expected duration (Update 24 h, node operations 12 h, secret rotation 6 h, others 8 h)",
+        run: ece_checks::ece_progress,
     },
     Check {
         name: "S2SConnectivity",
         description: "Site-to-site connections that are not Connected.",
-        run: s2s_connectivity,
+        threshold: "",
+        run: network_checks::s2s_connectivity,
+    },
+    Check {
+        name: "TenantVMHealth",
+        description: "Tenant VMs and scale sets whose provisioning Failed, VMs Failed, and VMs that claim to run on a host that is not Up. VMs their owners stopped or deallocated are healthy.",
+        threshold: "",
+        run: tenant_checks::tenant_vm_health,
     },
 ];
 
-/// A `Test-AzureStack` test: name, title and the checks it runs.
-pub(crate) struct AzureStackTest {
-    /// Name (`AzsInfraRoleSummary`).
-    pub name: &'static str,
-    /// Title.
-    pub title: &'static str,
-    /// The checks it runs.
-    pub checks: &'static [&'static str],
-}
-
-/// Every `Test-AzureStack` test, in run order; each check belongs to exactly one.
-pub(crate) const TESTS: &[AzureStackTest] = &[
-    AzureStackTest {
-        name: "AzsInfraCapacity",
-        title: "Azure Stack Infrastructure Capacity",
-        checks: &["InfrastructureDiskSpace"],
-    },
-    AzureStackTest {
-        name: "AzsInfraFileValidation",
-        title: "Azure Stack Infrastructure File Validation",
-        checks: &["ClusterSharedVolumeHealth"],
-    },
-    AzureStackTest {
-        name: "AzsInfraRoleSummary",
-        title: "Azure Stack Infrastructure Role Summary",
-        checks: &["InfrastructureVMState", "InfrastructureServiceState"],
-    },
-    AzureStackTest {
-        name: "AzsInfraUpdateSummary",
-        title: "Azure Stack Infrastructure Update Summary",
-        checks: &["ECEActionPlanFailures"],
-    },
-    AzureStackTest {
-        name: "AzsNetworkInfra",
-        title: "Azure Stack Network Infrastructure",
-        checks: &["S2SConnectivity"],
-    },
-    AzureStackTest {
-        name: "AzsScaleUnitSummary",
-        title: "Azure Stack Scale Unit Summary",
-        checks: &[
-            "ClusterNodeHealth",
-            "ClusterGroupHealth",
-            "ClusterResourceHealth",
-        ],
-    },
-    AzureStackTest {
-        name: "AzsSFRoleSummary",
-        title: "Azure Stack Service Fabric Role Summary",
-        checks: &[
-            "ServiceFabricNodeHealth",
-            "ServiceFabricReplicaHealth",
-            "ServiceFabricUpgrade",
-        ],
-    },
-    AzureStackTest {
-        name: "AzsStorageServiceSummary",
-        title: "Azure Stack Storage Services Summary",
-        checks: &[
-            "PhysicalDiskHealth",
-            "VirtualDiskHealth",
-            "StorageJobHealth",
-        ],
-    },
-    AzureStackTest {
-        name: "AzsVmPlacement",
-        title: "Azure Stack Infrastructure VM Placement",
-        checks: &["InfrastructureVMPlacement"],
-    },
-];
-
-/// A check by name (case-insensitive).
 pub(crate) fn check(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
 }
 
-/// Runs every check; (name, verdict) in table order.
+/// Every check's verdict on `stamp` at `now`.
 #[cfg(test)]
-pub(crate) fn run_all(stamp: &Stamp) -> Vec<(&'static str, Verdict)> {
-    CHECKS.iter().map(|c| (c.name, (c.run)(stamp))).collect()
+pub(crate) fn run_all(stamp: &Stamp, now: DateTime<Utc>) -> Vec<(&'static str, Verdict)> {
+    CHECKS
+        .iter()
+        .map(|c| (c.name, (c.run)(stamp, now)))
+        .collect()
 }
-
-// ---- helpers the check files share ----------------------------------------------------------
 
 fn problem(evidence: String, remediation: String) -> Problem {
     Problem {
@@ -278,7 +265,11 @@ fn verdict(problems: Vec<Problem>, summary: String) -> Verdict {
     Verdict { problems, summary }
 }
 
-/// The remediation that restarts a role's infrastructure VMs (ERCS is started from its host).
+/// Case-insensitive equality of state words.
+fn is(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b)
+}
+
 fn restart_role_hint(role: &str) -> String {
     if role.eq_ignore_ascii_case("ERCS") {
         "Start the ERCS VM from its Hyper-V host (Restart-AzsSupportComputerByRole refuses ERCS)"
@@ -288,9 +279,32 @@ fn restart_role_hint(role: &str) -> String {
     }
 }
 
-// ---- the commands --------------------------------------------------------------------------
+/// Up hosts other than `except`, in stamp order.
+fn up_hosts_except<'a>(stamp: &'a Stamp, except: &str) -> Vec<&'a str> {
+    stamp
+        .hosts
+        .iter()
+        .filter(|h| is(&h.state, "Up") && !h.name.eq_ignore_ascii_case(except))
+        .map(|h| h.name.as_str())
+        .collect()
+}
 
-/// The checks `-Include` and `-Name` select (all when neither is given).
+fn first_or_placeholder(hosts: &[&str]) -> String {
+    hosts
+        .first()
+        .map(|h| h.to_string())
+        .unwrap_or_else(|| "<an Up host>".into())
+}
+
+/// A host's state when it is not Up (None: Up).
+fn host_not_up<'a>(stamp: &'a Stamp, host: &str) -> Option<&'a str> {
+    match stamp.host(host) {
+        Some(h) if is(&h.state, "Up") => None,
+        Some(h) => Some(h.state.as_str()),
+        None => Some("not a host of this stamp"),
+    }
+}
+
 fn selected_checks(inv: &Invocation<'_>) -> Result<Vec<&'static Check>, CommandError> {
     let include = inv.args.strings("Include");
     let patterns = inv.args.strings("Name");
@@ -326,8 +340,6 @@ fn result_record(name: &str, v: &Verdict) -> Value {
         .into()
 }
 
-/// Whether the stamp has a stale storage health cache that disagrees with a disk (the one
-/// mitigation `-Remediate` applies by itself).
 fn stale_cache_mismatch(stamp: &Stamp) -> bool {
     let s = &stamp.storage;
     s.health_cache_stale
@@ -336,10 +348,6 @@ fn stale_cache_mismatch(stamp: &Stamp) -> bool {
             .any(|v| !v.reported_health.is_empty() && v.reported_health != v.health)
 }
 
-/// Test-AzsSupportKnownIssue [-Name] [-Include] [-List] [-Remediate]: runs the named checks
-/// (all by default) and returns one record per check, failures first. `-List` returns the
-/// checks. `-Remediate` refreshes a stale storage health cache (what
-/// Update-AzsSupportStorageHealthCache does) before reporting.
 pub fn test_known_issue(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let checks = selected_checks(inv)?;
     if inv.args.switch("List") {
@@ -349,6 +357,7 @@ pub fn test_known_issue(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
                 Record::new("Azs.Support.KnownIssueCheck")
                     .with("Name", c.name)
                     .with("Description", c.description)
+                    .with("Threshold", c.threshold)
                     .into()
             })
             .collect());
@@ -365,109 +374,13 @@ pub fn test_known_issue(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
             v.reported_health.clear();
         }
     }
-    let stamp = inv.stamp();
-    let mut rows: Vec<(&str, Verdict)> = checks.iter().map(|c| (c.name, (c.run)(stamp))).collect();
+    let (stamp, now) = (inv.stamp(), inv.now);
+    let mut rows: Vec<(&str, Verdict)> = checks
+        .iter()
+        .map(|c| (c.name, (c.run)(stamp, now)))
+        .collect();
     rows.sort_by(|a, b| a.1.passed().cmp(&b.1.passed()).then_with(|| a.0.cmp(b.0)));
     Ok(rows.iter().map(|(n, v)| result_record(n, v)).collect())
-}
-
-fn test_by_name(name: &str) -> Option<&'static AzureStackTest> {
-    TESTS.iter().find(|t| t.name.eq_ignore_ascii_case(name))
-}
-
-fn require_tests(names: &[String], param: &str) -> Result<(), CommandError> {
-    for n in names {
-        if test_by_name(n).is_none() {
-            return Err(CommandError(format!(
-                "-{param}: no Test-AzureStack test named '{n}' (tests: {})",
-                join_names(TESTS.iter().map(|t| t.name))
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Test-AzureStack [-List] [-Include] [-Ignore] [-DetailedResults]: runs the known-issue checks
-/// grouped under Test-AzureStack's test names; prints `Test-AzureStack: <Test> PASS|FAIL` per
-/// test (with a line per problem under a failure) and `True` when every test passed, else
-/// `False`. `-DetailedResults` returns one record per test instead.
-pub fn test_azure_stack(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let include = inv.args.strings("Include");
-    let ignore = inv.args.strings("Ignore");
-    require_tests(&include, "Include")?;
-    require_tests(&ignore, "Ignore")?;
-    let tests: Vec<&AzureStackTest> = TESTS
-        .iter()
-        .filter(|t| include.is_empty() || include.iter().any(|i| i.eq_ignore_ascii_case(t.name)))
-        .filter(|t| !ignore.iter().any(|i| i.eq_ignore_ascii_case(t.name)))
-        .collect();
-    if inv.args.switch("List") {
-        return Ok(tests
-            .iter()
-            .map(|t| Value::String(format!("{}  {}", t.name, t.title)))
-            .collect());
-    }
-    if tests.is_empty() {
-        return Err(CommandError(
-            "no tests left to run: -Ignore removed every test -Include chose".into(),
-        ));
-    }
-    let stamp = inv.stamp();
-    let detailed = inv.args.switch("DetailedResults");
-    let mut out = Vec::new();
-    let mut all_passed = true;
-    for t in tests {
-        let verdicts: Vec<(&str, Verdict)> = t
-            .checks
-            .iter()
-            .filter_map(|n| check(n))
-            .map(|c| (c.name, (c.run)(stamp)))
-            .collect();
-        let passed = verdicts.iter().all(|(_, v)| v.passed());
-        all_passed &= passed;
-        let mut details: Vec<String> = Vec::new();
-        for (name, v) in &verdicts {
-            for p in &v.problems {
-                details.push(format!(
-                    "{name}: {} Remediation: {}",
-                    p.evidence, p.remediation
-                ));
-            }
-        }
-        if t.name == "AzsSFRoleSummary" && !passed {
-            for ring in &stamp.rings {
-                let (h, _) = ring_health(ring);
-                if h != "Ok" {
-                    details.push(format!("Ring {} aggregated health is {h}", ring.name));
-                }
-            }
-        }
-        let result = if passed { "PASS" } else { "FAIL" };
-        if detailed {
-            out.push(
-                Record::new("AzureStack.TestResult")
-                    .with("Test", t.name)
-                    .with("Title", t.title)
-                    .with("Result", result)
-                    .with("Detail", details.join("; "))
-                    .into(),
-            );
-        } else {
-            out.push(Value::String(format!(
-                "Test-AzureStack: {} ({}) {result}",
-                t.name, t.title
-            )));
-            out.extend(
-                details
-                    .into_iter()
-                    .map(|d| Value::String(format!("    ERROR: {d}"))),
-            );
-        }
-    }
-    if !detailed {
-        out.push(Value::Bool(all_passed));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -477,7 +390,7 @@ mod tests {
     use crate::stamp::{load_scenario, scenario::fault_names};
 
     fn failing(stamp: &Stamp) -> Vec<&'static str> {
-        run_all(stamp)
+        run_all(stamp, stamp.now())
             .into_iter()
             .filter(|(_, v)| !v.passed())
             .map(|(n, _)| n)
@@ -491,7 +404,7 @@ mod tests {
     #[test]
     fn every_check_passes_on_the_default_stamp() {
         let s = default_stamp();
-        for (name, v) in run_all(&s) {
+        for (name, v) in run_all(&s, s.now()) {
             assert!(v.passed(), "{name} failed on default: {}", v.evidence());
             assert!(!v.summary.is_empty(), "{name} has a summary");
         }
@@ -503,6 +416,10 @@ mod tests {
         assert!(names.len() >= 10, "fault scenarios: {names:?}");
         for name in names {
             let s = load_scenario(name).unwrap_or_else(|e| panic!("{e}"));
+            if s.case.is_benign() {
+                assert_eq!(failing(&s), Vec::<&str>::new(), "benign {name} is flagged");
+                continue;
+            }
             assert!(!s.case.checks.is_empty(), "{name}: case.checks empty");
             for c in &s.case.checks {
                 assert!(check(c).is_some(), "{name}: unknown check {c}");
@@ -555,7 +472,7 @@ mod tests {
             false,
         )
         .expect("runs");
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.len(), 4);
         let err = run_on(
             &mut s,
             test_known_issue,
@@ -583,9 +500,11 @@ mod tests {
     fn stale_cache_with_a_mismatch_fails_and_remediate_refreshes_it() {
         let mut s = load_scenario("vdisk-degraded-stuck-job").unwrap_or_else(|e| panic!("{e}"));
         // What Repair-VirtualDisk leaves behind (contract #3).
-        repair_vdisk(&mut s);
+        assert!(s.repair_virtual_disk("Infrastructure_3"));
         assert_eq!(failing(&s), ["VirtualDiskHealth"]);
-        assert!(virtual_disk_health(&s).evidence().contains("stale"));
+        assert!(storage_checks::virtual_disk_health(&s, s.now())
+            .evidence()
+            .contains("stale"));
         let rows = run_on(
             &mut s,
             test_known_issue,
@@ -601,302 +520,38 @@ mod tests {
         assert!(failing(&s).is_empty());
     }
 
+    /// Every command a remediation, description or threshold names is in the catalog: checks
+    /// must not send an engineer to a command that does not exist. Run over every scenario, so
+    /// every remediation path is exercised.
     #[test]
-    fn every_check_belongs_to_exactly_one_test() {
-        for c in CHECKS {
-            let n = TESTS.iter().filter(|t| t.checks.contains(&c.name)).count();
-            assert_eq!(n, 1, "{} is in {n} tests", c.name);
-        }
-        for t in TESTS {
-            for c in t.checks {
-                assert!(check(c).is_some(), "{}: unknown check {c}", t.name);
-            }
-        }
-    }
-
-    #[test]
-    fn test_azure_stack_true_when_healthy_false_with_details() {
-        let mut s = default_stamp();
-        let out = run_on(&mut s, test_azure_stack, &[], false).expect("runs");
-        assert_eq!(out.last(), Some(&Value::Bool(true)));
-        assert_eq!(out.len(), TESTS.len() + 1);
-        assert!(out[0]
-            .to_display()
-            .starts_with("Test-AzureStack: AzsInfraCapacity"));
-        assert!(out[0].to_display().ends_with("PASS"));
-
-        let mut s = load_scenario("sf-stuck-primary").unwrap_or_else(|e| panic!("{e}"));
-        let out = run_on(&mut s, test_azure_stack, &[], false).expect("runs");
-        assert_eq!(out.last(), Some(&Value::Bool(false)));
-        let text: Vec<String> = out.iter().map(Value::to_display).collect();
-        assert!(text
-            .iter()
-            .any(|l| l.starts_with("Test-AzureStack: AzsSFRoleSummary") && l.ends_with("FAIL")));
-        assert!(text.iter().any(|l| l.contains("Reconfiguration stuck")));
-        assert!(text
-            .iter()
-            .any(|l| l.contains("Ring FabricRing aggregated health is Error")));
-
-        let out = run_on(
-            &mut s,
-            test_azure_stack,
-            &[("Ignore", vec!["AzsSFRoleSummary"].into())],
-            false,
-        )
-        .expect("runs");
-        assert_eq!(out.last(), Some(&Value::Bool(true)));
-        let out = run_on(
-            &mut s,
-            test_azure_stack,
-            &[
-                (
-                    "Include",
-                    vec!["AzsSFRoleSummary", "AzsInfraCapacity"].into(),
-                ),
-                ("DetailedResults", true.into()),
-            ],
-            false,
-        )
-        .expect("runs");
-        assert_eq!(out.len(), 2);
-        assert_eq!(prop(&out[0], "Test"), "AzsInfraCapacity");
-        assert_eq!(prop(&out[1], "Result"), "FAIL");
-    }
-
-    #[test]
-    fn test_azure_stack_list_and_bad_names() {
-        let mut s = default_stamp();
-        let out = run_on(&mut s, test_azure_stack, &[("List", true.into())], false).expect("runs");
-        assert_eq!(out.len(), TESTS.len());
-        assert!(out[0].to_display().starts_with("AzsInfraCapacity"));
-        let err = run_on(
-            &mut s,
-            test_azure_stack,
-            &[("Include", vec!["AzsNoSuchTest"].into())],
-            false,
-        )
-        .expect_err("unknown");
-        assert!(err.0.contains("AzsNoSuchTest") && err.0.contains("AzsSFRoleSummary"));
-        let err = run_on(
-            &mut s,
-            test_azure_stack,
-            &[
-                ("Include", vec!["AzsVmPlacement"].into()),
-                ("Ignore", vec!["AzsVmPlacement"].into()),
-            ],
-            false,
-        )
-        .expect_err("nothing left");
-        assert!(err.0.contains("no tests"));
-    }
-
-    // ---- the contract's repairs, applied by hand: every check passes afterwards --------------
-
-    fn repair_vdisk(s: &mut Stamp) {
-        for j in s
-            .storage
-            .jobs
-            .iter_mut()
-            .filter(|j| j.virtual_disk == "Infrastructure_3")
-        {
-            j.state = "Completed".into();
-            j.progress = 100;
-            j.bytes_processed = j.bytes_total;
-        }
-        let mut old = String::new();
-        for v in s
-            .storage
-            .virtual_disks
-            .iter_mut()
-            .filter(|v| v.name == "Infrastructure_3")
-        {
-            old = v.health.clone();
-            v.health = "Healthy".into();
-            v.operational_status = "OK".into();
-            v.reported_health = old.clone();
-        }
-        assert_eq!(old, "Warning");
-        for d in s
-            .storage
-            .physical_disks
-            .iter_mut()
-            .filter(|d| d.health != "Healthy")
-        {
-            d.usage = "Retired".into();
-            d.health = "Healthy".into();
-            d.operational_status = "OK".into();
-        }
-        s.storage.health_cache_stale = true;
-    }
-
-    fn start_service(s: &mut Stamp, node: &str, svc: &str) {
-        if let Some(n) = s.node_mut(node) {
-            for x in n.services.iter_mut().filter(|x| x.name == svc) {
-                x.state = "Running".into();
-            }
-        }
-        if svc == "FabricHostSvc" {
-            for ring in &mut s.rings {
-                for fnode in ring.nodes.iter_mut().filter(|f| f.name == node) {
-                    fnode.status = "Up".into();
-                    fnode.health = "Ok".into();
-                }
-            }
-        }
-        if svc == "GatewayService" {
-            for c in s
-                .network
-                .connections
-                .iter_mut()
-                .filter(|c| c.gateway == node)
-            {
-                c.status = "Connected".into();
-            }
-        }
-    }
-
-    fn restart_role(s: &mut Stamp, role: &str) {
-        let names: Vec<String> = s
-            .vms
-            .iter()
-            .filter(|v| v.role == role)
-            .map(|v| v.name.clone())
+    fn remediations_name_only_catalog_commands() {
+        let catalog: Vec<String> = crate::catalog::all_embedded_commands()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|c| c.name.to_ascii_lowercase())
             .collect();
-        for v in s.vms.iter_mut().filter(|v| v.role == role) {
-            v.state = "Running".into();
-            for svc in v
-                .services
-                .iter_mut()
-                .filter(|x| x.start_type == "Automatic")
-            {
-                svc.state = "Running".into();
+        let verb_noun = regex::Regex::new(r"\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b").expect("regex");
+        let mut texts: Vec<String> = CHECKS
+            .iter()
+            .flat_map(|c| [c.description.to_string(), c.threshold.to_string()])
+            .collect();
+        let mut named = 0;
+        for name in crate::stamp::scenario::embedded_names() {
+            let s = load_scenario(name).unwrap_or_else(|e| panic!("{e}"));
+            for (_, v) in run_all(&s, s.now()) {
+                texts.extend(v.problems.iter().map(|p| p.remediation.clone()));
             }
         }
-        for ring in &mut s.rings {
-            let ours = ring.nodes.iter().any(|n| names.contains(&n.name));
-            for n in ring.nodes.iter_mut().filter(|n| names.contains(&n.name)) {
-                n.status = "Up".into();
-                n.health = "Ok".into();
-            }
-            if ours && ring.upgrade.state == "RollingForwardInProgress" {
-                let target = ring.upgrade.target_version.clone();
-                for n in &mut ring.nodes {
-                    n.version = target.clone();
-                    n.health = "Ok".into();
-                }
-                ring.runtime_version = target;
-                ring.upgrade.state = "RollingForwardCompleted".into();
-                ring.upgrade.completed_domains = ring
-                    .nodes
-                    .iter()
-                    .map(|n| n.upgrade_domain.clone())
-                    .collect();
-                ring.upgrade.failure_reason.clear();
+        for text in &texts {
+            for m in verb_noun.find_iter(text) {
+                named += 1;
+                assert!(
+                    catalog.contains(&m.as_str().to_ascii_lowercase()),
+                    "'{}' is not a catalog command (in: {text})",
+                    m.as_str()
+                );
             }
         }
-        for p in &mut s.ece.action_plans {
-            if p.status != "Failed" {
-                continue;
-            }
-            if let Some(step) = p
-                .steps
-                .iter_mut()
-                .find(|st| st.status == "Error" && st.role == role)
-            {
-                step.status = "Success".into();
-                p.status = "Completed".into();
-            }
-        }
-    }
-
-    fn apply_contract_repair(name: &str, s: &mut Stamp) {
-        match name {
-            "csv-offline" => {
-                for c in s
-                    .cluster
-                    .csvs
-                    .iter_mut()
-                    .filter(|c| c.name == "Cluster Virtual Disk (Infrastructure_2)")
-                {
-                    c.owner = "AZS-HOST01".into();
-                    c.state = "Online".into();
-                }
-            }
-            "cluster-group-failed" => {
-                for g in s
-                    .cluster
-                    .groups
-                    .iter_mut()
-                    .filter(|g| g.name == "SU1FileServer")
-                {
-                    g.owner = "AZS-HOST02".into();
-                    g.state = "Online".into();
-                }
-                for r in s
-                    .cluster
-                    .resources
-                    .iter_mut()
-                    .filter(|r| r.group == "SU1FileServer")
-                {
-                    r.state = "Online".into();
-                }
-            }
-            "vdisk-degraded-stuck-job" => {
-                repair_vdisk(s);
-                s.storage.health_cache_stale = false;
-                for v in &mut s.storage.virtual_disks {
-                    v.reported_health.clear();
-                }
-            }
-            "sf-stuck-primary" => {
-                for ring in &mut s.rings {
-                    for svc in &mut ring.services {
-                        for p in &mut svc.partitions {
-                            for r in p.replicas.iter_mut().filter(|r| r.role == "Primary") {
-                                r.status = "Ready".into();
-                                r.health = "Ok".into();
-                                r.health_detail.clear();
-                            }
-                        }
-                    }
-                }
-            }
-            "sf-node-down" => start_service(s, "AZS-XRP03", "FabricHostSvc"),
-            "ring-upgrade-stuck" => restart_role(s, "FabricRing"),
-            "ece-plan-failed" => restart_role(s, "ACS"),
-            "service-stopped" => start_service(s, "AZS-SQL01", "MSSQLSERVER"),
-            "disk-full" => {
-                let mut freed = 0u64;
-                if let Some(n) = s.node_mut("AZS-WAS01") {
-                    n.files.retain(|f| {
-                        let clean = f.path.starts_with("C:\\Windows\\Temp\\")
-                            || (f.path.starts_with("C:\\MASLogs\\") && f.path.ends_with(".dmp"));
-                        if clean {
-                            freed += f.size_bytes;
-                        }
-                        !clean
-                    });
-                    for d in n.disks.iter_mut().filter(|d| d.drive == "C:") {
-                        d.free_gb += freed as f64 / 1024f64.powi(3);
-                    }
-                }
-            }
-            "vm-wrong-host" => {
-                for v in s.vms.iter_mut().filter(|v| v.name == "AZS-ACS02") {
-                    v.host = "AZS-HOST01".into();
-                }
-            }
-            "s2s-disconnected" => start_service(s, "AZS-GWY01", "GatewayService"),
-            other => panic!("no hand repair for scenario {other}; add one"),
-        }
-    }
-
-    #[test]
-    fn contract_repairs_leave_every_check_passing() {
-        for name in fault_scenarios() {
-            let mut s = load_scenario(name).unwrap_or_else(|e| panic!("{e}"));
-            apply_contract_repair(name, &mut s);
-            assert_eq!(failing(&s), Vec::<&str>::new(), "{name} after its repair");
-        }
+        assert!(named > 10, "remediations name commands ({named})");
     }
 }

@@ -3,19 +3,23 @@
 
 use super::{problem, verdict, Verdict};
 use crate::stamp::Stamp;
+use chrono::{DateTime, Utc};
 
-pub(super) fn s2s_connectivity(stamp: &Stamp) -> Verdict {
+pub(super) fn s2s_connectivity(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let conns = &stamp.network.connections;
     let problems = conns
         .iter()
-        .filter(|c| c.status != "Connected")
+        .filter(|c| !c.status.eq_ignore_ascii_case("Connected"))
         .map(|c| {
             let stopped: Vec<&str> = stamp
                 .vm(&c.gateway)
                 .map(|vm| {
                     vm.services
                         .iter()
-                        .filter(|s| s.name == "GatewayService" && s.state != "Running")
+                        .filter(|s| {
+                            s.name.eq_ignore_ascii_case("GatewayService")
+                                && !s.state.eq_ignore_ascii_case("Running")
+                        })
                         .map(|s| s.name.as_str())
                         .collect()
                 })

@@ -1,0 +1,221 @@
+//! Known-issue checks over the infrastructure VMs and hosts: VM state, including a VM that
+//! claims to run on a host that is not Up (`InfrastructureVMState`), placement of a role's VMs
+//! (`InfrastructureVMPlacement`), automatic services (`InfrastructureServiceState`) and drive
+//! free space (`InfrastructureDiskSpace`, threshold `stamp::health::DRIVE_MIN_FREE_PERCENT`).
+
+use super::{host_not_up, is, problem, restart_role_hint, verdict, Verdict};
+use crate::stamp::health::DRIVE_MIN_FREE_PERCENT;
+use crate::stamp::Stamp;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+pub(super) fn vm_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let mut problems = Vec::new();
+    for vm in &stamp.vms {
+        if !is(&vm.state, "Running") {
+            let host = match host_not_up(stamp, &vm.host) {
+                Some(s) => format!("; its host {} is {s}", vm.host),
+                None => String::new(),
+            };
+            problems.push(problem(
+                format!(
+                    "Infrastructure VM {} ({}) on {} is {}{host}",
+                    vm.name, vm.role, vm.host, vm.state
+                ),
+                restart_role_hint(&vm.role),
+            ));
+        } else if let Some(s) = host_not_up(stamp, &vm.host) {
+            problems.push(problem(
+                format!(
+                    "Infrastructure VM {} ({}) is reported Running on {}, which is {s}: it cannot be running there",
+                    vm.name, vm.role, vm.host
+                ),
+                format!(
+                    "Bring host {} back (Get-AzsSupportInfrastructureHost), then {}",
+                    vm.host,
+                    restart_role_hint(&vm.role)
+                ),
+            ));
+        } else if is(&vm.provisioning_status, "Failed") {
+            problems.push(problem(
+                format!(
+                    "Infrastructure VM {} ({}) has provisioning status Failed",
+                    vm.name, vm.role
+                ),
+                format!(
+                    "Review the failed ECE action plan for role {} (Get-AzsSupportActionPlanInstance -Status Failed)",
+                    vm.role
+                ),
+            ));
+        }
+    }
+    verdict(
+        problems,
+        format!(
+            "All {} infrastructure VMs are Running on Up hosts",
+            stamp.vms.len()
+        ),
+    )
+}
+
+pub(super) fn vm_placement(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    // role -> host -> VMs of that role on it
+    let mut by_role: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+    for vm in &stamp.vms {
+        by_role
+            .entry(vm.role.as_str())
+            .or_default()
+            .entry(vm.host.to_ascii_uppercase())
+            .or_default()
+            .push(vm.name.as_str());
+    }
+    let mut problems = Vec::new();
+    for (role, hosts) in &by_role {
+        let free: Vec<&str> = stamp
+            .hosts
+            .iter()
+            .filter(|h| is(&h.state, "Up") && !hosts.contains_key(&h.name.to_ascii_uppercase()))
+            .map(|h| h.name.as_str())
+            .collect();
+        let Some(target) = free.first() else {
+            continue;
+        };
+        for (host, vms) in hosts {
+            if vms.len() < 2 {
+                continue;
+            }
+            let host_name = stamp.host(host).map_or(host.as_str(), |h| h.name.as_str());
+            let mover = vms.last().copied().unwrap_or_default();
+            problems.push(problem(
+                format!(
+                    "Infrastructure VMs {} (role {role}) all run on {host_name} while Up host {} has none",
+                    vms.join(", "),
+                    free.join(", ")
+                ),
+                format!("Move-AzsSupportVirtualMachine -Name {mover} -Node {target}"),
+            ));
+        }
+    }
+    verdict(
+        problems,
+        format!(
+            "VMs of each of {} roles are spread over the hosts",
+            by_role.len()
+        ),
+    )
+}
+
+/// Whether a service of this start type must run (`Automatic`, `Automatic (Delayed Start)`).
+fn must_run(start_type: &str) -> bool {
+    start_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("automatic")
+}
+
+pub(super) fn service_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    let running = stamp.hosts.iter().filter(|h| is(&h.state, "Up")).chain(
+        stamp
+            .vms
+            .iter()
+            .filter(|v| is(&v.state, "Running") && host_not_up(stamp, &v.host).is_none()),
+    );
+    for node in running {
+        for svc in node.services.iter().filter(|s| must_run(&s.start_type)) {
+            count += 1;
+            // A service starting is on its way; anything else that is not Running is down.
+            if is(&svc.state, "Running") || is(&svc.state, "StartPending") {
+                continue;
+            }
+            problems.push(problem(
+                format!(
+                    "Service {} on {} is {} (start type {})",
+                    svc.name, node.name, svc.state, svc.start_type
+                ),
+                format!(
+                    "Start-AzsSupportService -ComputerName {} -Name {}",
+                    node.name, svc.name
+                ),
+            ));
+        }
+    }
+    verdict(
+        problems,
+        format!("All {count} automatic services on running nodes are Running"),
+    )
+}
+
+pub(super) fn disk_space(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for node in stamp.nodes() {
+        for d in node.disks.iter().filter(|d| d.size_gb > 0.0) {
+            count += 1;
+            let pct = d.free_gb / d.size_gb * 100.0;
+            if pct < DRIVE_MIN_FREE_PERCENT {
+                problems.push(problem(
+                    format!(
+                        "{} {} has {:.1} GB free of {:.0} GB ({:.1}% free; threshold {DRIVE_MIN_FREE_PERCENT}%)",
+                        node.name, d.drive, d.free_gb, d.size_gb, pct
+                    ),
+                    format!("Clear-AzsSupportDiskSpace -ComputerName {}", node.name),
+                ));
+            }
+        }
+    }
+    verdict(
+        problems,
+        format!("All {count} drives have at least {DRIVE_MIN_FREE_PERCENT}% free space"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stamp::load_scenario;
+
+    #[test]
+    fn evidence_names_entity_and_state() {
+        let s = load_scenario("service-stopped").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            service_state(&s, s.now()).evidence(),
+            "Service MSSQLSERVER on AZS-SQL01 is Stopped (start type Automatic)"
+        );
+        let s = load_scenario("vm-wrong-host").unwrap_or_else(|e| panic!("{e}"));
+        let v = vm_placement(&s, s.now());
+        assert!(
+            v.evidence()
+                .contains("AZS-ACS01, AZS-ACS02 (role ACS) all run on AZS-HOST04"),
+            "{}",
+            v.evidence()
+        );
+    }
+
+    #[test]
+    fn a_vm_running_on_a_down_host_is_a_contradiction_and_manual_services_may_stop() {
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        let host = s.vms[5].host.clone();
+        if let Some(h) = s.hosts.iter_mut().find(|h| h.name == host) {
+            h.state = "Down".into();
+        }
+        let v = vm_state(&s, now);
+        assert!(
+            v.evidence().contains("cannot be running there"),
+            "{}",
+            v.evidence()
+        );
+        assert!(
+            service_state(&s, now).passed(),
+            "services of unreachable VMs are not judged"
+        );
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        for svc in s.vms[0].services.iter_mut() {
+            svc.start_type = "Manual".into();
+            svc.state = "Stopped".into();
+        }
+        assert!(service_state(&s, now).passed());
+    }
+}
