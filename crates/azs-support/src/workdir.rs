@@ -172,6 +172,21 @@ impl WorkingDirectory {
         &self.path
     }
 
+    /// A path as support sees it: relative to this working directory (`dumps/x.dmp`), the
+    /// directory itself and its siblings by their names — never the server's absolute path.
+    pub fn shown(&self, path: &Path) -> String {
+        let rel = path
+            .strip_prefix(&self.path)
+            .ok()
+            .filter(|r| !r.as_os_str().is_empty())
+            .or_else(|| path.strip_prefix(self.parent.path()).ok())
+            .unwrap_or_else(|| Path::new(path.file_name().unwrap_or_default()));
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     /// The quota in bytes.
     pub fn quota_bytes(&self) -> u64 {
         self.parent.quota_bytes

@@ -38,7 +38,7 @@ pub(super) fn write_dump(
     );
     let rel = format!("dumps/{node}_{}_{}.dmp", p.name, p.id);
     let path = inv.workdir.write_new(&rel, text.as_bytes())?;
-    Ok((path.display().to_string(), text.len() as u64))
+    Ok((inv.workdir.shown(&path), text.len() as u64))
 }
 
 /// Test support: the node tools read back what they wrote, so a test runs them in one working

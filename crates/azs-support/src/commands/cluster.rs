@@ -276,18 +276,30 @@ pub(crate) fn generate_cluster_logs(
     Ok(out)
 }
 
-/// Get-AzsSupportClusterLog [-ComputerName] [-TimeSpanMinutes 60] [-UseLocalTime]: writes one
-/// cluster log per node into the working directory (nodes keep UTC, so local time is UTC).
+/// How far back the cluster log reaches by default.
+const DEFAULT_LOG_MINUTES: i64 = 60;
+
+/// Get-AzsSupportClusterLog [-ComputerName] [-TimeSpanMinutes N] [-UseLocalTime]: writes one
+/// cluster log per node into the working directory (nodes keep UTC, so local time is UTC). The
+/// default window is the last hour, reaching back to the first line the cluster logged about a
+/// fault that is still there, so the log an engineer pulls first shows how it began.
 pub fn get_cluster_log(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
-    let minutes = inv.args.int("TimeSpanMinutes").unwrap_or(60);
+    let minutes = match inv.args.int("TimeSpanMinutes") {
+        Some(m) => m,
+        None => {
+            let oldest = inv.stamp().cluster.log.iter().map(|l| l.time).min();
+            let back = oldest.map_or(0, |t| (inv.now - t).num_minutes() + 1);
+            back.clamp(DEFAULT_LOG_MINUTES, 43_200)
+        }
+    };
     let files = generate_cluster_logs(inv, &wanted, Some(minutes))?;
     Ok(files
         .into_iter()
         .map(|(node, path, len)| {
             Record::new("Azs.Support.CollectedFile")
                 .with("ComputerName", node)
-                .with("Path", path.display().to_string())
+                .with("Path", inv.workdir.shown(&path))
                 .with("Length", len)
                 .into()
         })
@@ -518,6 +530,43 @@ pub(crate) mod tests {
     use super::super::testing::{default_stamp, prop, run_mode, run_on};
     use super::super::Mode;
     use super::*;
+
+    #[test]
+    fn the_default_window_reaches_back_to_what_the_fault_logged() {
+        let mut s = crate::stamp::load_scenario("csv-offline").unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = crate::workdir::WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
+        let out =
+            super::super::testing::run_in(&wd, &mut s, get_cluster_log, &[], false, Mode::Execute)
+                .result
+                .expect("logs");
+        let host3 = out
+            .iter()
+            .find(|r| prop(r, "ComputerName") == "AZS-HOST03")
+            .map(|r| prop(r, "Path"))
+            .expect("AZS-HOST03's log");
+        assert!(!host3.starts_with('/'), "relative path: {host3}");
+        let text = std::fs::read_to_string(wd.path().join(host3)).expect("read");
+        assert!(text.contains("Lost reservation on the disk"), "{text}");
+        // An explicit window is what it says.
+        let out = super::super::testing::run_in(
+            &wd,
+            &mut s,
+            get_cluster_log,
+            &[("TimeSpanMinutes", 5i64.into())],
+            false,
+            Mode::Execute,
+        )
+        .result
+        .expect("logs");
+        let p = out
+            .iter()
+            .find(|r| prop(r, "ComputerName") == "AZS-HOST03")
+            .map(|r| prop(r, "Path"))
+            .expect("log");
+        let text = std::fs::read_to_string(wd.path().join(p)).expect("read");
+        assert!(!text.contains("Lost reservation on the disk"));
+    }
 
     #[test]
     fn cluster_log_per_node_with_derived_lines() {

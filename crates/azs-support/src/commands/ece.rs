@@ -3,7 +3,7 @@
 //! definitions, role nodes and provisioning status; plus per-node code-integrity status and DSC
 //! log collection into the working directory.
 
-use super::hosts::{require_node, select_nodes};
+use super::hosts::{require_node, select_known_nodes};
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
@@ -118,33 +118,56 @@ pub fn get_action_plan_instance(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
 /// Get-AzsSupportRoutingInformation [-Id]: for a failed plan (default: the most recent failure),
 /// the failing step, its error, the role it acts on and the team owning that role.
 pub fn get_routing_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let stamp = inv.stamp();
+    let (stamp, now) = (inv.stamp(), inv.now);
+    let routable = |p: &ActionPlan| p.status.eq_ignore_ascii_case("Failed") || p.is_stuck(now);
     let plan = match inv.args.str("Id") {
         Some(id) => find_plan(stamp, id)?,
         None => stamp
             .ece
             .action_plans
             .iter()
-            .filter(|p| p.status.eq_ignore_ascii_case("Failed"))
+            .filter(|p| routable(p))
             .max_by_key(|p| p.start)
-            .ok_or_else(|| CommandError("no failed action plan instance in this stamp".into()))?,
+            .ok_or_else(|| {
+                CommandError("no failed or stuck action plan instance in this stamp".into())
+            })?,
     };
-    if !plan.status.eq_ignore_ascii_case("Failed") {
+    if !routable(plan) {
         return Err(CommandError(format!(
-            "action plan instance '{}' ({}) is {}, not Failed; there is nothing to route",
+            "action plan instance '{}' ({}) is {}, neither Failed nor stuck; there is nothing to route",
             plan.id, plan.name, plan.status
         )));
     }
-    let step = plan
-        .steps
-        .iter()
-        .find(|s| s.status.eq_ignore_ascii_case("Error"))
-        .ok_or_else(|| {
-            CommandError(format!(
-                "action plan instance '{}' failed but records no failing step",
-                plan.id
-            ))
-        })?;
+    let stuck = !plan.status.eq_ignore_ascii_case("Failed");
+    let step = if stuck {
+        plan.current_step().map(|i| &plan.steps[i])
+    } else {
+        plan.steps
+            .iter()
+            .find(|s| s.status.eq_ignore_ascii_case("Error"))
+    }
+    .ok_or_else(|| {
+        CommandError(format!(
+            "action plan instance '{}' is {} but records no {} step",
+            plan.id,
+            plan.status,
+            if stuck { "current" } else { "failing" }
+        ))
+    })?;
+    let status = if stuck {
+        let hours = plan.running_for(now).map_or(0, |d| d.num_hours());
+        format!("Stuck (InProgress for {hours} h)")
+    } else {
+        plan.status.clone()
+    };
+    let error = if step.error.is_empty() && stuck {
+        stamp
+            .role_blocker(&step.role)
+            .map(|b| format!("waiting: {b}"))
+            .unwrap_or_else(|| "no progress; no error recorded".into())
+    } else {
+        step.error.clone()
+    };
     let team = stamp
         .ece
         .roles
@@ -156,10 +179,11 @@ pub fn get_routing_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
     Ok(vec![Record::new("Azs.Support.RoutingInformation")
         .with("InstanceId", &plan.id)
         .with("ActionPlanName", &plan.name)
+        .with("Status", status)
         .with("FailedStep", format!("{} {}", step.index, step.name))
         .with("Component", &step.role)
         .with("OwningTeam", team)
-        .with("ErrorMessage", &step.error)
+        .with("ErrorMessage", error)
         .into()])
 }
 
@@ -186,7 +210,7 @@ pub fn get_cloud_definition(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
 
 /// The nodes named (default: all), sorted by name.
 fn selected_nodes<'a>(stamp: &'a Stamp, wanted: &[String]) -> Result<Vec<&'a Node>, CommandError> {
-    let mut nodes = select_nodes(stamp, wanted)?;
+    let mut nodes = select_known_nodes(stamp, wanted)?;
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(nodes)
 }
@@ -408,7 +432,7 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
         .write_unique(&base, "log", inv.now, text.as_bytes())?;
     Ok(vec![Record::new("Azs.Support.CollectedFile")
         .with("ComputerName", node_name)
-        .with("Path", path.display().to_string())
+        .with("Path", inv.workdir.shown(&path))
         .with("Length", text.len() as u64)
         .into()])
 }
@@ -524,6 +548,28 @@ mod tests {
         )
         .expect_err("not failed");
         assert!(err.0.contains("Completed"));
+    }
+
+    #[test]
+    fn routing_also_routes_a_stuck_in_progress_plan_to_its_owning_team() {
+        let mut s = with_failed_plan();
+        let now = s.now();
+        for p in s.ece.action_plans.iter_mut() {
+            if p.status == "Failed" {
+                p.status = "InProgress".into();
+                p.start = Some(now - chrono::Duration::days(4));
+                p.end = None;
+                for st in p.steps.iter_mut().filter(|st| st.status == "Error") {
+                    st.status = "InProgress".into();
+                    st.error.clear();
+                }
+            }
+        }
+        let r = run_on(&mut s, get_routing_information, &[], false).expect("routing");
+        assert!(prop(&r[0], "Status").starts_with("Stuck (InProgress for 96 h"));
+        assert_eq!(prop(&r[0], "FailedStep"), "2.3 Update ACS VMs");
+        assert_eq!(prop(&r[0], "Component"), "ACS");
+        assert!(!prop(&r[0], "OwningTeam").is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the file it stands for, in `<workdir>/<NODE>/`. Old sibling working directories are real
 //! directories on this machine, removed for real.
 
-use super::hosts::{computer, path_under, require_reachable, select_nodes};
+use super::hosts::{computer, path_under, select_nodes};
 use super::{CommandError, Invocation, Table};
 use crate::value::{Record, Value};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -45,7 +45,6 @@ fn sanitise(path: &str) -> String {
 /// `<workdir>/<NODE>/`; simulated files have no content, so each copy is a placeholder text.
 pub fn copy_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let n = computer(inv)?;
-    require_reachable(n)?;
     let path = inv.args.str("Path").unwrap_or_default();
     let base = path.trim_end_matches('\\');
     let recurse = inv.args.switch("Recurse");
@@ -151,7 +150,7 @@ pub fn clear_parent_working_directory(
             continue;
         }
         match parent.remove_unused(&e.path()) {
-            Ok(Some(bytes)) => out.push((e.path().display().to_string(), bytes)),
+            Ok(Some(bytes)) => out.push((inv.workdir.shown(&e.path()), bytes)),
             Ok(None) => {} // a live session's: kept
             Err(err) => return Err(CommandError(format!("removing {text}: {err}"))),
         }

@@ -65,7 +65,7 @@ fn require_service<'s>(node: &'s Node, name: &str) -> Result<&'s Service, Comman
 fn check_start(stamp: &Stamp, node: &str, name: &str) -> Result<(), CommandError> {
     let n = require_node(stamp, node)?;
     let s = require_service(n, name)?;
-    require_reachable(n)?;
+    require_reachable(stamp, n)?;
     if s.start_type.eq_ignore_ascii_case("Disabled") {
         return Err(CommandError(format!(
             "Service '{}' on {} cannot be started because it is disabled (start type Disabled)",
@@ -84,7 +84,7 @@ fn check_start(stamp: &Stamp, node: &str, name: &str) -> Result<(), CommandError
 fn check_stop(stamp: &Stamp, node: &str, name: &str) -> Result<(), CommandError> {
     let n = require_node(stamp, node)?;
     let s = require_service(n, name)?;
-    require_reachable(n)?;
+    require_reachable(stamp, n)?;
     if s.state == "Stopped" {
         return Err(CommandError(format!(
             "Service '{}' on {} is already stopped",
@@ -175,7 +175,7 @@ pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
     let id = inv.args.int("Id").unwrap_or(-1);
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
-    require_reachable(n)?;
+    require_reachable(stamp, n)?;
     let p = n
         .processes
         .iter()
@@ -218,7 +218,7 @@ pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
 pub fn clear_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
-    require_reachable(n)?;
+    require_reachable(inv.stamp(), n)?;
     let matches = |path: &str, dir: &str, ext: &str| {
         path_under(path, dir) && (ext.is_empty() || path.to_ascii_lowercase().ends_with(ext))
     };
@@ -341,7 +341,7 @@ pub fn remove_item(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let path = inv.args.str("Path").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
-    require_reachable(n)?;
+    require_reachable(inv.stamp(), n)?;
     let items = removable(n, &path, inv.args.switch("Recurse"))?;
     let target = format!("{path} on {}", n.name);
     if !inv.should_process(&target, &format!("Remove {} item(s)", items.len())) {
@@ -358,7 +358,7 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
     let service = inv.args.str("ServiceName").unwrap_or_default().to_string();
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
-    require_reachable(n)?;
+    require_reachable(stamp, n)?;
     let running = require_service(n, &service)?.state != "Stopped";
     if running {
         check_stop(stamp, &node, &service)?;

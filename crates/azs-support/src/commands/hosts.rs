@@ -55,17 +55,20 @@ pub(crate) fn require_node<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node,
     })
 }
 
-/// The node named by `-ComputerName`, or an error naming a few that exist.
+/// The node named by `-ComputerName`, reachable, or an error naming a few that exist (or why
+/// it cannot be reached).
 pub(crate) fn computer<'s>(inv: &'s Invocation<'_>) -> Result<&'s Node, CommandError> {
-    require_node(
-        inv.stamp(),
-        inv.args.str("ComputerName").unwrap_or_default(),
-    )
+    let stamp = inv.stamp();
+    let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
+    require_reachable(stamp, node)?;
+    require_reachable(stamp, node)?;
+    Ok(node)
 }
 
-/// The nodes named, each once, in the order named (all hosts and VMs when none is named); a name
-/// the stamp lacks is an error naming some it has.
-pub(crate) fn select_nodes<'s>(
+/// The nodes named, each once, in the order named (all hosts and VMs when none is named), as
+/// the stamp knows them whether or not they run (ECE's view); a name the stamp lacks is an
+/// error naming some it has.
+pub(crate) fn select_known_nodes<'s>(
     stamp: &'s Stamp,
     wanted: &[String],
 ) -> Result<Vec<&'s Node>, CommandError> {
@@ -82,20 +85,52 @@ pub(crate) fn select_nodes<'s>(
     Ok(nodes)
 }
 
-/// Fails when a change cannot reach the node (host not Up, VM not Running).
-pub(crate) fn require_reachable(node: &Node) -> Result<(), CommandError> {
-    let ok = if node.host.is_empty() {
-        node.state == "Up" || node.state == "Paused"
-    } else {
-        node.state == "Running"
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(CommandError(format!(
-            "cannot reach {}: it is {} (start it first)",
-            node.name, node.state
-        )))
+/// The nodes a read reaches: those named (each must be reachable, else the read fails as the
+/// real command does), or every reachable host and VM when none is named.
+pub(crate) fn select_nodes<'s>(
+    stamp: &'s Stamp,
+    wanted: &[String],
+) -> Result<Vec<&'s Node>, CommandError> {
+    let nodes = select_known_nodes(stamp, wanted)?;
+    if wanted.is_empty() {
+        return Ok(nodes
+            .into_iter()
+            .filter(|n| unreachable(stamp, n).is_none())
+            .collect());
+    }
+    for n in &nodes {
+        require_reachable(stamp, n)?;
+    }
+    Ok(nodes)
+}
+
+/// Why a node cannot be reached over WinRM, if it cannot: a host that is not Up (a Paused host
+/// still answers), a VM that is not Running, or a VM whose host is not Up.
+pub(crate) fn unreachable(stamp: &Stamp, node: &Node) -> Option<String> {
+    if node.host.is_empty() {
+        return (!matches!(node.state.as_str(), "Up" | "Paused"))
+            .then(|| format!("it is {}", node.state));
+    }
+    if node.state != "Running" {
+        return Some(format!("it is {}", node.state));
+    }
+    match stamp.host(&node.host) {
+        Some(h) if h.state != "Up" && h.state != "Paused" => {
+            Some(format!("its host {} is {}", h.name, h.state))
+        }
+        _ => None,
+    }
+}
+
+/// Fails, as the real command does, when the node cannot be reached: every read and change of
+/// a node goes through WinRM, which needs it running.
+pub(crate) fn require_reachable(stamp: &Stamp, node: &Node) -> Result<(), CommandError> {
+    match unreachable(stamp, node) {
+        None => Ok(()),
+        Some(why) => Err(CommandError(format!(
+            "cannot reach {}: {why} (WinRM cannot complete the operation; start it first)",
+            node.name
+        ))),
     }
 }
 
@@ -608,5 +643,47 @@ pub(crate) mod tests {
         assert_eq!(get(&one[0], "ComputerName"), "AZS-HOST01");
         assert_eq!(get(&one[0], "OSBuild"), "10.0.17763");
         assert_eq!(get(&one[0], "Manufacturer"), "Dell Inc.");
+    }
+
+    #[test]
+    fn reads_of_a_node_that_is_off_saved_or_down_cannot_reach_it() {
+        let mut s = default_stamp();
+        if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-SQL01") {
+            v.state = "Off".into();
+        }
+        let one = |n: &str| vec![("ComputerName", Value::from(vec![n.to_string()]))];
+        for f in [
+            get_service as Implementation,
+            get_process,
+            get_disk_space,
+            get_win_event,
+        ] {
+            let e = run_on(&mut s, f, &one("AZS-SQL01"), false).expect_err("off");
+            assert!(
+                e.0.starts_with("cannot reach AZS-SQL01: it is Off"),
+                "{}",
+                e.0
+            );
+        }
+        // Unnamed, the read covers the nodes it reaches.
+        let all = run_on(&mut s, get_service, &[], false).expect("all");
+        assert!(all
+            .iter()
+            .all(|r| prop_of(r, "ComputerName") != "AZS-SQL01"));
+        assert!(!all.is_empty());
+        // A VM on a host that is down cannot be reached either, whatever it claims.
+        let host = s
+            .vm("AZS-WAS01")
+            .map(|v| v.host.clone())
+            .unwrap_or_default();
+        if let Some(h) = s.hosts.iter_mut().find(|h| h.name == host) {
+            h.state = "Down".into();
+        }
+        let e = run_on(&mut s, get_process, &one("AZS-WAS01"), false).expect_err("down");
+        assert!(e.0.contains(&format!("its host {host} is Down")), "{}", e.0);
+    }
+
+    fn prop_of(v: &Value, k: &str) -> String {
+        super::super::testing::prop(v, k)
     }
 }

@@ -257,7 +257,7 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     )?;
     let folder = path
         .parent()
-        .map(|p| p.display().to_string())
+        .map(|p| inv.workdir.shown(p))
         .unwrap_or_default();
     Ok(findings
         .into_iter()

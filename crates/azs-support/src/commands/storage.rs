@@ -110,6 +110,7 @@ pub fn get_storage_job(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .map(|j| {
             Record::new("Azs.Support.StorageJob")
                 .with("Name", &j.name)
+                .with("VirtualDisk", &j.virtual_disk)
                 .with("JobState", &j.state)
                 .with("PercentComplete", j.progress)
                 .with("BytesProcessed", j.bytes_processed)

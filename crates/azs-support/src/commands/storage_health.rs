@@ -374,11 +374,10 @@ pub fn start_storage_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         }
     }
     let stem = format!("StorageDiagnostic_{}", inv.now.format("%Y%m%d-%H%M%S"));
-    let path = inv
+    let written = inv
         .workdir
-        .write_unique(&stem, "txt", inv.now, report.as_bytes())?
-        .display()
-        .to_string();
+        .write_unique(&stem, "txt", inv.now, report.as_bytes())?;
+    let path = inv.workdir.shown(&written);
     Ok(checks
         .into_iter()
         .map(|(check, result, details)| {
@@ -445,7 +444,7 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .write_unique(&stem, "txt", inv.now, text.as_bytes())?;
     Ok(vec![Record::new("Azs.Support.CollectedFile")
         .with("ComputerName", name)
-        .with("Path", path.display().to_string())
+        .with("Path", inv.workdir.shown(&path))
         .with("Length", text.len() as u64)
         .into()])
 }

@@ -7,7 +7,7 @@
 //! provider, id, message) that Get-AzsSupportTraceEvent reads back.
 
 use super::artefacts::{stamp_time, write_dump, SIMULATED};
-use super::hosts::{computer, require_reachable};
+use super::hosts::computer;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::node::NetshTrace;
 use crate::value::{Record, Value};
@@ -44,7 +44,6 @@ fn event_line(t: DateTime<Utc>, level: &str, provider: &str, id: u32, msg: &str)
 /// Enable-AzsSupportNetshTrace -ComputerName [-Interface] [-MaxSize]: starts the simulated trace.
 pub fn enable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let n = computer(inv)?;
-    require_reachable(n)?;
     if let Some(t) = &n.netsh_trace {
         return Err(CommandError(format!(
             "a packet trace is already running on {} (started {}); stop it with Disable-AzsSupportNetshTrace first",
@@ -69,7 +68,7 @@ pub fn enable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         started: Some(inv.now),
         file,
     };
-    let record = netsh_record(&name, "Running", &trace, &path.display().to_string(), "");
+    let record = netsh_record(&name, "Running", &trace, &inv.workdir.shown(&path), "");
     if let Some(n) = inv.stamp_mut()?.node_mut(&name) {
         n.netsh_trace = Some(trace);
     }
@@ -134,7 +133,7 @@ pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
     );
     let path = inv.workdir.write_new(&t.file, text.as_bytes())?;
     let extra = format!(" ({} bytes written)", text.len());
-    let record = netsh_record(&name, "Stopped", &t, &path.display().to_string(), &extra);
+    let record = netsh_record(&name, "Stopped", &t, &inv.workdir.shown(&path), &extra);
     if let Some(n) = inv.stamp_mut()?.node_mut(&name) {
         n.netsh_trace = None;
     }
@@ -146,7 +145,6 @@ pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
 /// Invoke-AzsSupportWmiTracing -ComputerName [-DurationInSeconds] [-IncludeDumps].
 pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let n = computer(inv)?;
-    require_reachable(n)?;
     let secs = inv.args.int("DurationInSeconds").unwrap_or(60);
     let start = inv.now - Duration::seconds(secs);
     let mut text = format!(
@@ -195,7 +193,7 @@ pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
     );
     Ok(vec![Record::new("Azs.Support.TraceResult")
         .with("ComputerName", &n.name)
-        .with("TraceFile", path.display().to_string())
+        .with("TraceFile", inv.workdir.shown(&path))
         .with("DumpFiles", Value::Array(dumps))
         .with("Duration", duration)
         .with("Note", SIMULATED)
@@ -325,7 +323,7 @@ mod tests {
         let x = run(&e, &mut s, enable_netsh_trace, &host, Mode::Execute).expect_err("twice");
         assert!(x.0.contains("already running"), "{x}");
         let off = ok(&e, &mut s, disable_netsh_trace, &host);
-        let text = fs::read_to_string(get(&off[0], "TraceFile")).expect("file");
+        let text = fs::read_to_string(e.wd.path().join(get(&off[0], "TraceFile"))).expect("file");
         assert!(
             text.contains("SIMULATED packet trace of AZS-HOST01"),
             "{text}"

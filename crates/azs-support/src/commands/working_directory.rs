@@ -16,7 +16,7 @@ pub const COMMANDS: Table = &[
 /// Get-AzsSupportWorkingDirectory: the session's working directory (created on first use).
 pub fn get_working_directory(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let path = inv.workdir.ensure()?;
-    Ok(vec![Value::String(path.display().to_string())])
+    Ok(vec![Value::String(inv.workdir.shown(path))])
 }
 
 /// Get-AzsSupportWorkingDirectoryFiles [-Filter] [-Recurse].
@@ -41,7 +41,7 @@ pub fn get_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
 pub fn clear(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let (files, bytes) = inv.workdir.clear()?;
     Ok(vec![Record::new("Azs.Support.WorkingDirectoryCleanup")
-        .with("Path", inv.workdir.path().display().to_string())
+        .with("Path", inv.workdir.shown(inv.workdir.path()))
         .with("FilesRemoved", files)
         .with("BytesFreed", bytes)
         .into()])
@@ -77,7 +77,7 @@ pub fn save_object_to_file(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
     let name = format!("{prefix}_{}.{format}", inv.now.format("%Y%m%d-%H%M%S%.3f"));
     let path = inv.workdir.write_new(&name, &bytes)?;
     Ok(vec![Record::new("Azs.Support.SavedFile")
-        .with("Path", path.display().to_string())
+        .with("Path", inv.workdir.shown(&path))
         .with("Format", format)
         .with("Objects", inv.input.len() as u64)
         .with("Length", bytes.len() as u64)
@@ -175,7 +175,8 @@ mod tests {
                 .and_then(|r| r.get("Path"))
                 .map(Value::to_display)
                 .expect("path");
-            let text = std::fs::read_to_string(&path).expect("read back");
+            assert!(!path.starts_with('/'), "relative: {path}");
+            let text = std::fs::read_to_string(wd.path().join(&path)).expect("read back");
             match fmt {
                 "json" => assert!(text.contains("\"Name\": \"a,\\\"b\\\"\""), "{text}"),
                 "csv" => assert!(

@@ -140,8 +140,12 @@ fn working_directory_family() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     let workdir = lines.first().copied().unwrap_or("");
     assert!(
-        workdir.starts_with(pep.state.join("workdirs").to_str().expect("utf8")),
-        "{r:?}"
+        pep.state.join("workdirs").join(workdir).is_dir() && !workdir.contains('/'),
+        "support sees the working directory by name, never the server's path: {r:?}"
+    );
+    assert!(
+        !r.stdout.contains(pep.state.to_str().expect("utf8")),
+        "no server path in the output: {r:?}"
     );
     let name = std::path::Path::new(workdir)
         .file_name()
