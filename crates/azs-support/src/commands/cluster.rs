@@ -18,7 +18,10 @@ pub const COMMANDS: Table = &[
         "Get-AzsSupportClusterSharedVolume",
         get_cluster_shared_volume,
     ),
-    ("Move-AzsSupportClusterGroup", cluster_repair::move_cluster_group),
+    (
+        "Move-AzsSupportClusterGroup",
+        cluster_repair::move_cluster_group,
+    ),
     (
         "Move-AzsSupportClusterSharedVolume",
         cluster_repair::move_cluster_shared_volume,

@@ -310,7 +310,7 @@ pub fn restart_computer_by_role(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         }
     }
     stamp.complete_upgrades_on(&vms);
-    stamp.retry_failed_plans(&role_name, now);
+    stamp.retry_plans_on(&role_name, now);
     Ok(vms
         .iter()
         .enumerate()

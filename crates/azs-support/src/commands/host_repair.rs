@@ -199,7 +199,6 @@ mod tests {
     use super::super::testing::default_stamp;
     use super::super::testing::what_if;
     use super::*;
-    use crate::stamp::FileEntry;
 
     #[test]
     fn fabric_host_service_drives_fabric_nodes() {

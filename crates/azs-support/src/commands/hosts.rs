@@ -152,18 +152,6 @@ pub(crate) fn round2(f: f64) -> f64 {
     (f * 100.0).round() / 100.0
 }
 
-/// Adds freed bytes to the free space of the drive holding `path`.
-pub(crate) fn free_space(node: &mut Node, path: &str, bytes: u64) {
-    let drive = path.get(..2).unwrap_or_default();
-    if let Some(d) = node
-        .disks
-        .iter_mut()
-        .find(|d| d.drive.eq_ignore_ascii_case(drive))
-    {
-        d.free_gb = round2((d.free_gb + bytes as f64 / GIB).min(d.size_gb));
-    }
-}
-
 // ---------------------------------------------------------------- reads
 
 /// Get-AzsSupportComputerInformation [-ComputerName]: facts per node, in stamp order.

@@ -55,7 +55,11 @@ pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
             "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it.".into(),
         ));
     }
-    for v in st.virtual_disks.iter().filter(|v| !v.is_healthy()) {
+    for v in st
+        .virtual_disks
+        .iter()
+        .filter(|v| st.virtual_disk_problem(v).is_some())
+    {
         out.push((
             sev(Health::from_reported(&v.health)),
             format!("VirtualDisk {}", v.name),
@@ -238,7 +242,7 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
     let vds: Vec<_> = st
         .virtual_disks
         .iter()
-        .filter(|v| !v.is_healthy())
+        .filter(|v| st.virtual_disk_problem(v).is_some())
         .collect();
     out.push(entity_check(
         "VirtualDisks",

@@ -226,20 +226,24 @@ impl Stamp {
         }
     }
 
-    /// ECE retries a failed step once its role is healthy: the step succeeds, the plan
-    /// completes. Only plans that failed on `role` and whose role is healthy now.
-    pub fn retry_failed_plans(&mut self, role: &str, now: DateTime<Utc>) {
+    /// After role `role` restarted, ECE retries what waits on it once the role is healthy: a
+    /// plan that failed at a step of the role, and a plan InProgress whose current step (hung,
+    /// or blocked) acts on the role. The step succeeds and the plan completes.
+    pub fn retry_plans_on(&mut self, role: &str, now: DateTime<Utc>) {
         if self.role_blocker(role).is_some() {
             return;
         }
         for plan in self.ece.action_plans.iter_mut() {
-            if plan.status != "Failed" {
-                continue;
-            }
-            let Some(i) = plan.steps.iter().position(|s| s.status == "Error") else {
-                continue;
+            let at = if plan.status.eq_ignore_ascii_case("Failed") {
+                plan.steps.iter().position(|s| s.status == "Error")
+            } else if plan.status.eq_ignore_ascii_case("InProgress")
+                && (plan.is_stuck(now) || plan.blocked_since.is_some())
+            {
+                plan.current_step()
+            } else {
+                None
             };
-            if plan.steps[i].role.eq_ignore_ascii_case(role) {
+            if let Some(i) = at.filter(|&i| plan.steps[i].role.eq_ignore_ascii_case(role)) {
                 plan.finish_from(i, now);
             }
         }

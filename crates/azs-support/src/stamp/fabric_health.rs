@@ -211,6 +211,22 @@ impl Ring {
         }
         let worst = ranks.iter().map(|(r, _)| *r).max().unwrap_or(0);
         s.health = state_of(worst).to_string();
+        // The application is what its services are now.
+        let app = s.application.clone();
+        let app_rank = self
+            .services
+            .iter()
+            .filter(|x| x.application.eq_ignore_ascii_case(&app))
+            .map(|x| health_rank(&x.health))
+            .max()
+            .unwrap_or(0);
+        if let Some(a) = self
+            .applications
+            .iter_mut()
+            .find(|a| a.name.eq_ignore_ascii_case(&app))
+        {
+            a.health = state_of(app_rank).to_string();
+        }
     }
 }
 

@@ -199,14 +199,43 @@ impl Enclosure {
     }
 }
 
+impl Storage {
+    /// Whether virtual disk `name` is being repaired normally: a storage job on it is moving
+    /// (resync after a node's reboot, a rebuild after a drive was retired).
+    pub fn repairing(&self, name: &str) -> bool {
+        self.jobs.iter().any(|j| {
+            j.virtual_disk.eq_ignore_ascii_case(name)
+                && j.state.eq_ignore_ascii_case("Running")
+                && !j.is_stalled()
+        })
+    }
+
+    /// What is wrong with a virtual disk, if anything: not Healthy / OK — unless it is only
+    /// degraded (health Warning, `InService` or `Degraded`) while a repair job on it moves, which
+    /// is how Storage Spaces restores redundancy (a job that stops moving is a stuck job).
+    pub fn virtual_disk_problem(&self, v: &VirtualDisk) -> Option<String> {
+        if v.is_healthy() {
+            return None;
+        }
+        let degraded_only = Health::from_reported(&v.health) == Health::Warning
+            && ["InService", "Degraded", "Incomplete"]
+                .iter()
+                .any(|s| v.operational_status.trim().eq_ignore_ascii_case(s));
+        if degraded_only && self.repairing(&v.name) {
+            return None;
+        }
+        Some(format!("{} ({})", v.health, v.operational_status))
+    }
+}
+
 fn hours(secs: u64) -> String {
     format!("{:.1} h", secs as f64 / 3600.0)
 }
 
 impl Storage {
-    /// What is wrong with storage job `i`, if anything: Suspended, Failed (unless a later job of
-    /// the same name on the same disk completed or is moving), or no progress for
-    /// [`JOB_STALL_HOURS`] whatever its state word.
+    /// What is wrong with storage job `i`, if anything: Suspended, Failed (unless another job on
+    /// the same disk has since completed or is moving: the failure is history), or no progress
+    /// for [`JOB_STALL_HOURS`] whatever its state word.
     pub fn job_problem(&self, i: usize) -> Option<String> {
         let j = self.jobs.get(i)?;
         let state = j.state.trim();
@@ -214,7 +243,6 @@ impl Storage {
             let superseded = self.jobs.iter().enumerate().any(|(k, o)| {
                 k != i
                     && o.virtual_disk.eq_ignore_ascii_case(&j.virtual_disk)
-                    && o.name.eq_ignore_ascii_case(&j.name)
                     && (o.state.eq_ignore_ascii_case("Completed")
                         || (o.is_active() && !o.is_stalled()))
             });

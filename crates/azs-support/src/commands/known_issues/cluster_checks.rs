@@ -55,11 +55,17 @@ fn offline_reason(stamp: &Stamp, group: &str, state: &str, owner: &str) -> Optio
 }
 
 fn group_remediation(stamp: &Stamp, group: &str, owner: &str) -> String {
+    let owner_isolated = host_not_up(stamp, owner).is_some_and(|s| is(s, "Isolated"));
     match stamp.vm(group) {
         Some(vm) if !is(&vm.state, "Running") => format!(
             "Start infrastructure VM {}: {}",
             vm.name,
             restart_role_hint(&vm.role)
+        ),
+        _ if owner_isolated => format!(
+            "Host {owner} is isolated from the cluster: restore its network (Get-AzsSupportClusterLog -ComputerName {owner}); if it does not rejoin, Move-AzsSupportClusterGroup -Name '{}' -Node {}",
+            group,
+            first_or_placeholder(&up_hosts_except(stamp, owner))
         ),
         _ => format!(
             "Move-AzsSupportClusterGroup -Name '{}' -Node {}",

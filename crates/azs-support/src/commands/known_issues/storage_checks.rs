@@ -102,12 +102,9 @@ pub(super) fn virtual_disk_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict
                 ),
                 "Update-AzsSupportStorageHealthCache".into(),
             ));
-        } else if !v.is_healthy() {
+        } else if let Some(state) = storage.virtual_disk_problem(v) {
             problems.push(problem(
-                format!(
-                    "Virtual disk {} is {} ({})",
-                    v.name, v.health, v.operational_status
-                ),
+                format!("Virtual disk {} is {state}", v.name),
                 format!(
                     "Find the failing physical disk and resume the repair: the operator runs Repair-VirtualDisk -FriendlyName {}",
                     v.name
