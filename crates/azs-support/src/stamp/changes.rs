@@ -288,11 +288,12 @@ impl Stamp {
     pub fn repair_virtual_disk(&mut self, name: &str) -> bool {
         let st = &mut self.storage;
         let mut changed = false;
-        for j in st
-            .jobs
-            .iter_mut()
-            .filter(|j| j.virtual_disk.eq_ignore_ascii_case(name) && j.is_active())
-        {
+        // The repair resumes what is running and re-runs what failed: each job of the disk
+        // ends Completed.
+        for j in st.jobs.iter_mut().filter(|j| {
+            j.virtual_disk.eq_ignore_ascii_case(name)
+                && (j.is_active() || j.state.eq_ignore_ascii_case("Failed"))
+        }) {
             j.state = "Completed".into();
             j.progress = 100;
             j.bytes_processed = j.bytes_total;

@@ -24,14 +24,21 @@ pub(super) fn vm_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
                 ),
                 restart_role_hint(&vm.role),
             ));
-        } else if let Some(s) = host_not_up(stamp, &vm.host) {
+        } else if let Some(s) = host_not_up(stamp, &vm.host).filter(|s| !is(s, "Paused")) {
+            // On a Down host it cannot run; on an isolated or quarantined one it may still run,
+            // cut off from the cluster: unmonitored and out of reach.
+            let what = if is(s, "Down") {
+                "it cannot be running there".to_string()
+            } else {
+                "it is cut off from the cluster, unmonitored and out of reach".to_string()
+            };
             problems.push(problem(
                 format!(
-                    "Infrastructure VM {} ({}) is reported Running on {}, which is {s}: it cannot be running there",
+                    "Infrastructure VM {} ({}) is reported Running on {}, which is {s}: {what}",
                     vm.name, vm.role, vm.host
                 ),
                 format!(
-                    "Bring host {} back (Get-AzsSupportInfrastructureHost), then {}",
+                    "Bring host {} back (Get-AzsSupportInfrastructureHost, Get-AzsSupportClusterLog), then {}",
                     vm.host,
                     restart_role_hint(&vm.role)
                 ),
