@@ -141,6 +141,37 @@ pub struct OutputSpec {
     pub view: View,
 }
 
+/// What runs a command. The catalog names the kind (`handler` in the file); the server binds each
+/// entry to the handler of that kind and name when it starts, and refuses to start when an entry
+/// has no handler or a handler has no entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// A default command the session runs itself: Get-Command, Get-Help, Clear-Host,
+    /// Exit-PSSession.
+    Builtin,
+    /// An operator's consent or history command, run by the endpoint over its own state.
+    Operator,
+    /// A formatting command of the language: reshapes, filters or renders piped records.
+    Formatter,
+    /// A command over the stamp: an implementation in azs-support's registry.
+    Stamp,
+    /// Not available in this version: it comes with the capability named here (one line).
+    Later(String),
+}
+
+impl HandlerKind {
+    /// The spelling used in catalog files (`builtin`, `operator`, `formatter`, `stamp`, `later`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HandlerKind::Builtin => "builtin",
+            HandlerKind::Operator => "operator",
+            HandlerKind::Formatter => "formatter",
+            HandlerKind::Stamp => "stamp",
+            HandlerKind::Later(_) => "later",
+        }
+    }
+}
+
 /// One command.
 #[derive(Debug, Clone)]
 pub struct CommandSpec {
@@ -172,6 +203,11 @@ pub struct CommandSpec {
     /// Operators may run it too, although its `access` is a support level
     /// (`Send-AzureStackDiagnosticLog` is both an Azs.Support and a privileged-endpoint command).
     pub also_operator: bool,
+    /// What runs it.
+    pub handler: HandlerKind,
+    /// Its result is a verdict: a final `False` in its output makes the line fail (an exec
+    /// session exits non-zero) although nothing went wrong running it (`Test-AzureStack`).
+    pub exit_status_from_result: bool,
     /// The catalog file it came from (for error messages).
     pub source_file: String,
 }
@@ -211,6 +247,21 @@ impl Catalog {
             commands,
             index,
         }
+    }
+
+    /// The catalog of `profile`: the commands of `all` (every profile's, validated together) that
+    /// it serves, in their order.
+    pub fn for_profile(profile: Profile, all: Vec<CommandSpec>) -> Self {
+        let commands = all
+            .into_iter()
+            .filter(|c| c.profile.serves_in(profile))
+            .collect();
+        Catalog::from_validated(profile, commands)
+    }
+
+    /// The commands that accept piped input (`pipeline_input`), in catalog order.
+    pub fn piped_input_commands(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.commands.iter().filter(|c| c.pipeline_input)
     }
 
     /// The profile this catalog serves.

@@ -1,7 +1,8 @@
 //! Test fixture: a small hand-built catalog shaped like the real one.
 
 use azs_support::catalog::{
-    Access, Catalog, CommandSpec, Example, OutputSpec, ParamSpec, ParamType, Profile, View,
+    Access, Catalog, CommandSpec, Example, HandlerKind, OutputSpec, ParamSpec, ParamType, Profile,
+    View,
 };
 use regex::Regex;
 
@@ -87,6 +88,8 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
         pipeline_input: false,
         supports_should_process: false,
         also_operator: false,
+        handler: HandlerKind::Stamp,
+        exit_status_from_result: false,
         source_file: "fixture.toml".into(),
     }
 }
@@ -95,6 +98,7 @@ fn formatter(name: &str, aliases: &[&str], params: Vec<ParamSpec>) -> CommandSpe
     let mut c = cmd(name, Access::Default, params);
     c.aliases = aliases.iter().map(|s| s.to_string()).collect();
     c.pipeline_input = true;
+    c.handler = HandlerKind::Formatter;
     c.profile = Profile::All;
     c
 }

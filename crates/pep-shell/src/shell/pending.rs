@@ -7,11 +7,13 @@
 //! everything as it was, ? explains, anything else asks again.
 
 use super::gate::Permit;
+use super::run::default_sorted;
 use super::{Reply, SessionKind, Shell};
+use crate::handlers::Handler;
 use crate::lang::{self, Render};
 use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
 use azs_support::catalog::CommandSpec;
-use azs_support::commands::{self, Invocation, Mode, StampAccess};
+use azs_support::commands::{Invocation, Mode, StampAccess};
 use azs_support::escape::escape_text as escape;
 use azs_support::{BoundArgs, Value};
 
@@ -66,7 +68,7 @@ impl Shell {
     pub(super) fn needs_confirmation(&self, args: &BoundArgs) -> bool {
         self.kind == SessionKind::Interactive
             && !args.switch("WhatIf")
-            && !args.switch("Force")
+            && !(args.declares("Force") && args.switch("Force"))
             && !matches!(args.get("Confirm"), Some(Value::Bool(false)))
     }
 
@@ -78,7 +80,7 @@ impl Shell {
         reply: &mut Reply,
         permit: &Permit,
     ) -> Result<Option<Vec<Value>>, String> {
-        let Some(implementation) = commands::implementation(&spec.name) else {
+        let Ok(Handler::Stamp(implementation)) = self.handler(spec) else {
             return self.run_catalog(spec, args, Vec::new(), permit).map(Some);
         };
         let stamp = self.endpoint.stamp.read();
@@ -204,7 +206,7 @@ impl Shell {
     /// named after it; both transcribed.
     fn answered(&mut self, spec: &CommandSpec, result: Result<Vec<Value>, String>) -> Reply {
         let mut reply = Reply::default();
-        match result {
+        match result.map(|values| default_sorted(spec, values, false)) {
             Ok(values) => match lang::render_within(
                 &values,
                 Render::Default(Some(&spec.output)),

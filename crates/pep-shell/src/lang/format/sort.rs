@@ -31,9 +31,25 @@ fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
 /// Runs Sort-Object.
 pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
     let props = args.strings("Property");
-    let descending = args.switch("Descending");
+    let mut keyed = sorted(input, &props, args.switch("Descending"));
+    if args.switch("Unique") {
+        keyed.dedup_by(|later, earlier| cmp_keys(&later.0, &earlier.0).is_eq());
+    }
+    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+}
+
+/// `input` sorted (stable) by `props` (the values themselves when empty).
+pub fn by_properties(input: Vec<Value>, props: &[String], descending: bool) -> Vec<Value> {
+    sorted(input, props, descending)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// `input` with its sort keys, sorted (stable).
+fn sorted(input: Vec<Value>, props: &[String], descending: bool) -> Vec<(Vec<Value>, Value)> {
     let mut keyed: Vec<(Vec<Value>, Value)> =
-        input.into_iter().map(|v| (key(&v, &props), v)).collect();
+        input.into_iter().map(|v| (key(&v, props), v)).collect();
     keyed.sort_by(|a, b| {
         let o = cmp_keys(&a.0, &b.0);
         if descending {
@@ -42,10 +58,7 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
             o
         }
     });
-    if args.switch("Unique") {
-        keyed.dedup_by(|later, earlier| cmp_keys(&later.0, &earlier.0).is_eq());
-    }
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+    keyed
 }
 
 #[cfg(test)]
