@@ -380,10 +380,31 @@ fn convert_output(raw: RawOutput) -> Result<OutputSpec, String> {
             return Err(format!("default_sort '{s}' is not one of the properties"));
         }
     }
+    let in_sort = |p: &str| raw.default_sort.iter().any(|s| s.eq_ignore_ascii_case(p));
+    for d in &raw.default_sort_descending {
+        if !in_sort(d) {
+            return Err(format!(
+                "default_sort_descending '{d}' is not one of default_sort"
+            ));
+        }
+    }
+    for (p, order) in &raw.sort_order {
+        if !in_sort(p) {
+            return Err(format!("sort_order '{p}' is not one of default_sort"));
+        }
+        let mut values = HashSet::new();
+        if order.is_empty() || !order.iter().all(|v| values.insert(v.to_ascii_lowercase())) {
+            return Err(format!(
+                "sort_order '{p}' must list one or more values, each once"
+            ));
+        }
+    }
     Ok(OutputSpec {
         type_name: raw.type_name,
         properties: raw.properties,
         default_sort: raw.default_sort,
+        default_sort_descending: raw.default_sort_descending,
+        sort_order: raw.sort_order.into_iter().collect(),
         view,
     })
 }
@@ -591,6 +612,48 @@ pub(crate) mod tests {
         assert_eq!(
             cat.get("Get-Thing").map(|c| c.output.default_sort.clone()),
             Some(vec!["State".to_string(), "Name".to_string()])
+        );
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"State\", \"Name\"]\ndefault_sort_descending = [\"State\"]\nview = \"table\"",
+        );
+        let cat = load(&text).expect("valid");
+        let keys = cat
+            .get("Get-Thing")
+            .map(|c| c.output.sort_keys())
+            .unwrap_or_default();
+        let keys: Vec<(&str, bool)> = keys
+            .iter()
+            .map(|k| (k.property.as_str(), k.descending))
+            .collect();
+        assert_eq!(keys, [("State", true), ("Name", false)]);
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"State\"]\nsort_order = { State = [\"Failed\", \"Running\"] }\nview = \"table\"",
+        );
+        let cat = load(&text).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing")
+                .map(|c| c.output.sort_keys()[0].order.clone()),
+            Some(vec!["Failed".to_string(), "Running".to_string()])
+        );
+        for bad in [
+            "sort_order = { Name = [\"a\"] }",
+            "sort_order = { State = [] }",
+            "sort_order = { State = [\"a\", \"A\"] }",
+        ] {
+            let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+                "view = \"table\"",
+                &format!("default_sort = [\"State\"]\n{bad}\nview = \"table\""),
+            );
+            assert!(load_err(&text).contains("sort_order"), "{bad}");
+        }
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"Name\"]\ndefault_sort_descending = [\"State\"]\nview = \"table\"",
+        );
+        assert!(
+            load_err(&text).contains("default_sort_descending 'State' is not one of default_sort")
         );
     }
 

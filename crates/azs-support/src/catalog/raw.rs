@@ -146,5 +146,9 @@ pub(super) struct RawOutput {
     pub(super) properties: Vec<String>,
     #[serde(default)]
     pub(super) default_sort: Vec<String>,
+    #[serde(default)]
+    pub(super) default_sort_descending: Vec<String>,
+    #[serde(default)]
+    pub(super) sort_order: std::collections::BTreeMap<String, Vec<String>>,
     pub(super) view: RawView,
 }

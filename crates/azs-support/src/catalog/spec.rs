@@ -135,8 +135,14 @@ pub struct OutputSpec {
     pub type_name: String,
     /// Properties every record carries, in display order.
     pub properties: Vec<String>,
-    /// Default sort: property names, in priority order. Empty: the command's own order.
+    /// Default sort: property names, in priority order. Empty: the command's own order. The
+    /// runtime sorts a command's records by it unless the line sorts them itself.
     pub default_sort: Vec<String>,
+    /// The properties of `default_sort` sorted in descending order (newest, largest first).
+    pub default_sort_descending: Vec<String>,
+    /// Properties of `default_sort` whose values sort in a declared order rather than
+    /// alphabetically (`HealthStatus`: Unhealthy, Warning, Healthy); values not listed follow.
+    pub sort_order: Vec<(String, Vec<String>)>,
     /// The default view.
     pub view: View,
 }
@@ -169,6 +175,40 @@ impl HandlerKind {
             HandlerKind::Stamp => "stamp",
             HandlerKind::Later(_) => "later",
         }
+    }
+}
+
+/// One key of a command's default sort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The property.
+    pub property: String,
+    /// Largest (newest, last in `order`) first.
+    pub descending: bool,
+    /// Values in the order they sort (case-insensitive); values not listed come after them.
+    /// Empty: the values' own order.
+    pub order: Vec<String>,
+}
+
+impl OutputSpec {
+    /// The default sort's keys, in priority order.
+    pub fn sort_keys(&self) -> Vec<SortKey> {
+        self.default_sort
+            .iter()
+            .map(|p| SortKey {
+                property: p.clone(),
+                descending: self
+                    .default_sort_descending
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(p)),
+                order: self
+                    .sort_order
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(p))
+                    .map(|(_, o)| o.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 }
 

@@ -83,6 +83,8 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
             type_name: String::new(),
             properties: Vec::new(),
             default_sort: Vec::new(),
+            default_sort_descending: vec![],
+            sort_order: vec![],
             view: View::Text,
         },
         pipeline_input: false,
@@ -113,6 +115,8 @@ pub fn commands() -> Vec<CommandSpec> {
         type_name: "Azs.Support.StampVersion".into(),
         properties: vec!["Version".into(), "Build".into()],
         default_sort: vec![],
+        default_sort_descending: vec![],
+        sort_order: vec![],
         view: View::List,
     };
     let mut process = cmd(
@@ -128,6 +132,8 @@ pub fn commands() -> Vec<CommandSpec> {
         type_name: "Azs.Support.Process".into(),
         properties: vec!["Name".into(), "Id".into(), "CPU".into()],
         default_sort: vec!["Name".into(), "Id".into()],
+        default_sort_descending: vec![],
+        sort_order: vec![],
         view: View::Table,
     };
     let mut stop = cmd(
@@ -181,7 +187,6 @@ pub fn commands() -> Vec<CommandSpec> {
                 p("ExpandProperty", String),
                 p("First", Int).range(0, i64::MAX),
                 p("Last", Int).range(0, i64::MAX),
-                p("Skip", Int).range(0, i64::MAX),
                 p("Unique", Switch),
             ],
         ),

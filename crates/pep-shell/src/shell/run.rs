@@ -214,7 +214,7 @@ pub(super) fn default_sorted(spec: &CommandSpec, values: Vec<Value>, sorts: bool
         && !spec.output.default_sort.is_empty()
         && values.iter().all(|v| matches!(v, Value::Record(_)));
     if sortable {
-        lang::format::sort_by(values, &spec.output.default_sort)
+        lang::format::sort_by(values, &spec.output.sort_keys())
     } else {
         values
     }

@@ -274,6 +274,71 @@ mod tests {
         assert!(panics.is_empty(), "examples that panic: {panics:#?}");
     }
 
+    /// The process names a line prints, one per line.
+    fn names(shell: &mut Shell, line: &str) -> Vec<String> {
+        let reply = shell.execute(line);
+        assert_eq!(reply.error, None, "{line}");
+        reply.output.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_runtime_sorts_records_by_the_catalogs_default_sort_unless_the_line_sorts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let line =
+            "Get-AzsSupportProcess -ComputerName AZS-HOST01 | Select-Object -ExpandProperty Name";
+        // The embedded catalog: by Name, then Id.
+        let served = endpoint(tmp.path(), Profile::AzsHub, "default");
+        let as_served = names(&mut session(&served, Access::Diagnostics), line);
+        let mut ascending = as_served.clone();
+        ascending.sort_by_key(|n| n.to_ascii_lowercase());
+        assert_eq!(as_served, ascending);
+        assert!(as_served.len() > 3, "{as_served:?}");
+        // The same catalog, its default sort for the command turned round: the output follows.
+        let dir = tmp.path().join("catalog");
+        std::fs::create_dir(&dir).expect("mkdir");
+        for (name, text) in azs_support::catalog::embedded_files() {
+            let text = text.replace(
+                "default_sort = [\"Name\", \"Id\"]",
+                "default_sort = [\"Name\", \"Id\"]\ndefault_sort_descending = [\"Name\"]",
+            );
+            let file = name.rsplit('/').next().unwrap_or(name);
+            std::fs::write(dir.join(file), text).expect("write");
+        }
+        let turned = Endpoint::open(
+            &EndpointOptions {
+                state: tmp.path().join("turned"),
+                reset_stamp: true,
+                catalog: Some(dir),
+                ..EndpointOptions::default()
+            },
+            Clock::system(),
+        )
+        .expect("endpoint");
+        turned
+            .consent
+            .enable(AccessLevel::Diagnostics, 60, None)
+            .expect("grant");
+        let mut shell = session(&turned, Access::Diagnostics);
+        let descending: Vec<String> = names(&mut shell, line);
+        let mut expected = ascending.clone();
+        expected.reverse();
+        // Names only: processes of one name keep their Id order, so compare the distinct names.
+        let distinct = |v: &[String]| {
+            let mut d: Vec<String> = v.to_vec();
+            d.dedup();
+            d
+        };
+        assert_eq!(distinct(&descending), distinct(&expected));
+        // A line that sorts the records itself gets them in its own order.
+        let by_id = names(
+            &mut shell,
+            "Get-AzsSupportProcess -ComputerName AZS-HOST01 | Sort-Object -Property Id | Select-Object -ExpandProperty Id",
+        );
+        let ids: Vec<i64> = by_id.iter().filter_map(|i| i.trim().parse().ok()).collect();
+        assert_eq!(ids.len(), by_id.len(), "{by_id:?}");
+        assert!(ids.windows(2).all(|w| w[0] <= w[1]), "{ids:?}");
+    }
+
     #[test]
     fn a_command_that_comes_later_says_with_what_and_runs_nothing() {
         let tmp = tempfile::tempdir().expect("tmp");

@@ -19,7 +19,7 @@ mod where_;
 
 use super::error::{ErrorId, LangError};
 use super::escape::escape_text;
-use azs_support::catalog::{OutputSpec, View};
+use azs_support::catalog::{OutputSpec, SortKey, View};
 use azs_support::{BoundArgs, Record, Value};
 
 pub use azs_support::wildcard::wildcard_match;
@@ -109,10 +109,11 @@ impl Formatter {
     }
 }
 
-/// `values` sorted by `properties` in priority order, ascending and stable, as Sort-Object sorts
-/// them (a command's `default_sort`).
-pub fn sort_by(values: Vec<Value>, properties: &[String]) -> Vec<Value> {
-    sort::by_properties(values, properties, false)
+/// `values` sorted (stable) by a command's default sort: its properties in priority order, each
+/// ascending or descending, compared as Sort-Object compares them unless the catalog declares
+/// the order of their values.
+pub fn sort_by(values: Vec<Value>, keys: &[SortKey]) -> Vec<Value> {
+    sort::by_keys(values, keys)
 }
 
 /// How to render values.
@@ -310,6 +311,8 @@ mod tests {
             type_name: "T".into(),
             properties: vec!["P1".into()],
             default_sort: vec![],
+            default_sort_descending: vec![],
+            sort_order: vec![],
             view: View::List,
         };
         let out = render(&[rec("T", 2)], Render::Default(Some(&spec)), None);
@@ -347,18 +350,33 @@ mod tests {
         let r = |state: &str, name: &str| {
             Value::Record(Record::new("S").with("State", state).with("Name", name))
         };
+        let input = vec![r("Stopped", "a"), r("Running", "b"), r("Running", "a")];
+        let names = |out: Vec<Value>| -> Vec<String> {
+            out.iter()
+                .filter_map(|v| {
+                    v.as_record()
+                        .and_then(|r| r.get("Name"))
+                        .map(Value::to_display)
+                })
+                .collect()
+        };
+        let key = |property: &str, descending: bool, order: &[&str]| SortKey {
+            property: property.into(),
+            descending,
+            order: order.iter().map(|o| o.to_string()).collect(),
+        };
+        let out = sort_by(input.clone(), &[key("State", false, &[])]);
+        assert_eq!(names(out), ["b", "a", "a"]);
         let out = sort_by(
-            vec![r("Stopped", "a"), r("Running", "b"), r("Running", "a")],
-            &["State".into()],
+            input.clone(),
+            &[key("State", true, &[]), key("Name", false, &[])],
         );
-        let names: Vec<String> = out
-            .iter()
-            .filter_map(|v| {
-                v.as_record()
-                    .and_then(|r| r.get("Name"))
-                    .map(Value::to_display)
-            })
-            .collect();
-        assert_eq!(names, ["b", "a", "a"]);
+        assert_eq!(names(out), ["a", "a", "b"]);
+        // A declared order of values: Stopped first, then the rest.
+        let out = sort_by(
+            input,
+            &[key("State", false, &["stopped"]), key("Name", false, &[])],
+        );
+        assert_eq!(names(out), ["a", "a", "b"]);
     }
 }
