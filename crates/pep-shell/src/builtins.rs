@@ -95,3 +95,37 @@ pub fn run<'a>(
         Builtin::ExitPSSession => Ok(BuiltinEffect::Exit),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::fixtures::catalog;
+
+    fn get_command(names: &[&str]) -> Result<Vec<Value>, String> {
+        let cat = catalog();
+        let visible: Vec<&CommandSpec> = cat.commands().iter().collect();
+        let mut args = BoundArgs::declaring(["Name", "Syntax"]);
+        args.insert("Name", names.to_vec().into());
+        match run(Builtin::GetCommand, &args, &visible, |n| cat.get(n))? {
+            BuiltinEffect::Values(v) => Ok(v),
+            _ => Err("not values".into()),
+        }
+    }
+
+    #[test]
+    fn get_command_with_a_wildcard_that_matches_nothing_returns_nothing() {
+        assert_eq!(get_command(&["*NoMatch*"]), Ok(Vec::new()));
+        assert_eq!(get_command(&["Get-Nothing?"]), Ok(Vec::new()));
+        assert!(get_command(&["*Process*"]).is_ok_and(|v| !v.is_empty()));
+    }
+
+    #[test]
+    fn get_command_with_a_name_that_names_nothing_is_an_error() {
+        let e = get_command(&["Get-NoSuchThing"]).expect_err("refused");
+        assert!(
+            e.starts_with("The term 'Get-NoSuchThing' is not recognized"),
+            "{e}"
+        );
+        assert!(get_command(&["*NoMatch*", "Get-NoSuchThing"]).is_err());
+    }
+}
