@@ -156,8 +156,8 @@ impl<'a> Invocation<'a> {
         args: &BoundArgs,
     ) -> Result<Vec<Value>, CommandError> {
         let stamp = match &mut self.stamp {
-            StampAccess::Read(s) => StampAccess::Read(&**s),
-            StampAccess::Write(s) => StampAccess::Write(&mut **s),
+            StampAccess::Read(s) => StampAccess::Read(s),
+            StampAccess::Write(s) => StampAccess::Write(s),
         };
         let mut inner = Invocation::new(args, Vec::new(), stamp, self.workdir, self.now, self.mode);
         let result = f(&mut inner);

@@ -19,8 +19,13 @@ use azs_support::{BoundArgs, Value};
 
 /// A question waiting for the next line.
 pub(super) enum Pending {
-    /// Enable-RemoteSupport's consent, with its bound arguments.
-    Consent(BoundArgs),
+    /// Enable-RemoteSupport's consent, with its entry and bound arguments.
+    Consent {
+        /// The command.
+        spec: Box<CommandSpec>,
+        /// Its arguments.
+        args: BoundArgs,
+    },
     /// Confirmation of a changing command (ShouldProcess), with what it will run.
     Confirm {
         /// The command.
@@ -37,7 +42,7 @@ impl Pending {
     /// The prompt shown while this question waits for its answer.
     pub(super) fn prompt(&self) -> &'static str {
         match self {
-            Pending::Consent(_) => CONSENT_PROMPT,
+            Pending::Consent { .. } => CONSENT_PROMPT,
             Pending::Confirm { .. } => CONFIRM_PROMPT,
         }
     }
@@ -48,6 +53,7 @@ impl Shell {
     /// ask (no PTY) refuses instead. `Ok(None)`: the reply holds the terms.
     pub(super) fn ask_consent(
         &mut self,
+        spec: &CommandSpec,
         args: &BoundArgs,
         reply: &mut Reply,
     ) -> Result<Option<Vec<Value>>, String> {
@@ -59,16 +65,20 @@ impl Shell {
             self.endpoint.clock.now(),
             "consent terms shown; waiting for the operator's answer",
         );
-        self.pending = Some(Pending::Consent(args.clone()));
+        self.pending = Some(Pending::Consent {
+            spec: Box::new(spec.clone()),
+            args: args.clone(),
+        });
         Ok(None)
     }
 
-    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` or
-    /// `-WhatIf` says otherwise.
+    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` (where
+    /// the command has it) or `-WhatIf` says otherwise.
     pub(super) fn needs_confirmation(&self, args: &BoundArgs) -> bool {
+        let forced = args.declares("Force") && args.switch("Force");
         self.kind == SessionKind::Interactive
+            && !forced
             && !args.switch("WhatIf")
-            && !(args.declares("Force") && args.switch("Force"))
             && !matches!(args.get("Confirm"), Some(Value::Bool(false)))
     }
 
@@ -146,18 +156,11 @@ impl Shell {
                     let result = self.run_catalog(&spec, &args, Vec::new(), &permit);
                     self.answered(&spec, result)
                 }
-                Pending::Consent(args) => {
+                Pending::Consent { spec, args } => {
                     self.transcript
                         .note(now, "operator accepted the remote-support terms");
-                    let endpoint = self.endpoint.clone();
-                    let result = operator_commands::enable(&endpoint.consent, &args);
-                    match endpoint.catalog.get("Enable-RemoteSupport") {
-                        Some(spec) => self.answered(spec, result),
-                        None => Reply {
-                            error: Some("Enable-RemoteSupport is not in the catalog".into()),
-                            ..Reply::default()
-                        },
-                    }
+                    let result = operator_commands::enable(&self.endpoint.consent, &args);
+                    self.answered(&spec, result)
                 }
             },
             "n" | "no" => {
@@ -166,7 +169,7 @@ impl Shell {
                         "declined; nothing was changed",
                         "The operation was not performed.\n",
                     ),
-                    Pending::Consent(_) => (
+                    Pending::Consent { .. } => (
                         "operator declined the remote-support terms",
                         "Remote support was not enabled.\n",
                     ),
@@ -182,7 +185,7 @@ impl Shell {
                     Pending::Confirm { .. } => {
                         "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n"
                     }
-                    Pending::Consent(_) => {
+                    Pending::Consent { .. } => {
                         "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n"
                     }
                 };

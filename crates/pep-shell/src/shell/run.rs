@@ -175,7 +175,7 @@ impl Shell {
             Handler::Operator(OperatorCommand::Enable)
                 if !args.switch("AgreeToRemoteSupportConsent") =>
             {
-                self.ask_consent(args, reply)
+                self.ask_consent(spec, args, reply)
             }
             Handler::Operator(command) => {
                 let mut values = operator_commands::run(
