@@ -1,10 +1,12 @@
-//! The endpoint: what every session shares — catalog, stamp, consent, state directory, clock and
-//! limits — and how the banner names it. Built once at start-up; a bad catalog or scenario stops the server here, with a message
-//! naming the file and entry.
+//! The endpoint: what every session shares — catalog and the handlers bound to it, stamp, consent,
+//! state directory, clock and limits — and how the banner names it. Built once at start-up; a bad
+//! catalog (an entry without a handler, a handler without an entry) or scenario stops the server
+//! here, with a message naming the file and entry.
 
 use crate::bounds::LineLimits;
 use crate::clock::Clock;
 use crate::consent::Consent;
+use crate::handlers::Handlers;
 use crate::identity_watch::IdentityWatch;
 use crate::redact::Redactor;
 use crate::state::StateDir;
@@ -69,6 +71,8 @@ impl Default for EndpointOptions {
 pub struct Endpoint {
     /// The commands served.
     pub catalog: Catalog,
+    /// What runs each of them, bound when the catalog loaded.
+    pub handlers: Handlers,
     /// The stamp commands run against (repairs change it and it is saved in the state directory).
     pub stamp: StampStore,
     /// Remote-support grants.
@@ -98,11 +102,16 @@ impl Endpoint {
     pub fn open(opts: &EndpointOptions, clock: Clock) -> Result<Arc<Self>> {
         let redactor = Arc::new(Redactor::new(&opts.redact_patterns).map_err(anyhow::Error::msg)?);
         let state = StateDir::open(&opts.state)?;
-        let catalog = match &opts.catalog {
-            Some(dir) => catalog::load_dir(dir, opts.profile),
-            None => catalog::load_embedded(opts.profile),
+        // Every profile's entries are bound, so that a handler whose entry only another profile
+        // serves still has one; then the profile's catalog is kept.
+        let all = match &opts.catalog {
+            Some(dir) => catalog::load_dir_all(dir),
+            None => catalog::all_embedded_commands(),
         }
         .map_err(|e| anyhow::anyhow!("the command catalog is invalid: {e}"))?;
+        let handlers = Handlers::bind(&all)
+            .map_err(|e| anyhow::anyhow!("the command catalog is invalid: {e}"))?;
+        let catalog = Catalog::for_profile(opts.profile, all);
         let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
             .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
@@ -119,6 +128,7 @@ impl Endpoint {
         let workdirs = WorkdirParent::new(&state.workdirs(), opts.workdir_quota, budget.clone());
         Ok(Arc::new(Endpoint {
             catalog,
+            handlers,
             stamp,
             consent,
             state,

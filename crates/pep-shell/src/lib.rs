@@ -12,6 +12,7 @@ pub mod builtins;
 pub mod clock;
 pub mod consent;
 pub mod endpoint;
+pub mod handlers;
 pub mod history;
 pub mod host_key;
 pub mod identity;

@@ -1,7 +1,8 @@
 //! The operator's consent and history commands: Enable-RemoteSupport, Set-RemoteSupportAccess,
 //! Disable-RemoteSupport, Get-RemoteSupportAccess and Get-RemoteSupportSessionHistory.
 //!
-//! Gating (operators only) happened before these are called.
+//! They are the catalog entries with `handler = "operator"`, bound to [`COMMANDS`] when the server
+//! starts. Gating (operators only) happened before these are called.
 
 use crate::consent::{AccessLevel, Consent, DEFAULT_MINUTES};
 use crate::history;
@@ -24,17 +25,32 @@ Do you want to enable remote support?";
 /// The confirmation prompt, as PowerShell's ShouldContinue shows it.
 pub const CONSENT_PROMPT: &str = "[Y] Yes  [N] No  [?] Help (default is \"Y\"): ";
 
-/// Whether `name` (canonical) is one of these commands.
-pub fn handles(name: &str) -> bool {
-    matches!(
-        name,
-        "Enable-RemoteSupport"
-            | "Set-RemoteSupportAccess"
-            | "Disable-RemoteSupport"
-            | "Get-RemoteSupportAccess"
-            | "Get-RemoteSupportSessionHistory"
-    )
+/// The consent and history commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorCommand {
+    /// Enable-RemoteSupport.
+    Enable,
+    /// Set-RemoteSupportAccess.
+    Set,
+    /// Disable-RemoteSupport.
+    Disable,
+    /// Get-RemoteSupportAccess.
+    GetAccess,
+    /// Get-RemoteSupportSessionHistory.
+    SessionHistory,
 }
+
+/// Every command here under its catalog name (entries with `handler = "operator"`).
+pub const COMMANDS: &[(&str, OperatorCommand)] = &[
+    ("Enable-RemoteSupport", OperatorCommand::Enable),
+    ("Set-RemoteSupportAccess", OperatorCommand::Set),
+    ("Disable-RemoteSupport", OperatorCommand::Disable),
+    ("Get-RemoteSupportAccess", OperatorCommand::GetAccess),
+    (
+        "Get-RemoteSupportSessionHistory",
+        OperatorCommand::SessionHistory,
+    ),
+];
 
 fn level(args: &BoundArgs) -> Result<Option<AccessLevel>, String> {
     match args.str("AccessLevel") {
@@ -56,33 +72,32 @@ pub fn enable(consent: &Consent, args: &BoundArgs) -> Result<Vec<Value>, String>
     Ok(vec![consent.record(&g)])
 }
 
-/// Runs every command but Enable-RemoteSupport (which needs the consent dialogue first).
+/// Runs a command (Enable-RemoteSupport once consent was given).
 pub fn run(
-    name: &str,
+    command: OperatorCommand,
     args: &BoundArgs,
     consent: &Consent,
     state: &StateDir,
     now: DateTime<Utc>,
 ) -> Result<Vec<Value>, String> {
-    match name {
-        "Enable-RemoteSupport" => enable(consent, args),
-        "Set-RemoteSupportAccess" => {
+    match command {
+        OperatorCommand::Enable => enable(consent, args),
+        OperatorCommand::Set => {
             let g = consent
                 .set(level(args)?, args.int("ExpireInMinutes"))
                 .map_err(|e| e.to_string())?;
             Ok(vec![consent.record(&g)])
         }
-        "Disable-RemoteSupport" => {
+        OperatorCommand::Disable => {
             let g = consent.disable().map_err(|e| e.to_string())?;
             Ok(vec![consent.record(&g)])
         }
-        "Get-RemoteSupportAccess" => Ok(consent
+        OperatorCommand::GetAccess => Ok(consent
             .list(args.switch("IncludeExpired"))
             .iter()
             .map(|g| consent.record(g))
             .collect()),
-        "Get-RemoteSupportSessionHistory" => session_history(args, state, now),
-        other => Err(format!("'{other}' is not a consent command")),
+        OperatorCommand::SessionHistory => session_history(args, state, now),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Keeping secrets out of transcripts and logs, in two passes.
 //!
-//! 1. From the binding ([`secret_line`]): the catalog marks secret parameters (`secret = true`:
+//! 1. From the binding ([`secret_line`], [`shown_bindings`]): the catalog marks secret parameters
+//!    — and only the catalog: no parameter is taken for a secret by its name — (`secret = true`:
 //!    tokens, SAS URIs). In a recorded command line, every value of a command that has a secret
 //!    parameter is replaced by `***` unless it is the value of a named parameter that is not
 //!    secret. That covers a secret given by name, abbreviated (`-Resp`), with a colon, quoted
@@ -16,6 +17,7 @@ use crate::lang::lexer::{tokenize, TokenKind};
 use crate::lang::{binder::resolve_param, resolve_command};
 use crate::lang::{Arg, CommandCall};
 use azs_support::catalog::{Catalog, CommandSpec, ParamType};
+use azs_support::BoundArgs;
 use regex::Regex;
 
 /// What replaces a secret.
@@ -75,6 +77,25 @@ impl Redactor {
         }
         out
     }
+}
+
+/// A command's bindings as the transcript records them (canonical name, display value): the value
+/// of every parameter the catalog marks `secret` is `***`. Nothing else is judged by its name.
+pub fn shown_bindings(spec: &CommandSpec, args: &BoundArgs) -> Vec<(String, String)> {
+    args.iter()
+        .map(|(name, value)| {
+            let secret = spec
+                .parameters
+                .iter()
+                .any(|p| p.secret && p.name.eq_ignore_ascii_case(name));
+            let shown = if secret {
+                MASK.to_string()
+            } else {
+                value.to_display()
+            };
+            (name.to_string(), shown)
+        })
+        .collect()
 }
 
 /// A binder's message about a command with secret parameters, with every value typed in `call`
@@ -215,6 +236,31 @@ mod tests {
         assert_eq!(
             secret_line("Get-AzsSupportStampVersion | Format-List", &cat),
             "Get-AzsSupportStampVersion | Format-List"
+        );
+    }
+
+    #[test]
+    fn bindings_hide_exactly_the_parameters_the_catalog_marks_secret() {
+        use crate::lang::fixtures::{cmd, p};
+        use azs_support::catalog::{Access, ParamType};
+        let mut key = p("Key", ParamType::String);
+        key.secret = true;
+        let spec = cmd(
+            "Set-Thing",
+            Access::Diagnostics,
+            vec![key, p("TokenCount", ParamType::Int)],
+        );
+        let mut args = BoundArgs::new();
+        args.insert("Key", "hunter2".into());
+        args.insert("TokenCount", 5i64.into());
+        let shown = shown_bindings(&spec, &args);
+        assert!(
+            shown.contains(&("Key".to_string(), MASK.to_string())),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&("TokenCount".to_string(), "5".to_string())),
+            "{shown:?}"
         );
     }
 

@@ -270,12 +270,15 @@ impl SessionTask {
                 }
                 1
             }
+            // The command ran, and its verdict is False (Test-AzureStack): monitoring reads the
+            // exit status.
+            None if reply.verdict_false => 1,
             None => 0,
         };
-        shell.finish(if status == 0 {
-            "command completed"
-        } else {
-            "command failed"
+        shell.finish(match (&reply.error, status) {
+            (_, 0) => "command completed",
+            (None, _) => "command completed; its result was False",
+            (Some(_), _) => "command failed",
         });
         self.close(status).await;
         Ok(())
@@ -352,6 +355,9 @@ impl SessionTask {
         if let Some(e) = &reply.error {
             *status = 1;
             self.send(format!("{e}\n").into_bytes(), true, end).await?;
+        }
+        if reply.verdict_false {
+            *status = 1;
         }
         if reply.exit {
             shell.finish(if reply.error.is_some() {

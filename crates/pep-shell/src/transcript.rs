@@ -240,7 +240,8 @@ impl Transcript {
         }
     }
 
-    /// A command about to run, with its bindings (`bindings`: canonical name, display value).
+    /// A command about to run, with its bindings (`bindings`: canonical name, display value, the
+    /// catalog's secret parameters already masked by the caller: `redact::shown_bindings`).
     pub fn invocation(
         &mut self,
         at: DateTime<Utc>,
@@ -255,11 +256,7 @@ impl Transcript {
             escape(&self.policy.redactor.redact(line))
         );
         for (name, value) in bindings {
-            let shown = if is_secret_param(name) {
-                "***".to_string()
-            } else {
-                escape(&self.policy.redactor.redact(value))
-            };
+            let shown = escape(&self.policy.redactor.redact(value));
             s.push_str(&format!(
                 ">> ParameterBinding({}): name=\"{}\"; value=\"{}\"\n",
                 escape(command),
@@ -351,12 +348,6 @@ fn cut(text: &str) -> String {
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Parameters whose values are secrets.
-fn is_secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("token") || n.contains("sas") || n.contains("password") || n.contains("secret")
 }
 
 #[cfg(test)]

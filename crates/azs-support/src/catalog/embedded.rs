@@ -24,7 +24,7 @@ pub fn all_embedded_commands() -> Result<Vec<CommandSpec>, CatalogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Access, ParamType};
+    use crate::catalog::{Access, HandlerKind, ParamType};
     use std::collections::HashSet;
 
     fn hub() -> Catalog {
@@ -328,6 +328,47 @@ mod tests {
                 .map(|c| c.parameters.is_empty())
                 == Some(true)
         );
+    }
+
+    #[test]
+    fn handler_kinds_are_in_the_catalog() {
+        let all = all_embedded_commands().expect("loads");
+        let kind = |name: &str| {
+            all.iter()
+                .find(|c| c.name == name)
+                .map(|c| c.handler.clone())
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        for name in ["Get-Command", "Get-Help", "Clear-Host", "Exit-PSSession"] {
+            assert_eq!(kind(name), HandlerKind::Builtin, "{name}");
+        }
+        for name in CONSENT {
+            assert_eq!(kind(name), HandlerKind::Operator, "{name}");
+        }
+        let formatters: Vec<&str> = all
+            .iter()
+            .filter(|c| c.handler == HandlerKind::Formatter)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(formatters.len(), 9, "{formatters:?}");
+        // Pipeline input is more than the formatters: Save-AzsSupportObjectToFile takes it too.
+        let save = all
+            .iter()
+            .find(|c| c.name == "Save-AzsSupportObjectToFile")
+            .expect("entry");
+        assert!(save.pipeline_input && save.handler == HandlerKind::Stamp);
+        let later: Vec<&str> = all
+            .iter()
+            .filter(|c| matches!(c.handler, HandlerKind::Later(_)))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(later.len(), 6, "{later:?}");
+        let verdicts: Vec<&str> = all
+            .iter()
+            .filter(|c| c.exit_status_from_result)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(verdicts, ["Test-AzureStack"]);
     }
 
     #[test]

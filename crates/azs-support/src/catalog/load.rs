@@ -9,8 +9,8 @@
 //! commands included), then filtered to the requested profile.
 
 use super::params::{convert_param, PARAM_NAME};
-use super::raw::{RawAccess, RawCommand, RawFile, RawOutput, RawProfile, RawView};
-use super::spec::{Access, Catalog, CommandSpec, Example, OutputSpec, Profile, View};
+use super::raw::{RawAccess, RawCommand, RawFile, RawHandler, RawOutput, RawProfile, RawView};
+use super::spec::{Access, Catalog, CommandSpec, Example, HandlerKind, OutputSpec, Profile, View};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -63,6 +63,12 @@ impl CatalogError {
 
 /// Loads every `*.toml` file in `dir` (sorted by file name) and returns the catalog of `profile`.
 pub fn load_dir(dir: &Path, profile: Profile) -> Result<Catalog, CatalogError> {
+    Ok(Catalog::for_profile(profile, load_dir_all(dir)?))
+}
+
+/// Loads every `*.toml` file in `dir` (sorted by file name) and returns every command of every
+/// profile, in file order (to bind every entry to its handler before serving one profile).
+pub fn load_dir_all(dir: &Path) -> Result<Vec<CommandSpec>, CatalogError> {
     let shown = dir.display().to_string();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| CatalogError::new(&shown, None, format!("cannot read directory: {e}")))?;
@@ -90,17 +96,12 @@ pub fn load_dir(dir: &Path, profile: Profile) -> Result<Catalog, CatalogError> {
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    load_sources(&sources, profile)
+    load_all(&sources)
 }
 
 /// Parses and validates `(file name, text)` pairs and returns the catalog of `profile`.
 pub fn load_sources(sources: &[(&str, &str)], profile: Profile) -> Result<Catalog, CatalogError> {
-    let all = load_all(sources)?;
-    let commands = all
-        .into_iter()
-        .filter(|c| c.profile.serves_in(profile))
-        .collect();
-    Ok(Catalog::from_validated(profile, commands))
+    Ok(Catalog::for_profile(profile, load_all(sources)?))
 }
 
 /// Parses and validates every file and returns every command of every profile, in file order.
@@ -271,6 +272,13 @@ fn convert_command(
     }
 
     let output = convert_output(raw.output).map_err(|p| err(format!("output: {p}")))?;
+    let handler = convert_handler(raw.handler, raw.available_with, access, raw.pipeline_input)
+        .map_err(err)?;
+    if raw.exit_status_from_result && output.type_name != "System.Boolean" {
+        return Err(err(
+            "exit_status_from_result needs output type_name = \"System.Boolean\" (the verdict is the final True or False)".into(),
+        ));
+    }
 
     Ok(CommandSpec {
         name: raw.name,
@@ -286,8 +294,56 @@ fn convert_command(
         pipeline_input: raw.pipeline_input,
         supports_should_process: raw.supports_should_process,
         also_operator: raw.also_operator,
+        handler,
+        exit_status_from_result: raw.exit_status_from_result,
         source_file: file.to_string(),
     })
+}
+
+/// The handler kind, checked against what the kind implies: `available_with` (one line) exactly
+/// for `later`; built-ins and formatters are `Default` commands, formatters take piped input and
+/// built-ins do not; consent and history commands are `Operator` commands.
+fn convert_handler(
+    raw: RawHandler,
+    available_with: Option<String>,
+    access: Access,
+    pipeline_input: bool,
+) -> Result<HandlerKind, String> {
+    let kind = match (raw, available_with) {
+        (RawHandler::Later, Some(with)) => {
+            let with = with.trim();
+            if with.is_empty() || with.contains('\n') {
+                return Err("available_with must be one non-empty line".into());
+            }
+            HandlerKind::Later(with.to_string())
+        }
+        (RawHandler::Later, None) => {
+            return Err(
+                "handler = \"later\" needs available_with (the capability it comes with)".into(),
+            )
+        }
+        (_, Some(_)) => return Err("available_with applies only to handler = \"later\"".into()),
+        (RawHandler::Builtin, None) => HandlerKind::Builtin,
+        (RawHandler::Operator, None) => HandlerKind::Operator,
+        (RawHandler::Formatter, None) => HandlerKind::Formatter,
+        (RawHandler::Stamp, None) => HandlerKind::Stamp,
+    };
+    match kind {
+        HandlerKind::Builtin | HandlerKind::Formatter if access != Access::Default => Err(format!(
+            "handler = \"{}\" needs access = \"Default\"",
+            kind.as_str()
+        )),
+        HandlerKind::Formatter if !pipeline_input => {
+            Err("handler = \"formatter\" needs pipeline_input = true".into())
+        }
+        HandlerKind::Builtin if pipeline_input => {
+            Err("handler = \"builtin\" takes no piped input".into())
+        }
+        HandlerKind::Operator if access != Access::Operator => {
+            Err("handler = \"operator\" needs access = \"Operator\"".into())
+        }
+        kind => Ok(kind),
+    }
 }
 
 /// Whether `code` starts with the word `name` (case-insensitive), followed by its end, a space or `|`.
@@ -324,10 +380,31 @@ fn convert_output(raw: RawOutput) -> Result<OutputSpec, String> {
             return Err(format!("default_sort '{s}' is not one of the properties"));
         }
     }
+    let in_sort = |p: &str| raw.default_sort.iter().any(|s| s.eq_ignore_ascii_case(p));
+    for d in &raw.default_sort_descending {
+        if !in_sort(d) {
+            return Err(format!(
+                "default_sort_descending '{d}' is not one of default_sort"
+            ));
+        }
+    }
+    for (p, order) in &raw.sort_order {
+        if !in_sort(p) {
+            return Err(format!("sort_order '{p}' is not one of default_sort"));
+        }
+        let mut values = HashSet::new();
+        if order.is_empty() || !order.iter().all(|v| values.insert(v.to_ascii_lowercase())) {
+            return Err(format!(
+                "sort_order '{p}' must list one or more values, each once"
+            ));
+        }
+    }
     Ok(OutputSpec {
         type_name: raw.type_name,
         properties: raw.properties,
         default_sort: raw.default_sort,
+        default_sort_descending: raw.default_sort_descending,
+        sort_order: raw.sort_order.into_iter().collect(),
         view,
     })
 }
@@ -536,6 +613,48 @@ pub(crate) mod tests {
             cat.get("Get-Thing").map(|c| c.output.default_sort.clone()),
             Some(vec!["State".to_string(), "Name".to_string()])
         );
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"State\", \"Name\"]\ndefault_sort_descending = [\"State\"]\nview = \"table\"",
+        );
+        let cat = load(&text).expect("valid");
+        let keys = cat
+            .get("Get-Thing")
+            .map(|c| c.output.sort_keys())
+            .unwrap_or_default();
+        let keys: Vec<(&str, bool)> = keys
+            .iter()
+            .map(|k| (k.property.as_str(), k.descending))
+            .collect();
+        assert_eq!(keys, [("State", true), ("Name", false)]);
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"State\"]\nsort_order = { State = [\"Failed\", \"Running\"] }\nview = \"table\"",
+        );
+        let cat = load(&text).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing")
+                .map(|c| c.output.sort_keys()[0].order.clone()),
+            Some(vec!["Failed".to_string(), "Running".to_string()])
+        );
+        for bad in [
+            "sort_order = { Name = [\"a\"] }",
+            "sort_order = { State = [] }",
+            "sort_order = { State = [\"a\", \"A\"] }",
+        ] {
+            let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+                "view = \"table\"",
+                &format!("default_sort = [\"State\"]\n{bad}\nview = \"table\""),
+            );
+            assert!(load_err(&text).contains("sort_order"), "{bad}");
+        }
+        let text = format!("{HEAD}{}", command("Get-Thing", "", "")).replace(
+            "view = \"table\"",
+            "default_sort = [\"Name\"]\ndefault_sort_descending = [\"State\"]\nview = \"table\"",
+        );
+        assert!(
+            load_err(&text).contains("default_sort_descending 'State' is not one of default_sort")
+        );
     }
 
     #[test]
@@ -570,6 +689,78 @@ pub(crate) mod tests {
         let text = format!("{HEAD}{}", command("Get-Thing", "also_operator = true", ""))
             .replace("access = \"Diagnostics\"", "access = \"Operator\"");
         assert!(load_err(&text).contains("also_operator applies only"));
+    }
+
+    #[test]
+    fn handler_defaults_to_stamp_and_later_names_what_it_comes_with() {
+        let cat = load(&format!("{HEAD}{}", command("Get-Thing", "", ""))).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing").map(|c| c.handler.clone()),
+            Some(HandlerKind::Stamp)
+        );
+        let later = "handler = \"later\"\navailable_with = \"a later version\"";
+        let cat = load(&format!("{HEAD}{}", command("Get-Thing", later, ""))).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing").map(|c| c.handler.clone()),
+            Some(HandlerKind::Later("a later version".into()))
+        );
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "handler = \"later\"", "")
+        ));
+        assert!(e.contains("needs available_with"), "{e}");
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "available_with = \"x\"", "")
+        ));
+        assert!(e.contains("available_with applies only"), "{e}");
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "handler = \"script\"", "")
+        ));
+        assert!(e.contains("command 'Get-Thing'"), "{e}");
+    }
+
+    #[test]
+    fn handler_kinds_fit_their_access_and_piped_input() {
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "handler = \"formatter\"", "")
+        ));
+        assert!(e.contains("needs access = \"Default\""), "{e}");
+        let text = format!(
+            "{HEAD}{}",
+            command("Get-Thing", "handler = \"formatter\"", "")
+        )
+        .replace("access = \"Diagnostics\"", "access = \"Default\"");
+        assert!(load_err(&text).contains("needs pipeline_input = true"));
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "handler = \"operator\"", "")
+        ));
+        assert!(e.contains("needs access = \"Operator\""), "{e}");
+    }
+
+    #[test]
+    fn exit_status_from_result_needs_a_boolean_verdict() {
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "exit_status_from_result = true", "")
+        ));
+        assert!(
+            e.contains("exit_status_from_result needs output type_name"),
+            "{e}"
+        );
+        let text = format!(
+            "{HEAD}{}",
+            command("Test-Thing", "exit_status_from_result = true", "")
+        )
+        .replace("type_name = \"T\"", "type_name = \"System.Boolean\"");
+        let cat = load(&text).expect("valid");
+        assert_eq!(
+            cat.get("Test-Thing").map(|c| c.exit_status_from_result),
+            Some(true)
+        );
     }
 
     #[test]

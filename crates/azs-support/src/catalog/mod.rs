@@ -11,5 +11,5 @@ mod raw;
 mod spec;
 
 pub use embedded::{all_embedded_commands, embedded_files, load_embedded};
-pub use load::{load_dir, load_sources, CatalogError, FORMAT_VERSION};
+pub use load::{load_dir, load_dir_all, load_sources, CatalogError, FORMAT_VERSION};
 pub use spec::*;

@@ -53,6 +53,27 @@ pub(super) struct RawCommand {
     pub(super) supports_should_process: bool,
     #[serde(default)]
     pub(super) also_operator: bool,
+    #[serde(default)]
+    pub(super) handler: RawHandler,
+    #[serde(default)]
+    pub(super) available_with: Option<String>,
+    #[serde(default)]
+    pub(super) exit_status_from_result: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub(super) enum RawHandler {
+    #[serde(rename = "builtin")]
+    Builtin,
+    #[serde(rename = "operator")]
+    Operator,
+    #[serde(rename = "formatter")]
+    Formatter,
+    #[default]
+    #[serde(rename = "stamp")]
+    Stamp,
+    #[serde(rename = "later")]
+    Later,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -125,5 +146,9 @@ pub(super) struct RawOutput {
     pub(super) properties: Vec<String>,
     #[serde(default)]
     pub(super) default_sort: Vec<String>,
+    #[serde(default)]
+    pub(super) default_sort_descending: Vec<String>,
+    #[serde(default)]
+    pub(super) sort_order: std::collections::BTreeMap<String, Vec<String>>,
     pub(super) view: RawView,
 }

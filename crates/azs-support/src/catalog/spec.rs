@@ -135,10 +135,81 @@ pub struct OutputSpec {
     pub type_name: String,
     /// Properties every record carries, in display order.
     pub properties: Vec<String>,
-    /// Default sort: property names, in priority order. Empty: the command's own order.
+    /// Default sort: property names, in priority order. Empty: the command's own order. The
+    /// runtime sorts a command's records by it unless the line sorts them itself.
     pub default_sort: Vec<String>,
+    /// The properties of `default_sort` sorted in descending order (newest, largest first).
+    pub default_sort_descending: Vec<String>,
+    /// Properties of `default_sort` whose values sort in a declared order rather than
+    /// alphabetically (`HealthStatus`: Unhealthy, Warning, Healthy); values not listed follow.
+    pub sort_order: Vec<(String, Vec<String>)>,
     /// The default view.
     pub view: View,
+}
+
+/// What runs a command. The catalog names the kind (`handler` in the file); the server binds each
+/// entry to the handler of that kind and name when it starts, and refuses to start when an entry
+/// has no handler or a handler has no entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerKind {
+    /// A default command the session runs itself: Get-Command, Get-Help, Clear-Host,
+    /// Exit-PSSession.
+    Builtin,
+    /// An operator's consent or history command, run by the endpoint over its own state.
+    Operator,
+    /// A formatting command of the language: reshapes, filters or renders piped records.
+    Formatter,
+    /// A command over the stamp: an implementation in azs-support's registry.
+    Stamp,
+    /// Not available in this version: it comes with the capability named here (one line).
+    Later(String),
+}
+
+impl HandlerKind {
+    /// The spelling used in catalog files (`builtin`, `operator`, `formatter`, `stamp`, `later`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HandlerKind::Builtin => "builtin",
+            HandlerKind::Operator => "operator",
+            HandlerKind::Formatter => "formatter",
+            HandlerKind::Stamp => "stamp",
+            HandlerKind::Later(_) => "later",
+        }
+    }
+}
+
+/// One key of a command's default sort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The property.
+    pub property: String,
+    /// Largest (newest, last in `order`) first.
+    pub descending: bool,
+    /// Values in the order they sort (case-insensitive); values not listed come after them.
+    /// Empty: the values' own order.
+    pub order: Vec<String>,
+}
+
+impl OutputSpec {
+    /// The default sort's keys, in priority order.
+    pub fn sort_keys(&self) -> Vec<SortKey> {
+        self.default_sort
+            .iter()
+            .map(|p| SortKey {
+                property: p.clone(),
+                descending: self
+                    .default_sort_descending
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(p)),
+                order: self
+                    .sort_order
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(p))
+                    .map(|(_, o)| o.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 /// One command.
@@ -172,6 +243,11 @@ pub struct CommandSpec {
     /// Operators may run it too, although its `access` is a support level
     /// (`Send-AzureStackDiagnosticLog` is both an Azs.Support and a privileged-endpoint command).
     pub also_operator: bool,
+    /// What runs it.
+    pub handler: HandlerKind,
+    /// Its result is a verdict: a final `False` in its output makes the line fail (an exec
+    /// session exits non-zero) although nothing went wrong running it (`Test-AzureStack`).
+    pub exit_status_from_result: bool,
     /// The catalog file it came from (for error messages).
     pub source_file: String,
 }
@@ -211,6 +287,21 @@ impl Catalog {
             commands,
             index,
         }
+    }
+
+    /// The catalog of `profile`: the commands of `all` (every profile's, validated together) that
+    /// it serves, in their order.
+    pub fn for_profile(profile: Profile, all: Vec<CommandSpec>) -> Self {
+        let commands = all
+            .into_iter()
+            .filter(|c| c.profile.serves_in(profile))
+            .collect();
+        Catalog::from_validated(profile, commands)
+    }
+
+    /// The commands that accept piped input (`pipeline_input`), in catalog order.
+    pub fn piped_input_commands(&self) -> impl Iterator<Item = &CommandSpec> {
+        self.commands.iter().filter(|c| c.pipeline_input)
     }
 
     /// The profile this catalog serves.

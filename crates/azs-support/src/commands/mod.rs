@@ -5,8 +5,9 @@
 //! sees SSH, sessions or consent: gating happened before it was called.
 //!
 //! Each command family lives in its own file and lists its commands in a `COMMANDS` table; the
-//! registry is the union of those tables. Catalog entries without an implementation are "not
-//! implemented yet", and the shell says so when they are run.
+//! registry is the union of those tables. The server binds every catalog entry with
+//! `handler = "stamp"` to its implementation here when it starts, and refuses to start when one
+//! is missing or an implementation has no such entry.
 //!
 //! Commands that change things (`supports_should_process` in the catalog) follow PowerShell's
 //! ShouldProcess pattern: validate with [`Invocation::stamp`], refuse what the real command would
@@ -31,7 +32,7 @@ mod host_repair;
 mod hosts;
 mod known_issues;
 mod network;
-mod pep;
+mod operator_stamp;
 mod stamp_info;
 mod storage;
 mod storage_health;
@@ -148,6 +149,26 @@ impl<'a> Invocation<'a> {
         }
     }
 
+    /// Runs another command's implementation `f` as part of this one, on `args` — its own
+    /// parameters (`BoundArgs::new()` for its defaults), not this command's, which it may not
+    /// declare. What it would do and whether it changed the stamp count as this command's.
+    pub fn call(
+        &mut self,
+        f: Implementation,
+        args: &BoundArgs,
+    ) -> Result<Vec<Value>, CommandError> {
+        let stamp = match &mut self.stamp {
+            StampAccess::Read(s) => StampAccess::Read(s),
+            StampAccess::Write(s) => StampAccess::Write(s),
+        };
+        let mut inner = Invocation::new(args, Vec::new(), stamp, self.workdir, self.now, self.mode);
+        let result = f(&mut inner);
+        let (effects, changed) = (inner.effects, inner.changed);
+        self.effects.extend(effects);
+        self.changed |= changed;
+        result
+    }
+
     /// What `should_process` recorded.
     pub fn effects(&self) -> &[String] {
         &self.effects
@@ -188,7 +209,7 @@ const FAMILIES: &[Table] = &[
     diagnostic_tools::COMMANDS,
     file_collection::COMMANDS,
     known_issues::COMMANDS,
-    pep::COMMANDS,
+    operator_stamp::COMMANDS,
     azure_local::COMMANDS,
     azure_local_storage_compute::COMMANDS,
 ];
@@ -270,7 +291,10 @@ pub(crate) mod testing {
         write: bool,
         mode: Mode,
     ) -> Outcome {
-        let mut bound = BoundArgs::new();
+        let mut bound = match declared(f) {
+            Some(names) => BoundArgs::declaring(names.iter().map(String::as_str)),
+            None => BoundArgs::new(),
+        };
         for (k, v) in args {
             bound.insert(k, v.clone());
         }
@@ -294,6 +318,56 @@ pub(crate) mod testing {
             StampAccess::Read(s) => s.now(),
             StampAccess::Write(s) => s.now(),
         }
+    }
+
+    /// Every command of the embedded catalog, loaded once for the tests.
+    static CATALOG: std::sync::LazyLock<Vec<crate::catalog::CommandSpec>> =
+        std::sync::LazyLock::new(|| {
+            crate::catalog::all_embedded_commands()
+                .unwrap_or_else(|e| panic!("the embedded catalog: {e}"))
+        });
+
+    /// The parameters the catalog declares for the command(s) `f` implements (with `WhatIf` and
+    /// `Confirm` where they apply), so a test run reads parameters as the server would: an
+    /// undeclared one panics. None for a function that is no registered implementation.
+    fn declared(f: Implementation) -> Option<Vec<String>> {
+        let names: Vec<&str> = FAMILIES
+            .iter()
+            .flat_map(|t| t.iter())
+            .filter(|(_, g)| *g as usize == f as usize)
+            .map(|(n, _)| *n)
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let mut declared = Vec::new();
+        // Implementations that still run another command's implementation on their own
+        // arguments (instead of through `Invocation::call`): the callee's parameters are read
+        // too. Empty this list as they move to `call`.
+        const RUNS_ON_ITS_ARGUMENTS: &[(&str, &str)] = &[(
+            "Start-AzsSupportStorageDiagnostic",
+            "Get-AzsSupportStorageEventLogErrors",
+        )];
+        let names: Vec<&str> = names
+            .iter()
+            .copied()
+            .chain(
+                RUNS_ON_ITS_ARGUMENTS
+                    .iter()
+                    .filter(|(caller, _)| names.iter().any(|n| n.eq_ignore_ascii_case(caller)))
+                    .map(|(_, callee)| *callee),
+            )
+            .collect();
+        for c in CATALOG
+            .iter()
+            .filter(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+        {
+            declared.extend(c.parameters.iter().map(|p| p.name.clone()));
+            if c.supports_should_process {
+                declared.extend(["WhatIf".to_string(), "Confirm".to_string()]);
+            }
+        }
+        Some(declared)
     }
 
     /// Runs `f` under -WhatIf against one target: it must record exactly one thing it would do
@@ -325,6 +399,34 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_called_implementation_reads_its_own_arguments_and_its_effects_count() {
+        use super::testing::{default_stamp, run_in};
+        fn caller(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+            let mut args = BoundArgs::declaring(["Target"]);
+            args.insert("Target", "T1".into());
+            inv.call(callee, &args)
+        }
+        fn callee(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+            let target = inv.args.str("Target").unwrap_or_default().to_string();
+            if inv.should_process(&target, "Act") {
+                inv.stamp_mut()?;
+            }
+            Ok(vec![Value::String(target)])
+        }
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 30);
+        let mut stamp = default_stamp();
+        let outcome = run_in(&wd, &mut stamp, caller, &[], true, Mode::WhatIf);
+        assert_eq!(outcome.result.expect("runs"), [Value::String("T1".into())]);
+        assert_eq!(
+            outcome.effects,
+            ["Performing the operation \"Act\" on target \"T1\"."]
+        );
+        let outcome = run_in(&wd, &mut stamp, caller, &[], true, Mode::Execute);
+        assert!(outcome.changed && outcome.effects.is_empty());
+    }
 
     #[test]
     fn registry_names_unique() {

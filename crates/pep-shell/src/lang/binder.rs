@@ -99,7 +99,7 @@ fn bind_one(out: &mut BoundArgs, p: &ParamSpec, value: &Value) -> Result<(), Lan
 /// Binds `call`'s arguments to `spec`'s parameters.
 pub fn bind(spec: &CommandSpec, call: &CommandCall) -> Result<BoundArgs, LangError> {
     let params = all_params(spec);
-    let mut out = BoundArgs::new();
+    let mut out = BoundArgs::declaring(params.iter().map(|p| p.name.as_str()));
     let mut positional: Vec<&Value> = Vec::new();
     let mut args = call.args.iter().peekable();
     while let Some(arg) = args.next() {

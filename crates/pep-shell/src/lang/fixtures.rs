@@ -1,7 +1,8 @@
 //! Test fixture: a small hand-built catalog shaped like the real one.
 
 use azs_support::catalog::{
-    Access, Catalog, CommandSpec, Example, OutputSpec, ParamSpec, ParamType, Profile, View,
+    Access, Catalog, CommandSpec, Example, HandlerKind, OutputSpec, ParamSpec, ParamType, Profile,
+    View,
 };
 use regex::Regex;
 
@@ -82,11 +83,15 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
             type_name: String::new(),
             properties: Vec::new(),
             default_sort: Vec::new(),
+            default_sort_descending: vec![],
+            sort_order: vec![],
             view: View::Text,
         },
         pipeline_input: false,
         supports_should_process: false,
         also_operator: false,
+        handler: HandlerKind::Stamp,
+        exit_status_from_result: false,
         source_file: "fixture.toml".into(),
     }
 }
@@ -95,6 +100,7 @@ fn formatter(name: &str, aliases: &[&str], params: Vec<ParamSpec>) -> CommandSpe
     let mut c = cmd(name, Access::Default, params);
     c.aliases = aliases.iter().map(|s| s.to_string()).collect();
     c.pipeline_input = true;
+    c.handler = HandlerKind::Formatter;
     c.profile = Profile::All;
     c
 }
@@ -109,6 +115,8 @@ pub fn commands() -> Vec<CommandSpec> {
         type_name: "Azs.Support.StampVersion".into(),
         properties: vec!["Version".into(), "Build".into()],
         default_sort: vec![],
+        default_sort_descending: vec![],
+        sort_order: vec![],
         view: View::List,
     };
     let mut process = cmd(
@@ -124,6 +132,8 @@ pub fn commands() -> Vec<CommandSpec> {
         type_name: "Azs.Support.Process".into(),
         properties: vec!["Name".into(), "Id".into(), "CPU".into()],
         default_sort: vec!["Name".into(), "Id".into()],
+        default_sort_descending: vec![],
+        sort_order: vec![],
         view: View::Table,
     };
     let mut stop = cmd(
@@ -177,7 +187,6 @@ pub fn commands() -> Vec<CommandSpec> {
                 p("ExpandProperty", String),
                 p("First", Int).range(0, i64::MAX),
                 p("Last", Int).range(0, i64::MAX),
-                p("Skip", Int).range(0, i64::MAX),
                 p("Unique", Switch),
             ],
         ),

@@ -57,7 +57,7 @@ fn check(line: &str) -> Result<(), (&'static str, LangError)> {
     {
         return Err(("gating", LangError::command_not_found(&s.name)));
     }
-    check_pipeline_shape(&specs).map_err(|e| ("pipeline", e))?;
+    check_pipeline_shape(&specs, &c).map_err(|e| ("pipeline", e))?;
     for (spec, call) in specs.iter().zip(&p.elements) {
         bind(spec, call).map_err(|e| ("bind", e))?;
     }

@@ -21,7 +21,7 @@ pub mod pipeline;
 pub mod resolve;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
@@ -31,9 +31,9 @@ pub use binder::bind;
 pub use complete::complete;
 pub use error::{ErrorId, LangError};
 pub use escape::escape_text;
-pub use format::{apply_within, render_within, Render};
+pub use format::{render_within, Formatter, Render, FORMATTERS};
 pub use help::{command_records, get_help, syntax};
 pub use lexer::MAX_LINE_CHARS;
 pub use parser::{parse_line, Arg, CommandCall, Pipeline};
-pub use pipeline::{check_pipeline_shape, is_formatter};
+pub use pipeline::check_pipeline_shape;
 pub use resolve::resolve_command;

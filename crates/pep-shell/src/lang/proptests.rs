@@ -86,7 +86,7 @@ fn front_end(line: &str) -> Vec<String> {
                     Err(e) => refusals.push(e.to_string()),
                 }
             }
-            if let Err(e) = check_pipeline_shape(&specs) {
+            if let Err(e) = check_pipeline_shape(&specs, catalog()) {
                 refusals.push(e.to_string());
             }
         }

@@ -7,17 +7,15 @@
 //! step runs nothing and is one line. It knows nothing of SSH: the server feeds it lines and writes
 //! its replies.
 //!
-//! The steps live beside it: `gate` (who may run what now), `run` (the bound pipeline: first
-//! command, formatting commands, render), `implementations` (a catalog command through its
-//! azs-support implementation, and the commands that come later) and `pending` (the consent and
-//! confirmation questions that take the next line as their answer).
+//! The steps live beside it: `gate` (who may run what now), `run` (the bound pipeline: each
+//! element by the handler bound to its entry, formatting commands, render), `stamp_command` (a
+//! stamp command through its azs-support implementation, or the refusal of one that comes later)
+//! and `pending` (the consent and confirmation questions that take the next line as their answer).
 
 mod gate;
-mod implementations;
 mod pending;
 mod run;
-
-pub use implementations::LATER;
+mod stamp_command;
 
 use crate::consent::Authorization;
 use crate::endpoint::Endpoint;
@@ -108,6 +106,10 @@ pub struct Reply {
     pub exit: bool,
     /// Clear the screen first.
     pub clear_screen: bool,
+    /// The command ran and its verdict is False (a final `False` from an entry with
+    /// `exit_status_from_result`, such as `Test-AzureStack`): the line did not fail, but an exec
+    /// session exits non-zero, as monitoring expects.
+    pub verdict_false: bool,
 }
 
 /// A session.
@@ -376,7 +378,7 @@ impl Shell {
             }
             specs.push(spec);
         }
-        if let Err(e) = lang::check_pipeline_shape(&specs) {
+        if let Err(e) = lang::check_pipeline_shape(&specs, &self.endpoint.catalog) {
             return self.refuse(line, e.to_string());
         }
         let mut bound = Vec::with_capacity(specs.len());

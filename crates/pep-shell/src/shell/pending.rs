@@ -7,18 +7,25 @@
 //! everything as it was, ? explains, anything else asks again.
 
 use super::gate::Permit;
+use super::run::default_sorted;
 use super::{Reply, SessionKind, Shell};
+use crate::handlers::Handler;
 use crate::lang::{self, Render};
 use crate::operator_commands::{self, CONSENT_PROMPT, CONSENT_TERMS};
 use azs_support::catalog::CommandSpec;
-use azs_support::commands::{self, Invocation, Mode, StampAccess};
+use azs_support::commands::{Invocation, Mode, StampAccess};
 use azs_support::escape::escape_text as escape;
 use azs_support::{BoundArgs, Value};
 
 /// A question waiting for the next line.
 pub(super) enum Pending {
-    /// Enable-RemoteSupport's consent, with its bound arguments.
-    Consent(BoundArgs),
+    /// Enable-RemoteSupport's consent, with its entry and bound arguments.
+    Consent {
+        /// The command.
+        spec: Box<CommandSpec>,
+        /// Its arguments.
+        args: BoundArgs,
+    },
     /// Confirmation of a changing command (ShouldProcess), with what it will run.
     Confirm {
         /// The command.
@@ -35,7 +42,7 @@ impl Pending {
     /// The prompt shown while this question waits for its answer.
     pub(super) fn prompt(&self) -> &'static str {
         match self {
-            Pending::Consent(_) => CONSENT_PROMPT,
+            Pending::Consent { .. } => CONSENT_PROMPT,
             Pending::Confirm { .. } => CONFIRM_PROMPT,
         }
     }
@@ -46,6 +53,7 @@ impl Shell {
     /// ask (no PTY) refuses instead. `Ok(None)`: the reply holds the terms.
     pub(super) fn ask_consent(
         &mut self,
+        spec: &CommandSpec,
         args: &BoundArgs,
         reply: &mut Reply,
     ) -> Result<Option<Vec<Value>>, String> {
@@ -57,16 +65,20 @@ impl Shell {
             self.endpoint.clock.now(),
             "consent terms shown; waiting for the operator's answer",
         );
-        self.pending = Some(Pending::Consent(args.clone()));
+        self.pending = Some(Pending::Consent {
+            spec: Box::new(spec.clone()),
+            args: args.clone(),
+        });
         Ok(None)
     }
 
-    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` or
-    /// `-WhatIf` says otherwise.
+    /// Interactive sessions confirm repair commands unless `-Confirm:$false`, `-Force` (where
+    /// the command has it) or `-WhatIf` says otherwise.
     pub(super) fn needs_confirmation(&self, args: &BoundArgs) -> bool {
+        let forced = args.declares("Force") && args.switch("Force");
         self.kind == SessionKind::Interactive
+            && !forced
             && !args.switch("WhatIf")
-            && !args.switch("Force")
             && !matches!(args.get("Confirm"), Some(Value::Bool(false)))
     }
 
@@ -78,7 +90,7 @@ impl Shell {
         reply: &mut Reply,
         permit: &Permit,
     ) -> Result<Option<Vec<Value>>, String> {
-        let Some(implementation) = commands::implementation(&spec.name) else {
+        let Ok(Handler::Stamp(implementation)) = self.handler(spec) else {
             return self.run_catalog(spec, args, Vec::new(), permit).map(Some);
         };
         let now = self.endpoint.stamp.advance(self.endpoint.clock.now());
@@ -145,18 +157,11 @@ impl Shell {
                     let result = self.run_catalog(&spec, &args, Vec::new(), &permit);
                     self.answered(&spec, result)
                 }
-                Pending::Consent(args) => {
+                Pending::Consent { spec, args } => {
                     self.transcript
                         .note(now, "operator accepted the remote-support terms");
-                    let endpoint = self.endpoint.clone();
-                    let result = operator_commands::enable(&endpoint.consent, &args);
-                    match endpoint.catalog.get("Enable-RemoteSupport") {
-                        Some(spec) => self.answered(spec, result),
-                        None => Reply {
-                            error: Some("Enable-RemoteSupport is not in the catalog".into()),
-                            ..Reply::default()
-                        },
-                    }
+                    let result = operator_commands::enable(&self.endpoint.consent, &args);
+                    self.answered(&spec, result)
                 }
             },
             "n" | "no" => {
@@ -165,7 +170,7 @@ impl Shell {
                         "declined; nothing was changed",
                         "The operation was not performed.\n",
                     ),
-                    Pending::Consent(_) => (
+                    Pending::Consent { .. } => (
                         "operator declined the remote-support terms",
                         "Remote support was not enabled.\n",
                     ),
@@ -181,7 +186,7 @@ impl Shell {
                     Pending::Confirm { .. } => {
                         "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n"
                     }
-                    Pending::Consent(_) => {
+                    Pending::Consent { .. } => {
                         "Y - Enable remote support with the access level and duration given.\nN - Do not enable remote support.\n"
                     }
                 };
@@ -205,7 +210,7 @@ impl Shell {
     /// named after it; both transcribed.
     fn answered(&mut self, spec: &CommandSpec, result: Result<Vec<Value>, String>) -> Reply {
         let mut reply = Reply::default();
-        match result {
+        match result.map(|values| default_sorted(spec, values, false)) {
             Ok(values) => match lang::render_within(
                 &values,
                 Render::Default(Some(&spec.output)),

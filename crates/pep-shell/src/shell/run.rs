@@ -1,17 +1,20 @@
 //! Running a bound pipeline: the first command, then the formatting commands, then the render.
 //!
-//! It owns the dispatch of the first element (built-ins, consent and operator commands, formatting
-//! commands with nothing piped in, repair commands that must ask first, catalog commands), the
-//! stages after it (formatting commands reshape or filter the values, `Format-Table`/`Format-List`
-//! choose the render, catalog commands that take piped input run on them) and the transcript lines
-//! of a run: each invocation, then its output or error.
+//! It owns the dispatch of each element by the handler bound to its catalog entry: the first
+//! element (built-ins, consent and operator commands, formatting commands with nothing piped in,
+//! repair commands that must ask first, stamp commands), the stages after it (formatting commands
+//! reshape or filter the values, `Format-Table`/`Format-List` choose the render, stamp commands
+//! that take piped input run on them); a command's `default_sort` applied to its records when the
+//! line does not sort them itself; a verdict of False from an `exit_status_from_result` command;
+//! and the transcript lines of a run: each invocation, then its output or error.
 
 use super::gate::Permit;
 use super::{Reply, Shell};
 use crate::bounds::LineLimits;
 use crate::builtins::{self, BuiltinEffect};
+use crate::handlers::Handler;
 use crate::lang::{self, Render};
-use crate::operator_commands;
+use crate::operator_commands::{self, OperatorCommand};
 use azs_support::catalog::{Access, CommandSpec};
 use azs_support::{BoundArgs, Value};
 
@@ -29,32 +32,26 @@ impl Shell {
         // Secrets leave the record here, from the binding: the catalog says which they are.
         let shown = crate::redact::secret_line(line, &self.endpoint.catalog);
         for (spec, args) in specs.iter().zip(&bound) {
-            let bindings: Vec<(String, String)> = args
-                .iter()
-                .map(|(k, v)| {
-                    let secret = spec
-                        .parameters
-                        .iter()
-                        .any(|p| p.secret && p.name.eq_ignore_ascii_case(k));
-                    let value = if secret {
-                        crate::redact::MASK.to_string()
-                    } else {
-                        v.to_display()
-                    };
-                    (k.to_string(), value)
-                })
-                .collect();
+            let bindings = crate::redact::shown_bindings(spec, args);
             self.transcript
                 .invocation(now, &spec.name, &shown, &bindings);
         }
         let first = &specs[0];
+        // A line that sorts the records itself gets them in their command's own order.
+        let sorts = specs.iter().skip(1).any(
+            |s| matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(f)) if f.sorts()),
+        );
         let mut reply = Reply::default();
         let mut render_spec = Some(&first.output);
         let mut values = match self
             .run_first(first, &bound[0], &mut reply, permit)
             .and_then(|v| within(v, &first.name, limits.max_value_bytes))
         {
-            Ok(Some(v)) => v,
+            Ok(Some(v)) => {
+                reply.verdict_false =
+                    first.exit_status_from_result && v.last() == Some(&Value::Bool(false));
+                default_sorted(first, v, sorts)
+            }
             Ok(None) => {
                 self.record_output(&mut reply);
                 return reply;
@@ -66,28 +63,26 @@ impl Shell {
         };
         let mut how: Option<Render> = None;
         for (spec, args) in specs.iter().zip(&bound).skip(1) {
-            let result = match spec.name.as_str() {
-                "Format-Table" => {
-                    how = Some(Render::Table(args.strings("Property")));
-                    Ok(values)
-                }
-                "Format-List" => {
-                    how = Some(Render::List(args.strings("Property")));
-                    Ok(values)
-                }
-                "Out-Default" => Ok(values),
-                name if is_formatting_command(spec) => {
-                    // Filtering and sorting keep the records' own view; the others change their shape.
-                    if !matches!(name, "Where-Object" | "Sort-Object") {
+            let result = match self.handler(spec) {
+                Ok(Handler::Formatter(formatter)) => {
+                    if let Some(view) = formatter.render(args) {
+                        how = Some(view);
+                    }
+                    // Filtering, sorting and choosing a view keep the records' own default view;
+                    // the others change their shape.
+                    if !formatter.keeps_shape() {
                         render_spec = None;
                     }
-                    lang::apply_within(name, args, values, limits.max_value_bytes)
+                    formatter
+                        .apply_within(args, values, limits.max_value_bytes)
                         .map_err(|e| e.to_string())
                 }
-                _ => {
+                Ok(_) => {
                     render_spec = Some(&spec.output);
                     self.run_catalog(spec, args, values, permit)
+                        .map(|v| default_sorted(spec, v, sorts))
                 }
+                Err(e) => Err(e),
             };
             let result = result.and_then(|v| {
                 within(Some(v), &spec.name, limits.max_value_bytes).map(Option::unwrap_or_default)
@@ -112,6 +107,15 @@ impl Shell {
         reply
     }
 
+    /// The handler bound to `spec` when the catalog loaded.
+    pub(super) fn handler(&self, spec: &CommandSpec) -> Result<Handler, String> {
+        self.endpoint
+            .handlers
+            .get(spec)
+            .cloned()
+            .ok_or_else(|| format!("internal error: no handler is bound to '{}'", spec.name))
+    }
+
     /// Records the reply's output; output that cannot be recorded is not shown (fail closed).
     /// Fails the line with `message`, transcribed.
     pub(super) fn fail(&mut self, reply: &mut Reply, message: String) {
@@ -134,67 +138,85 @@ impl Shell {
         }
     }
 
-    /// Runs the first pipeline element. `Ok(None)`: it produced no values (reply already filled).
-    fn run_first(
+    /// Runs the first pipeline element by its bound handler. `Ok(None)`: it produced no values
+    /// (reply already filled).
+    pub(super) fn run_first(
         &mut self,
         spec: &CommandSpec,
         args: &BoundArgs,
         reply: &mut Reply,
         permit: &Permit,
     ) -> Result<Option<Vec<Value>>, String> {
-        let name = spec.name.as_str();
-        if builtins::is_builtin(name) {
-            let visible = self.visible();
-            let catalog = &self.endpoint.catalog;
-            let effect = builtins::run(name, args, &visible, |n| {
-                catalog
-                    .get(n)
-                    .filter(|s| visible.iter().any(|v| v.name == s.name))
-            })?;
-            return Ok(match effect {
-                BuiltinEffect::Values(v) => Some(v),
-                BuiltinEffect::Text(t) => {
-                    reply.output = t;
-                    None
-                }
-                BuiltinEffect::Clear => {
-                    reply.clear_screen = true;
-                    None
-                }
-                BuiltinEffect::Exit => {
-                    reply.exit = true;
-                    None
-                }
-            });
-        }
-        if name == "Enable-RemoteSupport" && !args.switch("AgreeToRemoteSupportConsent") {
-            return self.ask_consent(args, reply);
-        }
-        if operator_commands::handles(name) {
-            let mut values = operator_commands::run(
-                name,
-                args,
-                &self.endpoint.consent,
-                &self.endpoint.state,
-                self.endpoint.clock.now(),
-            )?;
-            if let Some(why) = self.endpoint.consent.unsaved() {
-                values.insert(0, Value::String(format!(
-                    "WARNING: the consent change is in force (live support sessions have ended and new ones are refused) but could not be saved: {why}. pep retries every {} s; a restart before then keeps remote support revoked.",
-                    crate::consent::RETRY_SECS
-                )));
+        match self.handler(spec)? {
+            Handler::Builtin(builtin) => {
+                let visible = self.visible();
+                let catalog = &self.endpoint.catalog;
+                let effect = builtins::run(builtin, args, &visible, |n| {
+                    catalog
+                        .get(n)
+                        .filter(|s| visible.iter().any(|v| v.name == s.name))
+                })?;
+                Ok(match effect {
+                    BuiltinEffect::Values(v) => Some(v),
+                    BuiltinEffect::Text(t) => {
+                        reply.output = t;
+                        None
+                    }
+                    BuiltinEffect::Clear => {
+                        reply.clear_screen = true;
+                        None
+                    }
+                    BuiltinEffect::Exit => {
+                        reply.exit = true;
+                        None
+                    }
+                })
             }
-            return Ok(Some(values));
-        }
-        if is_formatting_command(spec) {
+            Handler::Operator(OperatorCommand::Enable)
+                if !args.switch("AgreeToRemoteSupportConsent") =>
+            {
+                self.ask_consent(spec, args, reply)
+            }
+            Handler::Operator(command) => {
+                let mut values = operator_commands::run(
+                    command,
+                    args,
+                    &self.endpoint.consent,
+                    &self.endpoint.state,
+                    self.endpoint.clock.now(),
+                )?;
+                if let Some(why) = self.endpoint.consent.unsaved() {
+                    values.insert(0, Value::String(format!(
+                        "WARNING: the consent change is in force (live support sessions have ended and new ones are refused) but could not be saved: {why}. pep retries every {} s; a restart before then keeps remote support revoked.",
+                        crate::consent::RETRY_SECS
+                    )));
+                }
+                Ok(Some(values))
+            }
             // A formatting command with nothing piped in formats nothing.
-            return Ok(Some(Vec::new()));
+            Handler::Formatter(_) => Ok(Some(Vec::new())),
+            Handler::Stamp(_) | Handler::Later(_) => {
+                let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
+                if spec.supports_should_process && repair && self.needs_confirmation(args) {
+                    return self.ask_confirmation(spec, args, reply, permit);
+                }
+                self.run_catalog(spec, args, Vec::new(), permit).map(Some)
+            }
         }
-        let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
-        if spec.supports_should_process && repair && self.needs_confirmation(args) {
-            return self.ask_confirmation(spec, args, reply, permit);
-        }
-        self.run_catalog(spec, args, Vec::new(), permit).map(Some)
+    }
+}
+
+/// A command's values in its catalog `default_sort` order, unless the line sorts them itself
+/// (`sorts`) or they are not all records (text, a verdict, a warning ahead of records keep the
+/// command's order).
+pub(super) fn default_sorted(spec: &CommandSpec, values: Vec<Value>, sorts: bool) -> Vec<Value> {
+    let sortable = !sorts
+        && !spec.output.default_sort.is_empty()
+        && values.iter().all(|v| matches!(v, Value::Record(_)));
+    if sortable {
+        lang::format::sort_by(values, &spec.output.sort_keys())
+    } else {
+        values
     }
 }
 
@@ -218,10 +240,4 @@ fn within(
         ));
     }
     Ok(Some(values))
-}
-
-/// The language's own formatting commands (default commands that take piped input), as opposed
-/// to catalog commands that take piped input such as Save-AzsSupportObjectToFile.
-pub(super) fn is_formatting_command(spec: &CommandSpec) -> bool {
-    spec.access == Access::Default && lang::is_formatter(spec)
 }

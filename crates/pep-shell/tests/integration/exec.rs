@@ -181,3 +181,72 @@ fn exec_line_limits_and_encoding() {
     assert_eq!(r.status, Some(1));
     assert!(r.stderr.contains("UTF-8"), "{r:?}");
 }
+
+#[test]
+fn test_azure_stack_sets_the_exit_status_from_its_verdict() {
+    // A healthy stamp: True, and the exec succeeds.
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let r = pep.exec(&op, "Test-AzureStack");
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.stdout.lines().last(), Some("True"), "{}", r.stdout);
+    let r = pep.exec(&op, "Test-AzureStack -DetailedResults");
+    assert!(r.ok(), "{r:?}");
+
+    // A fault: False, and the exec exits non-zero with nothing on stderr (nothing failed to run).
+    let pep = Pep::start_with(&["--scenario", "csv-offline"]);
+    let op = pep.identity("operator", "olivia");
+    let r = pep.exec(&op, "Test-AzureStack");
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.stdout.lines().last(), Some("False"), "{}", r.stdout);
+    assert!(r.stderr.trim().is_empty(), "{r:?}");
+    // The verdict counts whatever follows it in the line.
+    let r = pep.exec(&op, "Test-AzureStack | Select-Object -Last 1");
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.stdout.trim(), "False");
+    // Other commands on the faulty stamp succeed as before.
+    let r = pep.exec(&op, "Get-AzureStackStampInformation");
+    assert!(r.ok(), "{r:?}");
+}
+
+#[test]
+fn test_azure_stack_detailed_results_end_with_the_verdict_and_set_the_exit_status() {
+    let pep = Pep::start_with(&["--scenario", "csv-offline"]);
+    let op = pep.identity("operator", "olivia");
+    let r = pep.exec(&op, "Test-AzureStack -DetailedResults");
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.stdout.lines().last(), Some("False"), "{}", r.stdout);
+    assert!(r.stdout.contains("FAIL"), "{}", r.stdout);
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let r = pep.exec(&op, "Test-AzureStack -DetailedResults");
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.stdout.lines().last(), Some("True"), "{}", r.stdout);
+}
+
+#[test]
+fn get_command_with_a_wildcard_that_matches_nothing_prints_nothing() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let r = pep.exec(&op, "Get-Command -Name *NoMatch*");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.trim().is_empty() && r.stderr.is_empty(), "{r:?}");
+    let r = pep.exec(&op, "Get-Command -Name Get-NoSuchThing");
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert!(r.stderr.contains("not recognized"), "{r:?}");
+}
+
+#[test]
+fn piping_into_a_command_that_takes_no_input_lists_the_ones_that_do() {
+    let pep = Pep::start();
+    let (_op, sup) = pep.granted("Diagnostics");
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportStampVersion | Get-AzsSupportStampVersion",
+    );
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("Save-AzsSupportObjectToFile") && r.stderr.contains("Format-Table"),
+        "{r:?}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Bounds: pre-authentication floods, clients that never authenticate, idle sessions, and a bad
-//! catalog or scenario stopping the server at start with a message naming the file and entry.
+//! catalog (a broken file, an entry without an implementation, an implementation without an entry)
+//! or scenario stopping the server at start with a message naming the file and entry.
 
 use crate::harness::*;
 use std::io::Read;
@@ -80,6 +81,86 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("stamp"), "{err}");
+}
+
+/// A copy of the catalog pep compiles in, in `dir/catalog`, each file passed through `edit`.
+fn catalog_copy(dir: &std::path::Path, edit: impl Fn(&str, &str) -> String) -> std::path::PathBuf {
+    let cat = dir.join("catalog");
+    std::fs::create_dir(&cat).expect("mkdir");
+    for (name, text) in azs_support::catalog::embedded_files() {
+        let file = name.rsplit('/').next().unwrap_or(name);
+        std::fs::write(cat.join(file), edit(file, text)).expect("write");
+    }
+    cat
+}
+
+/// `pep serve --catalog cat`: it must stop at start; its stderr.
+fn serve_refuses(dir: &std::path::Path, cat: &std::path::Path) -> String {
+    let out = std::process::Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.join("state"))
+        .arg("--catalog")
+        .arg(cat)
+        .output()
+        .expect("run pep");
+    assert!(!out.status.success(), "pep started: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn a_catalog_entry_without_an_implementation_stops_the_server_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cat = catalog_copy(dir.path(), |file, text| {
+        if file != "cluster.toml" {
+            return text.to_string();
+        }
+        format!(
+            "{text}\n[[command]]\nname = \"Get-AzsSupportNoSuchThing\"\naccess = \"Diagnostics\"\n\
+             synopsis = \"s\"\ndescription = \"d\"\n\n[[command.example]]\n\
+             code = \"Get-AzsSupportNoSuchThing\"\n\n[command.output]\ntype_name = \"T\"\n\
+             properties = [\"A\"]\nview = \"table\"\n"
+        )
+    });
+    let err = serve_refuses(dir.path(), &cat);
+    assert!(
+        err.contains("cluster.toml")
+            && err.contains("Get-AzsSupportNoSuchThing")
+            && err.contains("no implementation"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_implementation_without_a_catalog_entry_stops_the_server_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // working-directory.toml without its Get-AzsSupportWorkingDirectory entry.
+    let cat = catalog_copy(dir.path(), |file, text| {
+        if file != "working-directory.toml" {
+            return text.to_string();
+        }
+        text.split("[[command]]")
+            .filter(|entry| !entry.contains("name = \"Get-AzsSupportWorkingDirectory\"\n"))
+            .collect::<Vec<_>>()
+            .join("[[command]]")
+    });
+    let err = serve_refuses(dir.path(), &cat);
+    assert!(
+        err.contains("'Get-AzsSupportWorkingDirectory' has no catalog entry"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unchanged_copy_of_the_catalog_serves() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cat = catalog_copy(dir.path(), |_, text| text.to_string());
+    let cat = cat.to_string_lossy().into_owned();
+    let pep = Pep::start_with(&["--catalog", &cat]);
+    let (_op, sup) = pep.granted("Diagnostics");
+    let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
+    assert!(r.ok(), "{r:?}");
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! The formatting commands: what may stand after a `|`.
 //!
-//! `apply` runs the object-to-object ones (Select-Object, Where-Object, Sort-Object,
-//! Measure-Object, ConvertTo-Json, ConvertTo-Csv) on a command's output; `render` turns values into
-//! the text a terminal shows (Format-Table, Format-List, and the default view Out-Default uses).
+//! [`Formatter`] is each formatting command (the catalog entries with `handler = "formatter"`,
+//! bound to [`FORMATTERS`] when the server starts): `apply_within` runs the object-to-object ones
+//! (Select-Object, Where-Object, Sort-Object, Measure-Object, ConvertTo-Json, ConvertTo-Csv) on a
+//! command's output and `render` is the view Format-Table and Format-List choose; `render_within`
+//! turns values into the text a terminal shows (those views, and the default view Out-Default
+//! uses).
 //! Rendered text never carries raw control characters from the data.
 
 mod csv;
@@ -16,32 +19,101 @@ mod where_;
 
 use super::error::{ErrorId, LangError};
 use super::escape::escape_text;
-use azs_support::catalog::{OutputSpec, View};
+use azs_support::catalog::{OutputSpec, SortKey, View};
 use azs_support::{BoundArgs, Record, Value};
 
 pub use azs_support::wildcard::wildcard_match;
 
-/// Runs a formatting command on `input`; a stage that builds text (ConvertTo-Json, ConvertTo-Csv)
-/// stops at `max` bytes.
-pub fn apply_within(
-    spec_name: &str,
-    args: &BoundArgs,
-    input: Vec<Value>,
-    max: usize,
-) -> Result<Vec<Value>, LangError> {
-    match spec_name.to_ascii_lowercase().as_str() {
-        "select-object" => select::apply(args, input),
-        "where-object" => where_::apply(args, input),
-        "sort-object" => sort::apply(args, input),
-        "measure-object" => measure::apply(args, input),
-        "convertto-json" => json::apply(args, input, max),
-        "convertto-csv" => csv::apply(args, input, max),
-        "format-table" | "format-list" | "out-default" => Ok(input),
-        _ => Err(LangError::new(
-            ErrorId::InvalidPipeline,
-            format!("'{spec_name}' is not a formatting command."),
-        )),
+/// The formatting commands: the catalog entries with `handler = "formatter"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formatter {
+    /// Select-Object.
+    SelectObject,
+    /// Where-Object.
+    WhereObject,
+    /// Sort-Object.
+    SortObject,
+    /// Measure-Object.
+    MeasureObject,
+    /// Format-Table.
+    FormatTable,
+    /// Format-List.
+    FormatList,
+    /// ConvertTo-Json.
+    ConvertToJson,
+    /// ConvertTo-Csv.
+    ConvertToCsv,
+    /// Out-Default.
+    OutDefault,
+}
+
+/// Every formatting command under its catalog name.
+pub const FORMATTERS: &[(&str, Formatter)] = &[
+    ("Select-Object", Formatter::SelectObject),
+    ("Where-Object", Formatter::WhereObject),
+    ("Sort-Object", Formatter::SortObject),
+    ("Measure-Object", Formatter::MeasureObject),
+    ("Format-Table", Formatter::FormatTable),
+    ("Format-List", Formatter::FormatList),
+    ("ConvertTo-Json", Formatter::ConvertToJson),
+    ("ConvertTo-Csv", Formatter::ConvertToCsv),
+    ("Out-Default", Formatter::OutDefault),
+];
+
+impl Formatter {
+    /// Runs the command on `input`; a stage that builds text (ConvertTo-Json, ConvertTo-Csv)
+    /// stops at `max` bytes. Format-Table, Format-List and Out-Default pass the values on: they
+    /// choose how the line's values are shown ([`Formatter::render`]).
+    pub fn apply_within(
+        self,
+        args: &BoundArgs,
+        input: Vec<Value>,
+        max: usize,
+    ) -> Result<Vec<Value>, LangError> {
+        match self {
+            Formatter::SelectObject => select::apply(args, input),
+            Formatter::WhereObject => where_::apply(args, input),
+            Formatter::SortObject => sort::apply(args, input),
+            Formatter::MeasureObject => measure::apply(args, input),
+            Formatter::ConvertToJson => json::apply(args, input, max),
+            Formatter::ConvertToCsv => csv::apply(args, input, max),
+            Formatter::FormatTable | Formatter::FormatList | Formatter::OutDefault => Ok(input),
+        }
     }
+
+    /// The view it chooses for the line's values (Format-Table, Format-List), if any.
+    pub fn render(self, args: &BoundArgs) -> Option<Render<'static>> {
+        match self {
+            Formatter::FormatTable => Some(Render::Table(args.strings("Property"))),
+            Formatter::FormatList => Some(Render::List(args.strings("Property"))),
+            _ => None,
+        }
+    }
+
+    /// Whether the records keep the shape their command gave them, and so its default view
+    /// (filtering, sorting, choosing a view); the others reshape them.
+    pub fn keeps_shape(self) -> bool {
+        matches!(
+            self,
+            Formatter::WhereObject
+                | Formatter::SortObject
+                | Formatter::FormatTable
+                | Formatter::FormatList
+                | Formatter::OutDefault
+        )
+    }
+
+    /// Whether it sorts: a line that sorts its records itself gets no default sort.
+    pub fn sorts(self) -> bool {
+        self == Formatter::SortObject
+    }
+}
+
+/// `values` sorted (stable) by a command's default sort: its properties in priority order, each
+/// ascending or descending, compared as Sort-Object compares them unless the catalog declares
+/// the order of their values.
+pub fn sort_by(values: Vec<Value>, keys: &[SortKey]) -> Vec<Value> {
+    sort::by_keys(values, keys)
 }
 
 /// How to render values.
@@ -239,6 +311,8 @@ mod tests {
             type_name: "T".into(),
             properties: vec!["P1".into()],
             default_sort: vec![],
+            default_sort_descending: vec![],
+            sort_order: vec![],
             view: View::List,
         };
         let out = render(&[rec("T", 2)], Render::Default(Some(&spec)), None);
@@ -257,23 +331,52 @@ mod tests {
     }
 
     #[test]
-    fn apply_rejects_non_formatters() {
-        let e = apply_within(
-            "Get-AzsSupportProcess",
-            &BoundArgs::new(),
-            vec![],
-            usize::MAX,
-        )
-        .expect_err("refused");
-        assert_eq!(e.id, ErrorId::InvalidPipeline);
+    fn out_default_passes_values_on_and_only_format_commands_choose_a_view() {
         assert_eq!(
-            apply_within(
-                "Out-Default",
-                &BoundArgs::new(),
-                vec![Value::Int(1)],
-                usize::MAX
-            ),
+            Formatter::OutDefault.apply_within(&BoundArgs::new(), vec![Value::Int(1)], usize::MAX),
             Ok(vec![Value::Int(1)])
         );
+        let args = BoundArgs::new();
+        assert!(matches!(
+            Formatter::FormatList.render(&args),
+            Some(Render::List(_))
+        ));
+        assert!(Formatter::SelectObject.render(&args).is_none());
+        assert!(!Formatter::SelectObject.keeps_shape() && Formatter::SortObject.keeps_shape());
+    }
+
+    #[test]
+    fn sort_by_orders_records_stably_by_their_properties() {
+        let r = |state: &str, name: &str| {
+            Value::Record(Record::new("S").with("State", state).with("Name", name))
+        };
+        let input = vec![r("Stopped", "a"), r("Running", "b"), r("Running", "a")];
+        let names = |out: Vec<Value>| -> Vec<String> {
+            out.iter()
+                .filter_map(|v| {
+                    v.as_record()
+                        .and_then(|r| r.get("Name"))
+                        .map(Value::to_display)
+                })
+                .collect()
+        };
+        let key = |property: &str, descending: bool, order: &[&str]| SortKey {
+            property: property.into(),
+            descending,
+            order: order.iter().map(|o| o.to_string()).collect(),
+        };
+        let out = sort_by(input.clone(), &[key("State", false, &[])]);
+        assert_eq!(names(out), ["b", "a", "a"]);
+        let out = sort_by(
+            input.clone(),
+            &[key("State", true, &[]), key("Name", false, &[])],
+        );
+        assert_eq!(names(out), ["a", "a", "b"]);
+        // A declared order of values: Stopped first, then the rest.
+        let out = sort_by(
+            input,
+            &[key("State", false, &["stopped"]), key("Name", false, &[])],
+        );
+        assert_eq!(names(out), ["a", "a", "b"]);
     }
 }

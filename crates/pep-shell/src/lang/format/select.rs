@@ -66,8 +66,6 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
             !dup
         });
     }
-    let skip = usize::try_from(args.int("Skip").unwrap_or(0)).unwrap_or(0);
-    values = values.into_iter().skip(skip).collect();
     let first = args.int("First").map(|n| usize::try_from(n).unwrap_or(0));
     let last = args.int("Last").map(|n| usize::try_from(n).unwrap_or(0));
     match (first, last) {
@@ -128,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn first_last_skip() {
+    fn first_and_last() {
         let first = apply(&args(&[("First", 2i64.into())]), procs()).expect("ok");
         assert_eq!(first.len(), 2);
         let last = apply(&args(&[("Last", 1i64.into())]), procs()).expect("ok");
@@ -139,8 +137,6 @@ mod tests {
         )
         .expect("ok");
         assert_eq!(both, vec![procs()[0].clone(), procs()[3].clone()]);
-        let skip = apply(&args(&[("Skip", 3i64.into())]), procs()).expect("ok");
-        assert_eq!(skip.len(), 1);
         let many = apply(&args(&[("Last", 10i64.into())]), procs()).expect("ok");
         assert_eq!(many.len(), 4);
     }

@@ -2,6 +2,7 @@
 //! `-Descending`, `-Unique` (drops values whose sort keys equal the previous one's).
 
 use crate::lang::error::LangError;
+use azs_support::catalog::SortKey;
 use azs_support::{BoundArgs, Value};
 use std::cmp::Ordering;
 
@@ -31,9 +32,54 @@ fn cmp_keys(a: &[Value], b: &[Value]) -> Ordering {
 /// Runs Sort-Object.
 pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangError> {
     let props = args.strings("Property");
-    let descending = args.switch("Descending");
+    let mut keyed = sorted(input, &props, args.switch("Descending"));
+    if args.switch("Unique") {
+        keyed.dedup_by(|later, earlier| cmp_keys(&later.0, &earlier.0).is_eq());
+    }
+    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+}
+
+/// `input` sorted (stable) by a command's default sort `keys`, in priority order.
+pub fn by_keys(input: Vec<Value>, keys: &[SortKey]) -> Vec<Value> {
+    let props: Vec<String> = keys.iter().map(|k| k.property.clone()).collect();
     let mut keyed: Vec<(Vec<Value>, Value)> =
         input.into_iter().map(|v| (key(&v, &props), v)).collect();
+    keyed.sort_by(|a, b| {
+        a.0.iter()
+            .zip(&b.0)
+            .zip(keys)
+            .map(|((x, y), k)| {
+                let o = rank(x, &k.order)
+                    .cmp(&rank(y, &k.order))
+                    .then_with(|| x.compare(y));
+                if k.descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    keyed.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Where `v` stands in a declared value order: its index, or after every listed value.
+fn rank(v: &Value, order: &[String]) -> usize {
+    if order.is_empty() {
+        return 0;
+    }
+    let text = v.to_display();
+    order
+        .iter()
+        .position(|o| o.eq_ignore_ascii_case(&text))
+        .unwrap_or(order.len())
+}
+
+/// `input` with its sort keys, sorted (stable).
+fn sorted(input: Vec<Value>, props: &[String], descending: bool) -> Vec<(Vec<Value>, Value)> {
+    let mut keyed: Vec<(Vec<Value>, Value)> =
+        input.into_iter().map(|v| (key(&v, props), v)).collect();
     keyed.sort_by(|a, b| {
         let o = cmp_keys(&a.0, &b.0);
         if descending {
@@ -42,10 +88,7 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
             o
         }
     });
-    if args.switch("Unique") {
-        keyed.dedup_by(|later, earlier| cmp_keys(&later.0, &earlier.0).is_eq());
-    }
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+    keyed
 }
 
 #[cfg(test)]
