@@ -462,7 +462,20 @@ fn run_input(shell: &mut Shell, raw: &[u8], what: &str, outcome: &str) -> Reply 
         Ok(line) if line.chars().count() > MAX_LINE_CHARS => {
             shell.refuse_input(raw, &too_long(what, outcome))
         }
-        Ok(line) => shell.execute(line),
+        Ok(line) => {
+            // A bug must not take the session (or the server) with it: the line fails with one
+            // line, is recorded, and the session stays usable.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shell.execute(line))) {
+                Ok(reply) => reply,
+                Err(_) => {
+                    tracing::error!("internal error while running a line; the session goes on");
+                    shell.refuse_input(
+                        raw,
+                        "internal error while running this line; it was stopped and the session goes on",
+                    )
+                }
+            }
+        }
         Err(_) => shell.refuse_input(
             raw,
             &format!("the {what} is not valid UTF-8; nothing was run"),
