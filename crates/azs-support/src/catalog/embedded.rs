@@ -104,7 +104,10 @@ mod tests {
             .iter()
             .filter(|c| c.access == Access::DiagnosticsRepair)
             .count();
-        assert!(d >= 65 && dr >= 20, "{d} Diagnostics, {dr} DiagnosticsRepair");
+        assert!(
+            d >= 65 && dr >= 20,
+            "{d} Diagnostics, {dr} DiagnosticsRepair"
+        );
         let send = cat.get("Send-AzureStackDiagnosticLog").expect("present");
         assert!(send.also_operator && send.access == Access::Diagnostics);
         assert!(cat.commands().iter().filter(|c| c.also_operator).count() == 1);
