@@ -16,6 +16,7 @@ pub const COMMANDS: Table = &[
     ("Get-AzsSupportVirtualDiskStorageJob", get_storage_job),
     ("Get-AzsSupportStorageNode", get_storage_node),
     ("Get-AzsSupportVolumeUtilization", get_volume_utilization),
+    ("Get-AzsSupportStoragePool", get_storage_pool),
     (
         "Get-AzsSupportStorageEventLogErrors",
         get_storage_event_log_errors,
@@ -162,6 +163,32 @@ pub fn get_storage_node(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
                 .into()
         })
         .collect())
+}
+
+/// Get-AzsSupportStoragePool: the pool with the health model's verdict on it (the one
+/// StoragePoolHealth reaches).
+pub fn get_storage_pool(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    let st = &inv.stamp().storage;
+    let pool = &st.pool;
+    let (verdict, reason) = match pool.problem() {
+        Some((health, why)) => (health.as_str(), why),
+        None => ("Healthy", String::new()),
+    };
+    Ok(vec![Record::new("Azs.Support.StoragePool")
+        .with("FriendlyName", &pool.name)
+        .with("HealthStatus", &pool.health)
+        .with("OperationalStatus", &pool.operational_status)
+        .with("SizeGB", pool.size_gb)
+        .with("AllocatedGB", pool.allocated_gb)
+        .with("PercentAllocated", pool.percent_allocated())
+        .with("PhysicalDisks", st.physical_disks.len() as u64)
+        .with(
+            "FailingDisks",
+            st.physical_disks.iter().filter(|d| d.has_problem()).count() as u64,
+        )
+        .with("Verdict", verdict)
+        .with("Reason", reason)
+        .into()])
 }
 
 /// Get-AzsSupportVolumeUtilization: object-store volumes, fullest first.
@@ -579,5 +606,21 @@ pub(crate) mod tests {
             false
         )
         .is_err());
+    }
+
+    #[test]
+    fn storage_pool_reports_the_verdict_the_check_reaches() {
+        let mut s = super::super::testing::default_stamp();
+        let ok = run_on(&mut s, get_storage_pool, &[], false).expect("pool");
+        assert_eq!(prop(&ok[0], "FriendlyName"), "SU1_Pool");
+        assert_eq!(prop(&ok[0], "Verdict"), "Healthy");
+        assert_eq!(prop(&ok[0], "FailingDisks"), "0");
+        s.storage.pool.operational_status = "Read-only".into();
+        s.storage.pool.health = "Unhealthy".into();
+        let bad = run_on(&mut s, get_storage_pool, &[], false).expect("pool");
+        assert_eq!(prop(&bad[0], "Verdict"), "Critical");
+        assert!(prop(&bad[0], "Reason").contains("Read-only"));
+        let check = super::super::known_issues::check("StoragePoolHealth").expect("check");
+        assert!(!(check.run)(&s, s.now()).passed(), "the check agrees");
     }
 }
