@@ -91,18 +91,13 @@ fn finding(check: &str, problems: Vec<String>, ok: String) -> Finding {
 fn document_findings(check: &str, docs: &[JsonResource]) -> Vec<Finding> {
     let mut prov = Vec::new();
     let mut conf = Vec::new();
+    // The health model's judgement (`stamp::health`), as NetworkResourceHealth judges.
     for d in docs {
-        match serde_json::from_str::<serde_json::Value>(&d.document) {
-            Ok(v) => {
-                let (p, c) = states(&v);
-                if !p.is_empty() && p != "Succeeded" {
-                    prov.push(format!("{}/{}: provisioningState {p}", d.kind, d.name));
-                }
-                if !c.is_empty() && c != "Success" {
-                    conf.push(format!("{}/{}: configurationState {c}", d.kind, d.name));
-                }
-            }
-            Err(_) => prov.push(format!("{}/{}: document is not valid JSON", d.kind, d.name)),
+        if let Some(p) = d.provisioning_problem() {
+            prov.push(format!("{}/{}: {p}", d.kind, d.name));
+        }
+        if let Some(c) = d.configuration_problem() {
+            conf.push(format!("{}/{}: {c}", d.kind, d.name));
         }
     }
     vec![

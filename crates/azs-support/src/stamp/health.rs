@@ -11,12 +11,16 @@
 //!   `Full` is Critical whatever its numbers;
 //! - the storage pool: its health and operational status, and Warning beyond
 //!   [`POOL_ALLOCATED_WARN_PERCENT`] allocated (no room left to rebuild a failed drive's copies);
-//! - node drives: fewer than [`DRIVE_MIN_FREE_PERCENT`] free;
+//! - node drives: fewer than [`DRIVE_MIN_FREE_PERCENT`] free; running nodes at
+//!   [`CPU_SATURATED_PERCENT`] processor or [`MEMORY_EXHAUSTED_PERCENT`] memory;
+//! - network resources (NRP and network-controller documents): provisioning `Failed` or
+//!   configuration `Failure`; states in progress (`Updating`, `Creating`, `Deleting`) are normal;
 //! - storage jobs, action plans and upgrades over time: see `clock`.
 
 use super::clock::JOB_STALL_HOURS;
 use super::{
-    Enclosure, ObjectStoreVolume, PhysicalDisk, SharedVolume, Storage, StoragePool, VirtualDisk,
+    Enclosure, JsonResource, Node, ObjectStoreVolume, PhysicalDisk, SharedVolume, Storage,
+    StoragePool, VirtualDisk,
 };
 
 /// Percent used at which a volume warns.
@@ -27,6 +31,10 @@ pub const VOLUME_CRITICAL_PERCENT: f64 = 95.0;
 pub const POOL_ALLOCATED_WARN_PERCENT: f64 = 90.0;
 /// Percent free below which a node's drive is nearly full.
 pub const DRIVE_MIN_FREE_PERCENT: f64 = 10.0;
+/// Processor load, percent, at which a running node is saturated.
+pub const CPU_SATURATED_PERCENT: f64 = 90.0;
+/// Memory in use, percent, at which a running node is exhausted.
+pub const MEMORY_EXHAUSTED_PERCENT: f64 = 95.0;
 
 /// A judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -264,5 +272,62 @@ impl Storage {
                 hours(j.elapsed_seconds)
             )
         })
+    }
+}
+
+impl Node {
+    /// Why a running node is overloaded, if it is: processor or memory past the thresholds.
+    pub fn overload(&self) -> Option<String> {
+        let mut what = Vec::new();
+        if self.cpu_percent >= CPU_SATURATED_PERCENT {
+            what.push(format!(
+                "processor at {:.0}% (threshold {CPU_SATURATED_PERCENT}%)",
+                self.cpu_percent
+            ));
+        }
+        if self.memory_percent >= MEMORY_EXHAUSTED_PERCENT {
+            what.push(format!(
+                "memory at {:.0}% (threshold {MEMORY_EXHAUSTED_PERCENT}%)",
+                self.memory_percent
+            ));
+        }
+        (!what.is_empty()).then(|| what.join(", "))
+    }
+}
+
+impl JsonResource {
+    /// The document's `properties.provisioningState` and `properties.configurationState.status`
+    /// (None: not valid JSON).
+    pub fn states(&self) -> Option<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(&self.document).ok()?;
+        let p = &doc["properties"];
+        Some((
+            p["provisioningState"].as_str().unwrap_or_default().to_string(),
+            p["configurationState"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ))
+    }
+
+    /// A provisioning problem: `Failed` (or `Canceled`), or a document that is not JSON.
+    pub fn provisioning_problem(&self) -> Option<String> {
+        match self.states() {
+            None => Some("document is not valid JSON".into()),
+            Some((p, _)) if ["Failed", "Canceled"].iter().any(|f| p.eq_ignore_ascii_case(f)) => {
+                Some(format!("provisioningState {p}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// A configuration problem: the network controller reports `Failure`.
+    pub fn configuration_problem(&self) -> Option<String> {
+        match self.states() {
+            Some((_, c)) if c.eq_ignore_ascii_case("Failure") => {
+                Some(format!("configurationState {c}"))
+            }
+            _ => None,
+        }
     }
 }
