@@ -8,7 +8,7 @@
 //! node" of node-local commands, which is the host the session's endpoint runs on.
 
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Stamp};
+use crate::stamp::{Node, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::Duration;
@@ -130,7 +130,7 @@ pub fn get_cluster_node(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterNode")
                 .with("Name", &h.name)
                 .with("ID", (i + 1).to_string())
-                .with("State", &h.state)
+                .with("State", h.state.as_str())
                 .into()
         })
         .collect())
@@ -275,7 +275,7 @@ fn adapters(stamp: &Stamp, host: &Node) -> Vec<Adapter> {
 }
 
 fn up(host: &Node) -> &'static str {
-    if host.state == "Down" {
+    if host.state == NodeState::Down {
         "Disconnected"
     } else {
         "Up"
@@ -328,7 +328,7 @@ pub fn get_net_adapter_rdma(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
                 .with("Name", a.name)
                 .with("InterfaceDescription", a.description)
                 .with("Enabled", enabled)
-                .with("Operational", enabled && host.state != "Down")
+                .with("Operational", enabled && host.state != NodeState::Down)
                 .into()
         })
         .collect())

@@ -76,7 +76,7 @@ pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
         .map(|h| {
             Record::new("Azs.Support.InfrastructureHost")
                 .with("Name", &h.name)
-                .with("State", &h.state)
+                .with("State", h.state.as_str())
                 .with("DrainStatus", &h.drain_status)
                 .with("Model", &h.model)
                 .with("SerialNumber", &h.serial_number)

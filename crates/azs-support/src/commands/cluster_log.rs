@@ -5,7 +5,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation};
-use crate::stamp::Stamp;
+use crate::stamp::{NodeState, Stamp};
 use crate::value::{Record, Value};
 use chrono::{DateTime, Duration, Utc};
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub(crate) fn cluster_log_nodes(
         if !wanted.is_empty() && !named {
             continue;
         }
-        if h.state.eq_ignore_ascii_case("Down") {
+        if h.state == NodeState::Down {
             if named {
                 return Err(CommandError(format!(
                     "cannot generate the cluster log on '{}': the node is Down",
@@ -78,7 +78,11 @@ pub(crate) fn cluster_log_text(
         format!("Cluster service running on node {node}, cluster {cluster}"),
     ));
     for (i, h) in stamp.hosts.iter().enumerate() {
-        let level = if h.state == "Up" { "INFO" } else { "WARN" };
+        let level = if h.state == NodeState::Up {
+            "INFO"
+        } else {
+            "WARN"
+        };
         derived.push((
             level.into(),
             "NM".into(),
@@ -287,7 +291,7 @@ pub(crate) mod tests {
         )
         .expect("one");
         assert_eq!(prop(&one[0], "ComputerName"), "AZS-HOST02");
-        s.hosts[1].state = "Down".into();
+        s.hosts[1].state = NodeState::Down;
         assert!(run_on(
             &mut s,
             get_cluster_log,

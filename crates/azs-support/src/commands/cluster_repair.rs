@@ -5,7 +5,7 @@
 
 use super::cluster::{csv_record, require_host, require_vm};
 use super::{join_names, CommandError, Invocation};
-use crate::stamp::Stamp;
+use crate::stamp::{NodeState, Stamp};
 use crate::value::{Record, Value};
 
 /// Checks a move's destination: a host, Up, not the current owner. `None` picks the Up host
@@ -19,7 +19,7 @@ pub(crate) fn move_target(
     match node {
         Some(n) => {
             let host = require_host(stamp, n)?;
-            if host.state != "Up" {
+            if host.state != NodeState::Up {
                 return Err(CommandError(format!(
                     "cannot move {what} to '{}': the node is {}, not Up",
                     host.name, host.state
@@ -36,7 +36,7 @@ pub(crate) fn move_target(
         None => stamp
             .hosts
             .iter()
-            .filter(|h| h.state == "Up" && !h.name.eq_ignore_ascii_case(owner))
+            .filter(|h| h.state == NodeState::Up && !h.name.eq_ignore_ascii_case(owner))
             .min_by_key(|h| {
                 (
                     stamp.vms.iter().filter(|v| v.host == h.name).count(),
@@ -169,7 +169,7 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .to_string();
     let stamp = inv.stamp();
     let vm = require_vm(stamp, &name)?;
-    if vm.state != "Running" {
+    if vm.state != NodeState::Running {
         return Err(CommandError(format!(
             "virtual machine '{}' is {}: live migration moves a running VM; nothing was changed (start it with Restart-AzsSupportComputerByRole -Role {})",
             vm.name, vm.state, vm.role
@@ -197,7 +197,7 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     vm.host = target;
     Ok(vec![Record::new("Azs.Support.VirtualMachine")
         .with("Name", &vm.name)
-        .with("State", &vm.state)
+        .with("State", vm.state.as_str())
         .with("Host", &vm.host)
         .into()])
 }
@@ -228,7 +228,7 @@ pub(crate) mod tests {
             .expect_err("refused");
             assert!(err.0.contains(why), "{}", err.0);
         }
-        s.hosts[3].state = "Paused".into();
+        s.hosts[3].state = NodeState::Paused;
         let err = run_on(
             &mut s,
             move_cluster_shared_volume,

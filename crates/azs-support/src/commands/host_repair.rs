@@ -199,6 +199,7 @@ mod tests {
     use super::super::testing::default_stamp;
     use super::super::testing::what_if;
     use super::*;
+    use crate::stamp::NodeState;
 
     #[test]
     fn fabric_host_service_drives_fabric_nodes() {
@@ -290,7 +291,7 @@ mod tests {
         );
         assert!(e.contains("privileged endpoint session"), "{e}");
         if let Some(n) = s.node_mut("AZS-ACS02") {
-            n.state = "Off".into();
+            n.state = NodeState::Off;
         }
         let e = err(
             &mut s,

@@ -7,7 +7,7 @@
 
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::events::source_events;
-use crate::stamp::{Node, Process, Service, Stamp};
+use crate::stamp::{Node, NodeState, Process, Service, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -108,18 +108,20 @@ pub(crate) fn select_nodes<'s>(
 /// still answers), a VM that is not Running, or a VM whose host is not Up.
 pub(crate) fn unreachable(stamp: &Stamp, node: &Node) -> Option<String> {
     if node.host.is_empty() {
-        return (!matches!(node.state.as_str(), "Up" | "Paused"))
-            .then(|| format!("it is {}", node.state));
+        return (!host_answers(node.state)).then(|| format!("it is {}", node.state));
     }
-    if node.state != "Running" {
+    if node.state != NodeState::Running {
         return Some(format!("it is {}", node.state));
     }
     match stamp.host(&node.host) {
-        Some(h) if h.state != "Up" && h.state != "Paused" => {
-            Some(format!("its host {} is {}", h.name, h.state))
-        }
+        Some(h) if !host_answers(h.state) => Some(format!("its host {} is {}", h.name, h.state)),
         _ => None,
     }
+}
+
+/// Whether a host in this state answers WinRM: Up, or Paused (drained, still running).
+fn host_answers(state: NodeState) -> bool {
+    matches!(state, NodeState::Up | NodeState::Paused)
 }
 
 /// Fails, as the real command does, when the node cannot be reached: every read and change of
@@ -637,7 +639,7 @@ pub(crate) mod tests {
     fn reads_of_a_node_that_is_off_saved_or_down_cannot_reach_it() {
         let mut s = default_stamp();
         if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-SQL01") {
-            v.state = "Off".into();
+            v.state = NodeState::Off;
         }
         let one = |n: &str| vec![("ComputerName", Value::from(vec![n.to_string()]))];
         for f in [
@@ -665,7 +667,7 @@ pub(crate) mod tests {
             .map(|v| v.host.clone())
             .unwrap_or_default();
         if let Some(h) = s.hosts.iter_mut().find(|h| h.name == host) {
-            h.state = "Down".into();
+            h.state = NodeState::Down;
         }
         let e = run_on(&mut s, get_process, &one("AZS-WAS01"), false).expect_err("down");
         assert!(e.0.contains(&format!("its host {host} is Down")), "{}", e.0);

@@ -6,7 +6,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{JsonResource, Stamp};
+use crate::stamp::{JsonResource, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::Duration;
@@ -124,7 +124,7 @@ fn role_findings(stamp: &Stamp, check: &str, role: &str, service: Option<&str>) 
     let mut problems = Vec::new();
     let vms: Vec<_> = stamp.vms.iter().filter(|v| v.role == role).collect();
     for v in &vms {
-        if v.state != "Running" {
+        if v.state != NodeState::Running {
             problems.push(format!("{} is {}", v.name, v.state));
             continue;
         }
@@ -182,7 +182,7 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         "Host agents",
         hosts
             .iter()
-            .filter(|h| h.state != "Up")
+            .filter(|h| h.state != NodeState::Up)
             .map(|h| format!("{} is {}", h.name, h.state))
             .collect(),
         format!("{} hosts Up", hosts.len()),

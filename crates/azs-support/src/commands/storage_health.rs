@@ -7,7 +7,7 @@ use super::cluster::require_host;
 use super::storage::get_storage_event_log_errors;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::health::Health;
-use crate::stamp::Stamp;
+use crate::stamp::{NodeState, Stamp};
 use crate::value::{Record, Value};
 
 /// The commands of this family.
@@ -406,7 +406,7 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .to_string();
     let stamp = inv.stamp();
     let node = require_host(stamp, &host)?;
-    if node.state != "Up" {
+    if node.state != NodeState::Up {
         return Err(CommandError(format!(
             "cannot run the storage-spaces database tool on '{}': the node is {}, not Up",
             node.name, node.state
@@ -550,7 +550,7 @@ mod tests {
         .expect("whatif");
         assert!(none.is_empty());
         assert_eq!(s, before);
-        s.hosts[2].state = "Down".into();
+        s.hosts[2].state = NodeState::Down;
         assert!(run_on(
             &mut s,
             invoke_space_db,

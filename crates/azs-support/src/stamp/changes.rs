@@ -10,7 +10,7 @@
 //! - ECE retries a failed step once its role is healthy, and resumes a blocked one (see `clock`).
 
 use super::node::Process;
-use super::{ActionPlan, Ring, Stamp};
+use super::{ActionPlan, NodeState, Ring, Stamp};
 use chrono::{DateTime, Utc};
 
 impl Stamp {
@@ -140,13 +140,13 @@ impl Stamp {
     /// not Up (it cannot start there), else its Automatic services that are not Running.
     pub fn restart_vm(&mut self, name: &str, now: DateTime<Utc>) -> Vec<String> {
         let host = self.vm(name).map(|v| v.host.clone()).unwrap_or_default();
-        if let Some(h) = self.host(&host).filter(|h| h.state != "Up") {
+        if let Some(h) = self.host(&host).filter(|h| h.state != NodeState::Up) {
             return vec![format!("the VM (host {} is {})", h.name, h.state)];
         }
         let Some(vm) = self.node_mut(name) else {
             return Vec::new();
         };
-        vm.state = "Running".into();
+        vm.state = NodeState::Running;
         vm.boot_time = now;
         let automatic: Vec<String> = vm
             .services
@@ -257,7 +257,7 @@ impl Stamp {
             return self
                 .hosts
                 .iter()
-                .find(|h| h.state != "Up")
+                .find(|h| h.state != NodeState::Up)
                 .map(|h| format!("host {} is {}", h.name, h.state));
         }
         for vm in self
@@ -265,7 +265,7 @@ impl Stamp {
             .iter()
             .filter(|v| v.role.eq_ignore_ascii_case(role))
         {
-            if vm.state != "Running" {
+            if vm.state != NodeState::Running {
                 return Some(format!("VM {} is {}", vm.name, vm.state));
             }
             if let Some(s) = vm

@@ -29,7 +29,7 @@ pub use cluster::{Cluster, ClusterGroup, ClusterLogLine, ClusterResource, Shared
 pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, TenantVm};
 pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
 pub use fabric::{FabricApplication, FabricNode, FabricService, Partition, Replica, Ring, Upgrade};
-pub use node::{Disk, Event, FileEntry, Node, Process, Service};
+pub use node::{Disk, Event, FileEntry, Node, NodeState, Process, Service};
 pub use scenario::{load_scenario, ScenarioError, DEFAULT_SCENARIO};
 pub use storage::{
     Enclosure, ManagedDisk, ObjectStoreVolume, PhysicalDisk, Storage, StorageAccount, StorageJob,
@@ -272,7 +272,7 @@ impl Stamp {
 }
 
 fn vm_group_state(vm: &Node) -> &'static str {
-    if vm.state == "Running" {
+    if vm.state == NodeState::Running {
         "Online"
     } else {
         "Offline"

@@ -1,8 +1,91 @@
 //! Nodes: the scale-unit hosts and infrastructure VMs, with what host-level commands read from them
-//! (services, processes, disks, events, files, performance).
+//! (services, processes, disks, events, files, performance), and the state words a node can be
+//! in ([`NodeState`]), parsed once when the scenario loads.
+//!
+//! States are enums whose serde names are exactly the words scenarios write (`Up`, `Running`,
+//! ...): the saved stamp (`stamp.json`, serde of these same structs) keeps the same words, so the
+//! format version did not change with them. What a state *means* for behaviour (a host that
+//! answers WinRM, a VM that can start) stays with the code that decides it (`commands::hosts`,
+//! `stamp::changes`, the known-issue checks); this module only names the states.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The state of a node: a host's cluster-node state (`Get-ClusterNode`) or an infrastructure
+/// VM's power state (`Get-VM`). Hosts and VMs share `Paused` (a drained host, a paused VM);
+/// validation keeps host states on hosts and VM states on VMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Host: a member of the cluster, running.
+    Up,
+    /// Host: not running, or not reachable by the cluster.
+    Down,
+    /// Host drained for maintenance; VM paused.
+    Paused,
+    /// Host: joining the cluster.
+    Joining,
+    /// Host: lost cluster communication, isolated by the cluster.
+    Isolated,
+    /// Host: kept out of the cluster after repeated failures.
+    Quarantined,
+    /// VM: running.
+    Running,
+    /// VM: turned off.
+    Off,
+    /// VM: saved (memory on disk).
+    Saved,
+}
+
+impl NodeState {
+    /// The states a host can be in, in the order errors list them.
+    pub const HOST: &'static [NodeState] = &[
+        NodeState::Up,
+        NodeState::Down,
+        NodeState::Paused,
+        NodeState::Joining,
+        NodeState::Isolated,
+        NodeState::Quarantined,
+    ];
+    /// The states an infrastructure VM can be in, in the order errors list them.
+    pub const VM: &'static [NodeState] = &[
+        NodeState::Running,
+        NodeState::Off,
+        NodeState::Saved,
+        NodeState::Paused,
+    ];
+
+    /// The word scenarios, records and messages use (`Up`, `Running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Up => "Up",
+            NodeState::Down => "Down",
+            NodeState::Paused => "Paused",
+            NodeState::Joining => "Joining",
+            NodeState::Isolated => "Isolated",
+            NodeState::Quarantined => "Quarantined",
+            NodeState::Running => "Running",
+            NodeState::Off => "Off",
+            NodeState::Saved => "Saved",
+        }
+    }
+
+    /// Whether a host can be in this state.
+    pub fn is_host_state(self) -> bool {
+        Self::HOST.contains(&self)
+    }
+
+    /// Whether an infrastructure VM can be in this state.
+    pub fn is_vm_state(self) -> bool {
+        Self::VM.contains(&self)
+    }
+}
+
+impl fmt::Display for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// A physical host (`[[host]]`) or an infrastructure VM (`[[vm]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,8 +98,9 @@ pub struct Node {
     /// The host a VM runs on (empty for hosts).
     pub host: String,
     /// Hosts: `Up`, `Down`, `Paused`, `Joining`, `Isolated`, `Quarantined`. VMs: `Running`,
-    /// `Off`, `Saved`, `Paused`.
-    pub state: String,
+    /// `Off`, `Saved`, `Paused`. Scenarios must write it (`scenario` refuses a node without
+    /// one), so the default below is never read from a file.
+    pub state: NodeState,
     /// Hosts: `NotInitiated`, `InProgress`, `Completed`, `Failed`.
     pub drain_status: String,
     /// ECE provisioning status: `Provisioned`, `Provisioning`, `Failed`.
@@ -67,7 +151,7 @@ impl Default for Node {
             name: String::new(),
             role: String::new(),
             host: String::new(),
-            state: String::new(),
+            state: NodeState::Up,
             drain_status: "NotInitiated".into(),
             provisioning_status: "Provisioned".into(),
             manufacturer: String::new(),

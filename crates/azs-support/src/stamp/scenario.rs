@@ -8,7 +8,7 @@
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
-use super::Stamp;
+use super::{NodeState, Stamp};
 use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -385,9 +385,20 @@ fn check_unique(value: &toml::Value, field: &str, at: &str) -> Result<(), String
 fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     let table = toml::Value::Table(table);
     check_unique(&table, "", "").map_err(|p| err(file, p))?;
-    let stamp: Stamp = table
-        .try_into()
-        .map_err(|e: toml::de::Error| err(file, e.to_string().replace('\n', " ")))?;
+    require_states(&table).map_err(|p| err(file, p))?;
+    // Deserialized through serde_path_to_error so that a wrong word (a state enum's unknown
+    // variant) names its place: `host[2].state: unknown variant `Foo`, expected one of ...`.
+    let stamp: Stamp = serde_path_to_error::deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        // The message alone: toml's own ` in `host.state`` suffix would repeat the place
+        // without its index.
+        let problem = e.into_inner().message().trim().replace('\n', " ");
+        if path == "." {
+            err(file, problem)
+        } else {
+            err(file, format!("{path}: {problem}"))
+        }
+    })?;
     if stamp.version != 1 {
         return Err(err(
             file,
@@ -403,6 +414,34 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     Ok(stamp)
 }
 
+/// Refuses a node without a `state`: the field has no default (a struct-wide serde default would
+/// otherwise fill one in silently).
+fn require_states(doc: &toml::Value) -> Result<(), String> {
+    for (kind, allowed) in [("host", NodeState::HOST), ("vm", NodeState::VM)] {
+        let Some(items) = doc.get(kind).and_then(toml::Value::as_array) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            if item.is_table() && item.get("state").is_none() {
+                return Err(format!(
+                    "{kind}[{i}].state: missing (one of {})",
+                    list(allowed)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Up, Down, Paused`: the words of `states`, for errors.
+fn list(states: &[NodeState]) -> String {
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     if allowed.contains(&value) {
         Ok(())
@@ -415,9 +454,6 @@ fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
 }
 
 const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
-/// Cluster node states (`Get-ClusterNode`), and the isolation states of a node that keeps
-/// failing (Windows Server 2016 and later).
-const HOST_STATES: &[&str] = &["Up", "Down", "Paused", "Joining", "Isolated", "Quarantined"];
 const PARTITION_STATES: &[&str] = &[
     "",
     "Ready",
@@ -449,7 +485,13 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         }
     }
     for (i, h) in s.hosts.iter().enumerate() {
-        one_of(&format!("host[{i}].state"), &h.state, HOST_STATES)?;
+        if !h.state.is_host_state() {
+            return Err(format!(
+                "host[{i}].state: '{}' is not a host state ({})",
+                h.state,
+                list(NodeState::HOST)
+            ));
+        }
         one_of(
             &format!("host[{i}].drain_status"),
             &h.drain_status,
@@ -463,11 +505,13 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         if v.role.is_empty() {
             return Err(format!("vm[{i}].role: every VM needs a role"));
         }
-        one_of(
-            &format!("vm[{i}].state"),
-            &v.state,
-            &["Running", "Off", "Saved", "Paused"],
-        )?;
+        if !v.state.is_vm_state() {
+            return Err(format!(
+                "vm[{i}].state: '{}' is not a VM state ({})",
+                v.state,
+                list(NodeState::VM)
+            ));
+        }
     }
     // The endpoint runs on an ERCS VM (Azure Stack Hub) or on a node itself (Azure Local).
     let pep = &s.stamp.pep_node;
@@ -617,7 +661,7 @@ mod tests {
         "#;
         let s = parse_scenario("p.toml", patch, None).expect("patch loads");
         assert_eq!(s.name, "patched");
-        assert_eq!(s.host("AZS-HOST02").map(|h| h.state.as_str()), Some("Down"));
+        assert_eq!(s.host("AZS-HOST02").map(|h| h.state), Some(NodeState::Down));
         assert_eq!(
             s.host("AZS-HOST02").map(|h| h.model.is_empty()),
             Some(false),
@@ -651,6 +695,66 @@ mod tests {
         assert!(
             e.to_string().contains("default"),
             "lists the known ones: {e}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_state_word_names_its_place() {
+        let patch =
+            |body: &str| format!("extends = \"default\"\nversion = 1\nname = \"x\"\n{body}");
+        // An unknown word fails the parse, at its place.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\nstate = \"Foo\"\n"),
+            None,
+        )
+        .expect_err("unknown state");
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: host[2].state: unknown variant `Foo`, expected one of"),
+            "{e}"
+        );
+        // A known word on the wrong kind of node fails validation.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\nstate = \"Running\"\n"),
+            None,
+        )
+        .expect_err("VM state on a host");
+        assert_eq!(
+            e.to_string(),
+            "s.toml: host[2].state: 'Running' is not a host state (Up, Down, Paused, Joining, Isolated, Quarantined)"
+        );
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[vm]]\nname = \"AZS-ERCS02\"\nstate = \"Up\"\n"),
+            None,
+        )
+        .expect_err("host state on a VM");
+        assert!(
+            e.to_string().starts_with(
+                "s.toml: vm[1].state: 'Up' is not a VM state (Running, Off, Saved, Paused)"
+            ),
+            "{e}"
+        );
+        // A node without a state is refused rather than given one.
+        let e = parse_scenario("s.toml", &patch("[[host]]\nname = \"AZS-HOST09\"\n"), None)
+            .expect_err("no state");
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: host[4].state: missing (one of Up, Down,"),
+            "{e}"
+        );
+        // Other serde errors name their place too.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\ncpu_cores = \"many\"\n"),
+            None,
+        )
+        .expect_err("wrong type");
+        assert!(
+            e.to_string().starts_with("s.toml: host[2].cpu_cores: "),
+            "{e}"
         );
     }
 }
