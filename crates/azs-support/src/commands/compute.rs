@@ -338,7 +338,7 @@ mod tests {
 
     use super::*;
 
-    use crate::stamp::{ActionPlan, ActionPlanStep};
+    use crate::stamp::{ActionPlan, ActionPlanStep, ServiceState};
 
     use super::super::testing::prop;
 
@@ -486,8 +486,8 @@ mod tests {
         let mut s = default_stamp();
         let vm = s.node_mut("AZS-ACS02").expect("vm");
         vm.state = NodeState::Off;
-        if let Some(svc) = vm.services.iter_mut().find(|x| x.start_type == "Automatic") {
-            svc.state = "Stopped".into();
+        if let Some(svc) = vm.services.iter_mut().find(|x| x.start_type.is_automatic()) {
+            svc.state = ServiceState::Stopped;
         }
         let step = |i: &str, st: &str, role: &str| ActionPlanStep {
             index: i.into(),
@@ -526,8 +526,8 @@ mod tests {
         assert!(vm
             .services
             .iter()
-            .filter(|x| x.start_type == "Automatic")
-            .all(|x| x.state == "Running"));
+            .filter(|x| x.start_type.is_automatic())
+            .all(|x| x.state == ServiceState::Running));
         let plan = s.ece.action_plans.last().expect("plan");
         assert_eq!(plan.status, "Completed");
         assert!(plan.end.is_some());

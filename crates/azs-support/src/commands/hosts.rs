@@ -7,7 +7,7 @@
 
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::events::source_events;
-use crate::stamp::{Node, NodeState, Process, Service, Stamp};
+use crate::stamp::{Node, NodeState, Process, Service, ServiceState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -327,16 +327,15 @@ pub fn get_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
 }
 
 /// Order of PowerShell's ServiceControllerStatus, so Stopped sorts first.
-fn state_rank(state: &str) -> u8 {
+fn state_rank(state: ServiceState) -> u8 {
     match state {
-        "Stopped" => 1,
-        "StartPending" => 2,
-        "StopPending" => 3,
-        "Running" => 4,
-        "ContinuePending" => 5,
-        "PausePending" => 6,
-        "Paused" => 7,
-        _ => 8,
+        ServiceState::Stopped => 1,
+        ServiceState::StartPending => 2,
+        ServiceState::StopPending => 3,
+        ServiceState::Running => 4,
+        ServiceState::ContinuePending => 5,
+        ServiceState::PausePending => 6,
+        ServiceState::Paused => 7,
     }
 }
 
@@ -350,8 +349,8 @@ pub(crate) fn service_record(node: &Node, s: &Service) -> Value {
         .with("ComputerName", &node.name)
         .with("Name", &s.name)
         .with("DisplayName", &s.display_name)
-        .with("State", &s.state)
-        .with("StartMode", &s.start_type)
+        .with("State", s.state.as_str())
+        .with("StartMode", s.start_type.as_str())
         .with("ProcessId", pid)
         .into()
 }
@@ -367,11 +366,11 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
         .iter()
         .flat_map(|n| n.services.iter().map(move |s| (*n, s)))
         .filter(|(_, s)| wildcard_match(name, &s.name))
-        .filter(|(_, s)| state.is_none_or(|st| s.state.eq_ignore_ascii_case(st)))
+        .filter(|(_, s)| state.is_none_or(|st| s.state.as_str().eq_ignore_ascii_case(st)))
         .collect();
     rows.sort_by(|a, b| {
-        state_rank(&a.1.state)
-            .cmp(&state_rank(&b.1.state))
+        state_rank(a.1.state)
+            .cmp(&state_rank(b.1.state))
             .then_with(|| {
                 a.1.name
                     .to_ascii_lowercase()

@@ -6,7 +6,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{JsonResource, NodeState, Stamp};
+use crate::stamp::{JsonResource, NodeState, ServiceState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::Duration;
@@ -130,7 +130,7 @@ fn role_findings(stamp: &Stamp, check: &str, role: &str, service: Option<&str>) 
         }
         if let Some(svc) = service {
             match v.services.iter().find(|s| s.name.eq_ignore_ascii_case(svc)) {
-                Some(s) if s.state == "Running" => {}
+                Some(s) if s.state == ServiceState::Running => {}
                 Some(s) => problems.push(format!("{svc} on {} is {}", v.name, s.state)),
                 None => problems.push(format!("{svc} is missing on {}", v.name)),
             }
@@ -495,7 +495,7 @@ mod tests {
         assert!(prop(&rows[0], "ReportPath").contains("SdnDiagnostics_"));
         let gwy = s.node_mut("AZS-GWY01").expect("gwy");
         if let Some(svc) = gwy.services.iter_mut().find(|x| x.name == "GatewayService") {
-            svc.state = "Stopped".into();
+            svc.state = ServiceState::Stopped;
         }
         s.network.connections[0].status = "NotConnected".into();
         s.network.nrp[0].document =

@@ -10,7 +10,7 @@
 //! - ECE retries a failed step once its role is healthy, and resumes a blocked one (see `clock`).
 
 use super::node::Process;
-use super::{ActionPlan, NodeState, Ring, Stamp};
+use super::{ActionPlan, NodeState, Ring, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 
 impl Stamp {
@@ -35,7 +35,7 @@ impl Stamp {
         else {
             return;
         };
-        s.state = "Running".into();
+        s.state = ServiceState::Running;
         let service = s.name.clone();
         // A fresh id above every current one (the replaced process's included).
         let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
@@ -67,7 +67,7 @@ impl Stamp {
         else {
             return;
         };
-        s.state = "Stopped".into();
+        s.state = ServiceState::Stopped;
         let service = s.name.clone();
         n.processes
             .retain(|p| !p.service.eq_ignore_ascii_case(&service));
@@ -151,7 +151,7 @@ impl Stamp {
         let automatic: Vec<String> = vm
             .services
             .iter()
-            .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
+            .filter(|s| s.start_type.is_automatic())
             .map(|s| s.name.clone())
             .collect();
         for service in &automatic {
@@ -176,7 +176,7 @@ impl Stamp {
             .filter(|s| {
                 !vm.services
                     .iter()
-                    .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == "Running")
+                    .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == ServiceState::Running)
             })
             .collect()
     }
@@ -271,7 +271,7 @@ impl Stamp {
             if let Some(s) = vm
                 .services
                 .iter()
-                .find(|s| s.start_type.eq_ignore_ascii_case("Automatic") && s.state != "Running")
+                .find(|s| s.start_type.is_automatic() && s.state != ServiceState::Running)
             {
                 return Some(format!("service {} on {} is {}", s.name, vm.name, s.state));
             }

@@ -29,7 +29,9 @@ pub use cluster::{Cluster, ClusterGroup, ClusterLogLine, ClusterResource, Shared
 pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, TenantVm};
 pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
 pub use fabric::{FabricApplication, FabricNode, FabricService, Partition, Replica, Ring, Upgrade};
-pub use node::{Disk, Event, FileEntry, Node, NodeState, Process, Service};
+pub use node::{
+    Disk, Event, FileEntry, Node, NodeState, Process, Service, ServiceState, StartType,
+};
 pub use scenario::{load_scenario, ScenarioError, DEFAULT_SCENARIO};
 pub use storage::{
     Enclosure, ManagedDisk, ObjectStoreVolume, PhysicalDisk, Storage, StorageAccount, StorageJob,

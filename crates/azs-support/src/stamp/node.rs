@@ -1,6 +1,7 @@
 //! Nodes: the scale-unit hosts and infrastructure VMs, with what host-level commands read from them
-//! (services, processes, disks, events, files, performance), and the state words a node can be
-//! in ([`NodeState`]), parsed once when the scenario loads.
+//! (services, processes, disks, events, files, performance), and the state words of nodes and
+//! their services ([`NodeState`], [`ServiceState`], [`StartType`]), parsed once when the scenario
+//! loads.
 //!
 //! States are enums whose serde names are exactly the words scenarios write (`Up`, `Running`,
 //! ...): the saved stamp (`stamp.json`, serde of these same structs) keeps the same words, so the
@@ -188,18 +189,139 @@ pub struct Disk {
     pub free_gb: f64,
 }
 
-/// A service on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// A service on a node. Scenarios must write `state` and `start_type` (`scenario` refuses a
+/// service without them), so the defaults below are never read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
     /// Service name (`MSSQLSERVER`).
     pub name: String,
     /// Display name.
     pub display_name: String,
-    /// `Running`, `Stopped`, `StartPending`, `StopPending`, `Paused`.
-    pub state: String,
-    /// `Automatic`, `Manual`, `Disabled`.
-    pub start_type: String,
+    /// `Running`, `Stopped`, `StartPending`, ...
+    pub state: ServiceState,
+    /// `Automatic`, `Manual`, `Disabled`, ...
+    pub start_type: StartType,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            name: String::new(),
+            display_name: String::new(),
+            state: ServiceState::Stopped,
+            start_type: StartType::Manual,
+        }
+    }
+}
+
+/// The state of a Windows service (`ServiceControllerStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServiceState {
+    /// Running.
+    Running,
+    /// Stopped.
+    Stopped,
+    /// Starting.
+    StartPending,
+    /// Stopping.
+    StopPending,
+    /// Paused.
+    Paused,
+    /// Pausing.
+    PausePending,
+    /// Resuming from a pause.
+    ContinuePending,
+}
+
+impl ServiceState {
+    /// Every state, in the order errors list them.
+    pub const ALL: &'static [ServiceState] = &[
+        ServiceState::Running,
+        ServiceState::Stopped,
+        ServiceState::StartPending,
+        ServiceState::StopPending,
+        ServiceState::Paused,
+        ServiceState::PausePending,
+        ServiceState::ContinuePending,
+    ];
+
+    /// The word scenarios, records and messages use (`Running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Running => "Running",
+            ServiceState::Stopped => "Stopped",
+            ServiceState::StartPending => "StartPending",
+            ServiceState::StopPending => "StopPending",
+            ServiceState::Paused => "Paused",
+            ServiceState::PausePending => "PausePending",
+            ServiceState::ContinuePending => "ContinuePending",
+        }
+    }
+}
+
+impl fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// How a Windows service starts (`ServiceStartMode`, with PowerShell 7's delayed start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StartType {
+    /// Started at boot by the service control manager.
+    Automatic,
+    /// Started shortly after the automatic ones; also written `Automatic (Delayed Start)`, as
+    /// `services.msc` shows it.
+    #[serde(alias = "Automatic (Delayed Start)")]
+    AutomaticDelayedStart,
+    /// Started on demand.
+    Manual,
+    /// Cannot be started.
+    Disabled,
+    /// A device driver loaded by the boot loader.
+    Boot,
+    /// A device driver started during kernel initialization.
+    System,
+}
+
+impl StartType {
+    /// Every start type, in the order errors list them.
+    pub const ALL: &'static [StartType] = &[
+        StartType::Automatic,
+        StartType::AutomaticDelayedStart,
+        StartType::Manual,
+        StartType::Disabled,
+        StartType::Boot,
+        StartType::System,
+    ];
+
+    /// The word records and messages use (`Automatic`, `AutomaticDelayedStart`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Automatic => "Automatic",
+            StartType::AutomaticDelayedStart => "AutomaticDelayedStart",
+            StartType::Manual => "Manual",
+            StartType::Disabled => "Disabled",
+            StartType::Boot => "Boot",
+            StartType::System => "System",
+        }
+    }
+
+    /// Whether the service starts with its node by itself (`Automatic`, delayed or not): it is
+    /// expected to run, and a restarted node starts it.
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            StartType::Automatic | StartType::AutomaticDelayedStart
+        )
+    }
+}
+
+impl fmt::Display for StartType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// A process on a node.
@@ -278,4 +400,47 @@ pub struct NetshTrace {
     pub started: Option<DateTime<Utc>>,
     /// The file it will be written to, relative to the working directory.
     pub file: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The saved stamp and the scenario files use the same words as records and messages.
+    #[test]
+    fn serde_names_are_the_words_shown() {
+        let json = |v: serde_json::Value| v.as_str().map(str::to_string);
+        let nodes = NodeState::HOST.iter().chain(NodeState::VM);
+        for s in nodes {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        for s in ServiceState::ALL {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+        }
+        for s in StartType::ALL {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+        }
+        assert_eq!(
+            format!("{:<8}|", NodeState::Up),
+            "Up      |",
+            "width is honoured"
+        );
+    }
+
+    #[test]
+    fn delayed_start_has_two_spellings_and_counts_as_automatic() {
+        for word in ["Automatic (Delayed Start)", "AutomaticDelayedStart"] {
+            let text =
+                format!("name = \"W32Time\"\nstate = \"Running\"\nstart_type = \"{word}\"\n");
+            let s: Service = toml::from_str(&text).expect("parses");
+            assert_eq!(s.start_type, StartType::AutomaticDelayedStart);
+            assert!(s.start_type.is_automatic());
+        }
+        assert!(StartType::Automatic.is_automatic());
+        assert!(!StartType::Manual.is_automatic() && !StartType::Disabled.is_automatic());
+        let shared_paused = NodeState::Paused;
+        assert!(shared_paused.is_host_state() && shared_paused.is_vm_state());
+        assert!(!NodeState::Running.is_host_state() && !NodeState::Up.is_vm_state());
+    }
 }

@@ -8,7 +8,7 @@
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
-use super::{NodeState, Stamp};
+use super::{NodeState, ServiceState, Stamp, StartType};
 use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -414,9 +414,16 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     Ok(stamp)
 }
 
-/// Refuses a node without a `state`: the field has no default (a struct-wide serde default would
-/// otherwise fill one in silently).
+/// Refuses a node without a `state`, and a service without a `state` or `start_type`: these
+/// fields have no default (a struct-wide serde default would otherwise fill one in silently).
 fn require_states(doc: &toml::Value) -> Result<(), String> {
+    let service_fields = [
+        ("state", list(ServiceState::ALL.iter().map(|s| s.as_str()))),
+        (
+            "start_type",
+            list(StartType::ALL.iter().map(|s| s.as_str())),
+        ),
+    ];
     for (kind, allowed) in [("host", NodeState::HOST), ("vm", NodeState::VM)] {
         let Some(items) = doc.get(kind).and_then(toml::Value::as_array) else {
             continue;
@@ -425,21 +432,27 @@ fn require_states(doc: &toml::Value) -> Result<(), String> {
             if item.is_table() && item.get("state").is_none() {
                 return Err(format!(
                     "{kind}[{i}].state: missing (one of {})",
-                    list(allowed)
+                    list(allowed.iter().map(|s| s.as_str()))
                 ));
+            }
+            let services = item.get("service").and_then(toml::Value::as_array);
+            for (j, svc) in services.into_iter().flatten().enumerate() {
+                for (field, allowed) in &service_fields {
+                    if svc.is_table() && svc.get(*field).is_none() {
+                        return Err(format!(
+                            "{kind}[{i}].service[{j}].{field}: missing (one of {allowed})"
+                        ));
+                    }
+                }
             }
         }
     }
     Ok(())
 }
 
-/// `Up, Down, Paused`: the words of `states`, for errors.
-fn list(states: &[NodeState]) -> String {
-    states
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `Up, Down, Paused`: state words, for errors.
+fn list<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    words.collect::<Vec<_>>().join(", ")
 }
 
 fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
@@ -489,7 +502,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
             return Err(format!(
                 "host[{i}].state: '{}' is not a host state ({})",
                 h.state,
-                list(NodeState::HOST)
+                list(NodeState::HOST.iter().map(|s| s.as_str()))
             ));
         }
         one_of(
@@ -509,7 +522,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
             return Err(format!(
                 "vm[{i}].state: '{}' is not a VM state ({})",
                 v.state,
-                list(NodeState::VM)
+                list(NodeState::VM.iter().map(|s| s.as_str()))
             ));
         }
     }
@@ -743,6 +756,18 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("s.toml: host[4].state: missing (one of Up, Down,"),
+            "{e}"
+        );
+        // So is a service without a state or start type.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[vm]]\nname = \"AZS-ERCS02\"\n[[vm.service]]\nname = \"New\"\nstate = \"Running\"\n"),
+            None,
+        )
+        .expect_err("no start type");
+        assert!(
+            e.to_string()
+                .contains(".start_type: missing (one of Automatic, "),
             "{e}"
         );
         // Other serde errors name their place too.

@@ -5,7 +5,7 @@
 
 use super::{host_not_up, is, problem, restart_role_hint, verdict, NotUp, Verdict};
 use crate::stamp::health::DRIVE_MIN_FREE_PERCENT;
-use crate::stamp::{NodeState, Stamp};
+use crate::stamp::{NodeState, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -116,14 +116,6 @@ pub(super) fn vm_placement(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     )
 }
 
-/// Whether a service of this start type must run (`Automatic`, `Automatic (Delayed Start)`).
-fn must_run(start_type: &str) -> bool {
-    start_type
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("automatic")
-}
-
 pub(super) fn service_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     let mut count = 0;
@@ -136,10 +128,10 @@ pub(super) fn service_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
                 v.state == NodeState::Running && host_not_up(stamp, &v.host).is_none()
             }));
     for node in running {
-        for svc in node.services.iter().filter(|s| must_run(&s.start_type)) {
+        for svc in node.services.iter().filter(|s| s.start_type.is_automatic()) {
             count += 1;
             // A service starting is on its way; anything else that is not Running is down.
-            if is(&svc.state, "Running") || is(&svc.state, "StartPending") {
+            if svc.state == ServiceState::Running || svc.state == ServiceState::StartPending {
                 continue;
             }
             problems.push(problem(
@@ -188,6 +180,7 @@ pub(super) fn disk_space(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
 mod tests {
     use super::*;
     use crate::stamp::load_scenario;
+    use crate::stamp::StartType;
 
     #[test]
     fn evidence_names_entity_and_state() {
@@ -226,8 +219,8 @@ mod tests {
         );
         let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
         for svc in s.vms[0].services.iter_mut() {
-            svc.start_type = "Manual".into();
-            svc.state = "Stopped".into();
+            svc.start_type = StartType::Manual;
+            svc.state = ServiceState::Stopped;
         }
         assert!(service_state(&s, now).passed());
     }
