@@ -106,7 +106,7 @@ pub fn get_cluster_group(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Command
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterGroup")
                 .with("Name", g.name)
                 .with("OwnerNode", g.owner)
-                .with("State", g.state)
+                .with("State", g.state.as_str())
                 .into()
         })
         .collect())
@@ -199,13 +199,18 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .into_iter()
         .filter(|r| any_match(&names, &r.name))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows
         .into_iter()
         .map(|r| {
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterResource")
                 .with("Name", r.name)
-                .with("State", r.state)
+                .with("State", r.state.as_str())
                 .with("OwnerGroup", r.group)
                 .with("ResourceType", r.resource_type)
                 .into()
@@ -223,13 +228,18 @@ pub fn get_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>,
         .iter()
         .filter(|c| any_match(&names, &c.name))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows
         .into_iter()
         .map(|c| {
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolume")
                 .with("Name", &c.name)
-                .with("State", &c.state)
+                .with("State", c.state.as_str())
                 .with("Node", &c.owner)
                 .into()
         })
@@ -352,6 +362,7 @@ mod tests {
     use super::super::testing::prop;
     use super::super::testing::{default_stamp, run_on};
     use super::*;
+    use crate::stamp::GroupState;
 
     #[test]
     fn cluster_views() {
@@ -376,7 +387,7 @@ mod tests {
         )
         .expect("groups");
         assert_eq!(groups.len(), 3);
-        s.cluster.resources[0].state = "Failed".into();
+        s.cluster.resources[0].state = GroupState::Failed;
         let res = run_on(&mut s, get_cluster_resource, &[], false).expect("res");
         assert_eq!(prop(&res[0], "State"), "Failed");
         let csv = run_on(&mut s, get_cluster_shared_volume, &[], false).expect("csv");

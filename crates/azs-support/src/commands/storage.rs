@@ -5,7 +5,7 @@
 use super::hosts::select_nodes;
 use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Event, NodeState, Stamp, VirtualDisk};
+use crate::stamp::{CsvState, Event, NodeState, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -267,7 +267,7 @@ fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<
         .iter()
         .filter(|c| c.owner.eq_ignore_ascii_case(node))
     {
-        if c.state != "Online" {
+        if c.state != CsvState::Online {
             out.push(Event {
                 log: "System".into(),
                 time: now - Duration::minutes(35),

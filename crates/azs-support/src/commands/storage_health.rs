@@ -7,7 +7,7 @@ use super::cluster::require_host;
 use super::storage::get_storage_event_log_errors;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::health::Health;
-use crate::stamp::{NodeState, Stamp};
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use crate::value::{Record, Value};
 
 /// The commands of this family.
@@ -298,12 +298,12 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .cluster
         .csvs
         .iter()
-        .filter(|c| !c.state.eq_ignore_ascii_case("Online"))
+        .filter(|c| c.state != CsvState::Online)
         .collect();
     out.push(entity_check(
         "ClusterSharedVolumes",
         &csvs,
-        |c| !c.state.eq_ignore_ascii_case("Redirected"),
+        |c| c.state != CsvState::Redirected,
         format!("{} volumes, all Online", stamp.cluster.csvs.len()),
         |c| format!("{} {} on {}", c.name, c.state, c.owner),
     ));
@@ -474,7 +474,7 @@ pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value
         .iter_mut()
         .filter(|r| r.resource_type == "Health Service")
     {
-        r.state = "Online".into();
+        r.state = GroupState::Online;
     }
     let s = inv.stamp();
     Ok(s.cluster_resources()
@@ -484,7 +484,7 @@ pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value
             let owner = s.group_owner(&r.group).unwrap_or_default();
             Record::new("Azs.Support.ClusterResource")
                 .with("Name", r.name)
-                .with("State", r.state)
+                .with("State", r.state.as_str())
                 .with("OwnerGroup", r.group)
                 .with("ResourceType", r.resource_type)
                 .with("OwnerNode", owner)

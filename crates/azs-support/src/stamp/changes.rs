@@ -5,8 +5,8 @@
 //!
 //! - a service started gets a fresh process; stopped, it loses it. `FabricHostSvc` carries its
 //!   VM's fabric nodes, `GatewayService` its gateway's site-to-site connections;
-//! - a VM restarted runs again, booted now, with its Automatic services started as above; its
-//!   fabric nodes come up, and a ring upgrade held up by one of them completes;
+//! - a VM restarted runs again, booted now, with its automatic services (delayed or not) started
+//!   as above; its fabric nodes come up, and a ring upgrade held up by one of them completes;
 //! - ECE retries a failed step once its role is healthy, and resumes a blocked one (see `clock`).
 
 use super::node::Process;

@@ -8,7 +8,7 @@
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
-use super::{NodeState, ServiceState, Stamp, StartType};
+use super::{CsvState, GroupState, NodeState, ServiceState, Stamp, StartType};
 use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -414,8 +414,9 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     Ok(stamp)
 }
 
-/// Refuses a node without a `state`, and a service without a `state` or `start_type`: these
-/// fields have no default (a struct-wide serde default would otherwise fill one in silently).
+/// Refuses a node, service, cluster group, cluster resource or shared volume without a `state`,
+/// and a service without a `start_type`: these fields have no default (a struct-wide serde
+/// default would otherwise fill one in silently).
 fn require_states(doc: &toml::Value) -> Result<(), String> {
     let service_fields = [
         ("state", list(ServiceState::ALL.iter().map(|s| s.as_str()))),
@@ -425,29 +426,43 @@ fn require_states(doc: &toml::Value) -> Result<(), String> {
         ),
     ];
     for (kind, allowed) in [("host", NodeState::HOST), ("vm", NodeState::VM)] {
-        let Some(items) = doc.get(kind).and_then(toml::Value::as_array) else {
-            continue;
-        };
-        for (i, item) in items.iter().enumerate() {
-            if item.is_table() && item.get("state").is_none() {
-                return Err(format!(
-                    "{kind}[{i}].state: missing (one of {})",
-                    list(allowed.iter().map(|s| s.as_str()))
-                ));
-            }
-            let services = item.get("service").and_then(toml::Value::as_array);
-            for (j, svc) in services.into_iter().flatten().enumerate() {
+        let allowed = list(allowed.iter().map(|s| s.as_str()));
+        for (i, item) in elements(doc.get(kind)) {
+            require(item, "state", &format!("{kind}[{i}]"), &allowed)?;
+            for (j, svc) in elements(item.get("service")) {
                 for (field, allowed) in &service_fields {
-                    if svc.is_table() && svc.get(*field).is_none() {
-                        return Err(format!(
-                            "{kind}[{i}].service[{j}].{field}: missing (one of {allowed})"
-                        ));
-                    }
+                    require(svc, field, &format!("{kind}[{i}].service[{j}]"), allowed)?;
                 }
             }
         }
     }
+    let cluster = doc.get("cluster");
+    let groups = list(GroupState::ALL.iter().map(|s| s.as_str()));
+    let csvs = list(CsvState::ALL.iter().map(|s| s.as_str()));
+    for (key, allowed) in [("group", &groups), ("resource", &groups), ("csv", &csvs)] {
+        for (i, item) in elements(cluster.and_then(|c| c.get(key))) {
+            require(item, "state", &format!("cluster.{key}[{i}]"), allowed)?;
+        }
+    }
     Ok(())
+}
+
+/// The tables of an array of tables, with their indexes (none when absent).
+fn elements(array: Option<&toml::Value>) -> impl Iterator<Item = (usize, &toml::Value)> {
+    array
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, v)| v.is_table())
+}
+
+/// Refuses `item` without `field` (at `place`, one of `allowed`).
+fn require(item: &toml::Value, field: &str, place: &str, allowed: &str) -> Result<(), String> {
+    match item.get(field) {
+        Some(_) => Ok(()),
+        None => Err(format!("{place}.{field}: missing (one of {allowed})")),
+    }
 }
 
 /// `Up, Down, Paused`: state words, for errors.
@@ -466,7 +481,6 @@ fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     }
 }
 
-const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
 const PARTITION_STATES: &[&str] = &[
     "",
     "Ready",
@@ -547,7 +561,6 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                 g.owner
             ));
         }
-        one_of(&format!("cluster.group[{i}].state"), &g.state, GROUP_STATES)?;
     }
     for (i, r) in s.cluster.resources.iter().enumerate() {
         if !groups.contains(&r.group.to_ascii_lowercase()) {
@@ -556,11 +569,6 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                 r.group
             ));
         }
-        one_of(
-            &format!("cluster.resource[{i}].state"),
-            &r.state,
-            GROUP_STATES,
-        )?;
     }
     for (i, c) in s.cluster.csvs.iter().enumerate() {
         if s.host(&c.owner).is_none() {
@@ -768,6 +776,29 @@ mod tests {
         assert!(
             e.to_string()
                 .contains(".start_type: missing (one of Automatic, "),
+            "{e}"
+        );
+        // And a cluster group, resource or shared volume without one, or with a wrong word.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[cluster.csv]]\nname = \"New\"\nowner = \"AZS-HOST01\"\n"),
+            None,
+        )
+        .expect_err("csv without a state");
+        assert!(
+            e.to_string()
+                .contains(".state: missing (one of Online, Offline, Failed, Redirected)"),
+            "{e}"
+        );
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[cluster.group]]\nname = \"New\"\nowner = \"AZS-HOST01\"\nstate = \"Redirected\"\n"),
+            None,
+        )
+        .expect_err("a CSV state on a group");
+        assert!(
+            e.to_string()
+                .contains(".state: unknown variant `Redirected`, expected one of"),
             "{e}"
         );
         // Other serde errors name their place too.

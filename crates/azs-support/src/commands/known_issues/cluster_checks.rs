@@ -5,10 +5,10 @@
 //! host that is not Up is not really online.
 
 use super::{
-    first_or_placeholder, host_not_up, is, problem, restart_role_hint, up_hosts_except, verdict,
-    NotUp, Verdict,
+    first_or_placeholder, host_not_up, problem, restart_role_hint, up_hosts_except, verdict, NotUp,
+    Verdict,
 };
-use crate::stamp::{NodeState, Stamp};
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use chrono::{DateTime, Utc};
 
 pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
@@ -42,13 +42,13 @@ pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict
 
 /// Why an item owned by `owner` that should be Online is not: its own state, or its VM's, or its
 /// owner host's.
-fn offline_reason(stamp: &Stamp, group: &str, state: &str, owner: &str) -> Option<String> {
+fn offline_reason(stamp: &Stamp, group: &str, state: GroupState, owner: &str) -> Option<String> {
     if let Some(vm) = stamp.vm(group) {
         if vm.state != NodeState::Running {
             return Some(format!("is {state}: its VM {} is {}", vm.name, vm.state));
         }
     }
-    if !is(state, "Online") {
+    if state != GroupState::Online {
         return Some(format!("is {state}"));
     }
     host_not_up(stamp, owner).map(|s| format!("is Online on {owner}, which is {s}"))
@@ -80,7 +80,7 @@ pub(super) fn cluster_group_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdic
     let problems = groups
         .iter()
         .filter_map(|g| {
-            let why = offline_reason(stamp, &g.name, &g.state, &g.owner)?;
+            let why = offline_reason(stamp, &g.name, g.state, &g.owner)?;
             Some(problem(
                 format!("Cluster group {} {why} (owner {})", g.name, g.owner),
                 group_remediation(stamp, &g.name, &g.owner),
@@ -99,7 +99,7 @@ pub(super) fn cluster_resource_health(stamp: &Stamp, _now: DateTime<Utc>) -> Ver
         .iter()
         .filter_map(|r| {
             let owner = stamp.group_owner(&r.group).unwrap_or_default();
-            let why = offline_reason(stamp, &r.group, &r.state, &owner)?;
+            let why = offline_reason(stamp, &r.group, r.state, &owner)?;
             Some(problem(
                 format!(
                     "Cluster resource {} {why} (group {}, owner {owner})",
@@ -121,7 +121,7 @@ pub(super) fn cluster_resource_health(stamp: &Stamp, _now: DateTime<Utc>) -> Ver
 pub(super) fn csv_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for c in &stamp.cluster.csvs {
-        let evidence = if !is(&c.state, "Online") {
+        let evidence = if c.state != CsvState::Online {
             format!("{} is {} (owner {})", c.name, c.state, c.owner)
         } else if let Some(state) = host_not_up(stamp, &c.owner) {
             format!("{} is owned by {}, which is {state}", c.name, c.owner)
