@@ -8,7 +8,7 @@
 //! node" of node-local commands, which is the host the session's endpoint runs on.
 
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Stamp};
+use crate::stamp::{Node, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::Duration;
@@ -106,7 +106,7 @@ pub fn get_cluster_group(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Command
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterGroup")
                 .with("Name", g.name)
                 .with("OwnerNode", g.owner)
-                .with("State", g.state)
+                .with("State", g.state.as_str())
                 .into()
         })
         .collect())
@@ -130,7 +130,7 @@ pub fn get_cluster_node(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandE
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterNode")
                 .with("Name", &h.name)
                 .with("ID", (i + 1).to_string())
-                .with("State", &h.state)
+                .with("State", h.state.as_str())
                 .into()
         })
         .collect())
@@ -199,13 +199,18 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .into_iter()
         .filter(|r| any_match(&names, &r.name))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows
         .into_iter()
         .map(|r| {
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterResource")
                 .with("Name", r.name)
-                .with("State", r.state)
+                .with("State", r.state.as_str())
                 .with("OwnerGroup", r.group)
                 .with("ResourceType", r.resource_type)
                 .into()
@@ -223,13 +228,18 @@ pub fn get_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>,
         .iter()
         .filter(|c| any_match(&names, &c.name))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows
         .into_iter()
         .map(|c| {
             Record::new("Microsoft.FailoverClusters.PowerShell.ClusterSharedVolume")
                 .with("Name", &c.name)
-                .with("State", &c.state)
+                .with("State", c.state.as_str())
                 .with("Node", &c.owner)
                 .into()
         })
@@ -275,7 +285,7 @@ fn adapters(stamp: &Stamp, host: &Node) -> Vec<Adapter> {
 }
 
 fn up(host: &Node) -> &'static str {
-    if host.state == "Down" {
+    if host.state == NodeState::Down {
         "Disconnected"
     } else {
         "Up"
@@ -328,7 +338,7 @@ pub fn get_net_adapter_rdma(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
                 .with("Name", a.name)
                 .with("InterfaceDescription", a.description)
                 .with("Enabled", enabled)
-                .with("Operational", enabled && host.state != "Down")
+                .with("Operational", enabled && host.state != NodeState::Down)
                 .into()
         })
         .collect())
@@ -352,6 +362,7 @@ mod tests {
     use super::super::testing::prop;
     use super::super::testing::{default_stamp, run_on};
     use super::*;
+    use crate::stamp::GroupState;
 
     #[test]
     fn cluster_views() {
@@ -376,7 +387,7 @@ mod tests {
         )
         .expect("groups");
         assert_eq!(groups.len(), 3);
-        s.cluster.resources[0].state = "Failed".into();
+        s.cluster.resources[0].state = GroupState::Failed;
         let res = run_on(&mut s, get_cluster_resource, &[], false).expect("res");
         assert_eq!(prop(&res[0], "State"), "Failed");
         let csv = run_on(&mut s, get_cluster_shared_volume, &[], false).expect("csv");

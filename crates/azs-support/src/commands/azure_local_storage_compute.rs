@@ -8,7 +8,7 @@ use super::azure_local::{any_match, cluster_name, local_host};
 use super::hosts::GIB;
 use super::storage::{health_rank, storage_node_status};
 use super::{CommandError, Invocation, Table};
-use crate::stamp::Stamp;
+use crate::stamp::{CsvState, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 
@@ -186,11 +186,11 @@ pub fn get_vm(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let s = inv.stamp();
     let mut rows: Vec<Record> = Vec::new();
     for v in s.vms.iter().filter(|v| any_match(&names, &v.name)) {
-        let running = v.state == "Running";
+        let running = v.state == NodeState::Running;
         rows.push(
             Record::new("Microsoft.HyperV.PowerShell.VirtualMachine")
                 .with("Name", &v.name)
-                .with("State", &v.state)
+                .with("State", v.state.as_str())
                 .with(
                     "CPUUsage",
                     if running {
@@ -289,7 +289,7 @@ pub fn get_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> 
             .iter()
             .find(|v| v.name == c.virtual_disk)
             .map_or("Healthy", |v| v.health.as_str());
-        let (health, status) = if c.state == "Online" {
+        let (health, status) = if c.state == CsvState::Online {
             (health, status_of(health))
         } else {
             ("Unhealthy", "Offline")

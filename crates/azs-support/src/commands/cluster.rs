@@ -76,7 +76,7 @@ pub fn get_infrastructure_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
         .map(|h| {
             Record::new("Azs.Support.InfrastructureHost")
                 .with("Name", &h.name)
-                .with("State", &h.state)
+                .with("State", h.state.as_str())
                 .with("DrainStatus", &h.drain_status)
                 .with("Model", &h.model)
                 .with("SerialNumber", &h.serial_number)
@@ -96,16 +96,21 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .cluster_resources()
         .into_iter()
         .filter(|r| wildcard_match(name, &r.name))
-        .filter(|r| state.is_none_or(|s| r.state.eq_ignore_ascii_case(s)))
+        .filter(|r| state.is_none_or(|s| r.state.as_str().eq_ignore_ascii_case(s)))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows
         .into_iter()
         .map(|r| {
             let owner = stamp.group_owner(&r.group).unwrap_or_default();
             Record::new("Azs.Support.ClusterResource")
                 .with("Name", r.name)
-                .with("State", r.state)
+                .with("State", r.state.as_str())
                 .with("OwnerGroup", r.group)
                 .with("ResourceType", r.resource_type)
                 .with("OwnerNode", owner)
@@ -117,7 +122,7 @@ pub fn get_cluster_resource(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
 pub(crate) fn csv_record(c: &SharedVolume) -> Value {
     Record::new("Azs.Support.ClusterSharedVolume")
         .with("Name", &c.name)
-        .with("State", &c.state)
+        .with("State", c.state.as_str())
         .with("OwnerNode", &c.owner)
         .with("Path", &c.path)
         .with("SizeGB", c.size_gb)
@@ -135,7 +140,12 @@ pub fn get_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>,
         .iter()
         .filter(|c| wildcard_match(name, &c.name) || wildcard_match(name, &c.virtual_disk))
         .collect();
-    rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+    rows.sort_by(|a, b| {
+        a.state
+            .as_str()
+            .cmp(b.state.as_str())
+            .then_with(|| a.name.cmp(&b.name))
+    });
     Ok(rows.into_iter().map(csv_record).collect())
 }
 
@@ -143,11 +153,12 @@ pub fn get_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>,
 pub(crate) mod tests {
     use super::super::testing::{default_stamp, prop, run_on};
     use super::*;
+    use crate::stamp::CsvState;
 
     #[test]
     fn csvs_sorted_by_state() {
         let mut s = default_stamp();
-        s.cluster.csvs[2].state = "Offline".into();
+        s.cluster.csvs[2].state = CsvState::Offline;
         let rows = run_on(&mut s, get_cluster_shared_volume, &[], false).expect("csv");
         assert_eq!(rows.len(), 6);
         assert_eq!(prop(&rows[0], "State"), "Offline");

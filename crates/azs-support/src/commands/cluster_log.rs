@@ -5,7 +5,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation};
-use crate::stamp::Stamp;
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use crate::value::{Record, Value};
 use chrono::{DateTime, Duration, Utc};
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub(crate) fn cluster_log_nodes(
         if !wanted.is_empty() && !named {
             continue;
         }
-        if h.state.eq_ignore_ascii_case("Down") {
+        if h.state == NodeState::Down {
             if named {
                 return Err(CommandError(format!(
                     "cannot generate the cluster log on '{}': the node is Down",
@@ -78,7 +78,11 @@ pub(crate) fn cluster_log_text(
         format!("Cluster service running on node {node}, cluster {cluster}"),
     ));
     for (i, h) in stamp.hosts.iter().enumerate() {
-        let level = if h.state == "Up" { "INFO" } else { "WARN" };
+        let level = if h.state == NodeState::Up {
+            "INFO"
+        } else {
+            "WARN"
+        };
         derived.push((
             level.into(),
             "NM".into(),
@@ -90,7 +94,7 @@ pub(crate) fn cluster_log_text(
         if !g.owner.eq_ignore_ascii_case(node) {
             continue;
         }
-        let level = level_for_state(&g.state);
+        let level = group_level(g.state);
         derived.push((
             level.into(),
             "RCM".into(),
@@ -100,14 +104,14 @@ pub(crate) fn cluster_log_text(
             ),
         ));
         for r in resources.iter().filter(|r| r.group == g.name) {
-            let text = match r.state.as_str() {
-                "Failed" => format!(
+            let text = match r.state {
+                GroupState::Failed => format!(
                     "rcm::RcmResource::HandleFailure: ({}) resource <{}> of group <{}> failed, state Failed",
                     r.resource_type, r.name, g.name
                 ),
                 s => format!("Resource <{}> ({}) is in state {s}", r.name, r.resource_type),
             };
-            derived.push((level_for_state(&r.state).into(), "RES".into(), text));
+            derived.push((group_level(r.state).into(), "RES".into(), text));
         }
     }
     for c in stamp
@@ -116,7 +120,7 @@ pub(crate) fn cluster_log_text(
         .iter()
         .filter(|c| c.owner.eq_ignore_ascii_case(node))
     {
-        let text = if c.state == "Online" {
+        let text = if c.state == CsvState::Online {
             format!(
                 "Volume <{}> ({}) owned by this node is Online",
                 c.name, c.path
@@ -127,7 +131,7 @@ pub(crate) fn cluster_log_text(
                 c.name, c.path, c.state
             )
         };
-        derived.push((level_for_state(&c.state).into(), "DCM".into(), text));
+        derived.push((csv_level(c.state).into(), "DCM".into(), text));
     }
     let n = derived.len() as i64;
     for (i, (level, comp, msg)) in derived.into_iter().enumerate() {
@@ -147,11 +151,21 @@ pub(crate) fn cluster_log_text(
     out
 }
 
-fn level_for_state(state: &str) -> &'static str {
+/// The log level of a line about a group or resource in this state.
+fn group_level(state: GroupState) -> &'static str {
     match state {
-        "Online" | "Up" => "INFO",
-        "Failed" | "Offline" => "ERR",
-        _ => "WARN",
+        GroupState::Online => "INFO",
+        GroupState::Failed | GroupState::Offline => "ERR",
+        GroupState::PartialOnline | GroupState::Pending => "WARN",
+    }
+}
+
+/// The log level of a line about a shared volume in this state.
+fn csv_level(state: CsvState) -> &'static str {
+    match state {
+        CsvState::Online => "INFO",
+        CsvState::Failed | CsvState::Offline => "ERR",
+        CsvState::Redirected => "WARN",
     }
 }
 
@@ -261,7 +275,7 @@ pub(crate) mod tests {
             component: "RES".into(),
             message: "Physical Disk: lost reservation on disk".into(),
         });
-        s.cluster.csvs[1].state = "Offline".into();
+        s.cluster.csvs[1].state = CsvState::Offline;
         s.cluster.csvs[1].owner = "AZS-HOST03".into();
         let rows = run_on(&mut s, get_cluster_log, &[], false).expect("logs");
         assert_eq!(rows.len(), 4);
@@ -287,7 +301,7 @@ pub(crate) mod tests {
         )
         .expect("one");
         assert_eq!(prop(&one[0], "ComputerName"), "AZS-HOST02");
-        s.hosts[1].state = "Down".into();
+        s.hosts[1].state = NodeState::Down;
         assert!(run_on(
             &mut s,
             get_cluster_log,

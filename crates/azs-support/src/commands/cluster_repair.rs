@@ -5,7 +5,7 @@
 
 use super::cluster::{csv_record, require_host, require_vm};
 use super::{join_names, CommandError, Invocation};
-use crate::stamp::Stamp;
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use crate::value::{Record, Value};
 
 /// Checks a move's destination: a host, Up, not the current owner. `None` picks the Up host
@@ -19,7 +19,7 @@ pub(crate) fn move_target(
     match node {
         Some(n) => {
             let host = require_host(stamp, n)?;
-            if host.state != "Up" {
+            if host.state != NodeState::Up {
                 return Err(CommandError(format!(
                     "cannot move {what} to '{}': the node is {}, not Up",
                     host.name, host.state
@@ -36,7 +36,7 @@ pub(crate) fn move_target(
         None => stamp
             .hosts
             .iter()
-            .filter(|h| h.state == "Up" && !h.name.eq_ignore_ascii_case(owner))
+            .filter(|h| h.state == NodeState::Up && !h.name.eq_ignore_ascii_case(owner))
             .min_by_key(|h| {
                 (
                     stamp.vms.iter().filter(|v| v.host == h.name).count(),
@@ -97,10 +97,10 @@ pub fn move_cluster_group(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
     } else {
         if let Some(g) = s.cluster.groups.iter_mut().find(|g| g.name == gname) {
             g.owner = target.clone();
-            g.state = "Online".into();
+            g.state = GroupState::Online;
         }
         for r in s.cluster.resources.iter_mut().filter(|r| r.group == gname) {
-            r.state = "Online".into();
+            r.state = GroupState::Online;
         }
     }
     let g = s
@@ -110,7 +110,7 @@ pub fn move_cluster_group(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         .ok_or_else(|| CommandError(format!("cluster group '{gname}' vanished")))?;
     Ok(vec![Record::new("Azs.Support.ClusterGroup")
         .with("Name", g.name)
-        .with("State", g.state)
+        .with("State", g.state.as_str())
         .with("OwnerNode", g.owner)
         .into()])
 }
@@ -155,7 +155,7 @@ pub fn move_cluster_shared_volume(inv: &mut Invocation<'_>) -> Result<Vec<Value>
         .find(|c| c.name == cname)
         .ok_or_else(|| CommandError(format!("cluster shared volume '{cname}' vanished")))?;
     c.owner = target;
-    c.state = "Online".into();
+    c.state = CsvState::Online;
     Ok(vec![csv_record(c)])
 }
 
@@ -169,7 +169,7 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         .to_string();
     let stamp = inv.stamp();
     let vm = require_vm(stamp, &name)?;
-    if vm.state != "Running" {
+    if vm.state != NodeState::Running {
         return Err(CommandError(format!(
             "virtual machine '{}' is {}: live migration moves a running VM; nothing was changed (start it with Restart-AzsSupportComputerByRole -Role {})",
             vm.name, vm.state, vm.role
@@ -197,7 +197,7 @@ pub fn move_virtual_machine(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
     vm.host = target;
     Ok(vec![Record::new("Azs.Support.VirtualMachine")
         .with("Name", &vm.name)
-        .with("State", &vm.state)
+        .with("State", vm.state.as_str())
         .with("Host", &vm.host)
         .into()])
 }
@@ -213,7 +213,7 @@ pub(crate) mod tests {
     fn move_csv_brings_it_online_and_refuses_bad_targets() {
         let mut s = default_stamp();
         let name = "Cluster Virtual Disk (Infrastructure_2)";
-        s.cluster.csvs[1].state = "Offline".into();
+        s.cluster.csvs[1].state = CsvState::Offline;
         s.cluster.csvs[1].owner = "AZS-HOST03".into();
         for (node, why) in [
             ("AZS-HOST03", "already"),
@@ -228,7 +228,7 @@ pub(crate) mod tests {
             .expect_err("refused");
             assert!(err.0.contains(why), "{}", err.0);
         }
-        s.hosts[3].state = "Paused".into();
+        s.hosts[3].state = NodeState::Paused;
         let err = run_on(
             &mut s,
             move_cluster_shared_volume,
@@ -254,15 +254,15 @@ pub(crate) mod tests {
         )
         .expect("moved");
         assert_eq!(prop(&out[0], "OwnerNode"), "AZS-HOST01");
-        assert_eq!(s.cluster.csvs[1].state, "Online");
+        assert_eq!(s.cluster.csvs[1].state, CsvState::Online);
         assert_eq!(s.cluster.csvs[1].owner, "AZS-HOST01");
     }
 
     #[test]
     fn move_group_repairs_failed_group() {
         let mut s = default_stamp();
-        s.cluster.groups[2].state = "Failed".into();
-        s.cluster.resources[6].state = "Failed".into();
+        s.cluster.groups[2].state = GroupState::Failed;
+        s.cluster.resources[6].state = GroupState::Failed;
         let failed = run_on(
             &mut s,
             get_cluster_resource,
@@ -292,7 +292,11 @@ pub(crate) mod tests {
             s.group_owner("SU1FileServer").as_deref(),
             Some("AZS-HOST02")
         );
-        assert!(s.cluster.resources.iter().all(|r| r.state == "Online"));
+        assert!(s
+            .cluster
+            .resources
+            .iter()
+            .all(|r| r.state == GroupState::Online));
         // A VM's group moves the VM; no -Node picks an Up host other than the owner.
         let vm_host = s.vms[0].host.clone();
         let vm_name = s.vms[0].name.clone();

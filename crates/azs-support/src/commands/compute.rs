@@ -6,7 +6,7 @@
 use super::cluster::{require_hosts, require_vm};
 use super::hosts::select_nodes;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Stamp};
+use crate::stamp::{Node, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 
@@ -25,7 +25,7 @@ pub const COMMANDS: Table = &[
 ];
 
 fn uptime(vm: &Node, now: chrono::DateTime<chrono::Utc>) -> String {
-    if vm.state.eq_ignore_ascii_case("Running") {
+    if vm.state == NodeState::Running {
         Stamp::uptime(vm.boot_time, now)
     } else {
         String::new()
@@ -55,7 +55,7 @@ pub fn get_infrastructure_vm(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Com
             Record::new("Azs.Support.InfrastructureVM")
                 .with("Name", &v.name)
                 .with("Role", &v.role)
-                .with("State", &v.state)
+                .with("State", v.state.as_str())
                 .with("Host", &v.host)
                 .with("Uptime", uptime(v, inv.now))
                 .with("ProcessorCount", v.cpu_cores)
@@ -85,7 +85,7 @@ pub fn get_infrastructure_vm_host(inv: &mut Invocation<'_>) -> Result<Vec<Value>
                 .with("Host", &v.host)
                 .with("Name", &v.name)
                 .with("Role", &v.role)
-                .with("State", &v.state)
+                .with("State", v.state.as_str())
                 .into()
         })
         .collect())
@@ -119,7 +119,7 @@ pub fn get_vm_report(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
             Record::new("Azs.Support.VMReport")
                 .with("Name", &v.name)
                 .with("Host", &v.host)
-                .with("State", &v.state)
+                .with("State", v.state.as_str())
                 .with("Kind", "Infrastructure")
                 .with("Role", &v.role)
                 .with("Generation", generation)
@@ -237,7 +237,7 @@ pub fn get_performance_metrics(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
     Ok(nodes
         .into_iter()
         .map(|n| {
-            let running = n.state.eq_ignore_ascii_case("Running") || n.state == "Up";
+            let running = matches!(n.state, NodeState::Running | NodeState::Up);
             let (cpu, mem) = if running {
                 (n.cpu_percent, n.memory_percent)
             } else {
@@ -338,7 +338,7 @@ mod tests {
 
     use super::*;
 
-    use crate::stamp::{ActionPlan, ActionPlanStep};
+    use crate::stamp::{ActionPlan, ActionPlanStep, ServiceState};
 
     use super::super::testing::prop;
 
@@ -485,9 +485,9 @@ mod tests {
     fn restart_starts_vms_and_retries_failed_plan() {
         let mut s = default_stamp();
         let vm = s.node_mut("AZS-ACS02").expect("vm");
-        vm.state = "Off".into();
-        if let Some(svc) = vm.services.iter_mut().find(|x| x.start_type == "Automatic") {
-            svc.state = "Stopped".into();
+        vm.state = NodeState::Off;
+        if let Some(svc) = vm.services.iter_mut().find(|x| x.start_type.is_automatic()) {
+            svc.state = ServiceState::Stopped;
         }
         let step = |i: &str, st: &str, role: &str| ActionPlanStep {
             index: i.into(),
@@ -521,13 +521,13 @@ mod tests {
         )
         .expect("ok");
         let vm = s.vm("AZS-ACS02").expect("vm");
-        assert_eq!(vm.state, "Running");
+        assert_eq!(vm.state, NodeState::Running);
         assert!(vm.boot_time >= now_before);
         assert!(vm
             .services
             .iter()
-            .filter(|x| x.start_type == "Automatic")
-            .all(|x| x.state == "Running"));
+            .filter(|x| x.start_type.is_automatic())
+            .all(|x| x.state == ServiceState::Running));
         let plan = s.ece.action_plans.last().expect("plan");
         assert_eq!(plan.status, "Completed");
         assert!(plan.end.is_some());
@@ -537,7 +537,7 @@ mod tests {
     #[test]
     fn restart_whatif_changes_nothing() {
         let mut s = default_stamp();
-        s.node_mut("AZS-ACS02").expect("vm").state = "Off".into();
+        s.node_mut("AZS-ACS02").expect("vm").state = NodeState::Off;
         let before = s.clone();
         assert!(what_if(&mut s, restart_computer_by_role, &[("Role", "ACS".into())]).is_empty());
         assert_eq!(s, before);

@@ -6,7 +6,7 @@
 use super::host_repair::{check_stop, require_service};
 use super::hosts::*;
 use super::{CommandError, Invocation};
-use crate::stamp::{Node, Stamp};
+use crate::stamp::{Node, ServiceState, Stamp};
 use crate::value::{Record, Value};
 
 /// What Clear-AzsSupportDiskSpace removes: category, folder, required file extension.
@@ -168,7 +168,7 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
     require_reachable(stamp, n)?;
-    let running = require_service(n, &service)?.state != "Stopped";
+    let running = require_service(n, &service)?.state != ServiceState::Stopped;
     if running {
         check_stop(stamp, &node, &service)?;
     }

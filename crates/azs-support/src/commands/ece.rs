@@ -5,7 +5,7 @@
 
 use super::hosts::{require_node, select_known_nodes};
 use super::{join_names, CommandError, Invocation, Table};
-use crate::stamp::{ActionPlan, Node, Stamp};
+use crate::stamp::{ActionPlan, Node, NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -363,7 +363,10 @@ pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
     Ok(selected_nodes(stamp, &wanted)?
         .into_iter()
         .map(|n| {
-            let reachable = n.state == "Running" || n.state == "Up" || n.state == "Paused";
+            let reachable = matches!(
+                n.state,
+                NodeState::Running | NodeState::Up | NodeState::Paused
+            );
             let status = if reachable { "Enforced" } else { "Unknown" };
             let policy = if n.host.is_empty() {
                 "AzureStackHub-Host-CIPolicy"
@@ -635,7 +638,7 @@ mod tests {
     #[test]
     fn code_integrity_per_node() {
         let mut s = default_stamp();
-        s.node_mut("AZS-ACS02").expect("vm").state = "Off".into();
+        s.node_mut("AZS-ACS02").expect("vm").state = NodeState::Off;
         let rows = run_on(&mut s, get_code_integrity, &[], false).expect("ci");
         assert_eq!(rows.len(), s.hosts.len() + s.vms.len());
         let acs2 = rows

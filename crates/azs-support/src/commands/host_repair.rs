@@ -8,7 +8,7 @@
 
 use super::hosts::*;
 use super::{disk_cleanup, CommandError, Invocation, Table};
-use crate::stamp::{Node, Service, Stamp};
+use crate::stamp::{Node, Service, ServiceState, Stamp, StartType};
 use crate::value::Value;
 
 /// The commands of this family.
@@ -46,13 +46,13 @@ pub(super) fn check_start(stamp: &Stamp, node: &str, name: &str) -> Result<(), C
     let n = require_node(stamp, node)?;
     let s = require_service(n, name)?;
     require_reachable(stamp, n)?;
-    if s.start_type.eq_ignore_ascii_case("Disabled") {
+    if s.start_type == StartType::Disabled {
         return Err(CommandError(format!(
             "Service '{}' on {} cannot be started because it is disabled (start type Disabled)",
             s.name, n.name
         )));
     }
-    if s.state == "Running" {
+    if s.state == ServiceState::Running {
         return Err(CommandError(format!(
             "Service '{}' on {} is already running; use Restart-AzsSupportService to restart it",
             s.name, n.name
@@ -65,7 +65,7 @@ pub(super) fn check_stop(stamp: &Stamp, node: &str, name: &str) -> Result<(), Co
     let n = require_node(stamp, node)?;
     let s = require_service(n, name)?;
     require_reachable(stamp, n)?;
-    if s.state == "Stopped" {
+    if s.state == ServiceState::Stopped {
         return Err(CommandError(format!(
             "Service '{}' on {} is already stopped",
             s.name, n.name
@@ -125,11 +125,11 @@ pub fn restart_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
     let (node, name) = node_and_name(inv);
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
-    let running = require_service(n, &name)?.state != "Stopped";
+    let running = require_service(n, &name)?.state != ServiceState::Stopped;
     if running {
         check_stop(stamp, &node, &name)?;
         let s = require_service(n, &name)?;
-        if s.start_type.eq_ignore_ascii_case("Disabled") {
+        if s.start_type == StartType::Disabled {
             return Err(CommandError(format!(
                 "Service '{}' on {} cannot be restarted because it is disabled (start type Disabled)",
                 s.name, n.name
@@ -199,6 +199,7 @@ mod tests {
     use super::super::testing::default_stamp;
     use super::super::testing::what_if;
     use super::*;
+    use crate::stamp::NodeState;
 
     #[test]
     fn fabric_host_service_drives_fabric_nodes() {
@@ -273,8 +274,8 @@ mod tests {
             .node_mut("AZS-SQL01")
             .and_then(|n| n.services.iter_mut().find(|x| x.name == "MSSQLSERVER"))
         {
-            svc.state = "Stopped".into();
-            svc.start_type = "Disabled".into();
+            svc.state = ServiceState::Stopped;
+            svc.start_type = StartType::Disabled;
         }
         let e = err(
             &mut s,
@@ -290,7 +291,7 @@ mod tests {
         );
         assert!(e.contains("privileged endpoint session"), "{e}");
         if let Some(n) = s.node_mut("AZS-ACS02") {
-            n.state = "Off".into();
+            n.state = NodeState::Off;
         }
         let e = err(
             &mut s,
@@ -330,6 +331,6 @@ mod tests {
         assert!(n
             .services
             .iter()
-            .any(|x| x.name == "MSSQLSERVER" && x.state == "Stopped"));
+            .any(|x| x.name == "MSSQLSERVER" && x.state == ServiceState::Stopped));
     }
 }

@@ -7,7 +7,7 @@
 
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::events::source_events;
-use crate::stamp::{Node, Process, Service, Stamp};
+use crate::stamp::{Node, NodeState, Process, Service, ServiceState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -108,18 +108,20 @@ pub(crate) fn select_nodes<'s>(
 /// still answers), a VM that is not Running, or a VM whose host is not Up.
 pub(crate) fn unreachable(stamp: &Stamp, node: &Node) -> Option<String> {
     if node.host.is_empty() {
-        return (!matches!(node.state.as_str(), "Up" | "Paused"))
-            .then(|| format!("it is {}", node.state));
+        return (!host_answers(node.state)).then(|| format!("it is {}", node.state));
     }
-    if node.state != "Running" {
+    if node.state != NodeState::Running {
         return Some(format!("it is {}", node.state));
     }
     match stamp.host(&node.host) {
-        Some(h) if h.state != "Up" && h.state != "Paused" => {
-            Some(format!("its host {} is {}", h.name, h.state))
-        }
+        Some(h) if !host_answers(h.state) => Some(format!("its host {} is {}", h.name, h.state)),
         _ => None,
     }
+}
+
+/// Whether a host in this state answers WinRM: Up, or Paused (drained, still running).
+fn host_answers(state: NodeState) -> bool {
+    matches!(state, NodeState::Up | NodeState::Paused)
 }
 
 /// Fails, as the real command does, when the node cannot be reached: every read and change of
@@ -325,16 +327,15 @@ pub fn get_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
 }
 
 /// Order of PowerShell's ServiceControllerStatus, so Stopped sorts first.
-fn state_rank(state: &str) -> u8 {
+fn state_rank(state: ServiceState) -> u8 {
     match state {
-        "Stopped" => 1,
-        "StartPending" => 2,
-        "StopPending" => 3,
-        "Running" => 4,
-        "ContinuePending" => 5,
-        "PausePending" => 6,
-        "Paused" => 7,
-        _ => 8,
+        ServiceState::Stopped => 1,
+        ServiceState::StartPending => 2,
+        ServiceState::StopPending => 3,
+        ServiceState::Running => 4,
+        ServiceState::ContinuePending => 5,
+        ServiceState::PausePending => 6,
+        ServiceState::Paused => 7,
     }
 }
 
@@ -348,8 +349,8 @@ pub(crate) fn service_record(node: &Node, s: &Service) -> Value {
         .with("ComputerName", &node.name)
         .with("Name", &s.name)
         .with("DisplayName", &s.display_name)
-        .with("State", &s.state)
-        .with("StartMode", &s.start_type)
+        .with("State", s.state.as_str())
+        .with("StartMode", s.start_type.as_str())
         .with("ProcessId", pid)
         .into()
 }
@@ -365,11 +366,11 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
         .iter()
         .flat_map(|n| n.services.iter().map(move |s| (*n, s)))
         .filter(|(_, s)| wildcard_match(name, &s.name))
-        .filter(|(_, s)| state.is_none_or(|st| s.state.eq_ignore_ascii_case(st)))
+        .filter(|(_, s)| state.is_none_or(|st| s.state.as_str().eq_ignore_ascii_case(st)))
         .collect();
     rows.sort_by(|a, b| {
-        state_rank(&a.1.state)
-            .cmp(&state_rank(&b.1.state))
+        state_rank(a.1.state)
+            .cmp(&state_rank(b.1.state))
             .then_with(|| {
                 a.1.name
                     .to_ascii_lowercase()
@@ -637,7 +638,7 @@ pub(crate) mod tests {
     fn reads_of_a_node_that_is_off_saved_or_down_cannot_reach_it() {
         let mut s = default_stamp();
         if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-SQL01") {
-            v.state = "Off".into();
+            v.state = NodeState::Off;
         }
         let one = |n: &str| vec![("ComputerName", Value::from(vec![n.to_string()]))];
         for f in [
@@ -665,7 +666,7 @@ pub(crate) mod tests {
             .map(|v| v.host.clone())
             .unwrap_or_default();
         if let Some(h) = s.hosts.iter_mut().find(|h| h.name == host) {
-            h.state = "Down".into();
+            h.state = NodeState::Down;
         }
         let e = run_on(&mut s, get_process, &one("AZS-WAS01"), false).expect_err("down");
         assert!(e.0.contains(&format!("its host {host} is Down")), "{}", e.0);

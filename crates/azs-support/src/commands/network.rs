@@ -6,7 +6,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{JsonResource, Stamp};
+use crate::stamp::{JsonResource, NodeState, ServiceState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::Duration;
@@ -119,13 +119,13 @@ fn role_findings(stamp: &Stamp, check: &str, role: &str, service: Option<&str>) 
     let mut problems = Vec::new();
     let vms: Vec<_> = stamp.vms.iter().filter(|v| v.role == role).collect();
     for v in &vms {
-        if v.state != "Running" {
+        if v.state != NodeState::Running {
             problems.push(format!("{} is {}", v.name, v.state));
             continue;
         }
         if let Some(svc) = service {
             match v.services.iter().find(|s| s.name.eq_ignore_ascii_case(svc)) {
-                Some(s) if s.state == "Running" => {}
+                Some(s) if s.state == ServiceState::Running => {}
                 Some(s) => problems.push(format!("{svc} on {} is {}", v.name, s.state)),
                 None => problems.push(format!("{svc} is missing on {}", v.name)),
             }
@@ -177,7 +177,7 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         "Host agents",
         hosts
             .iter()
-            .filter(|h| h.state != "Up")
+            .filter(|h| h.state != NodeState::Up)
             .map(|h| format!("{} is {}", h.name, h.state))
             .collect(),
         format!("{} hosts Up", hosts.len()),
@@ -490,7 +490,7 @@ mod tests {
         assert!(prop(&rows[0], "ReportPath").contains("SdnDiagnostics_"));
         let gwy = s.node_mut("AZS-GWY01").expect("gwy");
         if let Some(svc) = gwy.services.iter_mut().find(|x| x.name == "GatewayService") {
-            svc.state = "Stopped".into();
+            svc.state = ServiceState::Stopped;
         }
         s.network.connections[0].status = "NotConnected".into();
         s.network.nrp[0].document =

@@ -5,7 +5,7 @@
 use super::hosts::select_nodes;
 use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Event, Stamp, VirtualDisk};
+use crate::stamp::{CsvState, Event, NodeState, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -129,14 +129,14 @@ pub(crate) fn disk_has_problem(d: &crate::stamp::PhysicalDisk) -> bool {
 
 /// A host's storage-node status: its cluster state, `Degraded` when Up with a failing disk.
 pub(crate) fn storage_node_status(stamp: &Stamp, host: &str) -> String {
-    let state = stamp.host(host).map_or("Down", |h| h.state.as_str());
+    let state = stamp.host(host).map_or(NodeState::Down, |h| h.state);
     let failing = stamp
         .storage
         .physical_disks
         .iter()
         .any(|d| d.node.eq_ignore_ascii_case(host) && disk_has_problem(d));
     match state {
-        "Up" if failing => "Degraded".into(),
+        NodeState::Up if failing => "Degraded".into(),
         s => s.to_string(),
     }
 }
@@ -267,7 +267,7 @@ fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<
         .iter()
         .filter(|c| c.owner.eq_ignore_ascii_case(node))
     {
-        if c.state != "Online" {
+        if c.state != CsvState::Online {
             out.push(Event {
                 log: "System".into(),
                 time: now - Duration::minutes(35),

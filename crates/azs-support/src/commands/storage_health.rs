@@ -7,7 +7,7 @@ use super::cluster::require_host;
 use super::storage::get_storage_event_log_errors;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::health::Health;
-use crate::stamp::Stamp;
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use crate::value::{Record, Value};
 
 /// The commands of this family.
@@ -298,12 +298,12 @@ fn diagnostic_checks(inv: &Invocation<'_>) -> Vec<(&'static str, &'static str, S
         .cluster
         .csvs
         .iter()
-        .filter(|c| !c.state.eq_ignore_ascii_case("Online"))
+        .filter(|c| c.state != CsvState::Online)
         .collect();
     out.push(entity_check(
         "ClusterSharedVolumes",
         &csvs,
-        |c| !c.state.eq_ignore_ascii_case("Redirected"),
+        |c| c.state != CsvState::Redirected,
         format!("{} volumes, all Online", stamp.cluster.csvs.len()),
         |c| format!("{} {} on {}", c.name, c.state, c.owner),
     ));
@@ -406,7 +406,7 @@ pub fn invoke_space_db(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .to_string();
     let stamp = inv.stamp();
     let node = require_host(stamp, &host)?;
-    if node.state != "Up" {
+    if node.state != NodeState::Up {
         return Err(CommandError(format!(
             "cannot run the storage-spaces database tool on '{}': the node is {}, not Up",
             node.name, node.state
@@ -474,7 +474,7 @@ pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value
         .iter_mut()
         .filter(|r| r.resource_type == "Health Service")
     {
-        r.state = "Online".into();
+        r.state = GroupState::Online;
     }
     let s = inv.stamp();
     Ok(s.cluster_resources()
@@ -484,7 +484,7 @@ pub fn update_storage_health_cache(inv: &mut Invocation<'_>) -> Result<Vec<Value
             let owner = s.group_owner(&r.group).unwrap_or_default();
             Record::new("Azs.Support.ClusterResource")
                 .with("Name", r.name)
-                .with("State", r.state)
+                .with("State", r.state.as_str())
                 .with("OwnerGroup", r.group)
                 .with("ResourceType", r.resource_type)
                 .with("OwnerNode", owner)
@@ -550,7 +550,7 @@ mod tests {
         .expect("whatif");
         assert!(none.is_empty());
         assert_eq!(s, before);
-        s.hosts[2].state = "Down".into();
+        s.hosts[2].state = NodeState::Down;
         assert!(run_on(
             &mut s,
             invoke_space_db,

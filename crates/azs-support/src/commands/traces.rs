@@ -10,6 +10,7 @@ use super::artefacts::{stamp_time, write_dump, SIMULATED};
 use super::hosts::computer;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::node::NetshTrace;
+use crate::stamp::ServiceState;
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -168,7 +169,7 @@ pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
     let winmgmt = n.services.iter().find(|s| s.name == "Winmgmt");
     if let Some(s) = winmgmt {
         let msg = format!("Winmgmt service is {} [simulated]", s.state);
-        let level = if s.state == "Running" {
+        let level = if s.state == ServiceState::Running {
             "Information"
         } else {
             "Error"

@@ -5,12 +5,12 @@
 //!
 //! - a service started gets a fresh process; stopped, it loses it. `FabricHostSvc` carries its
 //!   VM's fabric nodes, `GatewayService` its gateway's site-to-site connections;
-//! - a VM restarted runs again, booted now, with its Automatic services started as above; its
-//!   fabric nodes come up, and a ring upgrade held up by one of them completes;
+//! - a VM restarted runs again, booted now, with its automatic services (delayed or not) started
+//!   as above; its fabric nodes come up, and a ring upgrade held up by one of them completes;
 //! - ECE retries a failed step once its role is healthy, and resumes a blocked one (see `clock`).
 
 use super::node::Process;
-use super::{ActionPlan, Ring, Stamp};
+use super::{ActionPlan, NodeState, Ring, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 
 impl Stamp {
@@ -35,7 +35,7 @@ impl Stamp {
         else {
             return;
         };
-        s.state = "Running".into();
+        s.state = ServiceState::Running;
         let service = s.name.clone();
         // A fresh id above every current one (the replaced process's included).
         let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
@@ -67,7 +67,7 @@ impl Stamp {
         else {
             return;
         };
-        s.state = "Stopped".into();
+        s.state = ServiceState::Stopped;
         let service = s.name.clone();
         n.processes
             .retain(|p| !p.service.eq_ignore_ascii_case(&service));
@@ -140,18 +140,18 @@ impl Stamp {
     /// not Up (it cannot start there), else its Automatic services that are not Running.
     pub fn restart_vm(&mut self, name: &str, now: DateTime<Utc>) -> Vec<String> {
         let host = self.vm(name).map(|v| v.host.clone()).unwrap_or_default();
-        if let Some(h) = self.host(&host).filter(|h| h.state != "Up") {
+        if let Some(h) = self.host(&host).filter(|h| h.state != NodeState::Up) {
             return vec![format!("the VM (host {} is {})", h.name, h.state)];
         }
         let Some(vm) = self.node_mut(name) else {
             return Vec::new();
         };
-        vm.state = "Running".into();
+        vm.state = NodeState::Running;
         vm.boot_time = now;
         let automatic: Vec<String> = vm
             .services
             .iter()
-            .filter(|s| s.start_type.eq_ignore_ascii_case("Automatic"))
+            .filter(|s| s.start_type.is_automatic())
             .map(|s| s.name.clone())
             .collect();
         for service in &automatic {
@@ -176,7 +176,7 @@ impl Stamp {
             .filter(|s| {
                 !vm.services
                     .iter()
-                    .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == "Running")
+                    .any(|x| x.name.eq_ignore_ascii_case(s) && x.state == ServiceState::Running)
             })
             .collect()
     }
@@ -257,7 +257,7 @@ impl Stamp {
             return self
                 .hosts
                 .iter()
-                .find(|h| h.state != "Up")
+                .find(|h| h.state != NodeState::Up)
                 .map(|h| format!("host {} is {}", h.name, h.state));
         }
         for vm in self
@@ -265,13 +265,13 @@ impl Stamp {
             .iter()
             .filter(|v| v.role.eq_ignore_ascii_case(role))
         {
-            if vm.state != "Running" {
+            if vm.state != NodeState::Running {
                 return Some(format!("VM {} is {}", vm.name, vm.state));
             }
             if let Some(s) = vm
                 .services
                 .iter()
-                .find(|s| s.start_type.eq_ignore_ascii_case("Automatic") && s.state != "Running")
+                .find(|s| s.start_type.is_automatic() && s.state != ServiceState::Running)
             {
                 return Some(format!("service {} on {} is {}", s.name, vm.name, s.state));
             }

@@ -25,11 +25,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use clock::StampTime;
-pub use cluster::{Cluster, ClusterGroup, ClusterLogLine, ClusterResource, SharedVolume};
+pub use cluster::{
+    Cluster, ClusterGroup, ClusterLogLine, ClusterResource, CsvState, GroupState, SharedVolume,
+};
 pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, TenantVm};
 pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
 pub use fabric::{FabricApplication, FabricNode, FabricService, Partition, Replica, Ring, Upgrade};
-pub use node::{Disk, Event, FileEntry, Node, Process, Service};
+pub use node::{
+    Disk, Event, FileEntry, Node, NodeState, Process, Service, ServiceState, StartType,
+};
 pub use scenario::{load_scenario, ScenarioError, DEFAULT_SCENARIO};
 pub use storage::{
     Enclosure, ManagedDisk, ObjectStoreVolume, PhysicalDisk, Storage, StorageAccount, StorageJob,
@@ -215,7 +219,7 @@ impl Stamp {
         out.extend(self.vms.iter().map(|vm| ClusterGroup {
             name: vm.name.clone(),
             owner: vm.host.clone(),
-            state: vm_group_state(vm).into(),
+            state: vm_group_state(vm),
             preferred_owners: Vec::new(),
         }));
         out
@@ -231,7 +235,7 @@ impl Stamp {
                     name: format!("{kind} {}", vm.name),
                     resource_type: kind.into(),
                     group: vm.name.clone(),
-                    state: vm_group_state(vm).into(),
+                    state: vm_group_state(vm),
                 });
             }
         }
@@ -271,10 +275,10 @@ impl Stamp {
     }
 }
 
-fn vm_group_state(vm: &Node) -> &'static str {
-    if vm.state == "Running" {
-        "Online"
+fn vm_group_state(vm: &Node) -> GroupState {
+    if vm.state == NodeState::Running {
+        GroupState::Online
     } else {
-        "Offline"
+        GroupState::Offline
     }
 }

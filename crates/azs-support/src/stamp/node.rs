@@ -1,8 +1,92 @@
 //! Nodes: the scale-unit hosts and infrastructure VMs, with what host-level commands read from them
-//! (services, processes, disks, events, files, performance).
+//! (services, processes, disks, events, files, performance), and the state words of nodes and
+//! their services ([`NodeState`], [`ServiceState`], [`StartType`]), parsed once when the scenario
+//! loads.
+//!
+//! States are enums whose serde names are exactly the words scenarios write (`Up`, `Running`,
+//! ...): the saved stamp (`stamp.json`, serde of these same structs) keeps the same words, so the
+//! format version did not change with them. What a state *means* for behaviour (a host that
+//! answers WinRM, a VM that can start) stays with the code that decides it (`commands::hosts`,
+//! `stamp::changes`, the known-issue checks); this module only names the states.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The state of a node: a host's cluster-node state (`Get-ClusterNode`) or an infrastructure
+/// VM's power state (`Get-VM`). Hosts and VMs share `Paused` (a drained host, a paused VM);
+/// validation keeps host states on hosts and VM states on VMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Host: a member of the cluster, running.
+    Up,
+    /// Host: not running, or not reachable by the cluster.
+    Down,
+    /// Host drained for maintenance; VM paused.
+    Paused,
+    /// Host: joining the cluster.
+    Joining,
+    /// Host: lost cluster communication, isolated by the cluster.
+    Isolated,
+    /// Host: kept out of the cluster after repeated failures.
+    Quarantined,
+    /// VM: running.
+    Running,
+    /// VM: turned off.
+    Off,
+    /// VM: saved (memory on disk).
+    Saved,
+}
+
+impl NodeState {
+    /// The states a host can be in, in the order errors list them.
+    pub const HOST: &'static [NodeState] = &[
+        NodeState::Up,
+        NodeState::Down,
+        NodeState::Paused,
+        NodeState::Joining,
+        NodeState::Isolated,
+        NodeState::Quarantined,
+    ];
+    /// The states an infrastructure VM can be in, in the order errors list them.
+    pub const VM: &'static [NodeState] = &[
+        NodeState::Running,
+        NodeState::Off,
+        NodeState::Saved,
+        NodeState::Paused,
+    ];
+
+    /// The word scenarios, records and messages use (`Up`, `Running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Up => "Up",
+            NodeState::Down => "Down",
+            NodeState::Paused => "Paused",
+            NodeState::Joining => "Joining",
+            NodeState::Isolated => "Isolated",
+            NodeState::Quarantined => "Quarantined",
+            NodeState::Running => "Running",
+            NodeState::Off => "Off",
+            NodeState::Saved => "Saved",
+        }
+    }
+
+    /// Whether a host can be in this state.
+    pub fn is_host_state(self) -> bool {
+        Self::HOST.contains(&self)
+    }
+
+    /// Whether an infrastructure VM can be in this state.
+    pub fn is_vm_state(self) -> bool {
+        Self::VM.contains(&self)
+    }
+}
+
+impl fmt::Display for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// A physical host (`[[host]]`) or an infrastructure VM (`[[vm]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,8 +99,9 @@ pub struct Node {
     /// The host a VM runs on (empty for hosts).
     pub host: String,
     /// Hosts: `Up`, `Down`, `Paused`, `Joining`, `Isolated`, `Quarantined`. VMs: `Running`,
-    /// `Off`, `Saved`, `Paused`.
-    pub state: String,
+    /// `Off`, `Saved`, `Paused`. Scenarios must write it (`scenario` refuses a node without
+    /// one), so the default below is never read from a file.
+    pub state: NodeState,
     /// Hosts: `NotInitiated`, `InProgress`, `Completed`, `Failed`.
     pub drain_status: String,
     /// ECE provisioning status: `Provisioned`, `Provisioning`, `Failed`.
@@ -67,7 +152,7 @@ impl Default for Node {
             name: String::new(),
             role: String::new(),
             host: String::new(),
-            state: String::new(),
+            state: NodeState::Up,
             drain_status: "NotInitiated".into(),
             provisioning_status: "Provisioned".into(),
             manufacturer: String::new(),
@@ -104,18 +189,139 @@ pub struct Disk {
     pub free_gb: f64,
 }
 
-/// A service on a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// A service on a node. Scenarios must write `state` and `start_type` (`scenario` refuses a
+/// service without them), so the defaults below are never read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
     /// Service name (`MSSQLSERVER`).
     pub name: String,
     /// Display name.
     pub display_name: String,
-    /// `Running`, `Stopped`, `StartPending`, `StopPending`, `Paused`.
-    pub state: String,
-    /// `Automatic`, `Manual`, `Disabled`.
-    pub start_type: String,
+    /// `Running`, `Stopped`, `StartPending`, ...
+    pub state: ServiceState,
+    /// `Automatic`, `Manual`, `Disabled`, ...
+    pub start_type: StartType,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            name: String::new(),
+            display_name: String::new(),
+            state: ServiceState::Stopped,
+            start_type: StartType::Manual,
+        }
+    }
+}
+
+/// The state of a Windows service (`ServiceControllerStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServiceState {
+    /// Running.
+    Running,
+    /// Stopped.
+    Stopped,
+    /// Starting.
+    StartPending,
+    /// Stopping.
+    StopPending,
+    /// Paused.
+    Paused,
+    /// Pausing.
+    PausePending,
+    /// Resuming from a pause.
+    ContinuePending,
+}
+
+impl ServiceState {
+    /// Every state, in the order errors list them.
+    pub const ALL: &'static [ServiceState] = &[
+        ServiceState::Running,
+        ServiceState::Stopped,
+        ServiceState::StartPending,
+        ServiceState::StopPending,
+        ServiceState::Paused,
+        ServiceState::PausePending,
+        ServiceState::ContinuePending,
+    ];
+
+    /// The word scenarios, records and messages use (`Running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Running => "Running",
+            ServiceState::Stopped => "Stopped",
+            ServiceState::StartPending => "StartPending",
+            ServiceState::StopPending => "StopPending",
+            ServiceState::Paused => "Paused",
+            ServiceState::PausePending => "PausePending",
+            ServiceState::ContinuePending => "ContinuePending",
+        }
+    }
+}
+
+impl fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// How a Windows service starts (`ServiceStartMode`, with PowerShell 7's delayed start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StartType {
+    /// Started at boot by the service control manager.
+    Automatic,
+    /// Started shortly after the automatic ones; also written `Automatic (Delayed Start)`, as
+    /// `services.msc` shows it.
+    #[serde(alias = "Automatic (Delayed Start)")]
+    AutomaticDelayedStart,
+    /// Started on demand.
+    Manual,
+    /// Cannot be started.
+    Disabled,
+    /// A device driver loaded by the boot loader.
+    Boot,
+    /// A device driver started during kernel initialization.
+    System,
+}
+
+impl StartType {
+    /// Every start type, in the order errors list them.
+    pub const ALL: &'static [StartType] = &[
+        StartType::Automatic,
+        StartType::AutomaticDelayedStart,
+        StartType::Manual,
+        StartType::Disabled,
+        StartType::Boot,
+        StartType::System,
+    ];
+
+    /// The word records and messages use (`Automatic`, `AutomaticDelayedStart`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Automatic => "Automatic",
+            StartType::AutomaticDelayedStart => "AutomaticDelayedStart",
+            StartType::Manual => "Manual",
+            StartType::Disabled => "Disabled",
+            StartType::Boot => "Boot",
+            StartType::System => "System",
+        }
+    }
+
+    /// Whether the service starts with its node by itself (`Automatic`, delayed or not): it is
+    /// expected to run, and a restarted node starts it.
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            StartType::Automatic | StartType::AutomaticDelayedStart
+        )
+    }
+}
+
+impl fmt::Display for StartType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// A process on a node.
@@ -194,4 +400,47 @@ pub struct NetshTrace {
     pub started: Option<DateTime<Utc>>,
     /// The file it will be written to, relative to the working directory.
     pub file: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The saved stamp and the scenario files use the same words as records and messages.
+    #[test]
+    fn serde_names_are_the_words_shown() {
+        let json = |v: serde_json::Value| v.as_str().map(str::to_string);
+        let nodes = NodeState::HOST.iter().chain(NodeState::VM);
+        for s in nodes {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        for s in ServiceState::ALL {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+        }
+        for s in StartType::ALL {
+            assert_eq!(json(serde_json::json!(s)).as_deref(), Some(s.as_str()));
+        }
+        assert_eq!(
+            format!("{:<8}|", NodeState::Up),
+            "Up      |",
+            "width is honoured"
+        );
+    }
+
+    #[test]
+    fn delayed_start_has_two_spellings_and_counts_as_automatic() {
+        for word in ["Automatic (Delayed Start)", "AutomaticDelayedStart"] {
+            let text =
+                format!("name = \"W32Time\"\nstate = \"Running\"\nstart_type = \"{word}\"\n");
+            let s: Service = toml::from_str(&text).expect("parses");
+            assert_eq!(s.start_type, StartType::AutomaticDelayedStart);
+            assert!(s.start_type.is_automatic());
+        }
+        assert!(StartType::Automatic.is_automatic());
+        assert!(!StartType::Manual.is_automatic() && !StartType::Disabled.is_automatic());
+        let shared_paused = NodeState::Paused;
+        assert!(shared_paused.is_host_state() && shared_paused.is_vm_state());
+        assert!(!NodeState::Running.is_host_state() && !NodeState::Up.is_vm_state());
+    }
 }

@@ -178,6 +178,7 @@ fn read(path: &Path) -> Result<Option<StampFile>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stamp::NodeState;
 
     #[test]
     fn changes_survive_reopen_and_reset_discards_them() {
@@ -186,14 +187,14 @@ mod tests {
         let s = StampStore::open(&p, "default", false).expect("open");
         {
             let mut w = s.write();
-            w.hosts[1].state = "Down".into();
+            w.hosts[1].state = NodeState::Down;
             s.save(&w).expect("save");
         }
         drop(s);
         let again = StampStore::open(&p, "default", false).expect("reopen");
-        assert_eq!(again.read().hosts[1].state, "Down");
+        assert_eq!(again.read().hosts[1].state, NodeState::Down);
         drop(again);
         let reset = StampStore::open(&p, "default", true).expect("reset");
-        assert_eq!(reset.read().hosts[1].state, "Up");
+        assert_eq!(reset.read().hosts[1].state, NodeState::Up);
     }
 }

@@ -8,7 +8,7 @@
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
-use super::Stamp;
+use super::{CsvState, GroupState, NodeState, ServiceState, Stamp, StartType};
 use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -385,9 +385,20 @@ fn check_unique(value: &toml::Value, field: &str, at: &str) -> Result<(), String
 fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     let table = toml::Value::Table(table);
     check_unique(&table, "", "").map_err(|p| err(file, p))?;
-    let stamp: Stamp = table
-        .try_into()
-        .map_err(|e: toml::de::Error| err(file, e.to_string().replace('\n', " ")))?;
+    require_states(&table).map_err(|p| err(file, p))?;
+    // Deserialized through serde_path_to_error so that a wrong word (a state enum's unknown
+    // variant) names its place: `host[2].state: unknown variant `Foo`, expected one of ...`.
+    let stamp: Stamp = serde_path_to_error::deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        // The message alone: toml's own ` in `host.state`` suffix would repeat the place
+        // without its index.
+        let problem = e.into_inner().message().trim().replace('\n', " ");
+        if path == "." {
+            err(file, problem)
+        } else {
+            err(file, format!("{path}: {problem}"))
+        }
+    })?;
     if stamp.version != 1 {
         return Err(err(
             file,
@@ -403,6 +414,62 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     Ok(stamp)
 }
 
+/// Refuses a node, service, cluster group, cluster resource or shared volume without a `state`,
+/// and a service without a `start_type`: these fields have no default (a struct-wide serde
+/// default would otherwise fill one in silently).
+fn require_states(doc: &toml::Value) -> Result<(), String> {
+    let service_fields = [
+        ("state", list(ServiceState::ALL.iter().map(|s| s.as_str()))),
+        (
+            "start_type",
+            list(StartType::ALL.iter().map(|s| s.as_str())),
+        ),
+    ];
+    for (kind, allowed) in [("host", NodeState::HOST), ("vm", NodeState::VM)] {
+        let allowed = list(allowed.iter().map(|s| s.as_str()));
+        for (i, item) in elements(doc.get(kind)) {
+            require(item, "state", &format!("{kind}[{i}]"), &allowed)?;
+            for (j, svc) in elements(item.get("service")) {
+                for (field, allowed) in &service_fields {
+                    require(svc, field, &format!("{kind}[{i}].service[{j}]"), allowed)?;
+                }
+            }
+        }
+    }
+    let cluster = doc.get("cluster");
+    let groups = list(GroupState::ALL.iter().map(|s| s.as_str()));
+    let csvs = list(CsvState::ALL.iter().map(|s| s.as_str()));
+    for (key, allowed) in [("group", &groups), ("resource", &groups), ("csv", &csvs)] {
+        for (i, item) in elements(cluster.and_then(|c| c.get(key))) {
+            require(item, "state", &format!("cluster.{key}[{i}]"), allowed)?;
+        }
+    }
+    Ok(())
+}
+
+/// The tables of an array of tables, with their indexes (none when absent).
+fn elements(array: Option<&toml::Value>) -> impl Iterator<Item = (usize, &toml::Value)> {
+    array
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, v)| v.is_table())
+}
+
+/// Refuses `item` without `field` (at `place`, one of `allowed`).
+fn require(item: &toml::Value, field: &str, place: &str, allowed: &str) -> Result<(), String> {
+    match item.get(field) {
+        Some(_) => Ok(()),
+        None => Err(format!("{place}.{field}: missing (one of {allowed})")),
+    }
+}
+
+/// `Up, Down, Paused`: state words, for errors.
+fn list<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    words.collect::<Vec<_>>().join(", ")
+}
+
 fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     if allowed.contains(&value) {
         Ok(())
@@ -414,10 +481,6 @@ fn one_of(place: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
     }
 }
 
-const GROUP_STATES: &[&str] = &["Online", "Offline", "Failed", "PartialOnline", "Pending"];
-/// Cluster node states (`Get-ClusterNode`), and the isolation states of a node that keeps
-/// failing (Windows Server 2016 and later).
-const HOST_STATES: &[&str] = &["Up", "Down", "Paused", "Joining", "Isolated", "Quarantined"];
 const PARTITION_STATES: &[&str] = &[
     "",
     "Ready",
@@ -449,7 +512,13 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         }
     }
     for (i, h) in s.hosts.iter().enumerate() {
-        one_of(&format!("host[{i}].state"), &h.state, HOST_STATES)?;
+        if !h.state.is_host_state() {
+            return Err(format!(
+                "host[{i}].state: '{}' is not a host state ({})",
+                h.state,
+                list(NodeState::HOST.iter().map(|s| s.as_str()))
+            ));
+        }
         one_of(
             &format!("host[{i}].drain_status"),
             &h.drain_status,
@@ -463,11 +532,13 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
         if v.role.is_empty() {
             return Err(format!("vm[{i}].role: every VM needs a role"));
         }
-        one_of(
-            &format!("vm[{i}].state"),
-            &v.state,
-            &["Running", "Off", "Saved", "Paused"],
-        )?;
+        if !v.state.is_vm_state() {
+            return Err(format!(
+                "vm[{i}].state: '{}' is not a VM state ({})",
+                v.state,
+                list(NodeState::VM.iter().map(|s| s.as_str()))
+            ));
+        }
     }
     // The endpoint runs on an ERCS VM (Azure Stack Hub) or on a node itself (Azure Local).
     let pep = &s.stamp.pep_node;
@@ -490,7 +561,6 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                 g.owner
             ));
         }
-        one_of(&format!("cluster.group[{i}].state"), &g.state, GROUP_STATES)?;
     }
     for (i, r) in s.cluster.resources.iter().enumerate() {
         if !groups.contains(&r.group.to_ascii_lowercase()) {
@@ -499,11 +569,6 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                 r.group
             ));
         }
-        one_of(
-            &format!("cluster.resource[{i}].state"),
-            &r.state,
-            GROUP_STATES,
-        )?;
     }
     for (i, c) in s.cluster.csvs.iter().enumerate() {
         if s.host(&c.owner).is_none() {
@@ -617,7 +682,7 @@ mod tests {
         "#;
         let s = parse_scenario("p.toml", patch, None).expect("patch loads");
         assert_eq!(s.name, "patched");
-        assert_eq!(s.host("AZS-HOST02").map(|h| h.state.as_str()), Some("Down"));
+        assert_eq!(s.host("AZS-HOST02").map(|h| h.state), Some(NodeState::Down));
         assert_eq!(
             s.host("AZS-HOST02").map(|h| h.model.is_empty()),
             Some(false),
@@ -651,6 +716,101 @@ mod tests {
         assert!(
             e.to_string().contains("default"),
             "lists the known ones: {e}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_state_word_names_its_place() {
+        let patch =
+            |body: &str| format!("extends = \"default\"\nversion = 1\nname = \"x\"\n{body}");
+        // An unknown word fails the parse, at its place.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\nstate = \"Foo\"\n"),
+            None,
+        )
+        .expect_err("unknown state");
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: host[2].state: unknown variant `Foo`, expected one of"),
+            "{e}"
+        );
+        // A known word on the wrong kind of node fails validation.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\nstate = \"Running\"\n"),
+            None,
+        )
+        .expect_err("VM state on a host");
+        assert_eq!(
+            e.to_string(),
+            "s.toml: host[2].state: 'Running' is not a host state (Up, Down, Paused, Joining, Isolated, Quarantined)"
+        );
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[vm]]\nname = \"AZS-ERCS02\"\nstate = \"Up\"\n"),
+            None,
+        )
+        .expect_err("host state on a VM");
+        assert!(
+            e.to_string().starts_with(
+                "s.toml: vm[1].state: 'Up' is not a VM state (Running, Off, Saved, Paused)"
+            ),
+            "{e}"
+        );
+        // A node without a state is refused rather than given one.
+        let e = parse_scenario("s.toml", &patch("[[host]]\nname = \"AZS-HOST09\"\n"), None)
+            .expect_err("no state");
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: host[4].state: missing (one of Up, Down,"),
+            "{e}"
+        );
+        // So is a service without a state or start type.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[vm]]\nname = \"AZS-ERCS02\"\n[[vm.service]]\nname = \"New\"\nstate = \"Running\"\n"),
+            None,
+        )
+        .expect_err("no start type");
+        assert!(
+            e.to_string()
+                .contains(".start_type: missing (one of Automatic, "),
+            "{e}"
+        );
+        // And a cluster group, resource or shared volume without one, or with a wrong word.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[cluster.csv]]\nname = \"New\"\nowner = \"AZS-HOST01\"\n"),
+            None,
+        )
+        .expect_err("csv without a state");
+        assert!(
+            e.to_string()
+                .contains(".state: missing (one of Online, Offline, Failed, Redirected)"),
+            "{e}"
+        );
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[cluster.group]]\nname = \"New\"\nowner = \"AZS-HOST01\"\nstate = \"Redirected\"\n"),
+            None,
+        )
+        .expect_err("a CSV state on a group");
+        assert!(
+            e.to_string()
+                .contains(".state: unknown variant `Redirected`, expected one of"),
+            "{e}"
+        );
+        // Other serde errors name their place too.
+        let e = parse_scenario(
+            "s.toml",
+            &patch("[[host]]\nname = \"AZS-HOST03\"\ncpu_cores = \"many\"\n"),
+            None,
+        )
+        .expect_err("wrong type");
+        assert!(
+            e.to_string().starts_with("s.toml: host[2].cpu_cores: "),
+            "{e}"
         );
     }
 }

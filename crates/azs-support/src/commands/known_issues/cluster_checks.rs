@@ -5,19 +5,19 @@
 //! host that is not Up is not really online.
 
 use super::{
-    first_or_placeholder, host_not_up, is, problem, restart_role_hint, up_hosts_except, verdict,
+    first_or_placeholder, host_not_up, problem, restart_role_hint, up_hosts_except, verdict, NotUp,
     Verdict,
 };
-use crate::stamp::Stamp;
+use crate::stamp::{CsvState, GroupState, NodeState, Stamp};
 use chrono::{DateTime, Utc};
 
 pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for h in &stamp.hosts {
-        if is(&h.state, "Up") {
+        if h.state == NodeState::Up {
             continue;
         }
-        let remediation = if is(&h.state, "Paused") {
+        let remediation = if h.state == NodeState::Paused {
             format!(
                 "If its maintenance is over, the operator resumes {} from the administrator portal (Scale unit nodes > Resume); review Get-AzsSupportInfrastructureHost",
                 h.name
@@ -42,22 +42,22 @@ pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict
 
 /// Why an item owned by `owner` that should be Online is not: its own state, or its VM's, or its
 /// owner host's.
-fn offline_reason(stamp: &Stamp, group: &str, state: &str, owner: &str) -> Option<String> {
+fn offline_reason(stamp: &Stamp, group: &str, state: GroupState, owner: &str) -> Option<String> {
     if let Some(vm) = stamp.vm(group) {
-        if !is(&vm.state, "Running") {
+        if vm.state != NodeState::Running {
             return Some(format!("is {state}: its VM {} is {}", vm.name, vm.state));
         }
     }
-    if !is(state, "Online") {
+    if state != GroupState::Online {
         return Some(format!("is {state}"));
     }
     host_not_up(stamp, owner).map(|s| format!("is Online on {owner}, which is {s}"))
 }
 
 fn group_remediation(stamp: &Stamp, group: &str, owner: &str) -> String {
-    let owner_isolated = host_not_up(stamp, owner).is_some_and(|s| is(s, "Isolated"));
+    let owner_isolated = host_not_up(stamp, owner) == Some(NotUp::State(NodeState::Isolated));
     match stamp.vm(group) {
-        Some(vm) if !is(&vm.state, "Running") => format!(
+        Some(vm) if vm.state != NodeState::Running => format!(
             "Start infrastructure VM {}: {}",
             vm.name,
             restart_role_hint(&vm.role)
@@ -80,7 +80,7 @@ pub(super) fn cluster_group_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdic
     let problems = groups
         .iter()
         .filter_map(|g| {
-            let why = offline_reason(stamp, &g.name, &g.state, &g.owner)?;
+            let why = offline_reason(stamp, &g.name, g.state, &g.owner)?;
             Some(problem(
                 format!("Cluster group {} {why} (owner {})", g.name, g.owner),
                 group_remediation(stamp, &g.name, &g.owner),
@@ -99,7 +99,7 @@ pub(super) fn cluster_resource_health(stamp: &Stamp, _now: DateTime<Utc>) -> Ver
         .iter()
         .filter_map(|r| {
             let owner = stamp.group_owner(&r.group).unwrap_or_default();
-            let why = offline_reason(stamp, &r.group, &r.state, &owner)?;
+            let why = offline_reason(stamp, &r.group, r.state, &owner)?;
             Some(problem(
                 format!(
                     "Cluster resource {} {why} (group {}, owner {owner})",
@@ -121,7 +121,7 @@ pub(super) fn cluster_resource_health(stamp: &Stamp, _now: DateTime<Utc>) -> Ver
 pub(super) fn csv_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for c in &stamp.cluster.csvs {
-        let evidence = if !is(&c.state, "Online") {
+        let evidence = if c.state != CsvState::Online {
             format!("{} is {} (owner {})", c.name, c.state, c.owner)
         } else if let Some(state) = host_not_up(stamp, &c.owner) {
             format!("{} is owned by {}, which is {state}", c.name, c.owner)
@@ -169,7 +169,7 @@ mod tests {
         let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
         let now = s.now();
         if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-WAS01") {
-            v.state = "Saved".into();
+            v.state = NodeState::Saved;
         }
         let v = cluster_group_health(&s, now);
         assert!(
@@ -182,7 +182,7 @@ mod tests {
             .remediation()
             .contains("Restart-AzsSupportComputerByRole -Role WAS"));
         let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
-        s.hosts[2].state = "Isolated".into();
+        s.hosts[2].state = NodeState::Isolated;
         assert!(!cluster_node_health(&s, now).passed());
         let v = csv_health(&s, now);
         assert!(
@@ -191,7 +191,7 @@ mod tests {
             v.evidence()
         );
         let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
-        s.hosts[1].state = "Paused".into();
+        s.hosts[1].state = NodeState::Paused;
         s.hosts[1].drain_status = "Completed".into();
         let v = cluster_node_health(&s, now);
         assert!(v.remediation().contains("resumes"), "{}", v.remediation());

@@ -10,7 +10,7 @@ use crate::stamp::clock::UPGRADE_DOMAIN_TIMEOUT_HOURS;
 use crate::stamp::fabric_health::{
     health_rank, partition_loss, partition_quorum as quorum_of, replica_problem,
 };
-use crate::stamp::{Ring, Stamp};
+use crate::stamp::{NodeState, Ring, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 
 /// The role of the infrastructure VM named like a fabric node, if any.
@@ -21,10 +21,9 @@ fn node_role<'a>(stamp: &'a Stamp, node: &str) -> Option<&'a str> {
 /// What brings fabric node `node` of `ring` back: its VM's role restarted, or its host service.
 fn node_remedy(stamp: &Stamp, ring: &Ring, node: &str) -> String {
     let fabric_host_stopped = stamp.vm(node).is_some_and(|v| {
-        v.state == "Running"
+        v.state == NodeState::Running
             && v.services.iter().any(|s| {
-                s.name.eq_ignore_ascii_case("FabricHostSvc")
-                    && !s.state.eq_ignore_ascii_case("Running")
+                s.name.eq_ignore_ascii_case("FabricHostSvc") && s.state != ServiceState::Running
             })
     });
     match node_role(stamp, node) {

@@ -3,16 +3,16 @@
 //! (`InfrastructureVMPlacement`), automatic services (`InfrastructureServiceState`) and drive
 //! free space (`InfrastructureDiskSpace`, threshold `stamp::health::DRIVE_MIN_FREE_PERCENT`).
 
-use super::{host_not_up, is, problem, restart_role_hint, verdict, Verdict};
+use super::{host_not_up, is, problem, restart_role_hint, verdict, NotUp, Verdict};
 use crate::stamp::health::DRIVE_MIN_FREE_PERCENT;
-use crate::stamp::Stamp;
+use crate::stamp::{NodeState, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 pub(super) fn vm_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     for vm in &stamp.vms {
-        if !is(&vm.state, "Running") {
+        if vm.state != NodeState::Running {
             let host = match host_not_up(stamp, &vm.host) {
                 Some(s) => format!("; its host {} is {s}", vm.host),
                 None => String::new(),
@@ -24,10 +24,12 @@ pub(super) fn vm_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
                 ),
                 restart_role_hint(&vm.role),
             ));
-        } else if let Some(s) = host_not_up(stamp, &vm.host).filter(|s| !is(s, "Paused")) {
+        } else if let Some(s) =
+            host_not_up(stamp, &vm.host).filter(|s| *s != NotUp::State(NodeState::Paused))
+        {
             // On a Down host it cannot run; on an isolated or quarantined one it may still run,
             // cut off from the cluster: unmonitored and out of reach.
-            let what = if is(s, "Down") {
+            let what = if s == NotUp::State(NodeState::Down) {
                 "it cannot be running there".to_string()
             } else {
                 "it is cut off from the cluster, unmonitored and out of reach".to_string()
@@ -81,7 +83,9 @@ pub(super) fn vm_placement(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
         let free: Vec<&str> = stamp
             .hosts
             .iter()
-            .filter(|h| is(&h.state, "Up") && !hosts.contains_key(&h.name.to_ascii_uppercase()))
+            .filter(|h| {
+                h.state == NodeState::Up && !hosts.contains_key(&h.name.to_ascii_uppercase())
+            })
             .map(|h| h.name.as_str())
             .collect();
         let Some(target) = free.first() else {
@@ -112,28 +116,22 @@ pub(super) fn vm_placement(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     )
 }
 
-/// Whether a service of this start type must run (`Automatic`, `Automatic (Delayed Start)`).
-fn must_run(start_type: &str) -> bool {
-    start_type
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("automatic")
-}
-
 pub(super) fn service_state(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let mut problems = Vec::new();
     let mut count = 0;
-    let running = stamp.hosts.iter().filter(|h| is(&h.state, "Up")).chain(
+    let running =
         stamp
-            .vms
+            .hosts
             .iter()
-            .filter(|v| is(&v.state, "Running") && host_not_up(stamp, &v.host).is_none()),
-    );
+            .filter(|h| h.state == NodeState::Up)
+            .chain(stamp.vms.iter().filter(|v| {
+                v.state == NodeState::Running && host_not_up(stamp, &v.host).is_none()
+            }));
     for node in running {
-        for svc in node.services.iter().filter(|s| must_run(&s.start_type)) {
+        for svc in node.services.iter().filter(|s| s.start_type.is_automatic()) {
             count += 1;
             // A service starting is on its way; anything else that is not Running is down.
-            if is(&svc.state, "Running") || is(&svc.state, "StartPending") {
+            if svc.state == ServiceState::Running || svc.state == ServiceState::StartPending {
                 continue;
             }
             problems.push(problem(
@@ -182,6 +180,7 @@ pub(super) fn disk_space(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
 mod tests {
     use super::*;
     use crate::stamp::load_scenario;
+    use crate::stamp::StartType;
 
     #[test]
     fn evidence_names_entity_and_state() {
@@ -206,7 +205,7 @@ mod tests {
         let now = s.now();
         let host = s.vms[5].host.clone();
         if let Some(h) = s.hosts.iter_mut().find(|h| h.name == host) {
-            h.state = "Down".into();
+            h.state = NodeState::Down;
         }
         let v = vm_state(&s, now);
         assert!(
@@ -220,8 +219,8 @@ mod tests {
         );
         let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
         for svc in s.vms[0].services.iter_mut() {
-            svc.start_type = "Manual".into();
-            svc.state = "Stopped".into();
+            svc.start_type = StartType::Manual;
+            svc.state = ServiceState::Stopped;
         }
         assert!(service_state(&s, now).passed());
     }

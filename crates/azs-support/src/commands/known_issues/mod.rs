@@ -30,7 +30,7 @@ mod tenant_checks;
 pub use azure_stack_test::test_azure_stack;
 
 use super::{join_names, CommandError, Invocation, Table};
-use crate::stamp::Stamp;
+use crate::stamp::{NodeState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Utc};
@@ -284,7 +284,7 @@ fn up_hosts_except<'a>(stamp: &'a Stamp, except: &str) -> Vec<&'a str> {
     stamp
         .hosts
         .iter()
-        .filter(|h| is(&h.state, "Up") && !h.name.eq_ignore_ascii_case(except))
+        .filter(|h| h.state == NodeState::Up && !h.name.eq_ignore_ascii_case(except))
         .map(|h| h.name.as_str())
         .collect()
 }
@@ -296,12 +296,31 @@ fn first_or_placeholder(hosts: &[&str]) -> String {
         .unwrap_or_else(|| "<an Up host>".into())
 }
 
-/// A host's state when it is not Up (None: Up).
-fn host_not_up<'a>(stamp: &'a Stamp, host: &str) -> Option<&'a str> {
+/// Why a host is not Up: its state, or that the stamp has no host of that name. Shown as the
+/// state word (`Down`) or `not a host of this stamp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotUp {
+    /// The host is in this state (not Up).
+    State(NodeState),
+    /// No host of that name.
+    NoSuchHost,
+}
+
+impl std::fmt::Display for NotUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotUp::State(s) => f.pad(s.as_str()),
+            NotUp::NoSuchHost => f.pad("not a host of this stamp"),
+        }
+    }
+}
+
+/// Why a host is not Up (None: Up).
+fn host_not_up(stamp: &Stamp, host: &str) -> Option<NotUp> {
     match stamp.host(host) {
-        Some(h) if is(&h.state, "Up") => None,
-        Some(h) => Some(h.state.as_str()),
-        None => Some("not a host of this stamp"),
+        Some(h) if h.state == NodeState::Up => None,
+        Some(h) => Some(NotUp::State(h.state)),
+        None => Some(NotUp::NoSuchHost),
     }
 }
 

@@ -2,7 +2,7 @@
 //! whether their gateway's GatewayService runs (`S2SConnectivity`).
 
 use super::{problem, verdict, Verdict};
-use crate::stamp::Stamp;
+use crate::stamp::{ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 
 pub(super) fn s2s_connectivity(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
@@ -18,7 +18,7 @@ pub(super) fn s2s_connectivity(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
                         .iter()
                         .filter(|s| {
                             s.name.eq_ignore_ascii_case("GatewayService")
-                                && !s.state.eq_ignore_ascii_case("Running")
+                                && s.state != ServiceState::Running
                         })
                         .map(|s| s.name.as_str())
                         .collect()
