@@ -13,6 +13,11 @@ use super::node::Process;
 use super::{ActionPlan, NodeState, Ring, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 
+/// Processor load of a VM just booted, percent.
+const FRESH_BOOT_CPU_PERCENT: f64 = 15.0;
+/// Memory in use of a VM just booted, percent.
+const FRESH_BOOT_MEMORY_PERCENT: f64 = 45.0;
+
 impl Stamp {
     /// Marks service `name` on `node` Running with a fresh process, and applies the
     /// cross-effects. Nothing happens for an unknown node or service.
@@ -148,6 +153,9 @@ impl Stamp {
         };
         vm.state = NodeState::Running;
         vm.boot_time = now;
+        // A fresh boot gives back what a leak or a runaway process held.
+        vm.cpu_percent = vm.cpu_percent.min(FRESH_BOOT_CPU_PERCENT);
+        vm.memory_percent = vm.memory_percent.min(FRESH_BOOT_MEMORY_PERCENT);
         let automatic: Vec<String> = vm
             .services
             .iter()

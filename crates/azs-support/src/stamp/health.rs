@@ -302,7 +302,10 @@ impl JsonResource {
         let doc: serde_json::Value = serde_json::from_str(&self.document).ok()?;
         let p = &doc["properties"];
         Some((
-            p["provisioningState"].as_str().unwrap_or_default().to_string(),
+            p["provisioningState"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             p["configurationState"]["status"]
                 .as_str()
                 .unwrap_or_default()
@@ -314,7 +317,11 @@ impl JsonResource {
     pub fn provisioning_problem(&self) -> Option<String> {
         match self.states() {
             None => Some("document is not valid JSON".into()),
-            Some((p, _)) if ["Failed", "Canceled"].iter().any(|f| p.eq_ignore_ascii_case(f)) => {
+            Some((p, _))
+                if ["Failed", "Canceled"]
+                    .iter()
+                    .any(|f| p.eq_ignore_ascii_case(f)) =>
+            {
                 Some(format!("provisioningState {p}"))
             }
             _ => None,

@@ -34,6 +34,11 @@ pub(crate) const TESTS: &[AzureStackTest] = &[
         checks: &["ClusterSharedVolumeHealth"],
     },
     AzureStackTest {
+        name: "AzsInfraPerformance",
+        title: "Azure Stack Infrastructure Performance",
+        checks: &["InfrastructurePerformance"],
+    },
+    AzureStackTest {
         name: "AzsInfraRoleSummary",
         title: "Azure Stack Infrastructure Role Summary",
         checks: &["InfrastructureVMState", "InfrastructureServiceState"],
@@ -46,7 +51,7 @@ pub(crate) const TESTS: &[AzureStackTest] = &[
     AzureStackTest {
         name: "AzsNetworkInfra",
         title: "Azure Stack Network Infrastructure",
-        checks: &["S2SConnectivity"],
+        checks: &["S2SConnectivity", "NetworkResourceHealth"],
     },
     AzureStackTest {
         name: "AzsScaleUnitSummary",

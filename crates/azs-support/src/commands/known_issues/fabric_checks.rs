@@ -222,6 +222,33 @@ pub(super) fn fabric_upgrade(stamp: &Stamp, now: DateTime<Utc>) -> Verdict {
         let u = &ring.upgrade;
         let blocker = ring.upgrade_blocker();
         if blocker.is_none() && !ring.upgrade_is_stuck(now) {
+            // Done, or not started: every node runs the ring's runtime.
+            let rolling = u.state.contains("InProgress") || u.state.contains("Pending");
+            let lagging: Vec<String> = ring
+                .nodes
+                .iter()
+                .filter(|n| {
+                    !rolling
+                        && !ring.runtime_version.is_empty()
+                        && !n.version.is_empty()
+                        && n.version != ring.runtime_version
+                })
+                .map(|n| format!("{} at {}", n.name, n.version))
+                .collect();
+            if !lagging.is_empty() {
+                problems.push(problem(
+                    format!(
+                        "Ring {} runs {} but its upgrade left nodes behind: {}",
+                        ring.name,
+                        ring.runtime_version,
+                        lagging.join(", ")
+                    ),
+                    format!(
+                        "Review Get-AzsSupportServiceFabricClusterUpgrade -Ring {} and Get-AzsSupportServiceFabricNode -Ring {}; escalate to the Service Fabric team",
+                        ring.name, ring.name
+                    ),
+                ));
+            }
             continue;
         }
         let mut evidence = format!(

@@ -1,10 +1,13 @@
 //! Known-issue checks over the infrastructure VMs and hosts: VM state, including a VM that
 //! claims to run on a host that is not Up (`InfrastructureVMState`), placement of a role's VMs
 //! (`InfrastructureVMPlacement`), automatic services (`InfrastructureServiceState`) and drive
-//! free space (`InfrastructureDiskSpace`, threshold `stamp::health::DRIVE_MIN_FREE_PERCENT`).
+//! free space (`InfrastructureDiskSpace`, threshold `stamp::health::DRIVE_MIN_FREE_PERCENT`) and
+//! running nodes whose processor or memory is exhausted (`InfrastructurePerformance`).
 
 use super::{host_not_up, is, problem, restart_role_hint, verdict, NotUp, Verdict};
-use crate::stamp::health::DRIVE_MIN_FREE_PERCENT;
+use crate::stamp::health::{
+    CPU_SATURATED_PERCENT, DRIVE_MIN_FREE_PERCENT, MEMORY_EXHAUSTED_PERCENT,
+};
 use crate::stamp::{NodeState, ServiceState, Stamp};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -176,6 +179,34 @@ pub(super) fn disk_space(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     )
 }
 
+pub(super) fn performance(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
+    let running = stamp
+        .hosts
+        .iter()
+        .filter(|h| h.state == NodeState::Up)
+        .chain(stamp.vms.iter().filter(|v| v.state == NodeState::Running));
+    let mut count = 0;
+    let mut problems = Vec::new();
+    for n in running {
+        count += 1;
+        if let Some(why) = n.overload() {
+            problems.push(problem(
+                format!("{} ({}) is overloaded: {why}", n.name, if n.role.is_empty() { "host" } else { &n.role }),
+                format!(
+                    "Find what consumes it: Get-AzsSupportProcess -ComputerName {} | Sort-Object CPU -Descending; Get-AzsSupportPerformanceMetrics -ComputerName {}",
+                    n.name, n.name
+                ),
+            ));
+        }
+    }
+    verdict(
+        problems,
+        format!(
+            "All {count} running nodes below {CPU_SATURATED_PERCENT}% processor and {MEMORY_EXHAUSTED_PERCENT}% memory"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +254,22 @@ mod tests {
             svc.state = ServiceState::Stopped;
         }
         assert!(service_state(&s, now).passed());
+    }
+
+    #[test]
+    fn overloaded_running_nodes_are_flagged_and_a_restart_clears_a_leak() {
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        assert!(performance(&s, now).passed());
+        if let Some(v) = s.vms.iter_mut().find(|v| v.name == "AZS-WAS01") {
+            v.memory_percent = 98.0;
+        }
+        let v = performance(&s, now);
+        assert!(v.evidence().contains("memory at 98%"), "{}", v.evidence());
+        s.restart_vm("AZS-WAS01", now);
+        assert!(
+            performance(&s, now).passed(),
+            "a fresh boot gives the memory back"
+        );
     }
 }

@@ -234,6 +234,18 @@ pub(crate) const CHECKS: &[Check] = &[
         run: network_checks::s2s_connectivity,
     },
     Check {
+        name: "NetworkResourceHealth",
+        description: "Network resources (NRP) and network controller resources (SDN) whose provisioning Failed or whose configuration state is Failure; resources being updated, created or deleted are healthy.",
+        threshold: "",
+        run: network_checks::network_resource_health,
+    },
+    Check {
+        name: "InfrastructurePerformance",
+        description: "Running hosts and infrastructure VMs whose processor or memory is exhausted.",
+        threshold: "processor at 90% or memory at 95%",
+        run: infrastructure_checks::performance,
+    },
+    Check {
         name: "TenantVMHealth",
         description: "Tenant VMs and scale sets whose provisioning Failed, VMs Failed, and VMs that claim to run on a host that is not Up. VMs their owners stopped or deallocated are healthy.",
         threshold: "",
