@@ -162,7 +162,7 @@ impl Default for ClusterResource {
     }
 }
 
-/// A cluster shared volume. Scenarios must write `state`, as for groups.
+/// A cluster shared volume (`state` defaults to Online).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SharedVolume {

@@ -189,8 +189,8 @@ pub struct Disk {
     pub free_gb: f64,
 }
 
-/// A service on a node. Scenarios must write `state` and `start_type` (`scenario` refuses a
-/// service without them), so the defaults below are never read from a file.
+/// A service on a node. A service a scenario lists without `state` or `start_type` is an
+/// infrastructure service as they usually are: Running, Automatic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
@@ -209,8 +209,8 @@ impl Default for Service {
         Service {
             name: String::new(),
             display_name: String::new(),
-            state: ServiceState::Stopped,
-            start_type: StartType::Manual,
+            state: ServiceState::Running,
+            start_type: StartType::Automatic,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! `name`, `serial`, `index`, `path`, `drive`) — a patch element with `remove = true` deletes its match. Errors name
 //! the file, the place and the problem on one line.
 
-use super::{CsvState, GroupState, NodeState, ServiceState, Stamp, StartType};
+use super::{GroupState, NodeState, Stamp};
 use crate::catalog::Profile;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -414,32 +414,19 @@ fn into_stamp(file: &str, table: toml::Table) -> Result<Stamp, ScenarioError> {
     Ok(stamp)
 }
 
-/// Refuses a node, service, cluster group, cluster resource or shared volume without a `state`,
-/// and a service without a `start_type`: these fields have no default (a struct-wide serde
-/// default would otherwise fill one in silently).
+/// Refuses a node, cluster group or cluster resource without a `state`: a host and a VM have
+/// different states and a group's cannot be guessed (a struct-wide serde default would otherwise
+/// fill one in silently). Services default to Running and Automatic, shared volumes to Online.
 fn require_states(doc: &toml::Value) -> Result<(), String> {
-    let service_fields = [
-        ("state", list(ServiceState::ALL.iter().map(|s| s.as_str()))),
-        (
-            "start_type",
-            list(StartType::ALL.iter().map(|s| s.as_str())),
-        ),
-    ];
     for (kind, allowed) in [("host", NodeState::HOST), ("vm", NodeState::VM)] {
         let allowed = list(allowed.iter().map(|s| s.as_str()));
         for (i, item) in elements(doc.get(kind)) {
             require(item, "state", &format!("{kind}[{i}]"), &allowed)?;
-            for (j, svc) in elements(item.get("service")) {
-                for (field, allowed) in &service_fields {
-                    require(svc, field, &format!("{kind}[{i}].service[{j}]"), allowed)?;
-                }
-            }
         }
     }
     let cluster = doc.get("cluster");
     let groups = list(GroupState::ALL.iter().map(|s| s.as_str()));
-    let csvs = list(CsvState::ALL.iter().map(|s| s.as_str()));
-    for (key, allowed) in [("group", &groups), ("resource", &groups), ("csv", &csvs)] {
+    for (key, allowed) in [("group", &groups), ("resource", &groups)] {
         for (i, item) in elements(cluster.and_then(|c| c.get(key))) {
             require(item, "state", &format!("cluster.{key}[{i}]"), allowed)?;
         }
@@ -635,6 +622,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stamp::{CsvState, ServiceState, StartType};
 
     #[test]
     fn default_scenario_loads() {
@@ -766,30 +754,27 @@ mod tests {
                 .starts_with("s.toml: host[4].state: missing (one of Up, Down,"),
             "{e}"
         );
-        // So is a service without a state or start type.
-        let e = parse_scenario(
+        // A service without a state or start type is a running Automatic one; a shared volume
+        // without a state is Online.
+        let s = parse_scenario(
             "s.toml",
-            &patch("[[vm]]\nname = \"AZS-ERCS02\"\n[[vm.service]]\nname = \"New\"\nstate = \"Running\"\n"),
+            &patch("[[vm]]\nname = \"AZS-ERCS02\"\n[[vm.service]]\nname = \"New\"\n[[cluster.csv]]\nname = \"New\"\nowner = \"AZS-HOST01\"\n"),
             None,
         )
-        .expect_err("no start type");
-        assert!(
-            e.to_string()
-                .contains(".start_type: missing (one of Automatic, "),
-            "{e}"
+        .unwrap_or_else(|e| panic!("{e}"));
+        let svc = s
+            .vm("AZS-ERCS02")
+            .and_then(|v| v.services.iter().find(|x| x.name == "New"))
+            .expect("service");
+        assert_eq!(
+            (svc.state, svc.start_type),
+            (ServiceState::Running, StartType::Automatic)
         );
-        // And a cluster group, resource or shared volume without one, or with a wrong word.
-        let e = parse_scenario(
-            "s.toml",
-            &patch("[[cluster.csv]]\nname = \"New\"\nowner = \"AZS-HOST01\"\n"),
-            None,
-        )
-        .expect_err("csv without a state");
-        assert!(
-            e.to_string()
-                .contains(".state: missing (one of Online, Offline, Failed, Redirected)"),
-            "{e}"
-        );
+        assert!(s
+            .cluster
+            .csvs
+            .iter()
+            .any(|c| c.name == "New" && c.state == CsvState::Online));
         let e = parse_scenario(
             "s.toml",
             &patch("[[cluster.group]]\nname = \"New\"\nowner = \"AZS-HOST01\"\nstate = \"Redirected\"\n"),
