@@ -20,16 +20,18 @@ fn team<'a>(stamp: &'a Stamp, role: &str) -> &'a str {
         .unwrap_or("the owning team")
 }
 
-/// Whether a later run of the same plan (started after this one) completed or is running: the
-/// failure is history then.
-fn rerun_later(plans: &[ActionPlan], p: &ActionPlan) -> bool {
-    plans.iter().any(|o| {
+/// Whether a later run of the same plan completed or is running: the failure is history then.
+/// "Later" by start time, else by end time, else by the order the plans are listed in.
+fn rerun_later(plans: &[ActionPlan], i: usize) -> bool {
+    let p = &plans[i];
+    plans.iter().enumerate().any(|(k, o)| {
         o.id != p.id
             && o.name.eq_ignore_ascii_case(&p.name)
             && (is(&o.status, "Completed") || is(&o.status, "InProgress"))
-            && match (o.start, p.start) {
-                (Some(later), Some(earlier)) => later > earlier,
-                _ => false,
+            && match (o.start, p.start, o.end, p.end) {
+                (Some(later), Some(earlier), _, _) => later > earlier,
+                (_, _, Some(later), Some(earlier)) => later > earlier,
+                _ => k > i,
             }
     })
 }
@@ -38,7 +40,9 @@ pub(super) fn ece_failures(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     let plans = &stamp.ece.action_plans;
     let problems = plans
         .iter()
-        .filter(|p| is(&p.status, "Failed") && !rerun_later(plans, p))
+        .enumerate()
+        .filter(|(i, p)| is(&p.status, "Failed") && !rerun_later(plans, *i))
+        .map(|(_, p)| p)
         .map(|p| {
             let step = p
                 .steps
