@@ -11,7 +11,7 @@
 use crate::builtins::{Builtin, BUILTINS};
 use crate::lang::{Formatter, FORMATTERS};
 use crate::operator_commands::{self, OperatorCommand};
-use azs_support::catalog::{CommandSpec, HandlerKind};
+use azs_support::catalog::{CommandSpec, HandlerKind, Profile};
 use azs_support::commands::{self, Implementation};
 use std::collections::HashMap;
 
@@ -42,10 +42,11 @@ impl std::fmt::Debug for Handler {
     }
 }
 
-/// The handler of every catalog entry, by canonical name.
+/// The handler of every catalog entry, by its profile and canonical name (a name may stand for
+/// different entries in different profiles).
 #[derive(Debug, Default)]
 pub struct Handlers {
-    by_name: HashMap<String, Handler>,
+    by_entry: HashMap<(Profile, String), Handler>,
 }
 
 /// The handler of `kind` named `name` (case-insensitive), if that kind has one.
@@ -84,7 +85,7 @@ impl Handlers {
     /// another profile serves still counts as bound). An error is one line naming the entry (file
     /// and command) without a handler, or the handler without an entry.
     pub fn bind(all: &[CommandSpec]) -> Result<Self, String> {
-        let mut by_name: HashMap<String, Handler> = HashMap::new();
+        let mut by_entry: HashMap<(Profile, String), Handler> = HashMap::new();
         for spec in all {
             let entry = |problem: String| {
                 format!("{}: command '{}': {problem}", spec.source_file, spec.name)
@@ -104,7 +105,7 @@ impl Handlers {
                     )));
                 }
             }
-            by_name.insert(spec.name.to_ascii_lowercase(), handler);
+            by_entry.insert((spec.profile, spec.name.to_ascii_lowercase()), handler);
         }
         for (kind, name) in every_handler() {
             let bound = all
@@ -116,12 +117,13 @@ impl Handlers {
                 ));
             }
         }
-        Ok(Handlers { by_name })
+        Ok(Handlers { by_entry })
     }
 
     /// The handler bound to `spec` (every entry of the catalog the server loaded has one).
     pub fn get(&self, spec: &CommandSpec) -> Option<&Handler> {
-        self.by_name.get(&spec.name.to_ascii_lowercase())
+        self.by_entry
+            .get(&(spec.profile, spec.name.to_ascii_lowercase()))
     }
 }
 

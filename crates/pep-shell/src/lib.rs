@@ -3,8 +3,9 @@
 //!
 //! Layers, outermost first: `server` (SSH: bytes in, events out) → `shell` (one session: a line in,
 //! a reply out) → `lang` (lexer, parser, binder, formatting) and `azs_support` (the catalog, the
-//! stamp, the command implementations). `consent`, `identity`, `transcript` and `history` own the
-//! state that outlives a session, under the `state` directory.
+//! stamp, the command implementations). `handlers` binds every catalog entry to what runs it when
+//! the server starts (`endpoint`). `consent`, `identity`, `transcript` and `history` own the state
+//! that outlives a session, under the `state` directory.
 
 pub mod admission;
 pub mod bounds;

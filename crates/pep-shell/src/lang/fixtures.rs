@@ -205,7 +205,6 @@ pub fn commands() -> Vec<CommandSpec> {
                 p("Like", Switch),
                 p("NotLike", Switch),
                 p("Match", Switch),
-                p("NotMatch", Switch),
             ],
         ),
         formatter(

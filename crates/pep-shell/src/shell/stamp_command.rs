@@ -259,6 +259,9 @@ mod tests {
                 for example in &spec.examples {
                     let line = if spec.supports_should_process {
                         format!("{} -WhatIf", example.code)
+                    } else if spec.handler == HandlerKind::Formatter {
+                        // Formatting commands run on piped records.
+                        format!("Get-Command | {}", example.code)
                     } else {
                         example.code.clone()
                     };

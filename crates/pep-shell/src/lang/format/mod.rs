@@ -345,6 +345,33 @@ mod tests {
         assert!(!Formatter::SelectObject.keeps_shape() && Formatter::SortObject.keeps_shape());
     }
 
+    /// Each formatting command, bound as its catalog entry declares it (one switch at a time where
+    /// it has them), reads only those parameters: an undeclared read panics in debug builds.
+    #[test]
+    fn formatters_read_only_the_parameters_their_entries_declare() {
+        let all = azs_support::catalog::all_embedded_commands().expect("catalog");
+        for (name, formatter) in FORMATTERS {
+            let spec = all
+                .iter()
+                .find(|c| c.name == *name)
+                .unwrap_or_else(|| panic!("{name} has no entry"));
+            let declared = || BoundArgs::declaring(spec.parameters.iter().map(|p| p.name.as_str()));
+            let mut runs = vec![declared()];
+            for p in &spec.parameters {
+                let mut args = declared();
+                args.insert(&p.name, Value::Bool(true));
+                if p.name != "Property" {
+                    args.insert("Property", vec!["P0"].into());
+                }
+                runs.push(args);
+            }
+            for args in runs {
+                let _ = formatter.apply_within(&args, vec![rec("T", 2), rec("T", 2)], usize::MAX);
+                let _ = formatter.render(&args);
+            }
+        }
+    }
+
     #[test]
     fn sort_by_orders_records_stably_by_their_properties() {
         let r = |state: &str, name: &str| {
