@@ -10,8 +10,8 @@ use azs_support::{BoundArgs, Value};
 use regex::{Regex, RegexBuilder};
 use std::cmp::Ordering;
 
-const OPERATORS: [&str; 9] = [
-    "EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match",
+const OPERATORS: [&str; 10] = [
+    "EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch",
 ];
 /// Compiled-program cap for `-Match` patterns.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -89,6 +89,7 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
     let (positive, negate) = match *op {
         "NE" => ("EQ", true),
         "NotLike" => ("Like", true),
+        "NotMatch" => ("Match", true),
         o => (o, false),
     };
     let re = if positive == "Match" {
@@ -172,6 +173,10 @@ mod tests {
         assert_eq!(run("Like", "Name", "*S*").expect("ok"), ["sshd", "Dns"]);
         assert_eq!(run("NotLike", "Name", "*S*").expect("ok"), ["WinRM"]);
         assert_eq!(run("Match", "Name", "^win").expect("ok"), ["WinRM"]);
+        assert_eq!(
+            run("NotMatch", "Name", "^win").expect("ok"),
+            ["sshd", "Dns"]
+        );
     }
 
     #[test]
