@@ -341,23 +341,6 @@ pub(crate) mod testing {
             return None;
         }
         let mut declared = Vec::new();
-        // Implementations that still run another command's implementation on their own
-        // arguments (instead of through `Invocation::call`): the callee's parameters are read
-        // too. Empty this list as they move to `call`.
-        const RUNS_ON_ITS_ARGUMENTS: &[(&str, &str)] = &[(
-            "Start-AzsSupportStorageDiagnostic",
-            "Get-AzsSupportStorageEventLogErrors",
-        )];
-        let names: Vec<&str> = names
-            .iter()
-            .copied()
-            .chain(
-                RUNS_ON_ITS_ARGUMENTS
-                    .iter()
-                    .filter(|(caller, _)| names.iter().any(|n| n.eq_ignore_ascii_case(caller)))
-                    .map(|(_, callee)| *callee),
-            )
-            .collect();
         for c in CATALOG
             .iter()
             .filter(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))

@@ -362,7 +362,8 @@ pub fn start_storage_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
     }
     if inv.args.switch("IncludeEventLogs") {
         report.push_str("\nStorage events (errors and warnings, last 24 hours):\n");
-        for e in get_storage_event_log_errors(inv)? {
+        // The event read runs with its own (default) arguments, not this command's.
+        for e in inv.call(get_storage_event_log_errors, &crate::BoundArgs::new())? {
             if let Some(r) = e.as_record() {
                 let p = |k: &str| r.get(k).map(Value::to_display).unwrap_or_default();
                 report.push_str(&format!(
