@@ -3,7 +3,11 @@
 //!
 //! `stamp.json` (format version 1), replaced atomically after every change:
 //! `{"version":1,"scenario":"csv-offline","digest":"<fnv64 of the scenario>","modified":true,
-//! "saved_at":"...","stamp":{...the stamp document...}}`.
+//! "saved_at":"...","stamp":{...the stamp document...}}`. The stamp document carries `time`
+//! (`stamp::clock::StampTime`: the clock's offset from real time and how far work in progress
+//! was advanced; absent in files written before the clock existed, which read as a stamp on real
+//! time). `modified` is set by repairs only: what the clock advances is saved with the flag as it
+//! was, so a stamp only the clock moved may still be replaced by another scenario.
 //!
 //! At start: with `--reset-stamp` the scenario is loaded afresh. Otherwise a saved stamp of the
 //! same scenario (same digest) is resumed; an unmodified saved stamp of another scenario is simply
