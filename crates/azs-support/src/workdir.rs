@@ -1,8 +1,11 @@
-//! The per-session working directory: where every file a command writes lands.
+//! The working directory: where every file a command writes lands.
 //!
-//! Each session gets a directory named for its UTC start time and session id under a parent
-//! ([`WorkdirParent`]: `<state>/workdirs` for support, `<state>/workdirs/operators` for
-//! operators), created on first use with mode 0700; every directory pep creates in it is 0700 and
+//! A support case has one: every session of a support identity under one grant (exec and
+//! interactive) shares the directory named for the grant's UTC start, the grant and the identity
+//! ([`WorkdirParent::case`]), so what one `ssh host 'COMMAND'` saved is there for the next; a new
+//! grant starts a new one. Operators' sessions each keep their own, named for their UTC start
+//! time and session id ([`WorkdirParent::session`]). All live under a parent ([`WorkdirParent`]:
+//! `<state>/workdirs`), created on first use with mode 0700; every directory pep creates in it is 0700 and
 //! every file 0600. Paths a user gives are resolved beneath it: absolute paths, `..`, empty or
 //! control-character components, and symlinks anywhere on the way are refused, and the resolved
 //! path must still lie under the canonical root. Files are created with `create_new` (`O_EXCL`,
@@ -15,7 +18,7 @@
 use crate::disk_budget::{BudgetError, DiskBudget, WriteClass};
 use crate::escape::escape_text as escape;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -60,7 +63,11 @@ pub struct WorkdirParent {
     path: PathBuf,
     quota_bytes: u64,
     budget: Arc<DiskBudget>,
-    live: Mutex<HashSet<PathBuf>>,
+    /// Directories in use, with how many handles hold each.
+    live: Mutex<HashMap<PathBuf, usize>>,
+    /// The working directories of the current grant's cases: held (and so live, safe from
+    /// clean-up) for as long as the grant is the current one, between sessions too.
+    cases: Mutex<HashMap<String, Arc<WorkingDirectory>>>,
 }
 
 impl WorkdirParent {
@@ -70,7 +77,8 @@ impl WorkdirParent {
             path: path.to_path_buf(),
             quota_bytes,
             budget,
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
+            cases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -87,9 +95,37 @@ impl WorkdirParent {
     /// The working directory of a session that started at `started` with id `session_id`.
     /// Nothing is created until first use; the directory counts as live until it is dropped.
     pub fn session(self: &Arc<Self>, started: DateTime<Utc>, session_id: &str) -> WorkingDirectory {
-        let name = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), session_id);
+        self.open(format!(
+            "{}-{}",
+            started.format("%Y%m%dT%H%M%SZ"),
+            session_id
+        ))
+    }
+
+    /// The working directory of a support case: the one every session of identity `who` under
+    /// grant `grant` (which started at `started`) shares — `grant` and `who` made of
+    /// `[A-Za-z0-9_-]` only. One instance serves them all (one count of the bytes stored), and it
+    /// stays live while the grant is the current one: the first case of another grant releases
+    /// the earlier grant's directories (kept on disk, no longer protected from clean-up).
+    pub fn case(
+        self: &Arc<Self>,
+        started: DateTime<Utc>,
+        grant: &str,
+        who: &str,
+    ) -> Arc<WorkingDirectory> {
+        let prefix = format!("{}-{grant}-", started.format("%Y%m%dT%H%M%SZ"));
+        let name = format!("{prefix}{who}");
+        let mut cases = self.cases.lock().unwrap_or_else(|p| p.into_inner());
+        cases.retain(|k, _| k.starts_with(&prefix));
+        cases
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(self.open(name)))
+            .clone()
+    }
+
+    fn open(self: &Arc<Self>, name: String) -> WorkingDirectory {
         let path = self.path.join(name);
-        self.live_set().insert(path.clone());
+        *self.live_set().entry(path.clone()).or_insert(0) += 1;
         WorkingDirectory {
             parent: self.clone(),
             path,
@@ -98,13 +134,13 @@ impl WorkdirParent {
         }
     }
 
-    fn live_set(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+    fn live_set(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, usize>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether a live session uses the directory at `dir` (a child of this parent).
     pub fn is_live(&self, dir: &Path) -> bool {
-        self.live_set().contains(dir)
+        self.live_set().contains_key(dir)
     }
 
     /// Removes the directory tree at `dir` unless a live session uses it; returns the bytes
@@ -112,7 +148,7 @@ impl WorkdirParent {
     pub fn remove_unused(&self, dir: &Path) -> io::Result<Option<u64>> {
         // Held while removing, so a session cannot start using it half-way.
         let live = self.live_set();
-        if live.contains(dir) {
+        if live.contains_key(dir) {
             return Ok(None);
         }
         let bytes = tree_bytes(dir).unwrap_or(0);
@@ -123,10 +159,11 @@ impl WorkdirParent {
     }
 }
 
-/// One session's working directory.
+/// A working directory (a case's, or an operator session's).
 ///
-/// Only its session writes into it, so the bytes stored are counted once (on first write) and then
-/// kept up to date, instead of walking the directory on every write.
+/// Only its holders write into it — one instance shared by the case's live sessions — so the bytes
+/// stored are counted once (on first write) and then kept up to date, instead of walking the
+/// directory on every write.
 #[derive(Debug)]
 pub struct WorkingDirectory {
     parent: Arc<WorkdirParent>,
@@ -137,7 +174,13 @@ pub struct WorkingDirectory {
 
 impl Drop for WorkingDirectory {
     fn drop(&mut self) {
-        self.parent.live_set().remove(&self.path);
+        let mut live = self.parent.live_set();
+        if let Some(n) = live.get_mut(&self.path) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&self.path);
+            }
+        }
     }
 }
 
@@ -497,5 +540,34 @@ mod tests {
         assert_eq!(w.clear().expect("clear"), (1, 5));
         assert!(w.files(true).expect("files").is_empty());
         assert!(w.path().is_dir());
+    }
+
+    #[test]
+    fn a_case_directory_is_shared_by_its_sessions_and_a_new_grant_starts_another() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let parent = WorkdirParent::new(tmp.path(), 1 << 20, Arc::new(DiskBudget::unlimited()));
+        let t = Utc::now();
+        let a = parent.case(t, "grant1", "sam");
+        let b = parent.case(t, "grant1", "sam");
+        assert!(Arc::ptr_eq(&a, &b), "one instance for the case's sessions");
+        a.write_new("saved.json", b"{}").expect("write");
+        drop(a);
+        drop(b);
+        // Between sessions the directory stays live (safe from clean-up) and keeps its files.
+        let again = parent.case(t, "grant1", "sam");
+        assert!(parent.is_live(again.path()));
+        assert_eq!(again.files(false).expect("files").len(), 1);
+        let other = parent.case(t, "grant1", "alex");
+        assert_ne!(other.path(), again.path(), "each identity its own");
+        let old = again.path().to_path_buf();
+        drop(again);
+        drop(other);
+        let next = parent.case(t, "grant2", "sam");
+        assert_ne!(next.path(), old.as_path());
+        assert!(
+            !parent.is_live(&old),
+            "the old grant's directory is released"
+        );
+        assert!(old.join("saved.json").exists(), "and kept on disk");
     }
 }

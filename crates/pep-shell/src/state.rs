@@ -18,7 +18,9 @@
 //! - `sessions/<id>.json`   one record per session (`history.rs`, format version 2; 1 is read)
 //! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1), 0600
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
-//! - `workdirs/<ts>-<id>/`  per-session working directories (`azs_support::workdir`)
+//! - `workdirs/<ts>-grant<N>-<identity>/`  a support case's working directory (every session of
+//!   the identity under grant N); `workdirs/<ts>-<session id>/` an operator session's
+//!   (`azs_support::workdir`)
 //! - `.pep-tmp-*`           (root and `sessions/`) atomic writes under way, or left by a process
 //!   killed during one: `pep serve` removes them at start, holding `serve.lock`, before writing
 //!

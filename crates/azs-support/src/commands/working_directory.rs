@@ -9,6 +9,10 @@ use crate::wildcard::wildcard_match;
 pub const COMMANDS: Table = &[
     ("Get-AzsSupportWorkingDirectory", get_working_directory),
     ("Get-AzsSupportWorkingDirectoryFiles", get_files),
+    (
+        "Get-AzsSupportWorkingDirectoryFileContent",
+        get_file_content,
+    ),
     ("Clear-AzsSupportWorkingDirectory", clear),
     ("Save-AzsSupportObjectToFile", save_object_to_file),
 ];
@@ -35,6 +39,70 @@ pub fn get_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
                 .into()
         })
         .collect())
+}
+
+/// Lines returned when neither -Tail nor -TotalCount is given.
+const DEFAULT_MAX_LINES: usize = 10_000;
+/// Bytes of a file read at most (the tail of a larger file with -Tail, else its head).
+const MAX_READ_BYTES: u64 = 16 << 20;
+
+/// Get-AzsSupportWorkingDirectoryFileContent -Path [-Tail N | -TotalCount N]: the file's lines,
+/// read beneath the working directory only.
+pub fn get_file_content(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let rel = inv.args.str("Path").unwrap_or_default().to_string();
+    let tail = inv.args.int("Tail").map(|n| n.max(0) as usize);
+    let head = inv.args.int("TotalCount").map(|n| n.max(0) as usize);
+    if tail.is_some() && head.is_some() {
+        return Err(CommandError("give -Tail or -TotalCount, not both".into()));
+    }
+    let path = inv.workdir.resolve(&rel)?;
+    let meta = std::fs::symlink_metadata(&path).map_err(|_| {
+        CommandError(format!(
+            "no file '{}' in the working directory (Get-AzsSupportWorkingDirectoryFiles -Recurse lists them)",
+            crate::escape::escape_text(&rel)
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(CommandError(format!(
+            "'{}' is not a file",
+            crate::escape::escape_text(&rel)
+        )));
+    }
+    let mut f = std::fs::File::open(&path).map_err(|e| CommandError(format!("{rel}: {e}")))?;
+    let len = meta.len();
+    let from_end = tail.is_some() && len > MAX_READ_BYTES;
+    if from_end {
+        f.seek(SeekFrom::Start(len - MAX_READ_BYTES))
+            .map_err(|e| CommandError(format!("{rel}: {e}")))?;
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_READ_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CommandError(format!("{rel}: {e}")))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if from_end && !lines.is_empty() {
+        lines.remove(0); // the first line read from the middle is partial
+    }
+    let shown = |l: &&str| Value::String(crate::escape::escape_text(l));
+    Ok(match (tail, head) {
+        (Some(n), _) => lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(shown)
+            .collect(),
+        (_, Some(n)) => lines.iter().take(n).map(shown).collect(),
+        _ => {
+            let mut out: Vec<Value> = lines.iter().take(DEFAULT_MAX_LINES).map(shown).collect();
+            if lines.len() > DEFAULT_MAX_LINES {
+                out.push(Value::String(format!(
+                    "... {} more lines; use -Tail or -TotalCount",
+                    lines.len() - DEFAULT_MAX_LINES
+                )));
+            }
+            out
+        }
+    })
 }
 
 /// Clear-AzsSupportWorkingDirectory: empties the working directory.
@@ -198,5 +266,42 @@ mod tests {
         assert_eq!(get_files(&mut inv).expect("files").len(), 3);
         clear(&mut inv).expect("clear");
         assert!(get_files(&mut inv).expect("files").is_empty());
+    }
+
+    #[test]
+    fn file_content_reads_back_lines_beneath_the_directory_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 20);
+        let mut stamp = Stamp::default_stamp().expect("stamp");
+        wd.write_new("log.txt", b"one\ntwo\nthree\n")
+            .expect("write");
+        let run = |args: &[(&str, Value)], stamp: &mut Stamp| {
+            super::super::testing::run_in(&wd, stamp, get_file_content, args, false, Mode::Execute)
+                .result
+        };
+        let all = run(&[("Path", "log.txt".into())], &mut stamp).expect("read");
+        assert_eq!(all.len(), 3);
+        let tail = run(
+            &[("Path", "log.txt".into()), ("Tail", 2i64.into())],
+            &mut stamp,
+        )
+        .expect("tail");
+        let tail: Vec<String> = tail.iter().map(Value::to_display).collect();
+        assert_eq!(tail, ["two", "three"]);
+        let head = run(
+            &[("Path", "log.txt".into()), ("TotalCount", 1i64.into())],
+            &mut stamp,
+        )
+        .expect("head");
+        assert_eq!(head.len(), 1);
+        let e = run(&[("Path", "../../etc/passwd".into())], &mut stamp).expect_err("escape");
+        assert!(e.0.contains("'..' is not allowed"), "{}", e.0);
+        let e = run(&[("Path", "nope.txt".into())], &mut stamp).expect_err("missing");
+        assert!(e.0.starts_with("no file 'nope.txt'"), "{}", e.0);
+        std::os::unix::fs::symlink("/etc/passwd", wd.path().join("link")).expect("symlink");
+        assert!(
+            run(&[("Path", "link".into())], &mut stamp).is_err(),
+            "symlinks refused"
+        );
     }
 }

@@ -119,7 +119,8 @@ pub struct Shell {
     kind: SessionKind,
     record: SessionRecord,
     transcript: Transcript,
-    workdir: WorkingDirectory,
+    /// The case's working directory (support), or the session's own (operators).
+    workdir: Arc<WorkingDirectory>,
     grant_id: Option<u64>,
     width: Option<usize>,
     pending: Option<Pending>,
@@ -197,7 +198,29 @@ impl Shell {
             }
             tracing::error!(error = %e, "operator session record cannot be written");
         }
-        let workdir = endpoint.workdirs.session(now, &session_id);
+        // Support works in its case's directory: every session of this identity under this grant
+        // shares it. Operators keep their own per session.
+        let case = match identity.role {
+            Role::Support => endpoint.consent.active().map(|g| {
+                let who: String = identity
+                    .name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                (g.created_at, format!("grant{}", g.id), who)
+            }),
+            Role::Operator => None,
+        };
+        let workdir = match case {
+            Some((started, grant, who)) => endpoint.workdirs.case(started, &grant, &who),
+            None => Arc::new(endpoint.workdirs.session(now, &session_id)),
+        };
         // Only support sessions live under a grant; operators are never ended by it.
         let grant_id = match identity.role {
             Role::Support => auth.as_ref().map(Authorization::grant_id),

@@ -250,3 +250,54 @@ fn piping_into_a_command_that_takes_no_input_lists_the_ones_that_do() {
         "{r:?}"
     );
 }
+
+#[test]
+fn the_sessions_of_a_case_share_its_working_directory_and_a_new_grant_starts_another() {
+    let pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    // One exec saves, the next lists and reads it back: the case's directory, not the session's.
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportInfrastructureHost | Save-AzsSupportObjectToFile -FilePrefix hosts -FileFormat csv | Select-Object -ExpandProperty Path",
+    );
+    assert!(r.ok(), "{r:?}");
+    let saved = r.stdout.trim().to_string();
+    assert!(
+        saved.starts_with("hosts_") && saved.ends_with(".csv"),
+        "{r:?}"
+    );
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportWorkingDirectoryFiles | Select-Object -ExpandProperty Name",
+    );
+    assert!(
+        r.ok() && r.stdout.contains(&saved),
+        "a later session sees it: {r:?}"
+    );
+    let r = pep.exec(
+        &sup,
+        &format!("Get-AzsSupportWorkingDirectoryFileContent {saved} -TotalCount 2"),
+    );
+    assert!(r.ok(), "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert!(
+        lines[0].contains("\"Name\"") && lines[1].contains("AZS-HOST01"),
+        "{r:?}"
+    );
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportWorkingDirectoryFileContent ../../consent.json",
+    );
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert!(r.stderr.contains("'..' is not allowed"), "{r:?}");
+    // A new grant is a new case: a fresh directory.
+    let r = pep.exec(&op, "Disable-RemoteSupport");
+    assert!(r.ok(), "{r:?}");
+    pep.grant(&op, "Diagnostics");
+    let r = pep.exec(
+        &sup,
+        "Get-AzsSupportWorkingDirectoryFiles | Measure-Object | Select-Object -ExpandProperty Count",
+    );
+    assert!(r.ok() && r.stdout.trim() == "0", "{r:?}");
+}
