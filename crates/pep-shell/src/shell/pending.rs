@@ -99,7 +99,7 @@ impl Shell {
             args,
             Vec::new(),
             StampAccess::Read(&stamp),
-            &*self.workdir,
+            &self.workdir,
             now,
             Mode::Plan,
         );

@@ -53,7 +53,7 @@ impl Shell {
                 args,
                 input,
                 StampAccess::Write(&mut stamp),
-                &*self.workdir,
+                &self.workdir,
                 now,
                 Mode::Execute,
             );
@@ -75,7 +75,7 @@ impl Shell {
             args,
             input,
             StampAccess::Read(&stamp),
-            &*self.workdir,
+            &self.workdir,
             now,
             mode,
         );
