@@ -184,11 +184,16 @@ impl StoragePool {
 }
 
 impl PhysicalDisk {
-    /// Whether the disk has a problem (a retired disk waiting for replacement does not).
+    /// Whether the disk has a problem: not Healthy / OK. A disk retired from the pool is judged
+    /// by its health alone (its operational status may say so); a retired disk still Warning or
+    /// Unhealthy waits for replacement, which is a problem until it is swapped.
     pub fn has_problem(&self) -> bool {
-        !self.usage.eq_ignore_ascii_case("Retired")
-            && (Health::from_reported(&self.health) != Health::Healthy
-                || !status_ok(&self.operational_status))
+        let unhealthy = Health::from_reported(&self.health) != Health::Healthy;
+        if self.usage.eq_ignore_ascii_case("Retired") {
+            unhealthy
+        } else {
+            unhealthy || !status_ok(&self.operational_status)
+        }
     }
 }
 

@@ -15,6 +15,24 @@ pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict
     let mut problems = Vec::new();
     for h in &stamp.hosts {
         if h.state == NodeState::Up {
+            // Up, but a drain that failed left it half in maintenance, or ECE could not
+            // provision it.
+            let why = if h.drain_status.trim().eq_ignore_ascii_case("Failed") {
+                Some("its drain Failed: VMs could not be moved off it")
+            } else if h.provisioning_status.trim().eq_ignore_ascii_case("Failed") {
+                Some("its ECE provisioning Failed")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                problems.push(problem(
+                    format!("Cluster node {} is Up but {why}", h.name),
+                    format!(
+                        "Review the node (Get-AzsSupportInfrastructureHost, Get-AzsSupportClusterLog -ComputerName {}) and the ECE plan that acted on it (Get-AzsSupportActionPlanInstance)",
+                        h.name
+                    ),
+                ));
+            }
             continue;
         }
         let remediation = if h.state == NodeState::Paused {
@@ -195,5 +213,23 @@ mod tests {
         s.hosts[1].drain_status = "Completed".into();
         let v = cluster_node_health(&s, now);
         assert!(v.remediation().contains("resumes"), "{}", v.remediation());
+    }
+
+    #[test]
+    fn an_up_host_whose_drain_failed_is_flagged() {
+        let mut s = crate::stamp::Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        s.hosts[1].drain_status = "Failed".into();
+        let v = cluster_node_health(&s, now);
+        assert!(
+            v.evidence().contains("its drain Failed"),
+            "{}",
+            v.evidence()
+        );
+        s.hosts[1].drain_status = "Completed".into();
+        assert!(
+            cluster_node_health(&s, now).passed(),
+            "a finished drain on an Up host is history"
+        );
     }
 }

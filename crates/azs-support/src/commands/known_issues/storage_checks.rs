@@ -205,4 +205,15 @@ mod tests {
         s.storage.pool.allocated_gb = s.storage.pool.size_gb * 0.93;
         assert!(pool_health(&s, now).evidence().contains("93% allocated"));
     }
+
+    #[test]
+    fn a_retired_disk_is_fine_once_healthy_and_a_problem_while_it_still_fails() {
+        let mut s = Stamp::default_stamp().unwrap_or_else(|e| panic!("{e}"));
+        let now = s.now();
+        s.storage.physical_disks[0].usage = "Retired".into();
+        s.storage.physical_disks[0].operational_status = "Retired".into();
+        assert!(physical_disk_health(&s, now).passed());
+        s.storage.physical_disks[0].health = "Unhealthy".into();
+        assert!(!physical_disk_health(&s, now).passed());
+    }
 }
