@@ -109,7 +109,7 @@ pub(crate) struct Check {
 pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "ClusterNodeHealth",
-        description: "Scale-unit hosts that are not Up in the failover cluster: Down, Paused (drained and left in maintenance), Joining, Isolated or Quarantined.",
+        description: "Scale-unit hosts that are not Up in the failover cluster: Down, Paused (drained and left in maintenance), Joining, Isolated or Quarantined; Up hosts whose drain or ECE provisioning failed.",
         threshold: "",
         run: cluster_checks::cluster_node_health,
     },
@@ -163,7 +163,7 @@ pub(crate) const CHECKS: &[Check] = &[
     },
     Check {
         name: "PhysicalDiskHealth",
-        description: "Physical disks that are not Healthy / OK (retired disks awaiting replacement excepted).",
+        description: "Physical disks that are not Healthy / OK; a retired disk that still fails awaits replacement.",
         threshold: "",
         run: storage_checks::physical_disk_health,
     },
