@@ -249,24 +249,22 @@ fn array_key(field: &str) -> Option<&'static [&'static str]> {
         .map(|(_, k)| *k)
 }
 
-/// The key of one element (`name = "X"`, `name = "Repair", virtual_disk = "D"`), or an error
-/// naming the place when a key field is missing.
-fn element_key(
-    item: &toml::Table,
-    key: &[&str],
-    at: &str,
-    i: usize,
-) -> Result<Vec<toml::Value>, String> {
-    key.iter()
-        .map(|k| {
-            item.get(*k).cloned().ok_or_else(|| {
-                format!(
-                    "{at}[{i}]: needs {k} (elements are identified by {})",
-                    key.join(" and ")
-                )
+/// The key of one element (`name = "X"`, `name = "Repair", virtual_disk = "D"`); a key field it
+/// lacks counts as empty. None when it has none of them: it cannot be matched, so it is appended
+/// (and never merged).
+fn element_key(item: &toml::Table, key: &[&str]) -> Option<Vec<toml::Value>> {
+    if !key.iter().any(|k| item.contains_key(*k)) {
+        return None;
+    }
+    Some(
+        key.iter()
+            .map(|k| {
+                item.get(*k)
+                    .cloned()
+                    .unwrap_or_else(|| toml::Value::String(String::new()))
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 fn show_key(key: &[&str], values: &[toml::Value]) -> String {
@@ -285,7 +283,9 @@ fn refuse_duplicates(items: &[toml::Value], key: &[&str], at: &str) -> Result<()
         if t.get("remove").and_then(toml::Value::as_bool) == Some(true) {
             continue;
         }
-        let k = element_key(t, key, at, i)?;
+        let Some(k) = element_key(t, key) else {
+            continue;
+        };
         if seen.contains(&k) {
             return Err(format!(
                 "{at}[{i}]: two elements with {} (each must be distinct, or they would merge into one)",
@@ -319,7 +319,17 @@ fn merge_arrays(
         let toml::Value::Table(mut item) = item else {
             continue;
         };
-        let id = element_key(&item, key, at, i)?;
+        let Some(id) = element_key(&item, key) else {
+            // Nothing identifies it: a new element.
+            if item.contains_key("remove") {
+                return Err(format!(
+                    "{at}[{i}]: remove needs {} to say which element",
+                    key.join(" and ")
+                ));
+            }
+            base.push(toml::Value::Table(item));
+            continue;
+        };
         let remove = match item.remove("remove") {
             None => false,
             Some(toml::Value::Boolean(b)) => b,
@@ -327,7 +337,8 @@ fn merge_arrays(
         };
         let pos = base.iter().position(|b| {
             b.as_table()
-                .is_some_and(|t| key.iter().zip(&id).all(|(k, v)| t.get(*k) == Some(v)))
+                .and_then(|t| element_key(t, key))
+                .is_some_and(|k| k == id)
         });
         match (pos, remove) {
             (Some(i), true) => {
@@ -795,6 +806,62 @@ mod tests {
         .expect_err("wrong type");
         assert!(
             e.to_string().starts_with("s.toml: host[2].cpu_cores: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn repeated_elements_stay_distinct_and_a_collapsing_key_is_an_error() {
+        let crash_loop = r#"
+            extends = "default"
+            version = 1
+            name = "loop"
+            [[vm]]
+            name = "AZS-SQL01"
+            [[vm.event]]
+            id = 7031
+            message = "first crash"
+            [[vm.event]]
+            id = 7031
+            message = "second crash"
+            [[storage.job]]
+            name = "Repair"
+            virtual_disk = "Infrastructure_1"
+            state = "Completed"
+            [[storage.job]]
+            name = "Repair"
+            virtual_disk = "Infrastructure_2"
+            state = "Running"
+            [[storage.job]]
+            name = "Rebalance"
+            state = "Running"
+        "#;
+        let s = parse_scenario("l.toml", crash_loop, None).unwrap_or_else(|e| panic!("{e}"));
+        let events = s.vm("AZS-SQL01").map(|v| v.events.len()).unwrap_or(0);
+        let base = load_scenario("default")
+            .ok()
+            .and_then(|d| d.vm("AZS-SQL01").map(|v| v.events.len()))
+            .unwrap_or(0);
+        assert_eq!(events, base + 2, "both 7031 events kept");
+        assert_eq!(
+            s.storage.jobs.len(),
+            3,
+            "same name on two disks, and one without a disk"
+        );
+        // Two elements a merge would collapse: an error naming the place.
+        let dup = "extends = \"default\"\nversion = 1\nname = \"d\"\n[[storage.job]]\nname = \"Repair\"\nvirtual_disk = \"A\"\n[[storage.job]]\nname = \"Repair\"\nvirtual_disk = \"A\"\n";
+        let e = parse_scenario("d.toml", dup, None).expect_err("collapse");
+        assert!(
+            e.to_string().starts_with(
+                "d.toml: storage.job[1]: two elements with name=\"Repair\",virtual_disk=\"A\""
+            ),
+            "{e}"
+        );
+        let dup = "extends = \"default\"\nversion = 1\nname = \"d\"\n[[vm]]\nname = \"AZS-SQL01\"\n[[vm.service]]\nname = \"X\"\n[[vm.service]]\nname = \"X\"\n";
+        let e = parse_scenario("d.toml", dup, None).expect_err("collapse");
+        assert!(
+            e.to_string()
+                .contains("service[1]: two elements with name=\"X\""),
             "{e}"
         );
     }
