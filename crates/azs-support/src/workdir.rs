@@ -354,6 +354,28 @@ impl WorkingDirectory {
         Err(WorkdirError::Exists(escape(&format!("{stamped}-99.{ext}"))))
     }
 
+    /// Creates `rel` (a path beneath the directory, `dumps/x.dmp`), or when that name is taken in
+    /// the case already, the same name stamped with `now` ([`WorkingDirectory::write_unique`]):
+    /// a command run twice in one case keeps both files. Returns where it wrote.
+    pub fn write_keeping(
+        &self,
+        rel: &str,
+        now: DateTime<Utc>,
+        bytes: &[u8],
+    ) -> Result<PathBuf, WorkdirError> {
+        let file = rel.rsplit('/').next().unwrap_or(rel);
+        match file.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
+                let dir_len = rel.len() - file.len();
+                self.write_unique(&format!("{}{stem}", &rel[..dir_len]), ext, now, bytes)
+            }
+            _ => match self.write_new(rel, bytes) {
+                Err(WorkdirError::Exists(_)) => self.write_unique(rel, "bin", now, bytes),
+                other => other,
+            },
+        }
+    }
+
     /// Bytes stored (regular files, recursively; symlinks are not followed).
     pub fn used_bytes(&self) -> Result<u64, WorkdirError> {
         Ok(self.files(true)?.iter().map(|f| f.length).sum())

@@ -37,7 +37,7 @@ pub(super) fn write_dump(
         inv.now.to_rfc3339()
     );
     let rel = format!("dumps/{node}_{}_{}.dmp", p.name, p.id);
-    let path = inv.workdir.write_new(&rel, text.as_bytes())?;
+    let path = inv.workdir.write_keeping(&rel, inv.now, text.as_bytes())?;
     Ok((inv.workdir.shown(&path), text.len() as u64))
 }
 

@@ -298,6 +298,16 @@ mod tests {
         assert!(fs::read_to_string(e.wd.path().join(&path))
             .expect("dump")
             .contains("SIMULATED DUMP"));
+        // The case's directory keeps both dumps of a second run.
+        let again = ok(
+            &e,
+            &mut s,
+            invoke_proc_dump,
+            &[cn("AZS-SQL01"), ("ProcessName", "sqlservr".into())],
+        );
+        let second = get(&again[0], "Path");
+        assert_ne!(second, path);
+        assert!(e.wd.path().join(&second).is_file() && e.wd.path().join(&path).is_file());
         let x = run(
             &e,
             &mut s,

@@ -73,8 +73,11 @@ pub fn copy_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> 
             f.size_bytes,
             f.modified.map(|t| t.to_rfc3339()).unwrap_or_default()
         );
-        let rel = format!("{}/{}", n.name, sanitise(&f.path));
-        inv.workdir.write_new(&rel, text.as_bytes())?;
+        let wanted = format!("{}/{}", n.name, sanitise(&f.path));
+        let written = inv
+            .workdir
+            .write_keeping(&wanted, inv.now, text.as_bytes())?;
+        let rel = inv.workdir.shown(&written);
         out.push(
             Record::new("Azs.Support.CopiedFile")
                 .with("ComputerName", &n.name)

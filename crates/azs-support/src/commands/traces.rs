@@ -132,7 +132,9 @@ pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
         1002,
         "Packet capture stopped; no packets recorded [simulated]",
     );
-    let path = inv.workdir.write_new(&t.file, text.as_bytes())?;
+    let path = inv
+        .workdir
+        .write_keeping(&t.file, inv.now, text.as_bytes())?;
     let extra = format!(" ({} bytes written)", text.len());
     let record = netsh_record(&name, "Stopped", &t, &inv.workdir.shown(&path), &extra);
     if let Some(n) = inv.stamp_mut()?.node_mut(&name) {
