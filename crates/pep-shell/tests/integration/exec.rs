@@ -287,7 +287,7 @@ fn the_sessions_of_a_case_share_its_working_directory_and_a_new_grant_starts_ano
     );
     let r = pep.exec(
         &sup,
-        "Get-AzsSupportWorkingDirectoryFileContent ../../consent.json",
+        "Get-AzsSupportWorkingDirectoryFileContent dumps/../../../consent.json",
     );
     assert_eq!(r.status, Some(1), "{r:?}");
     assert!(r.stderr.contains("'..' is not allowed"), "{r:?}");
