@@ -19,11 +19,20 @@ const CLEANUP: &[(&str, &str, &str)] = &[
         r"C:\ProgramData\Microsoft\Windows\WER",
         "",
     ),
+    // The kernel's own dumps: a bugcheck's MEMORY.DMP and live kernel reports (watchdog
+    // timeouts), the usual thing that fills a Hyper-V host's system drive.
+    ("Kernel memory dump", r"C:\Windows", "\\memory.dmp"),
+    (
+        "Live kernel reports",
+        r"C:\Windows\LiveKernelReports",
+        ".dmp",
+    ),
 ];
 
 /// The clean-up locations Remove-AzsSupportItem accepts.
 const REMOVABLE_ROOTS: &[&str] = &[
     r"C:\MASLogs",
+    r"C:\Windows\LiveKernelReports",
     r"C:\Windows\Temp",
     r"C:\ProgramData\Microsoft\Windows\WER",
     r"C:\Windows\CbsTemp",

@@ -104,7 +104,7 @@ pub(crate) fn partition_quorum(ring: &Ring, svc: &FabricService, p: &Partition) 
 }
 
 /// Why a partition is unavailable for writes: the cluster reports it InQuorumLoss, or fewer of
-/// its replicas are up than its write quorum, or (stateless) no instance is up.
+/// its replicas are up than its write quorum (stateful partitions only).
 pub(crate) fn partition_loss(ring: &Ring, svc: &FabricService, p: &Partition) -> Option<String> {
     let q = partition_quorum(ring, svc, p);
     if let Some(q) = q.filter(Quorum::lost) {
@@ -116,15 +116,8 @@ pub(crate) fn partition_loss(ring: &Ring, svc: &FabricService, p: &Partition) ->
     if p.status.eq_ignore_ascii_case("InQuorumLoss") {
         return Some("the cluster reports it InQuorumLoss".into());
     }
-    if !svc.stateful
-        && !p.replicas.is_empty()
-        && !p
-            .replicas
-            .iter()
-            .any(|r| replica_problem(ring, r).is_none())
-    {
-        return Some("no instance is up".into());
-    }
+    // Stateless partitions have no write quorum: their instances that are down are the replica
+    // check's.
     None
 }
 

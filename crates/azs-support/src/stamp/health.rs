@@ -5,10 +5,12 @@
 //! they reach the same verdict.
 //!
 //! Thresholds (the real product's where it publishes them):
-//! - object-store and cluster shared volumes: Warning at [`VOLUME_WARN_PERCENT`] used, Critical
-//!   at [`VOLUME_CRITICAL_PERCENT`] (Azure Stack Hub raises its storage-capacity alerts at 90% and
-//!   95%; the storage service stops at 100%); a volume the storage service reports `Throttled` or
-//!   `Full` is Critical whatever its numbers;
+//! - object-store volumes: Warning at [`VOLUME_WARN_PERCENT`] used, Critical at
+//!   [`VOLUME_CRITICAL_PERCENT`] (Azure Stack Hub's storage-capacity alerts at 90% and 95%; the
+//!   storage service stops at 100%); a volume the storage service reports `Throttled` or `Full`
+//!   is Critical whatever its numbers; infrastructure shares (cluster shared volumes): Warning at
+//!   [`SHARE_WARN_PERCENT`] ("a file share is over 80% utilized"), Critical at
+//!   [`SHARE_CRITICAL_PERCENT`];
 //! - the storage pool: its health and operational status, and Warning beyond
 //!   [`POOL_ALLOCATED_WARN_PERCENT`] allocated (no room left to rebuild a failed drive's copies);
 //! - node drives: fewer than [`DRIVE_MIN_FREE_PERCENT`] free; running nodes at
@@ -23,10 +25,14 @@ use super::{
     StoragePool, VirtualDisk,
 };
 
-/// Percent used at which a volume warns.
+/// Percent used at which an object-store volume warns.
 pub const VOLUME_WARN_PERCENT: f64 = 90.0;
-/// Percent used at which a volume is critical.
+/// Percent used at which an object-store volume is critical.
 pub const VOLUME_CRITICAL_PERCENT: f64 = 95.0;
+/// Percent used at which an infrastructure share (a cluster shared volume) warns.
+pub const SHARE_WARN_PERCENT: f64 = 80.0;
+/// Percent used at which an infrastructure share is critical.
+pub const SHARE_CRITICAL_PERCENT: f64 = 90.0;
 /// Percent of the pool allocated beyond which it warns.
 pub const POOL_ALLOCATED_WARN_PERCENT: f64 = 90.0;
 /// Percent free below which a node's drive is nearly full.
@@ -85,16 +91,17 @@ pub fn status_ok(status: &str) -> bool {
     s.is_empty() || s.eq_ignore_ascii_case("OK") || s.eq_ignore_ascii_case("Online")
 }
 
-/// A volume's health from its use and what the storage service reports.
-fn capacity_health(pct: f64, reported: &str, status: &str) -> Health {
+/// A volume's health from its use (against its kind's thresholds) and what the storage service
+/// reports.
+fn capacity_health(pct: f64, (warn, critical): (f64, f64), reported: &str, status: &str) -> Health {
     let by_status = if status_ok(status) {
         Health::Healthy
     } else {
         Health::Critical
     };
-    let by_use = if pct >= VOLUME_CRITICAL_PERCENT {
+    let by_use = if pct >= critical {
         Health::Critical
-    } else if pct >= VOLUME_WARN_PERCENT {
+    } else if pct >= warn {
         Health::Warning
     } else {
         Health::Healthy
@@ -110,7 +117,12 @@ impl ObjectStoreVolume {
 
     /// The volume's health: reported health, operational status and use.
     pub fn judged(&self) -> Health {
-        capacity_health(self.percent_used(), &self.health, &self.operational_status)
+        capacity_health(
+            self.percent_used(),
+            (VOLUME_WARN_PERCENT, VOLUME_CRITICAL_PERCENT),
+            &self.health,
+            &self.operational_status,
+        )
     }
 
     /// The state word `Get-AzsSupportVolumeUtilization` shows: the operational status when it is
@@ -132,7 +144,12 @@ impl SharedVolume {
 
     /// The volume's capacity health (its state is the cluster check's).
     pub fn capacity(&self) -> Health {
-        capacity_health(self.percent_used(), "", "")
+        capacity_health(
+            self.percent_used(),
+            (SHARE_WARN_PERCENT, SHARE_CRITICAL_PERCENT),
+            "",
+            "",
+        )
     }
 }
 

@@ -275,8 +275,10 @@ impl Stamp {
     }
 }
 
+/// A clustered VM's group and resources: Online while the VM runs or is paused (the cluster's
+/// Virtual Machine resource maps Paused to Online), Offline while it is Off or Saved.
 fn vm_group_state(vm: &Node) -> GroupState {
-    if vm.state == NodeState::Running {
+    if matches!(vm.state, NodeState::Running | NodeState::Paused) {
         GroupState::Online
     } else {
         GroupState::Offline

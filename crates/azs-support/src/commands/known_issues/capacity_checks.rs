@@ -1,9 +1,13 @@
-//! Known-issue check over storage capacity (`StorageCapacity`): object-store volumes and cluster
-//! shared volumes judged by the health model's thresholds (`stamp::health`: Warning at 90% used,
-//! Critical at 95%, Critical whenever the storage service reports a volume Throttled or Full).
+//! Known-issue check over storage capacity (`StorageCapacity`): object-store volumes (Warning at
+//! 90% used, Critical at 95%, Critical whenever the storage service reports one Throttled or Full)
+//! and infrastructure shares, the cluster shared volumes (Warning at 80%, Critical at 90%), by the
+//! health model's thresholds (`stamp::health`).
 
 use super::{problem, verdict, Verdict};
-use crate::stamp::health::{Health, VOLUME_CRITICAL_PERCENT, VOLUME_WARN_PERCENT};
+use crate::stamp::health::{
+    Health, SHARE_CRITICAL_PERCENT, SHARE_WARN_PERCENT, VOLUME_CRITICAL_PERCENT,
+    VOLUME_WARN_PERCENT,
+};
 use crate::stamp::Stamp;
 use chrono::{DateTime, Utc};
 
@@ -48,7 +52,7 @@ pub(super) fn storage_capacity(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict {
     verdict(
         problems,
         format!(
-            "All {} object-store and {} cluster shared volumes are below {VOLUME_WARN_PERCENT}% used (critical at {VOLUME_CRITICAL_PERCENT}%)",
+            "All {} object-store volumes below {VOLUME_WARN_PERCENT}% used (critical at {VOLUME_CRITICAL_PERCENT}%) and {} infrastructure shares below {SHARE_WARN_PERCENT}% (critical at {SHARE_CRITICAL_PERCENT}%)",
             stamp.storage.volumes.len(),
             stamp.cluster.csvs.len()
         ),

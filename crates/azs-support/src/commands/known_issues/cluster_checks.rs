@@ -62,7 +62,7 @@ pub(super) fn cluster_node_health(stamp: &Stamp, _now: DateTime<Utc>) -> Verdict
 /// owner host's.
 fn offline_reason(stamp: &Stamp, group: &str, state: GroupState, owner: &str) -> Option<String> {
     if let Some(vm) = stamp.vm(group) {
-        if vm.state != NodeState::Running {
+        if matches!(vm.state, NodeState::Off | NodeState::Saved) {
             return Some(format!("is {state}: its VM {} is {}", vm.name, vm.state));
         }
     }
@@ -75,7 +75,7 @@ fn offline_reason(stamp: &Stamp, group: &str, state: GroupState, owner: &str) ->
 fn group_remediation(stamp: &Stamp, group: &str, owner: &str) -> String {
     let owner_isolated = host_not_up(stamp, owner) == Some(NotUp::State(NodeState::Isolated));
     match stamp.vm(group) {
-        Some(vm) if vm.state != NodeState::Running => format!(
+        Some(vm) if matches!(vm.state, NodeState::Off | NodeState::Saved) => format!(
             "Start infrastructure VM {}: {}",
             vm.name,
             restart_role_hint(&vm.role)

@@ -268,18 +268,20 @@ pub(super) fn fabric_upgrade(stamp: &Stamp, now: DateTime<Utc>) -> Verdict {
         if let Some(b) = &blocker {
             evidence.push_str(&format!(": {b}"));
         }
+        // Rolling back, the nodes to watch are those not yet back on the ring's runtime.
+        let goal = if u.state.contains("Back") {
+            ring.runtime_version.as_str()
+        } else {
+            u.target_version.as_str()
+        };
         let behind: Vec<&str> = ring
             .nodes
             .iter()
-            .filter(|n| !u.target_version.is_empty() && n.version != u.target_version)
+            .filter(|n| !goal.is_empty() && n.version != goal)
             .map(|n| n.name.as_str())
             .collect();
         if !behind.is_empty() {
-            evidence.push_str(&format!(
-                " (nodes not at {}: {})",
-                u.target_version,
-                behind.join(", ")
-            ));
+            evidence.push_str(&format!(" (nodes not at {goal}: {})", behind.join(", ")));
         }
         let roles: Vec<&str> = {
             let mut r: Vec<&str> = ring

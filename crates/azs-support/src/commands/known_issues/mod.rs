@@ -134,7 +134,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "StorageCapacity",
         description: "Object-store volumes and cluster shared volumes near full, and volumes the storage service throttles or reports full.",
-        threshold: "Warning at 90% used, Critical at 95% used; Throttled or Full is Critical",
+        threshold: "object stores: Warning at 90% used, Critical at 95%, Throttled or Full Critical; infrastructure shares (CSVs): Warning at 80%, Critical at 90%",
         run: capacity_checks::storage_capacity,
     },
     Check {
