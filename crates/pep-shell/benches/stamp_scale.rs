@@ -4,8 +4,9 @@
 //! 10 ms of server time, p99 over 1,000 runs. "Server time" is everything pep does for a line after
 //! the SSH layer hands it over: parse, gate against the live grant, bind, run, render, transcribe
 //! (`Shell::execute`). Every Diagnostics-level command that changes nothing is measured, with its
-//! first catalog example as the command line, each in a fresh session (so one command's files do
-//! not weigh on another's); commands whose example does not fit the stamp are reported as such.
+//! first catalog example as the command line, each in a fresh session of its own support identity
+//! (a case's sessions share its working directory, so one command's files would otherwise weigh
+//! on another's); commands whose example does not fit the stamp are reported as such.
 //! `Test-AzsSupportKnownIssue` (every health check over the whole stamp) is measured too.
 //!
 //! Run: `cargo bench -p pep-shell --bench stamp_scale` (needs python3 for the stamp generator).
@@ -137,7 +138,18 @@ fn main() {
     let checks = ["Test-AzsSupportKnownIssue"]
         .into_iter()
         .map(|n| (n.to_string(), n.to_string()));
-    for (name, line) in reads.chain(checks).collect::<Vec<_>>() {
+    for (i, (name, line)) in reads
+        .chain(checks)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+    {
+        // A support identity of its own per command: a case's sessions share its working
+        // directory, and one command's files must not weigh on another's.
+        let identity = Identity {
+            name: format!("bench{i}"),
+            ..identity.clone()
+        };
         let mut shell = Shell::start(
             endpoint.clone(),
             identity.clone(),
