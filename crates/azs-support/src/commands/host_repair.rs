@@ -58,6 +58,19 @@ pub(super) fn check_start(stamp: &Stamp, node: &str, name: &str) -> Result<(), C
             s.name, n.name
         )));
     }
+    // A service stuck stopping cannot start while its old process lives (Windows refuses).
+    if s.state == ServiceState::StopPending {
+        if let Some(p) = n
+            .processes
+            .iter()
+            .find(|p| p.service.eq_ignore_ascii_case(&s.name))
+        {
+            return Err(CommandError(format!(
+                "Service '{}' on {} is StopPending and its process {} ({}) is still running; end it first: Stop-AzsSupportProcess -ComputerName {} -Id {}",
+                s.name, n.name, p.name, p.id, n.name, p.id
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -332,5 +345,30 @@ mod tests {
             .services
             .iter()
             .any(|x| x.name == "MSSQLSERVER" && x.state == ServiceState::Stopped));
+    }
+
+    #[test]
+    fn a_service_stuck_stopping_with_a_live_process_cannot_start() {
+        let mut s = default_stamp();
+        let pid = {
+            let n = s.node_mut("AZS-SQL01").expect("sql01");
+            if let Some(svc) = n.services.iter_mut().find(|x| x.name == "MSSQLSERVER") {
+                svc.state = ServiceState::StopPending;
+            }
+            n.processes
+                .iter()
+                .find(|p| p.service == "MSSQLSERVER")
+                .map(|p| p.id)
+                .expect("its process")
+        };
+        let e = err(
+            &mut s,
+            start_service,
+            &[cn("AZS-SQL01"), ("Name", "MSSQLSERVER".into())],
+        );
+        assert!(
+            e.contains("StopPending") && e.contains(&format!("-Id {pid}")),
+            "{e}"
+        );
     }
 }

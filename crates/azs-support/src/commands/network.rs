@@ -167,20 +167,40 @@ pub fn start_sdn_diagnostic(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comm
         "NC",
         Some("NetworkController"),
     ));
-    findings.push(role_findings(stamp, "Load balancer MUX VMs", "SLB", None));
+    findings.push(role_findings(
+        stamp,
+        "Load balancer MUX VMs",
+        "SLB",
+        Some("SlbMux"),
+    ));
     let hosts: Vec<_> = stamp
         .hosts
         .iter()
         .filter(|h| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(&h.name)))
         .collect();
+    // A host's network controller agents: the host Up and, where it lists them, NcHostAgent
+    // and SlbHostAgent Running.
     findings.push(finding(
         "Host agents",
         hosts
             .iter()
-            .filter(|h| h.state != NodeState::Up)
-            .map(|h| format!("{} is {}", h.name, h.state))
+            .flat_map(|h| {
+                let mut why = Vec::new();
+                if h.state != NodeState::Up {
+                    why.push(format!("{} is {}", h.name, h.state));
+                }
+                for s in h.services.iter().filter(|s| {
+                    ["NcHostAgent", "SlbHostAgent"]
+                        .iter()
+                        .any(|a| s.name.eq_ignore_ascii_case(a))
+                        && s.state != ServiceState::Running
+                }) {
+                    why.push(format!("{} on {} is {}", s.name, h.name, s.state));
+                }
+                why
+            })
             .collect(),
-        format!("{} hosts Up", hosts.len()),
+        format!("{} hosts Up, their host agents Running", hosts.len()),
     ));
     findings.push(finding(
         "S2S connections",
@@ -592,5 +612,24 @@ mod tests {
         ];
         assert!(what_if(&mut s, invoke_sdn_request, &args).is_empty());
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn sdn_diagnostic_sees_a_stopped_host_agent() {
+        let mut s = default_stamp();
+        let host = s.hosts[2].name.clone();
+        s.hosts[2].services.push(crate::stamp::Service {
+            name: "NcHostAgent".into(),
+            display_name: "NC Host Agent".into(),
+            state: ServiceState::Stopped,
+            ..crate::stamp::Service::default()
+        });
+        let rows = run_on(&mut s, start_sdn_diagnostic, &[], false).expect("diag");
+        let agents = rows
+            .iter()
+            .find(|r| prop(r, "Check") == "Host agents")
+            .expect("host agents row");
+        assert_eq!(prop(agents, "Result"), "Fail");
+        assert!(prop(agents, "Details").contains(&format!("NcHostAgent on {host} is Stopped")));
     }
 }

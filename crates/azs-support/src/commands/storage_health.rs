@@ -48,11 +48,25 @@ pub(crate) fn storage_faults(stamp: &Stamp) -> Vec<Fault> {
         ));
     }
     for d in st.physical_disks.iter().filter(|d| d.has_problem()) {
+        let status = d.operational_status.to_ascii_lowercase();
+        let action = if status.contains("maintenance") {
+            "The drive is in storage maintenance mode (its node is being serviced): end maintenance mode when the work is done; do not retire it."
+        } else if status.contains("predictive") {
+            "The drive predicts its own failure: have the OEM replace it while its copies are still healthy."
+        } else {
+            "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it."
+        };
         out.push((
             sev(Health::from_reported(&d.health)),
-            format!("PhysicalDisk {} ({}, {})", d.serial, d.friendly_name, d.node),
-            format!("The physical disk is {} with health {}.", d.operational_status, d.health),
-            "Check the drive's connection on its node; if it does not recover, retire it (Repair-VirtualDisk of the affected virtual disks rebuilds their copies) and replace it.".into(),
+            format!(
+                "PhysicalDisk {} ({}, {})",
+                d.serial, d.friendly_name, d.node
+            ),
+            format!(
+                "The physical disk is {} with health {}.",
+                d.operational_status, d.health
+            ),
+            action.into(),
         ));
     }
     for v in st
