@@ -6,6 +6,7 @@
 
 use super::cluster::require_hosts;
 use super::{CommandError, Invocation, Table};
+use crate::stamp::health::document_states;
 use crate::stamp::{JsonResource, NodeState, ServiceState, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
@@ -59,21 +60,6 @@ pub fn get_s2s_connection_information(
                 .into()
         })
         .collect())
-}
-
-/// `properties.provisioningState` and `properties.configurationState.status` of a document.
-fn states(doc: &serde_json::Value) -> (String, String) {
-    let p = &doc["properties"];
-    (
-        p["provisioningState"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        p["configurationState"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
 }
 
 /// A finding: check name, result (`Fail` sorts before `Pass`), details.
@@ -442,7 +428,7 @@ pub fn invoke_nrp_request(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         return Ok(vec![]);
     };
     let v: serde_json::Value = serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null);
-    let (prov, _) = states(&v);
+    let (prov, _) = document_states(&v);
     Ok(vec![Record::new("Azs.Support.NetworkResource")
         .with("ResourceId", &id)
         .with("ProvisioningState", prov)
@@ -464,7 +450,7 @@ pub fn invoke_sdn_request(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         return Ok(vec![]);
     };
     let v: serde_json::Value = serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null);
-    let (prov, conf) = states(&v);
+    let (prov, conf) = document_states(&v);
     Ok(vec![Record::new("Azs.Support.NetworkResource")
         .with("ResourceRef", &rref)
         .with("ProvisioningState", prov)

@@ -30,18 +30,9 @@ impl Stamp {
             .map_or(("svchost".to_string(), 30.0, 500), |p| {
                 (p.name.clone(), p.working_set_mb, p.handles)
             });
-        let Some(n) = self.node_mut(node) else {
+        let Some((n, service)) = self.set_service_state(node, name, ServiceState::Running) else {
             return;
         };
-        let Some(s) = n
-            .services
-            .iter_mut()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
-        else {
-            return;
-        };
-        s.state = ServiceState::Running;
-        let service = s.name.clone();
         // A fresh id above every current one (the replaced process's included).
         let max = n.processes.iter().map(|p| p.id).max().unwrap_or(4);
         n.processes
@@ -62,18 +53,9 @@ impl Stamp {
     /// Marks service `name` on `node` Stopped, removes its process, and applies the
     /// cross-effects.
     pub fn stop_service(&mut self, node: &str, name: &str) {
-        let Some(n) = self.node_mut(node) else {
+        let Some((n, service)) = self.set_service_state(node, name, ServiceState::Stopped) else {
             return;
         };
-        let Some(s) = n
-            .services
-            .iter_mut()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
-        else {
-            return;
-        };
-        s.state = ServiceState::Stopped;
-        let service = s.name.clone();
         n.processes
             .retain(|p| !p.service.eq_ignore_ascii_case(&service));
         let node_name = n.name.clone();
@@ -105,6 +87,24 @@ impl Stamp {
             }
         }
         freed
+    }
+
+    /// Sets service `name` on `node` to `state`; the node and the service's own name, or None
+    /// for an unknown node or service.
+    fn set_service_state(
+        &mut self,
+        node: &str,
+        name: &str,
+        state: ServiceState,
+    ) -> Option<(&mut super::Node, String)> {
+        let n = self.node_mut(node)?;
+        let s = n
+            .services
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(name))?;
+        s.state = state;
+        let service = s.name.clone();
+        Some((n, service))
     }
 
     /// FabricHostSvc carries the VM's fabric nodes; GatewayService the gateway's S2S connections.

@@ -80,6 +80,22 @@ impl Stamp {
         self.now_at(Utc::now())
     }
 
+    /// Whether anything moves with the clock: an active storage job, a plan InProgress, a ring
+    /// upgrade rolling forward. Nothing in progress can start by itself, so a stamp without any
+    /// need not be advanced.
+    pub fn work_in_progress(&self) -> bool {
+        self.storage.jobs.iter().any(StorageJob::is_active)
+            || self
+                .ece
+                .action_plans
+                .iter()
+                .any(|p| p.status == "InProgress")
+            || self
+                .rings
+                .iter()
+                .any(|r| r.upgrade.state == "RollingForwardInProgress")
+    }
+
     /// Advances work in progress to stamp time `now`. Returns whether anything a command shows
     /// changed (a job's percent, a plan's or an upgrade's state), so the caller saves the stamp.
     pub fn advance(&mut self, now: DateTime<Utc>) -> bool {

@@ -317,22 +317,27 @@ impl Node {
     }
 }
 
+/// A network document's `properties.provisioningState` and
+/// `properties.configurationState.status` (empty when absent).
+pub fn document_states(doc: &serde_json::Value) -> (String, String) {
+    let p = &doc["properties"];
+    (
+        p["provisioningState"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        p["configurationState"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
 impl JsonResource {
-    /// The document's `properties.provisioningState` and `properties.configurationState.status`
-    /// (None: not valid JSON).
+    /// The document's states ([`document_states`]; None: not valid JSON).
     pub fn states(&self) -> Option<(String, String)> {
         let doc: serde_json::Value = serde_json::from_str(&self.document).ok()?;
-        let p = &doc["properties"];
-        Some((
-            p["provisioningState"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            p["configurationState"]["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        ))
+        Some(document_states(&doc))
     }
 
     /// A provisioning problem: `Failed` (or `Canceled`), or a document that is not JSON.
