@@ -1,0 +1,14 @@
+//! Log collection and upload: the stamp's logs collected per node and role ([`sources`],
+//! [`collect`]), bundled into one zip per role ([`bundle`]), optionally obfuscated
+//! ([`obfuscate`]), and uploaded to Azure Blob Storage through a container SAS URL ([`blob`]).
+//!
+//! The pieces share two things defined here: a [`Cancel`] flag that threads and async tasks both
+//! watch (revocation of the grant stops a support upload within a second), and [`Progress`]
+//! counters the session reads to draw its progress line.
+
+pub mod blob;
+pub mod cancel;
+pub mod progress;
+
+pub use cancel::Cancel;
+pub use progress::Progress;
