@@ -331,6 +331,50 @@ impl WorkingDirectory {
         }
     }
 
+    /// Counts `bytes` about to be written into the directory by a streaming writer (a bundle
+    /// growing as it is compressed), against the quota and the disk budget; refused when either
+    /// would be passed. A writer that then removes what it wrote gives it back with
+    /// [`WorkingDirectory::unreserve`].
+    pub fn reserve(&self, bytes: u64) -> Result<(), WorkdirError> {
+        let mut used_slot = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let used = match *used_slot {
+            Some(u) => u,
+            None => self.used_bytes()?,
+        };
+        let quota = self.parent.quota_bytes;
+        if used.saturating_add(bytes) > quota {
+            return Err(WorkdirError::QuotaExceeded {
+                quota,
+                used,
+                wanted: bytes,
+            });
+        }
+        self.parent.budget.charge(bytes, WriteClass::Bulk)?;
+        *used_slot = Some(used + bytes);
+        Ok(())
+    }
+
+    /// Gives back bytes [`WorkingDirectory::reserve`] counted (a partial file removed).
+    pub fn unreserve(&self, bytes: u64) {
+        let mut used_slot = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = used_slot.as_mut() {
+            *u = u.saturating_sub(bytes);
+        }
+        self.parent.budget.release(bytes);
+    }
+
+    /// Creates a new private directory at `user_path` (relative; refused when it exists) and
+    /// returns its full path.
+    pub fn create_dir(&self, user_path: &str) -> Result<PathBuf, WorkdirError> {
+        let target = self.resolve(user_path)?;
+        if target.exists() {
+            return Err(WorkdirError::Exists(escape(user_path)));
+        }
+        create_private_dirs(&target)?;
+        set_private(&target)?;
+        Ok(target)
+    }
+
     /// Creates `<stem>.<ext>`, or when that name is taken `<stem>_<yyyyMMdd-HHmmss.fff>.<ext>`
     /// (then `-2`, `-3`, ...): a command that writes the same file on every run keeps each run's
     /// file without scanning for a free name.

@@ -41,11 +41,7 @@ impl Cancel {
 
     /// Why it was cancelled, if it was.
     pub fn reason(&self) -> Option<String> {
-        self.0
-            .why
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.0.why.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Resolves once the flag is set (at once if it already is).

@@ -7,6 +7,7 @@
 //! counters the session reads to draw its progress line.
 
 pub mod blob;
+pub mod bundle;
 pub mod cancel;
 pub mod progress;
 
