@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::consent::Consent;
 use crate::handlers::Handlers;
 use crate::identity_watch::IdentityWatch;
+use crate::log_settings::LogSettings;
 use crate::redact::Redactor;
 use crate::state::StateDir;
 use anyhow::{Context, Result};
@@ -48,6 +49,8 @@ pub struct EndpointOptions {
     pub line_limits: LineLimits,
     /// Extra redaction patterns (`--redact-pattern`), added to the built-in ones.
     pub redact_patterns: Vec<String>,
+    /// How logs leave the endpoint.
+    pub log_settings: LogSettings,
 }
 
 impl Default for EndpointOptions {
@@ -63,6 +66,7 @@ impl Default for EndpointOptions {
             state_headroom: DEFAULT_STATE_HEADROOM,
             line_limits: LineLimits::default(),
             redact_patterns: Vec::new(),
+            log_settings: LogSettings::default(),
         }
     }
 }
@@ -95,11 +99,14 @@ pub struct Endpoint {
     pub live: std::sync::atomic::AtomicUsize,
     /// The pattern pass over everything recorded.
     pub redactor: Arc<Redactor>,
+    /// How logs leave the endpoint.
+    pub log_settings: LogSettings,
 }
 
 impl Endpoint {
     /// Loads everything; errors are fit to print and exit on.
     pub fn open(opts: &EndpointOptions, clock: Clock) -> Result<Arc<Self>> {
+        opts.log_settings.check()?;
         let redactor = Arc::new(Redactor::new(&opts.redact_patterns).map_err(anyhow::Error::msg)?);
         let state = StateDir::open(&opts.state)?;
         // Every profile's entries are bound, so that a handler whose entry only another profile
@@ -140,6 +147,7 @@ impl Endpoint {
             shutdown: tokio::sync::watch::channel(None).0,
             live: std::sync::atomic::AtomicUsize::new(0),
             redactor,
+            log_settings: opts.log_settings.clone(),
         }))
     }
 

@@ -10,6 +10,7 @@
 
 use crate::builtins::{Builtin, BUILTINS};
 use crate::lang::{Formatter, FORMATTERS};
+use crate::log_commands::{self, LogCommand};
 use crate::operator_commands::{self, OperatorCommand};
 use azs_support::catalog::{CommandSpec, HandlerKind, Profile};
 use azs_support::commands::{self, Implementation};
@@ -26,6 +27,8 @@ pub enum Handler {
     Formatter(Formatter),
     /// A command over the stamp.
     Stamp(Implementation),
+    /// A log collection, upload, or their settings and history.
+    Logs(LogCommand),
     /// Not available in this version: the capability it comes with.
     Later(String),
 }
@@ -37,6 +40,7 @@ impl std::fmt::Debug for Handler {
             Handler::Operator(o) => write!(f, "Operator({o:?})"),
             Handler::Formatter(x) => write!(f, "Formatter({x:?})"),
             Handler::Stamp(_) => write!(f, "Stamp"),
+            Handler::Logs(l) => write!(f, "Logs({l:?})"),
             Handler::Later(with) => write!(f, "Later({with:?})"),
         }
     }
@@ -62,6 +66,7 @@ fn find(kind: &HandlerKind, name: &str) -> Option<Handler> {
         HandlerKind::Operator => named(operator_commands::COMMANDS, name).map(Handler::Operator),
         HandlerKind::Formatter => named(FORMATTERS, name).map(Handler::Formatter),
         HandlerKind::Stamp => commands::implementation(name).map(Handler::Stamp),
+        HandlerKind::Logs => named(log_commands::COMMANDS, name).map(Handler::Logs),
         HandlerKind::Later(with) => Some(Handler::Later(with.clone())),
     }
 }
@@ -73,6 +78,7 @@ fn every_handler() -> impl Iterator<Item = (&'static str, &'static str)> {
         .chain(names_of(operator_commands::COMMANDS).map(|n| ("operator", n)))
         .chain(names_of(FORMATTERS).map(|n| ("formatter", n)))
         .chain(commands::implemented_names().map(|n| ("stamp", n)))
+        .chain(names_of(log_commands::COMMANDS).map(|n| ("logs", n)))
 }
 
 /// The names of a handler table.

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use azs_support::catalog::Profile;
+use azs_support::logs::blob::UploadOptions;
 use azs_support::stamp::scenario;
 use clap::{Parser, Subcommand, ValueEnum};
 use pep_shell::admission::AdmissionLimits;
@@ -11,6 +12,7 @@ use pep_shell::endpoint::{
     Endpoint, EndpointOptions, DEFAULT_STATE_BUDGET, DEFAULT_STATE_HEADROOM, DEFAULT_WORKDIR_QUOTA,
 };
 use pep_shell::identity::{IdentityStore, Role};
+use pep_shell::log_settings::LogSettings;
 use pep_shell::logging::{self, LogFormat};
 use pep_shell::server::{self, Limits, DEFAULT_IDLE_TIMEOUT};
 use pep_shell::ssh_algorithms::KexPolicy;
@@ -104,6 +106,29 @@ enum Command {
         /// (OpenSSH before 9.9); `post-quantum` offers only mlkem768x25519-sha256.
         #[arg(long, value_enum, default_value_t = KexPolicy::Compatible)]
         kex: KexPolicy,
+        /// A file holding the vendor's blob container SAS URL (mode 0600): the only destination of
+        /// Send-AzureStackDiagnosticLog. Read at start and at each upload; never logged.
+        #[arg(long, value_name = "PATH")]
+        vendor_upload_sas_file: Option<PathBuf>,
+        /// Obfuscate everything that leaves the endpoint (host names, IP and MAC addresses, user
+        /// names, listed keywords); the map stays in the state directory.
+        #[arg(long)]
+        obfuscate_logs: bool,
+        /// A word to obfuscate in logs that leave the endpoint (repeatable).
+        #[arg(long = "obfuscation-keyword", value_name = "WORD")]
+        obfuscation_keywords: Vec<String>,
+        /// Upload bandwidth cap in megabits per second (0: none).
+        #[arg(long, default_value_t = 0)]
+        upload_cap_mbps: u64,
+        /// Upload block size in MiB (Put Block).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100))]
+        upload_block_mb: u64,
+        /// Upload requests in flight per blob.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+        upload_parallel: u64,
+        /// A role's zip is split into parts above this size, in MiB.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+        log_part_mb: u64,
         /// Log line format on stderr (text is coloured only on a terminal).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -187,6 +212,13 @@ fn run() -> Result<()> {
             idle_timeout_secs,
             kex,
             log_format,
+            vendor_upload_sas_file,
+            obfuscate_logs,
+            obfuscation_keywords,
+            upload_cap_mbps,
+            upload_block_mb,
+            upload_parallel,
+            log_part_mb,
         } => {
             logging::init(log_format);
             let profile = match profile {
@@ -209,6 +241,19 @@ fn run() -> Result<()> {
                     max_transcript_bytes: max_transcript_mb.max(1).saturating_mul(1 << 20),
                 },
                 redact_patterns,
+                log_settings: LogSettings {
+                    vendor_sas_file: vendor_upload_sas_file,
+                    obfuscate: obfuscate_logs,
+                    keywords: obfuscation_keywords,
+                    upload: UploadOptions {
+                        block_size: usize::try_from(upload_block_mb << 20).unwrap_or(8 << 20),
+                        parallel: usize::try_from(upload_parallel).unwrap_or(8),
+                        max_bytes_per_sec: (upload_cap_mbps > 0)
+                            .then(|| upload_cap_mbps.saturating_mul(1_000_000) / 8),
+                        ..UploadOptions::default()
+                    },
+                    part_bytes: log_part_mb.saturating_mul(1 << 20),
+                },
             };
             raise_descriptor_limit();
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -248,6 +293,10 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     let removed = history::maintain(&endpoint.state, endpoint.clock.now());
     if removed > 0 {
         tracing::info!(removed, "removed sessions past the 90-day retention");
+    }
+    let removed = pep_shell::log_history::maintain(&endpoint.state, endpoint.clock.now());
+    if removed > 0 {
+        tracing::info!(removed, "removed log collection records past the 90-day retention");
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -290,6 +339,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         loop {
             tick.tick().await;
             history::maintain(&maint.state, maint.clock.now());
+            pep_shell::log_history::maintain(&maint.state, maint.clock.now());
         }
     });
     // SIGINT and SIGTERM (what systemd and container runtimes send) stop the endpoint the same

@@ -277,6 +277,8 @@ impl ConnHandler {
             queued: state.queued.clone(),
             pty: state.pty,
             idle_timeout: self.idle_timeout,
+            held: Vec::new(),
+            held_eof: false,
         };
         tokio::spawn(task.run(kind));
         true

@@ -72,7 +72,16 @@ pub(crate) struct SessionTask {
     pub(crate) pty: Option<(u16, u16)>,
     /// A shell with no input for this long ends.
     pub(crate) idle_timeout: Option<std::time::Duration>,
+    /// Input that arrived while a job ran, for the lines after it.
+    pub(crate) held: Vec<u8>,
+    /// The client closed its input while a job ran.
+    pub(crate) held_eof: bool,
 }
+
+/// How often the progress line of a job is redrawn.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long a cancelled job has to stop before the session goes on without it.
+const JOB_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct ShellCompleter<'a>(&'a Shell);
 
@@ -249,6 +258,7 @@ impl SessionTask {
         end: &mut EndFuture,
     ) -> Result<(), Stop> {
         let reply = run_input(shell, &cmd, "command line", "nothing was run");
+        let reply = self.finish_job(shell, reply, end, false).await?;
         // A session that must end (grant gone while the command ran) ends with its reason.
         if let Some(message) = futures_now(end) {
             return Err(Stop::End(message));
@@ -260,6 +270,14 @@ impl SessionTask {
             reply.output
         };
         self.send(out.into_bytes(), false, end).await?;
+        if let Some(n) = &reply.notice {
+            if convert {
+                self.send(format!("{n}\r\n").into_bytes(), false, end)
+                    .await?;
+            } else {
+                self.send(format!("{n}\n").into_bytes(), true, end).await?;
+            }
+        }
         let status = match &reply.error {
             Some(e) => {
                 if convert {
@@ -292,8 +310,15 @@ impl SessionTask {
         let mut idle_at = self.idle_deadline();
         let mut consent = self.endpoint.consent.subscribe();
         loop {
-            let Some(ev) = self.next_event(shell, end, idle_at, &mut consent).await? else {
-                continue;
+            let ev = if !self.held.is_empty() {
+                ChanEvent::Data(std::mem::take(&mut self.held))
+            } else if self.held_eof {
+                ChanEvent::Eof
+            } else {
+                let Some(ev) = self.next_event(shell, end, idle_at, &mut consent).await? else {
+                    continue;
+                };
+                ev
             };
             let eof = match ev {
                 ChanEvent::Data(d) => {
@@ -320,6 +345,7 @@ impl SessionTask {
                 let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
                 let reply = run_input(shell, raw, "line", "it was discarded");
+                let reply = self.finish_job(shell, reply, end, false).await?;
                 if self.deliver(shell, reply, &mut status, end).await? {
                     return Ok(());
                 }
@@ -352,6 +378,9 @@ impl SessionTask {
         end: &mut EndFuture,
     ) -> Result<bool, Stop> {
         self.send(reply.output.into_bytes(), false, end).await?;
+        if let Some(n) = &reply.notice {
+            self.send(format!("{n}\n").into_bytes(), true, end).await?;
+        }
         if let Some(e) = &reply.error {
             *status = 1;
             self.send(format!("{e}\n").into_bytes(), true, end).await?;
@@ -394,6 +423,9 @@ impl SessionTask {
         let mut idle_at = self.idle_deadline();
         let mut consent = self.endpoint.consent.subscribe();
         loop {
+            if input.is_empty() && !self.held.is_empty() {
+                input = std::mem::take(&mut self.held);
+            }
             if input.is_empty() && !drain {
                 let Some(ev) = self.next_event(shell, end, idle_at, &mut consent).await? else {
                     continue;
@@ -425,10 +457,19 @@ impl SessionTask {
                     EditEvent::Line(line) => {
                         editor.add_history(&line);
                         let reply = shell.execute(&line);
+                        let reply = if reply.job.is_some() {
+                            self.send(std::mem::take(&mut out), false, end).await?;
+                            self.finish_job(shell, reply, end, true).await?
+                        } else {
+                            reply
+                        };
                         if reply.clear_screen {
                             out.extend_from_slice(b"\x1b[H\x1b[2J");
                         }
                         out.extend_from_slice(crlf(&reply.output).as_bytes());
+                        if let Some(n) = &reply.notice {
+                            out.extend_from_slice(format!("{n}\r\n").as_bytes());
+                        }
                         if let Some(e) = &reply.error {
                             out.extend_from_slice(format!("\x1b[31m{e}\x1b[0m\r\n").as_bytes());
                         }
@@ -452,6 +493,68 @@ impl SessionTask {
                 self.send(std::mem::take(&mut out), false, end).await?;
             }
         }
+    }
+}
+
+impl SessionTask {
+    /// Watches the job a line started, if it did, and returns the line's reply once it ends:
+    /// a progress line redrawn every [`PROGRESS_EVERY`] (`progress`: interactive sessions),
+    /// Ctrl-C cancels it, input that arrives meanwhile is held for the lines after it, and when
+    /// the session must end the job is cancelled and given [`JOB_STOP_GRACE`] to stop.
+    async fn finish_job(
+        &mut self,
+        shell: &mut Shell,
+        mut reply: Reply,
+        end: &mut EndFuture,
+        progress: bool,
+    ) -> Result<Reply, Stop> {
+        let Some(mut job) = reply.job.take() else {
+            return Ok(reply);
+        };
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut drawn = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = job.wait() => break outcome,
+                message = end.as_mut() => {
+                    job.cancel.cancel(&message);
+                    let outcome = tokio::time::timeout(JOB_STOP_GRACE, job.wait()).await;
+                    let outcome = outcome.unwrap_or_else(|_| crate::job::JobOutcome {
+                        error: Some(format!("stopped: {message}")),
+                        ..Default::default()
+                    });
+                    // Recorded in the transcript before the session ends.
+                    let _ = shell.complete_job(outcome);
+                    return Err(Stop::End(message));
+                }
+                _ = tick.tick(), if progress => {
+                    let line = job.progress.line(job.uploading);
+                    drawn = true;
+                    let bytes = format!("\r\x1b[2K{line}").into_bytes();
+                    let _ = self.handle.data(self.channel, bytes).await;
+                }
+                ev = self.rx.recv(), if !self.held_eof => match ev {
+                    Some(ChanEvent::Data(d)) => {
+                        self.take_queued(d.len());
+                        if progress && d.contains(&0x03) {
+                            job.cancel.cancel("cancelled by the user (Ctrl-C)");
+                        } else {
+                            self.held.extend_from_slice(&d);
+                        }
+                    }
+                    Some(ChanEvent::Resize(w, h)) => {
+                        shell.set_width(Some(usize::from(w)));
+                        let _ = h;
+                    }
+                    Some(ChanEvent::Eof) | None => self.held_eof = true,
+                },
+            }
+        };
+        if drawn {
+            self.send(b"\r\x1b[2K".to_vec(), false, end).await?;
+        }
+        Ok(shell.complete_job(outcome))
     }
 }
 

@@ -166,6 +166,10 @@ impl StateDir {
     pub fn stamp(&self) -> PathBuf {
         self.root.join("stamp.json")
     }
+    /// The obfuscation map (operators only; never uploaded).
+    pub fn obfuscation_map(&self) -> PathBuf {
+        self.root.join("obfuscation-map.json")
+    }
     /// The parent of the working directories.
     pub fn workdirs(&self) -> PathBuf {
         self.root.join("workdirs")

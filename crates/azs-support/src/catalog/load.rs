@@ -327,6 +327,7 @@ fn convert_handler(
         (RawHandler::Operator, None) => HandlerKind::Operator,
         (RawHandler::Formatter, None) => HandlerKind::Formatter,
         (RawHandler::Stamp, None) => HandlerKind::Stamp,
+        (RawHandler::Logs, None) => HandlerKind::Logs,
     };
     match kind {
         HandlerKind::Builtin | HandlerKind::Formatter if access != Access::Default => Err(format!(

@@ -72,6 +72,8 @@ pub(super) enum RawHandler {
     #[default]
     #[serde(rename = "stamp")]
     Stamp,
+    #[serde(rename = "logs")]
+    Logs,
     #[serde(rename = "later")]
     Later,
 }

@@ -161,18 +161,22 @@ pub enum HandlerKind {
     Formatter,
     /// A command over the stamp: an implementation in azs-support's registry.
     Stamp,
+    /// Log collection and upload, and their settings and history: run by the endpoint as a job
+    /// the session watches (progress, cancellation when the grant ends).
+    Logs,
     /// Not available in this version: it comes with the capability named here (one line).
     Later(String),
 }
 
 impl HandlerKind {
-    /// The spelling used in catalog files (`builtin`, `operator`, `formatter`, `stamp`, `later`).
+    /// The spelling used in catalog files (`builtin`, `operator`, `formatter`, `stamp`, `logs`, `later`).
     pub fn as_str(&self) -> &'static str {
         match self {
             HandlerKind::Builtin => "builtin",
             HandlerKind::Operator => "operator",
             HandlerKind::Formatter => "formatter",
             HandlerKind::Stamp => "stamp",
+            HandlerKind::Logs => "logs",
             HandlerKind::Later(_) => "later",
         }
     }

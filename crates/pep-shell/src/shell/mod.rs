@@ -110,6 +110,11 @@ pub struct Reply {
     /// `exit_status_from_result`, such as `Test-AzureStack`): the line did not fail, but an exec
     /// session exits non-zero, as monitoring expects.
     pub verdict_false: bool,
+    /// A job the line started (a log collection): the session watches it and then hands its
+    /// outcome to [`Shell::complete_job`] for the rest of the line.
+    pub job: Option<crate::job::Job>,
+    /// One line saying what a job did (stderr in exec sessions, after the output otherwise).
+    pub notice: Option<String>,
 }
 
 /// A session.
@@ -127,6 +132,8 @@ pub struct Shell {
     finished: bool,
     /// The grant level this session last saw (support), to record changes.
     level: Option<String>,
+    /// The rest of the line of a running job (its specs and bindings).
+    job_rest: Option<(Vec<CommandSpec>, Vec<azs_support::BoundArgs>)>,
 }
 
 impl Shell {
@@ -238,6 +245,7 @@ impl Shell {
             pending: None,
             finished: false,
             level: (identity.role == Role::Support).then_some(access_level),
+            job_rest: None,
         };
         shell
             .endpoint
@@ -333,7 +341,7 @@ impl Shell {
 
     /// A session whose transcript can no longer record does not go on: a support session ends;
     /// an operator keeps only the commands that revoke.
-    fn check_recording(&mut self, reply: &mut Reply) {
+    pub(crate) fn check_recording(&mut self, reply: &mut Reply) {
         let Some(why) = self.transcript.failure().map(str::to_string) else {
             return;
         };

@@ -37,20 +37,31 @@ impl Shell {
                 .invocation(now, &spec.name, &shown, &bindings);
         }
         let first = &specs[0];
-        // A line that sorts the records itself gets them in their command's own order.
-        let sorts = specs.iter().skip(1).any(
-            |s| matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(f)) if f.sorts()),
-        );
         let mut reply = Reply::default();
-        let mut render_spec = Some(&first.output);
-        let mut values = match self
+        // A job (a log collection) can only be followed by formatting commands: the rest of the
+        // line runs when it ends, without the permit of its start.
+        if matches!(self.handler(first), Ok(Handler::Logs(_))) {
+            if let Some(spec) = specs.iter().skip(1).find(|s| {
+                !matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(_)))
+            }) {
+                self.fail(
+                    &mut reply,
+                    format!(
+                        "{} can only be followed by formatting commands, not {}",
+                        first.name, spec.name
+                    ),
+                );
+                return reply;
+            }
+        }
+        let values = match self
             .run_first(first, &bound[0], &mut reply, permit)
             .and_then(|v| within(v, &first.name, limits.max_value_bytes))
         {
-            Ok(Some(v)) => {
-                reply.verdict_false =
-                    first.exit_status_from_result && v.last() == Some(&Value::Bool(false));
-                default_sorted(first, v, sorts)
+            Ok(Some(v)) => v,
+            Ok(None) if reply.job.is_some() => {
+                self.job_rest = Some((specs.to_vec(), bound));
+                return reply;
             }
             Ok(None) => {
                 self.record_output(&mut reply);
@@ -61,8 +72,68 @@ impl Shell {
                 return reply;
             }
         };
+        self.rest_of_pipeline(specs, &bound, values, reply, Some(permit))
+    }
+
+    /// The line of a job that ended: its values through the rest of the pipeline, its summary,
+    /// its error.
+    pub fn complete_job(&mut self, outcome: crate::job::JobOutcome) -> Reply {
+        let Some((specs, bound)) = self.job_rest.take() else {
+            return Reply {
+                error: outcome.error,
+                ..Reply::default()
+            };
+        };
+        let now = self.endpoint.clock.now();
+        if !outcome.summary.is_empty() {
+            self.transcript.note(now, &outcome.summary);
+        }
+        let reply = Reply {
+            notice: (!outcome.summary.is_empty()).then(|| outcome.summary.clone()),
+            ..Reply::default()
+        };
+        let mut reply = match within(
+            Some(outcome.values),
+            &specs[0].name,
+            self.endpoint.limits.max_value_bytes,
+        ) {
+            Ok(v) => self.rest_of_pipeline(&specs, &bound, v.unwrap_or_default(), reply, None),
+            Err(message) => {
+                let mut r = reply;
+                self.fail(&mut r, format!("{}: {message}", specs[0].name));
+                r
+            }
+        };
+        if let Some(e) = outcome.error {
+            if reply.error.is_none() {
+                self.fail(&mut reply, format!("{}: {e}", specs[0].name));
+            }
+        }
+        self.check_recording(&mut reply);
+        reply
+    }
+
+    /// The first command's values through the stages after it, rendered and recorded.
+    fn rest_of_pipeline(
+        &mut self,
+        specs: &[CommandSpec],
+        bound: &[BoundArgs],
+        values: Vec<Value>,
+        mut reply: Reply,
+        permit: Option<&Permit>,
+    ) -> Reply {
+        let limits = self.endpoint.limits;
+        let first = &specs[0];
+        // A line that sorts the records itself gets them in their command's own order.
+        let sorts = specs.iter().skip(1).any(
+            |s| matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(f)) if f.sorts()),
+        );
+        reply.verdict_false =
+            first.exit_status_from_result && values.last() == Some(&Value::Bool(false));
+        let mut values = default_sorted(first, values, sorts);
+        let mut render_spec = Some(&first.output);
         let mut how: Option<Render> = None;
-        for (spec, args) in specs.iter().zip(&bound).skip(1) {
+        for (spec, args) in specs.iter().zip(bound).skip(1) {
             let result = match self.handler(spec) {
                 Ok(Handler::Formatter(formatter)) => {
                     if let Some(view) = formatter.render(args) {
@@ -77,11 +148,14 @@ impl Shell {
                         .apply_within(args, values, limits.max_value_bytes)
                         .map_err(|e| e.to_string())
                 }
-                Ok(_) => {
-                    render_spec = Some(&spec.output);
-                    self.run_catalog(spec, args, values, permit)
-                        .map(|v| default_sorted(spec, v, sorts))
-                }
+                Ok(_) => match permit {
+                    Some(permit) => {
+                        render_spec = Some(&spec.output);
+                        self.run_catalog(spec, args, values, permit)
+                            .map(|v| default_sorted(spec, v, sorts))
+                    }
+                    None => Err("only formatting commands may follow a job".to_string()),
+                },
                 Err(e) => Err(e),
             };
             let result = result.and_then(|v| {
@@ -195,6 +269,21 @@ impl Shell {
             }
             // A formatting command with nothing piped in formats nothing.
             Handler::Formatter(_) => Ok(Some(Vec::new())),
+            Handler::Logs(command) => {
+                let caller = crate::log_commands::Caller {
+                    identity: &self.identity,
+                    session_id: &self.record.session_id,
+                    grant_id: self.grant_id,
+                    workdir: self.workdir.clone(),
+                };
+                match crate::log_commands::run(command, args, &self.endpoint, caller)? {
+                    crate::log_commands::Started::Values(v) => Ok(Some(v)),
+                    crate::log_commands::Started::Job(job) => {
+                        reply.job = Some(job);
+                        Ok(None)
+                    }
+                }
+            }
             Handler::Stamp(_) | Handler::Later(_) => {
                 let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
                 if spec.supports_should_process && repair && self.needs_confirmation(args) {
