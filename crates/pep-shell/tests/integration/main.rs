@@ -10,6 +10,7 @@ mod identities;
 mod limits;
 mod lockout;
 mod logging;
+mod logs;
 mod operator_control;
 mod pty;
 mod scenarios;

@@ -1,0 +1,459 @@
+//! Log collection and upload over SSH, against a real Azurite: support sends the case's logs to
+//! the vendor's container (and cannot choose another), the operator uploads anywhere; each blob
+//! is downloaded and checked (a zip, its MD5 and SHA-256 as recorded, every line inside the
+//! window); refused SAS URLs give one line; an interrupted upload resumes with only the missing
+//! blocks; revocation stops an upload; obfuscated bundles keep no original name or address; the
+//! signature is found nowhere under the state directory or in pep's log.
+
+use crate::harness::Pep;
+use azs_support::logs::azurite::Azurite;
+use azs_support::logs::collect::line_time;
+use chrono::{DateTime, Duration as Days, Utc};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Azurite, or None (skipped) when it is not installed — but under CI it must be.
+fn azurite(persistent: Option<&Path>) -> Option<Azurite> {
+    if azs_support::logs::azurite::azurite_bin().is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Azurite is not installed (.ci/run installs it)"
+        );
+        eprintln!("skipping: Azurite is not installed (.ci/run installs it)");
+        return None;
+    }
+    Some(Azurite::start(persistent).expect("azurite starts"))
+}
+
+/// A container SAS URL (created container) written to a 0600 file.
+fn sas_file(az: &Azurite, dir: &Path, container: &str, perms: &str) -> (String, PathBuf) {
+    az.create_container(container).expect("container");
+    let url = az.container_sas(container, perms, Utc::now() + Days::days(1));
+    let path = dir.join(format!("{container}.sas"));
+    std::fs::write(&path, &url).expect("write");
+    set_mode(&path, 0o600);
+    (url, path)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn sig_of(url: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("sig="))
+        .expect("sig")
+        .to_string()
+}
+
+/// GET a blob with the container SAS.
+fn download(sas: &str, name: &str) -> Vec<u8> {
+    let (base, query) = sas.split_once('?').expect("query");
+    let url = format!("{base}/{name}?{query}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let r = reqwest::get(&url).await.expect("get");
+        assert!(r.status().is_success(), "GET {name}: {}", r.status());
+        r.bytes().await.expect("body").to_vec()
+    })
+}
+
+fn list(az: &Azurite, sas: &str) -> Vec<(String, u64)> {
+    let _ = az;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let client = azs_support::logs::blob::BlobClient::new(Default::default()).expect("client");
+    let sas = azs_support::logs::blob::ContainerSas::parse(sas).expect("sas");
+    rt.block_on(client.list_blobs(&sas)).expect("list")
+}
+
+fn records(json: &str) -> Vec<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(json).expect("json") {
+        serde_json::Value::Array(a) => a,
+        v => vec![v],
+    }
+}
+
+fn md5_b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(md5::compute(bytes).0)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every file under `dir`, recursively, as bytes.
+fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The entries of a zip: name and text.
+fn entries(zip: &[u8]) -> Vec<(String, String)> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a zip");
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).expect("entry");
+            let mut s = Vec::new();
+            f.read_to_end(&mut s).expect("read");
+            (f.name().to_string(), String::from_utf8_lossy(&s).into_owned())
+        })
+        .collect()
+}
+
+/// Checks an uploaded collection: every record's blob is there, byte for byte as recorded, and
+/// every line of the role zips lies in [from, to].
+fn check_uploaded(sas: &str, recs: &[serde_json::Value], from: DateTime<Utc>, to: DateTime<Utc>) {
+    assert!(!recs.is_empty());
+    for r in recs {
+        let name = r["Name"].as_str().expect("Name");
+        assert_eq!(r["Status"], "Uploaded", "{r}");
+        let bytes = download(sas, name);
+        assert_eq!(bytes.len() as u64, r["Length"].as_u64().expect("Length"), "{name}");
+        assert_eq!(md5_b64(&bytes), r["ContentMD5"].as_str().expect("md5"), "{name}");
+        assert_eq!(sha256_hex(&bytes), r["Sha256"].as_str().expect("sha"), "{name}");
+        if name.ends_with(".zip") && !name.contains("-WorkingDirectory") {
+            let mut lines = 0;
+            for (entry, text) in entries(&bytes) {
+                let mut last: Option<DateTime<Utc>> = None;
+                for line in text.lines() {
+                    if let Some(t) = line_time(line, to.format("%Y").to_string().parse().unwrap_or(2026)) {
+                        assert!(t >= from && t <= to, "{name}/{entry}: {line}");
+                        last = Some(t);
+                        lines += 1;
+                    } else {
+                        assert!(last.is_some() || line.trim().is_empty(), "{name}/{entry}: a line before any timestamp: {line}");
+                    }
+                }
+            }
+            assert!(lines > 0, "{name} holds log lines");
+        }
+    }
+}
+
+#[test]
+fn support_sends_the_case_logs_to_the_vendor_and_every_blob_verifies() {
+    let Some(az) = azurite(None) else { return };
+    let keys = tempfile::tempdir().expect("tmp");
+    let (vendor, vendor_file) = sas_file(&az, keys.path(), "vendor", "rcwl");
+    let pep = Pep::start_with(&["--vendor-upload-sas-file", vendor_file.to_str().expect("utf8")]);
+    let (op, sup) = pep.granted("Diagnostics");
+
+    // Something in the case's working directory, to travel with the logs.
+    let r = pep.exec(&sup, "Get-AzsSupportInfrastructureHost | Save-AzsSupportObjectToFile -FilePrefix hosts -FileFormat json");
+    assert!(r.ok(), "{r:?}");
+
+    // The operator sees the destination, signature redacted.
+    let r = pep.exec(&op, "Get-AzureStackSupportConfiguration");
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stdout.contains("devstoreaccount1") && r.stdout.contains("vendor"), "{}", r.stdout);
+    assert!(!r.stdout.contains(&sig_of(&vendor)), "{}", r.stdout);
+
+    let now = Utc::now();
+    let (from, to) = (now - Days::hours(2), now - Days::minutes(30));
+    let cmd = format!(
+        "Send-AzureStackDiagnosticLog -FilterByRole ECE,SeedRing,NC -FromDate {} -ToDate {} | ConvertTo-Json",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    );
+    let r = pep.exec(&sup, &cmd);
+    assert!(r.ok(), "{r:?}");
+    assert!(r.stderr.contains("uploaded to devstoreaccount1/vendor"), "summary: {r:?}");
+    let recs = records(&r.stdout);
+    check_uploaded(&vendor, &recs, from, to);
+    let names: Vec<&str> = recs.iter().filter_map(|r| r["Name"].as_str()).collect();
+    for role in ["ECE", "SeedRing", "NC", "WorkingDirectory"] {
+        assert!(
+            names.iter().any(|n| n.starts_with("AzureStackLogs-") && n.ends_with(&format!("-{role}.zip"))),
+            "{role}: {names:?}"
+        );
+    }
+    assert!(names.contains(&"manifest.json") && names.contains(&"Get-AzureStackLog_Output.log"));
+    let wd = recs
+        .iter()
+        .find(|r| r["Name"].as_str().is_some_and(|n| n.ends_with("-WorkingDirectory.zip")))
+        .expect("working directory zip");
+    let wd_bytes = download(&vendor, wd["Name"].as_str().expect("name"));
+    assert!(entries(&wd_bytes).iter().any(|(n, _)| n.starts_with("hosts")), "the saved file travels");
+    let listed = list(&az, &vendor);
+    assert_eq!(listed.len(), recs.len(), "{listed:?}");
+
+    // Support cannot choose where data goes.
+    let r = pep.exec(&sup, &format!("Send-AzureStackDiagnosticLog -OutputSasUri '{vendor}'"));
+    assert_eq!(r.status, Some(1), "{r:?}");
+    let r = pep.exec(&sup, &format!("Get-AzureStackLog -OutputSasUri '{vendor}'"));
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert!(!r.stderr.contains(&sig_of(&vendor)), "{r:?}");
+
+    // The history, as JSON, for the operator only.
+    let r = pep.exec(&op, "Get-LogCollectionHistory | ConvertTo-Json");
+    assert!(r.ok(), "{r:?}");
+    let hist = records(&r.stdout);
+    assert_eq!(hist.len(), 1, "{}", r.stdout);
+    assert_eq!(hist[0]["Identity"], "sam");
+    assert_eq!(hist[0]["SupportRequestId"], "2611210001");
+    assert_eq!(hist[0]["Destination"], "devstoreaccount1/vendor");
+    assert_eq!(hist[0]["Status"], "Succeeded");
+    assert_eq!(hist[0]["UploadNumberOfFiles"].as_u64(), Some(recs.len() as u64));
+    let r = pep.exec(&sup, "Get-LogCollectionHistory");
+    assert_eq!(r.status, Some(1), "operators only: {r:?}");
+
+    // The operator uploads anywhere; a read-only or expired SAS gives one line.
+    let (other, _) = sas_file(&az, keys.path(), "operator-case", "rcwl");
+    let r = pep.exec(
+        &op,
+        &format!("Get-AzureStackLog -OutputSasUri '{other}' -FilterByRole ECE -FilterByNode AZS-ERCS01,AZS-ERCS02 | ConvertTo-Json"),
+    );
+    assert!(r.ok(), "{r:?}");
+    let recs = records(&r.stdout);
+    check_uploaded(&other, &recs, now - Days::hours(5), now + Days::minutes(5));
+    az.create_container("readonly").expect("container");
+    let ro = az.container_sas("readonly", "rl", Utc::now() + Days::days(1));
+    let r = pep.exec(&op, &format!("Get-AzureStackLog -OutputSasUri '{ro}' -FilterByRole ECE"));
+    assert_eq!(r.status, Some(1), "{r:?}");
+    let err: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(err.len(), 1, "{r:?}");
+    assert!(err[0].contains("does not allow writing to devstoreaccount1/readonly"), "{r:?}");
+    let expired = az.container_sas("readonly", "rcwl", Utc::now() - Days::hours(1));
+    let r = pep.exec(&op, &format!("Get-AzureStackLog -OutputSasUri '{expired}' -FilterByRole ECE"));
+    assert_eq!(r.status, Some(1), "{r:?}");
+    assert!(r.stderr.contains("expired"), "{r:?}");
+
+    // No signature anywhere: state directory (transcripts, history, collections) and the log.
+    for sig in [sig_of(&vendor), sig_of(&other), sig_of(&ro), sig_of(&expired)] {
+        for (p, bytes) in all_files(&pep.state) {
+            assert!(!contains(&bytes, &sig), "the signature is in {}", p.display());
+        }
+        assert!(!pep.log().contains(&sig), "the signature is in pep's log");
+    }
+}
+
+#[test]
+fn an_interrupted_upload_resumes_with_only_the_missing_blocks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let Some(mut az) = azurite(Some(&tmp.path().join("azurite"))) else { return };
+    let (vendor, vendor_file) = sas_file(&az, tmp.path(), "vendor", "rcwl");
+    // 1 MiB blocks at 16 Mbit/s: a few MiB take seconds, time enough to interrupt.
+    let mut pep = Pep::start_with(&[
+        "--vendor-upload-sas-file",
+        vendor_file.to_str().expect("utf8"),
+        "--upload-block-mb",
+        "1",
+        "--upload-cap-mbps",
+        "16",
+    ]);
+    let (_op, sup) = pep.granted("Diagnostics");
+    let now = Utc::now();
+    let cmd = format!(
+        "Send-AzureStackDiagnosticLog -FilterByRole BareMetal -FromDate {} | ConvertTo-Json",
+        (now - Days::hours(40)).to_rfc3339()
+    );
+    let mut ssh = pep.ssh_base(&sup);
+    let child = ssh
+        .arg(&cmd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh");
+    // Wait for staged, uncommitted blocks, then kill pep outright.
+    let sas = azs_support::logs::blob::ContainerSas::parse(&vendor).expect("sas");
+    let started = Instant::now();
+    let staged = loop {
+        let staged = az.uncommitted_blocks(&sas).expect("block lists");
+        if staged.iter().any(|(_, n)| *n >= 2) {
+            break staged;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no blocks were staged");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    pep.stop();
+    let _ = child.wait_with_output();
+    let (blob, before) = staged
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .expect("a blob with staged blocks");
+    // Azurite restarts on its persistent store too.
+    az.restart().expect("azurite restarts");
+
+    pep.spawn();
+    let r = pep.exec(&sup, "Send-AzureStackDiagnosticLog -Resume | ConvertTo-Json");
+    assert!(r.ok(), "{r:?}");
+    let recs = records(&r.stdout);
+    let rec = recs
+        .iter()
+        .find(|r| r["Name"] == blob.as_str())
+        .unwrap_or_else(|| panic!("{blob} resumed: {}", r.stdout));
+    let skipped = rec["BlocksSkipped"].as_u64().expect("skipped");
+    let sent = rec["BlocksSent"].as_u64().expect("sent");
+    assert!(skipped >= before as u64, "{skipped} skipped, {before} were staged: {rec}");
+    let length = rec["Length"].as_u64().expect("length");
+    assert_eq!(sent + skipped, length.div_ceil(1 << 20), "{rec}");
+    for r in &recs {
+        assert_eq!(r["Status"], "Uploaded", "{r}");
+        let bytes = download(&vendor, r["Name"].as_str().expect("name"));
+        assert_eq!(sha256_hex(&bytes), r["Sha256"].as_str().expect("sha"));
+    }
+    // Byte-identical to the bundle kept in the case's working directory.
+    let local = all_files(&pep.state.join("workdirs"))
+        .into_iter()
+        .find(|(p, _)| p.file_name().is_some_and(|n| n == blob.as_str()))
+        .expect("the local bundle");
+    assert_eq!(sha256_hex(&local.1), rec["Sha256"].as_str().expect("sha"));
+}
+
+#[test]
+fn revoking_the_grant_stops_an_upload() {
+    let Some(az) = azurite(None) else { return };
+    let keys = tempfile::tempdir().expect("tmp");
+    let (vendor, vendor_file) = sas_file(&az, keys.path(), "vendor", "rcwl");
+    let pep = Pep::start_with(&[
+        "--vendor-upload-sas-file",
+        vendor_file.to_str().expect("utf8"),
+        "--upload-block-mb",
+        "1",
+        "--upload-cap-mbps",
+        "8",
+    ]);
+    let (op, sup) = pep.granted("Diagnostics");
+    let now = Utc::now();
+    let cmd = format!(
+        "Send-AzureStackDiagnosticLog -FilterByRole BareMetal -FromDate {}",
+        (now - Days::hours(40)).to_rfc3339()
+    );
+    let child = pep
+        .ssh_base(&sup)
+        .arg(&cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ssh");
+    let sas = azs_support::logs::blob::ContainerSas::parse(&vendor).expect("sas");
+    let started = Instant::now();
+    while !az
+        .uncommitted_blocks(&sas)
+        .expect("lists")
+        .iter()
+        .any(|(_, n)| *n >= 1)
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no blocks were staged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = pep.exec(&op, "Disable-RemoteSupport");
+    assert!(r.ok(), "{r:?}");
+    let revoked = Instant::now();
+    let out = child.wait_with_output().expect("ssh ends");
+    let ended = revoked.elapsed();
+    assert!(ended < Duration::from_secs(3), "the session ended {ended:?} after revocation");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked") || String::from_utf8_lossy(&out.stderr).contains("no longer"), "{out:?}");
+    // Within a second nothing more is sent.
+    std::thread::sleep(Duration::from_secs(1));
+    let a = az.uncommitted_blocks(&sas).expect("lists");
+    std::thread::sleep(Duration::from_secs(2));
+    let b = az.uncommitted_blocks(&sas).expect("lists");
+    assert_eq!(a, b, "blocks still arrive after revocation");
+    let r = pep.exec(&op, "Get-LogCollectionHistory | ConvertTo-Json");
+    let hist = records(&r.stdout);
+    assert_eq!(hist[0]["Status"], "Cancelled", "{}", r.stdout);
+}
+
+#[test]
+fn obfuscated_bundles_keep_no_names_or_addresses_and_the_map_is_stable() {
+    let Some(az) = azurite(None) else { return };
+    let keys = tempfile::tempdir().expect("tmp");
+    let (dest, _) = sas_file(&az, keys.path(), "obf", "rcwl");
+    let pep = Pep::start_with(&["--obfuscate-logs", "--obfuscation-keyword", "azurestack"]);
+    let op = pep.identity("operator", "olivia");
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let r = pep.exec(
+            &op,
+            &format!("Get-AzureStackLog -OutputSasUri '{dest}' -FilterByRole ECE,NC,BareMetal | ConvertTo-Json"),
+        );
+        assert!(r.ok(), "{r:?}");
+        runs.push(records(&r.stdout));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let ipv4 = regex::Regex::new(r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b").expect("re");
+    let mac = regex::Regex::new(r"(?i)\b([0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b").expect("re");
+    let mut entry_names: Vec<Vec<String>> = Vec::new();
+    for recs in &runs {
+        let mut names = Vec::new();
+        for r in recs {
+            let name = r["Name"].as_str().expect("name");
+            assert!(!name.contains("AZS"), "{name}");
+            let bytes = download(&dest, name);
+            let texts: Vec<(String, String)> = if name.ends_with(".zip") {
+                entries(&bytes)
+            } else {
+                vec![(name.to_string(), String::from_utf8_lossy(&bytes).into_owned())]
+            };
+            for (entry, text) in texts {
+                names.push(entry.clone());
+                for hay in [&entry, &text] {
+                    assert!(!hay.contains("AZS-"), "{name}/{entry} keeps a node name");
+                    assert!(!hay.to_lowercase().contains("azurestack"), "{name}/{entry} keeps a keyword");
+                    for c in ipv4.captures_iter(hay) {
+                        let ip = &c[0];
+                        assert!(
+                            ip.starts_with("100.") || ip == "127.0.0.1" || ip == "0.0.0.0",
+                            "{name}/{entry} keeps the address {ip}"
+                        );
+                    }
+                    if let Some(m) = mac.find(hay) {
+                        assert!(m.as_str().to_lowercase().starts_with("53:4f:53"), "{name}/{entry} keeps the MAC {}", m.as_str());
+                    }
+                }
+            }
+        }
+        names.sort();
+        entry_names.push(names);
+    }
+    // The same host maps to the same stand-in in both runs.
+    assert_eq!(entry_names[0], entry_names[1]);
+    assert!(entry_names[0].iter().any(|n| n.starts_with("host")), "{:?}", entry_names[0]);
+    let r = pep.exec(&op, "Get-AzureStackLogObfuscationMap | ConvertTo-Json");
+    assert!(r.ok(), "{r:?}");
+    let map = records(&r.stdout);
+    assert!(
+        map.iter().any(|e| e["Original"] == "AZS-HOST01" && e["Kind"] == "Host"),
+        "{}",
+        r.stdout
+    );
+    // The map is not part of any bundle and is readable by its owner only.
+    let meta = std::fs::metadata(pep.state.join("obfuscation-map.json")).expect("map");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o077, 0);
+}
