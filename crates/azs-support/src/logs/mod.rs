@@ -8,6 +8,7 @@
 
 pub mod blob;
 pub mod cancel;
+pub mod obfuscate;
 pub mod progress;
 
 pub use cancel::Cancel;
