@@ -9,6 +9,7 @@
 pub mod blob;
 pub mod bundle;
 pub mod cancel;
+pub mod obfuscate;
 pub mod progress;
 
 pub use cancel::Cancel;
