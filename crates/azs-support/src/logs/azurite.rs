@@ -5,13 +5,14 @@
 //!
 //! Azurite is a Node program installed outside the build (`npm install azurite@3.37.0` into
 //! `~/.cache/pep/azurite`, or `$PEP_AZURITE_BIN`). Tests that need it call [`Azurite::for_tests`],
-//! which skips (returns `None`) when it is missing, except under `CI=true` where a missing Azurite
+//! or [`Azurite::shared_for_tests`], which skip (return `None`) when it is missing, except under `CI=true` where a missing Azurite
 //! is a failure. Everything here is blocking; call it outside async tasks or accept the short block.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -123,21 +124,38 @@ impl Azurite {
         }
     }
 
-    /// For tests: a server with data in memory, or `None` (after saying so on stderr) when
-    /// Azurite is not installed. Panics when it is not installed and `CI=true`, or when it is
-    /// installed but does not start.
+    /// For tests: a server of its own with data in memory, or `None` (after saying so on
+    /// stderr) when Azurite is not installed. Panics when it is not installed and `CI=true`, or
+    /// when it is installed but does not start.
     pub fn for_tests(test: &str) -> Option<Azurite> {
-        if azurite_bin().is_none() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: azurite-blob not found (CI=true): set PEP_AZURITE_BIN or install azurite@3.37.0 in ~/.cache/pep/azurite");
-            }
-            eprintln!("{test}: skipped, azurite-blob not found (set PEP_AZURITE_BIN)");
+        if !installed_for(test) {
             return None;
         }
         match Azurite::start(None) {
             Ok(azurite) => Some(azurite),
             Err(e) => panic!("{test}: starting Azurite: {e}"),
         }
+    }
+
+    /// For tests: like [`Azurite::for_tests`], but one in-memory server is shared by the tests of
+    /// a process that hold it at the same time (starting one takes seconds); it stops when the
+    /// last holder drops it. Give each test a container of its own.
+    pub fn shared_for_tests(test: &str) -> Option<Arc<Azurite>> {
+        static SHARED: Mutex<Weak<Azurite>> = Mutex::new(Weak::new());
+        if !installed_for(test) {
+            return None;
+        }
+        // Held while starting, so that concurrent tests wait for the one server.
+        let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(azurite) = slot.upgrade() {
+            return Some(azurite);
+        }
+        let azurite = match Azurite::start(None) {
+            Ok(azurite) => Arc::new(azurite),
+            Err(e) => panic!("{test}: starting Azurite: {e}"),
+        };
+        *slot = Arc::downgrade(&azurite);
+        Some(azurite)
     }
 
     /// Its `--location` folder (its working folder when the data is in memory).
@@ -234,6 +252,18 @@ impl Drop for Azurite {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether Azurite is installed; if not, says so (a skip) or, under `CI=true`, panics.
+fn installed_for(test: &str) -> bool {
+    if azurite_bin().is_some() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: azurite-blob not found (CI=true): set PEP_AZURITE_BIN or install azurite@3.37.0 in ~/.cache/pep/azurite");
+    }
+    eprintln!("{test}: skipped, azurite-blob not found (set PEP_AZURITE_BIN)");
+    false
 }
 
 /// base64(HMAC-SHA256(decoded development key, text)).

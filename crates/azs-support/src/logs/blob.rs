@@ -1197,11 +1197,11 @@ mod tests {
         }
     }
 
-    /// Azurite with a container `logs` and a read-write SAS to it.
-    fn setup(test: &str) -> Option<(Azurite, ContainerSas, String)> {
-        let azurite = Azurite::for_tests(test)?;
-        azurite.create_container("logs").expect("container");
-        let url = azurite.container_sas("logs", "rcwl", Utc::now() + chrono::Duration::hours(1));
+    /// The shared Azurite with a container named after the test and a read-write SAS to it.
+    fn setup(test: &str) -> Option<(Arc<Azurite>, ContainerSas, String)> {
+        let azurite = Azurite::shared_for_tests(test)?;
+        azurite.create_container(test).expect("container");
+        let url = azurite.container_sas(test, "rcwl", Utc::now() + chrono::Duration::hours(1));
         let sas = ContainerSas::parse(&url).expect("sas");
         Some((azurite, sas, url))
     }
@@ -1248,7 +1248,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_blob_goes_up_in_one_put_blob_and_reads_back_identical() {
-        let Some((_azurite, sas, _)) = setup("small_blob") else {
+        let Some((_azurite, sas, _)) = setup("small-blob") else {
             return;
         };
         let client = BlobClient::new(small_blocks()).expect("client");
@@ -1287,7 +1287,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_multi_block_file_is_committed_verified_and_reads_back_identical() {
-        let Some((_azurite, sas, _)) = setup("multi_block") else {
+        let Some((_azurite, sas, _)) = setup("multi-block") else {
             return;
         };
         let client = BlobClient::new(small_blocks()).expect("client");
@@ -1410,7 +1410,8 @@ mod tests {
             return;
         };
         let client = BlobClient::new(small_blocks()).expect("client");
-        let read_only = azurite.container_sas("logs", "r", Utc::now() + chrono::Duration::hours(1));
+        let read_only =
+            azurite.container_sas("forbidden", "r", Utc::now() + chrono::Duration::hours(1));
         let sas = ContainerSas::parse(&read_only).expect("sas");
         assert_eq!(sas.permissions(), "r");
         for len in [100, 200 * KIB] {
@@ -1426,7 +1427,7 @@ mod tests {
                 .expect_err("denied");
             assert_eq!(
                 err.to_string(),
-                "the SAS does not allow writing to devstoreaccount1/logs, or has expired"
+                "the SAS does not allow writing to devstoreaccount1/forbidden, or has expired"
             );
             assert_no_sig(&read_only, &err.to_string());
             assert_no_sig(&read_only, &format!("{err:?}"));
@@ -1439,7 +1440,7 @@ mod tests {
         );
 
         let when = Utc::now() - chrono::Duration::hours(1);
-        let expired = azurite.container_sas("logs", "rcwl", when);
+        let expired = azurite.container_sas("forbidden", "rcwl", when);
         let sas = ContainerSas::parse(&expired).expect("sas");
         let err = client
             .upload_stream(
@@ -1454,7 +1455,7 @@ mod tests {
         let line = err.to_string();
         assert!(
             line.starts_with(
-                "the SAS does not allow writing to devstoreaccount1/logs: it expired at "
+                "the SAS does not allow writing to devstoreaccount1/forbidden: it expired at "
             ),
             "{line}"
         );
