@@ -573,7 +573,9 @@ impl BlobClient {
     }
 
     /// Uploads the bytes arriving on `chunks` (any sizes; re-chunked into `block_size` blocks) as
-    /// blob `name`. The content ends when every sender is dropped.
+    /// blob `name`. The content ends when every sender is dropped. Memory held: the `parallel`
+    /// blocks in flight, one block being filled and one incoming chunk (so send chunks no larger
+    /// than a block or so).
     pub async fn upload_stream(
         &self,
         sas: &ContainerSas,
