@@ -6,6 +6,7 @@
 //! watch (revocation of the grant stops a support upload within a second), and [`Progress`]
 //! counters the session reads to draw its progress line.
 
+pub mod azurite;
 pub mod blob;
 pub mod bundle;
 pub mod cancel;
