@@ -8,7 +8,12 @@
 
 pub mod blob;
 pub mod cancel;
+pub mod collect;
 pub mod progress;
+pub mod roles;
+pub mod samples;
+pub mod sources;
+pub mod window;
 
 pub use cancel::Cancel;
 pub use progress::Progress;
