@@ -10,8 +10,14 @@ pub mod azurite;
 pub mod blob;
 pub mod bundle;
 pub mod cancel;
+pub mod collect;
 pub mod obfuscate;
+pub mod pipeline;
 pub mod progress;
+pub mod roles;
+pub mod samples;
+pub mod sources;
+pub mod window;
 
 pub use cancel::Cancel;
 pub use progress::Progress;
