@@ -642,3 +642,45 @@ fn obfuscated_bundles_keep_no_names_or_addresses_and_the_map_is_stable() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o077, 0);
 }
+
+#[test]
+fn an_interactive_upload_shows_one_progress_line_and_ctrl_c_cancels_it() {
+    let Some(az) = azurite(None) else { return };
+    let keys = tempfile::tempdir().expect("tmp");
+    let (_vendor, vendor_file) = sas_file(&az, keys.path(), "vendor-interactive", "rcwl");
+    let scenario = big_log_scenario(keys.path(), 6);
+    let pep = Pep::start_with(&[
+        "--scenario",
+        scenario.to_str().expect("utf8"),
+        "--vendor-upload-sas-file",
+        vendor_file.to_str().expect("utf8"),
+        "--upload-block-mb",
+        "1",
+        "--upload-cap-mbps",
+        "4",
+    ]);
+    let (op, sup) = pep.granted("Diagnostics");
+    let mut s = pep.pty(&sup);
+    s.wait_for(crate::harness::PROMPT, crate::harness::T)
+        .expect("prompt");
+    s.send(b"Send-AzureStackDiagnosticLog -FilterByRole BareMetal -FilterByNode AZS-HOST01\r");
+    // The line is redrawn in place (carriage return, erase line): collected, compressed,
+    // uploaded with its rate.
+    let seen = s
+        .wait_for(" uploaded ", Duration::from_secs(30))
+        .expect("a progress line");
+    assert!(seen.contains("\r\x1b[2Kcollected "), "{seen:?}");
+    s.wait_for("/s", crate::harness::T).expect("a rate");
+    s.send(b"\x03");
+    let seen = s
+        .wait_for(crate::harness::PROMPT, crate::harness::T)
+        .expect("the prompt after Ctrl-C");
+    assert!(seen.contains("cancelled by the user"), "{seen:?}");
+    // The session goes on, and the history says what happened.
+    s.send(b"Get-AzsSupportStampInformation | Select-Object -ExpandProperty NumberOfNodes\r");
+    s.wait_for(crate::harness::PROMPT, crate::harness::T)
+        .expect("usable");
+    let r = pep.exec(&op, "Get-LogCollectionHistory | ConvertTo-Json");
+    let hist = records(&r.stdout);
+    assert_eq!(hist[0]["Status"], "Cancelled", "{}", r.stdout);
+}
