@@ -90,8 +90,17 @@ pub enum BundleError {
     },
 }
 
-/// Called when a new zip starts: returns where its chunks go when it is being uploaded.
-pub type BlobStart<'a> = dyn Fn(&str) -> Option<mpsc::Sender<Bytes>> + Sync + 'a;
+/// Where a zip's chunks go while it is uploaded, and how its upload is told that the zip will
+/// never be complete (so it must not be committed).
+pub struct BlobFeed {
+    /// The chunks, in order; closing it ends the blob.
+    pub chunks: mpsc::Sender<Bytes>,
+    /// Set before the chunks close when the zip was abandoned (bundling failed or stopped).
+    pub abandon: super::Cancel,
+}
+
+/// Called when a new zip starts: where its chunks go when it is being uploaded.
+pub type BlobStart<'a> = dyn Fn(&str) -> Option<BlobFeed> + Sync + 'a;
 
 /// Writes the zips of one collection.
 pub struct Bundler<'a> {
@@ -408,7 +417,7 @@ struct Sink<'a> {
     hash: Sha256,
     workdir: &'a WorkingDirectory,
     progress: &'a Progress,
-    upload: Option<mpsc::Sender<Bytes>>,
+    upload: Option<BlobFeed>,
 }
 
 impl<'a> Sink<'a> {
@@ -417,7 +426,7 @@ impl<'a> Sink<'a> {
         name: &str,
         workdir: &'a WorkingDirectory,
         progress: &'a Progress,
-        upload: Option<mpsc::Sender<Bytes>>,
+        upload: Option<BlobFeed>,
     ) -> Result<Self, BundleError> {
         let path = dir.join(format!("{name}{PARTIAL_SUFFIX}"));
         let mut opts = fs::OpenOptions::new();
@@ -473,10 +482,10 @@ impl<'a> Sink<'a> {
         self.hash.update(&chunk);
         self.written += n;
         Progress::add(&self.progress.compressed, n);
-        if let Some(tx) = &self.upload {
+        if let Some(feed) = &self.upload {
             // An upload that gave up (its receiver dropped) leaves the bundle to be written
             // whole: it is kept for a later resume.
-            if tx.blocking_send(Bytes::from(chunk)).is_err() {
+            if feed.chunks.blocking_send(Bytes::from(chunk)).is_err() {
                 self.upload = None;
             }
         }
@@ -524,6 +533,12 @@ impl Drop for Sink<'_> {
     /// A zip never finished (bundling failed or was cancelled) leaves no `.partial` file behind.
     fn drop(&mut self) {
         if self.file.take().is_some() {
+            // The upload learns first that this zip is abandoned, then sees its chunks end: it
+            // must not commit a truncated blob.
+            if let Some(feed) = self.upload.take() {
+                feed.abandon
+                    .cancel("the bundle could not be completed, so its blob was not committed");
+            }
             let _ = fs::remove_file(self.partial());
             self.workdir.unreserve(self.written);
         }

@@ -16,7 +16,7 @@
 //! It never holds a SAS: a resume is given the destination again.
 
 use super::blob::{BlobClient, ContainerSas, UploadError, UploadOptions, UploadedBlob};
-use super::bundle::{self, BlobStart, BundleFile, BundleOptions, Bundler};
+use super::bundle::{self, BlobFeed, BlobStart, BundleFile, BundleOptions, Bundler};
 use super::collect::{self, CollectLimits, CollectedFile, Collector, CollectorOutcome, Filter};
 use super::obfuscate::Obfuscator;
 use super::{Cancel, Progress};
@@ -191,17 +191,24 @@ pub fn run(
     let start: &BlobStart = &|name: &str| {
         let (client, dest) = (client.as_ref()?, req.destination.as_ref()?);
         let (tx, rx) = mpsc::channel::<Bytes>(4);
-        let (client, sas, progress, cancel, blob) = (
+        // This blob stops when the collection does, or when its zip is abandoned.
+        let abandon = Cancel::new();
+        let (client, sas, progress, cancel, blob, this) = (
             client.clone(),
             dest.sas.clone(),
             progress.clone(),
             cancel.clone(),
             name.to_string(),
+            abandon.clone(),
         );
         let handle = runtime.spawn(async move {
-            let r = client
-                .upload_stream(&sas, &blob, rx, &progress, &cancel)
-                .await;
+            let upload = client.upload_stream(&sas, &blob, rx, &progress, &this);
+            let r = tokio::select! {
+                r = upload => r,
+                () = cancel.cancelled() => Err(UploadError::Cancelled(
+                    cancel.reason().unwrap_or_default(),
+                )),
+            };
             stop_on_refusal(&r, &cancel);
             r
         });
@@ -209,7 +216,10 @@ pub fn run(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((name.to_string(), handle));
-        Some(tx)
+        Some(BlobFeed {
+            chunks: tx,
+            abandon,
+        })
     };
     let bundler = Bundler::new(&dir, &req.prefix, req.bundle, workdir, progress, start);
     let obf = req.obfuscator.as_deref();
