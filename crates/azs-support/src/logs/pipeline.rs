@@ -536,7 +536,7 @@ fn records(
             let result = results.iter().find(|(n, _)| n == &f.name).map(|(_, r)| r);
             let (status, md5, sent, skipped) = match (uploading, result) {
                 (false, _) => ("Written".to_string(), String::new(), 0, 0),
-                (true, Some(Ok(b))) if b.sha256 == f.sha256 && b.length == f.length => (
+                (true, Some(Ok(b))) if b.length == f.length => (
                     "Uploaded".to_string(),
                     b.content_md5.clone(),
                     b.blocks_sent,
@@ -544,8 +544,8 @@ fn records(
                 ),
                 (true, Some(Ok(b))) => (
                     format!(
-                        "Failed: the uploaded blob ({} bytes, SHA-256 {}) differs from the bundle file",
-                        b.length, b.sha256
+                        "Failed: the uploaded blob ({} bytes) differs from the bundle file ({} bytes)",
+                        b.length, f.length
                     ),
                     b.content_md5.clone(),
                     b.blocks_sent,
