@@ -6,10 +6,18 @@
 //! watch (revocation of the grant stops a support upload within a second), and [`Progress`]
 //! counters the session reads to draw its progress line.
 
+pub mod azurite;
 pub mod blob;
 pub mod bundle;
 pub mod cancel;
+pub mod collect;
+pub mod obfuscate;
+pub mod pipeline;
 pub mod progress;
+pub mod roles;
+pub mod samples;
+pub mod sources;
+pub mod window;
 
 pub use cancel::Cancel;
 pub use progress::Progress;

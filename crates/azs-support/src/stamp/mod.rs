@@ -32,7 +32,7 @@ pub use compute::{Compute, JsonResource, Network, S2sConnection, ScaleSet, Tenan
 pub use ece::{ActionPlan, ActionPlanStep, Ece, EceRole};
 pub use fabric::{FabricApplication, FabricNode, FabricService, Partition, Replica, Ring, Upgrade};
 pub use node::{
-    Disk, Event, FileEntry, Node, NodeState, Process, Service, ServiceState, StartType,
+    Disk, Event, FileEntry, LogLine, Node, NodeState, Process, Service, ServiceState, StartType,
 };
 pub use scenario::{load_scenario, ScenarioError, DEFAULT_SCENARIO};
 pub use storage::{

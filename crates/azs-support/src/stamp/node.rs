@@ -144,6 +144,20 @@ pub struct Node {
     /// The simulated packet trace running on the node (Enable-/Disable-AzsSupportNetshTrace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netsh_trace: Option<NetshTrace>,
+    /// Lines the scenario plants in the node's log files (`[[host.log]]`, `[[vm.log]]`).
+    #[serde(rename = "log", skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogLine>,
+    /// A real folder whose regular files are collected as the node's logs (empty: none).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log_dir: String,
+    /// How slowly the node's log share answers: milliseconds before each file is read (0: at
+    /// once). Log collectors time out on a node slower than their timeout.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub log_latency_ms: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Default for Node {
@@ -171,6 +185,9 @@ impl Default for Node {
             event_source: String::new(),
             files: Vec::new(),
             netsh_trace: None,
+            logs: Vec::new(),
+            log_dir: String::new(),
+            log_latency_ms: 0,
         }
     }
 }
@@ -372,6 +389,59 @@ impl Default for Event {
             id: 0,
             provider: String::new(),
             message: String::new(),
+        }
+    }
+}
+
+/// A line a scenario plants in one of a node's log files (`[[vm.log]]`): at an absolute `time`,
+/// or `minutes_ago` minutes before the moment the logs are collected (so a planted fault stays in
+/// the default window). Text with line breaks continues on lines without a timestamp, as a stack
+/// trace does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogLine {
+    /// The log file (`EceAgent.log`, or any relative name: a new file of the node).
+    pub file: String,
+    /// The log role the file belongs to (empty: the role whose file it is, else the node's
+    /// first log role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub role: String,
+    /// When, absolute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
+    /// When, relative to the collection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes_ago: Option<i64>,
+    /// `INFO`, `WARN`, `ERROR`, `DEBUG`, `VERBOSE`, `CRITICAL`.
+    pub level: String,
+    /// The message.
+    pub text: String,
+}
+
+impl Default for LogLine {
+    fn default() -> Self {
+        LogLine {
+            file: String::new(),
+            role: String::new(),
+            time: None,
+            minutes_ago: None,
+            level: "INFO".into(),
+            text: String::new(),
+        }
+    }
+}
+
+impl LogLine {
+    /// The levels a planted line may have.
+    pub const LEVELS: &'static [&'static str] =
+        &["INFO", "WARN", "ERROR", "DEBUG", "VERBOSE", "CRITICAL"];
+
+    /// When the line was written, for a collection at stamp time `now`.
+    pub fn at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match (self.time, self.minutes_ago) {
+            (Some(t), _) => t,
+            (None, Some(m)) => now - chrono::Duration::minutes(m),
+            (None, None) => now,
         }
     }
 }

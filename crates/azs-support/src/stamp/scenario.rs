@@ -488,6 +488,65 @@ const PARTITION_STATES: &[&str] = &[
     "Deleting",
 ];
 
+/// Longest a node's log share may be made to answer (`log_latency_ms`): ten minutes.
+const MAX_LOG_LATENCY_MS: u64 = 600_000;
+
+/// A node's log settings: planted lines name a file (a relative path without `..`), one time
+/// (`time` or `minutes_ago`, not negative), a known level and, if any, a log role the node has;
+/// `log_dir` is absolute.
+fn validate_node_logs(n: &super::Node, place: &str) -> Result<(), String> {
+    let roles = crate::logs::roles::node_log_roles(n);
+    for (j, l) in n.logs.iter().enumerate() {
+        let at = format!("{place}.log[{j}]");
+        let file_ok = !l.file.is_empty()
+            && l.file.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._- %".contains(&b))
+            });
+        if !file_ok {
+            return Err(format!(
+                "{at}.file: '{}' is not a relative log file name (letters, digits, '._- %', '/' between parts, no '..')",
+                l.file
+            ));
+        }
+        match (l.time, l.minutes_ago) {
+            (Some(_), Some(_)) => {
+                return Err(format!("{at}: give time or minutes_ago, not both"));
+            }
+            (None, None) => return Err(format!("{at}: needs time or minutes_ago")),
+            (None, Some(m)) if m < 0 => {
+                return Err(format!("{at}.minutes_ago: {m} is in the future"));
+            }
+            _ => {}
+        }
+        one_of(&format!("{at}.level"), &l.level, super::LogLine::LEVELS)?;
+        if !l.role.is_empty() && !roles.iter().any(|r| *r == l.role) {
+            return Err(format!(
+                "{at}.role: '{}' is not a log role of this node ({})",
+                l.role,
+                roles.join(", ")
+            ));
+        }
+    }
+    if !n.log_dir.is_empty() && !Path::new(&n.log_dir).is_absolute() {
+        return Err(format!(
+            "{place}.log_dir: '{}' must be an absolute path",
+            n.log_dir
+        ));
+    }
+    if n.log_latency_ms > MAX_LOG_LATENCY_MS {
+        return Err(format!(
+            "{place}.log_latency_ms: {} is more than {MAX_LOG_LATENCY_MS}",
+            n.log_latency_ms
+        ));
+    }
+    Ok(())
+}
+
 /// Cross-checks a stamp: names valid and unique, references resolve, states known.
 pub fn validate(s: &Stamp) -> Result<(), String> {
     let node_name =
@@ -536,6 +595,11 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
                 v.state,
                 list(NodeState::VM.iter().map(|s| s.as_str()))
             ));
+        }
+    }
+    for (kind, list) in [("host", &s.hosts), ("vm", &s.vms)] {
+        for (i, n) in list.iter().enumerate() {
+            validate_node_logs(n, &format!("{kind}[{i}]"))?;
         }
     }
     // The endpoint runs on an ERCS VM (Azure Stack Hub) or on a node itself (Azure Local).
