@@ -136,8 +136,33 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    /// Whether the collector delivered what was in its window (a truncated file kept its tail).
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Completed | Outcome::Truncated)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Completed => f.write_str("Completed"),
+            Outcome::Truncated => f.write_str("Truncated"),
+            Outcome::TimedOut => f.write_str("TimedOut"),
+            Outcome::Failed(why) => write!(f, "Failed: {why}"),
+            Outcome::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What one collector did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CollectorOutcome {
     /// `<node>/<role>/<kind>`.
     pub collector: String,
@@ -161,6 +186,35 @@ pub struct CollectorOutcome {
     pub outcome: Outcome,
     /// What it left out and why (symlinks, special or unreadable files of a log folder).
     pub skipped: Vec<String>,
+}
+
+impl CollectorOutcome {
+    /// A collector that has done nothing yet (Completed until told otherwise).
+    pub fn new(collector: &str, role: &str, node: &str) -> Self {
+        CollectorOutcome {
+            collector: collector.to_string(),
+            role: role.to_string(),
+            node: node.to_string(),
+            files: 0,
+            bytes: 0,
+            lines_kept: 0,
+            lines_outside_window: 0,
+            truncated_bytes: 0,
+            elapsed_ms: 0,
+            outcome: Outcome::Completed,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Marks it failed.
+    pub fn fail(&mut self, why: &str) {
+        self.outcome = Outcome::Failed(why.to_string());
+    }
+
+    /// Notes something it left out.
+    pub fn note(&mut self, what: &str) {
+        self.skipped.push(what.to_string());
+    }
 }
 
 /// A planned collector: one source of one node, snapshotted from the stamp.

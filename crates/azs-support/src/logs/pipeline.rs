@@ -215,14 +215,14 @@ pub fn run(
     // Collect role by role, in the order the plan gave.
     let mut roles: Vec<String> = Vec::new();
     for c in &collectors {
-        if !roles.contains(&c.role().to_string()) {
-            roles.push(c.role().to_string());
+        if !roles.contains(&c.role.clone()) {
+            roles.push(c.role.clone());
         }
     }
     let mut by_role: Vec<(String, Vec<Collector>)> =
         roles.iter().map(|r| (r.clone(), Vec::new())).collect();
     for c in collectors {
-        if let Some(slot) = by_role.iter_mut().find(|(r, _)| r == c.role()) {
+        if let Some(slot) = by_role.iter_mut().find(|(r, _)| *r == c.role) {
             slot.1.push(c);
         }
     }
