@@ -348,6 +348,22 @@ class PepServer:
 # The measurements
 
 
+def parse_json(text):
+    """The JSON document in `text` (skipping any progress lines printed before it)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(("[", "{")):
+            try:
+                return json.loads("\n".join(lines[i:]))
+            except ValueError:
+                continue
+    sys.exit(f"log_bundle.py: no JSON in Get-AzureStackLog's output: {text[-2000:]!r}")
+
+
 def run_pep(pep, azurite, round_):
     container = f"pep-r{round_}"
     sas = azurite.container(container)
@@ -363,7 +379,7 @@ def run_pep(pep, azurite, round_):
     if out.returncode != 0:
         sys.exit(f"log_bundle.py: Get-AzureStackLog failed ({out.returncode}): {out.stderr.strip()[:2000]}"
                  f" {out.stdout.strip()[-2000:]}")
-    records = json.loads(out.stdout)
+    records = parse_json(out.stdout)
     if isinstance(records, dict):
         records = [records]
     bad = [r for r in records if r.get("Status") != "Uploaded"]
@@ -530,7 +546,8 @@ def main():
     print(f"load average before / after: {load0[0]:.2f} / {os.getloadavg()[0]:.2f}"
           + ("  (other work was running: figures are noisy)" if load0[0] > 1.0 else ""))
     print(f"pep  Get-AzureStackLog end to end: median {pep_wall:6.2f} s  bundle {pep_bundle / MB:6.1f} MB"
-          f"  server CPU {pep_cpu:5.1f} s  Azurite CPU {pep_az:5.1f} s  ({corpus_bytes / MB / pep_wall:.0f} MB/s of logs)")
+          f"  server CPU {pep_cpu:5.1f} s ({pep_cpu / pep_wall:.2f} cores busy)  Azurite CPU {pep_az:5.1f} s"
+          f"  ({corpus_bytes / MB / pep_wall:.0f} MB/s of logs)")
     print(f"anchor zip -r -6:                 median {zip_wall:6.2f} s  zip    {zmb:6.1f} MB  CPU {zip_cpu:5.1f} s")
     print(f"anchor SDK upload_blob (8):       median {sdk_wall:6.2f} s  {sdk_mbs:6.1f} MB/s  client CPU {sdk_cpu:5.2f} s"
           f" ({sdk_cpu_mb * 1000:.2f} ms/MB)  Azurite CPU {sdk_az:5.1f} s")
