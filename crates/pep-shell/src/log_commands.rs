@@ -51,7 +51,10 @@ pub const COMMANDS: &[(&str, LogCommand)] = &[
         "Get-AzureStackSupportConfiguration",
         LogCommand::Configuration,
     ),
-    ("Get-AzureStackLogObfuscationMap", LogCommand::ObfuscationMap),
+    (
+        "Get-AzureStackLogObfuscationMap",
+        LogCommand::ObfuscationMap,
+    ),
 ];
 
 /// What a command started.
@@ -87,6 +90,7 @@ pub fn run(
         LogCommand::ObfuscationMap => obfuscation_map(endpoint).map(Started::Values),
         LogCommand::Send => {
             let sas = endpoint.log_settings.vendor_destination()?;
+            writable(&sas, endpoint.clock.now())?;
             start(command, args, endpoint, caller, Some(sas), true)
         }
         LogCommand::Get => {
@@ -96,12 +100,38 @@ pub fn run(
                 })?),
                 None => None,
             };
+            if let Some(sas) = &sas {
+                writable(sas, endpoint.clock.now())?;
+            }
             if args.switch("Resume") && sas.is_none() {
                 return Err("-Resume needs -OutputSasUri (the destination to finish)".into());
             }
             start(command, args, endpoint, caller, sas, false)
         }
     }
+}
+
+/// Refuses, before anything is collected, a SAS that says itself it cannot write: expired, or
+/// without write permission. (A signature the service refuses is found by the first request,
+/// which stops the collection.)
+fn writable(sas: &ContainerSas, now: DateTime<Utc>) -> Result<(), String> {
+    if let Some(expiry) = sas.expiry() {
+        if expiry <= now {
+            return Err(format!(
+                "the SAS does not allow writing to {}: it expired at {}; nothing was collected",
+                sas.destination(),
+                expiry.to_rfc3339()
+            ));
+        }
+    }
+    let perms = sas.permissions();
+    if !perms.contains('w') {
+        return Err(format!(
+            "the SAS does not allow writing to {} (its permissions are '{perms}'; uploads need w); nothing was collected",
+            sas.destination()
+        ));
+    }
+    Ok(())
 }
 
 fn command_name(command: LogCommand) -> &'static str {
@@ -172,10 +202,13 @@ fn start(
                 .to_string()
         })?;
         let (p, c) = (progress.clone(), cancel.clone());
-        spawn_job(move || {
-            let report = pipeline::resume(&dir, &destination, &workdir, &runtime, &p, &c);
-            finish(report, record, &state, &c)
-        }, tx)?;
+        spawn_job(
+            move || {
+                let report = pipeline::resume(&dir, &destination, &workdir, &runtime, &p, &c);
+                finish(report, record, &state, &c)
+            },
+            tx,
+        )?;
         return Ok(Started::Job(Job::new(progress, cancel, uploading, rx)));
     }
 
@@ -218,7 +251,9 @@ fn start(
         Some(name) => name.to_string(),
         None => free_name(&workdir, &prefix),
     };
-    let timeout_minutes = args.int("TimeOutInMinutes").unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+    let timeout_minutes = args
+        .int("TimeOutInMinutes")
+        .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
     let mut record = record;
     record.id = dir_name.clone();
     record.from = Some(from);
@@ -242,10 +277,13 @@ fn start(
         ),
     };
     let (p, c) = (progress.clone(), cancel.clone());
-    spawn_job(move || {
-        let report = pipeline::run(request, collectors, &workdir, &runtime, &p, &c);
-        finish(report, record, &state, &c)
-    }, tx)?;
+    spawn_job(
+        move || {
+            let report = pipeline::run(request, collectors, &workdir, &runtime, &p, &c);
+            finish(report, record, &state, &c)
+        },
+        tx,
+    )?;
     Ok(Started::Job(Job::new(progress, cancel, uploading, rx)))
 }
 
@@ -308,7 +346,9 @@ fn finish(
     let mut error = report.error.clone();
     if let Err(e) = record.save(state) {
         tracing::error!(error = %e, "could not record a log collection");
-        error.get_or_insert(format!("the collection could not be recorded in the history: {e}"));
+        error.get_or_insert(format!(
+            "the collection could not be recorded in the history: {e}"
+        ));
     }
     let failed = report
         .records

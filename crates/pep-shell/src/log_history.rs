@@ -155,8 +155,12 @@ pub fn load_all(state: &StateDir) -> Vec<CollectionRecord> {
             .and_then(|b| Ok(serde_json::from_slice::<CollectionRecord>(&b)?))
         {
             Ok(r) if r.version == VERSION => out.push(r),
-            Ok(r) => tracing::warn!(path = %path.display(), version = r.version, "skipping a log collection record of another version"),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "skipping unreadable log collection record"),
+            Ok(r) => {
+                tracing::warn!(path = %path.display(), version = r.version, "skipping a log collection record of another version")
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable log collection record")
+            }
         }
     }
     out.sort_by_key(|r| r.started);
@@ -225,7 +229,9 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let st = StateDir::open(tmp.path()).expect("state");
         let now = Utc::now();
-        rec("old", now - Duration::days(91)).save(&st).expect("save");
+        rec("old", now - Duration::days(91))
+            .save(&st)
+            .expect("save");
         rec("new", now - Duration::days(1)).save(&st).expect("save");
         assert_eq!(load_all(&st).len(), 2);
         assert_eq!(maintain(&st, now), 1);

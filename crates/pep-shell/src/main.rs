@@ -296,7 +296,10 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     }
     let removed = pep_shell::log_history::maintain(&endpoint.state, endpoint.clock.now());
     if removed > 0 {
-        tracing::info!(removed, "removed log collection records past the 90-day retention");
+        tracing::info!(
+            removed,
+            "removed log collection records past the 90-day retention"
+        );
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

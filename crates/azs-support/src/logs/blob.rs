@@ -441,7 +441,7 @@ pub enum UploadError {
 }
 
 /// Installs ring as rustls' process-wide crypto provider, once (reqwest is built without one).
-fn install_ring() {
+pub fn install_ring() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -746,7 +746,7 @@ fn ipv4(text: &str, start: usize, end: usize) -> Action<'_> {
     }
     // After `~`, four numbers are the version field of a Windows component name
     // (`Package_for_KB2607047~31bf3856ad364e35~amd64~~6.1.1.1`).
-    if !standalone(text, start, end, b".") || text[..start].ends_with('~') {
+    if !ipv4_standalone(text, start, end) || text[..start].ends_with('~') {
         return Action::Reject;
     }
     let ip = Ipv4Addr::from(octets);
@@ -787,6 +787,21 @@ fn alnum_before(text: &str, start: usize) -> bool {
 
 /// Whether `text[start..end]` stands alone: no letter or digit on either side, and no separator
 /// from `seps` that continues it into a letter or digit (`1.2.3.4` in `1.2.3.4.5`).
+/// Four dotted numbers stand alone as an address unless a digit or letter touches them, or a dot
+/// continues them into more numbers (a version, an OID). A dot followed by a letter is a host
+/// name going on: reverse-DNS names embed the address (`dsl-static-059.45.101.203.isp.net`),
+/// and it must not leave with them.
+fn ipv4_standalone(text: &str, start: usize, end: usize) -> bool {
+    let mut before = text[..start].chars().rev();
+    let mut after = text[end..].chars();
+    let touches = |c: Option<char>, next: Option<char>| match c {
+        Some(c) if c.is_alphanumeric() => true,
+        Some('.') => next.is_some_and(|n| n.is_ascii_digit()),
+        _ => false,
+    };
+    !touches(before.next(), before.next()) && !touches(after.next(), after.next())
+}
+
 fn standalone(text: &str, start: usize, end: usize, seps: &[u8]) -> bool {
     let continues = |first: Option<char>, second: Option<char>| match first {
         Some(c) if c.is_alphanumeric() => true,
@@ -972,6 +987,18 @@ mod tests {
             "host1.obfuscateddomain0/errorlog"
         );
         assert_eq!(o.clean_name("SeedRing/ERCS01.log"), "SeedRing/ERCS01.log");
+    }
+
+    #[test]
+    fn an_address_inside_a_reverse_dns_name_is_replaced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let o = Obfuscator::open(&dir.path().join("m.json"), ObfuscationRules::default())
+            .expect("open");
+        let out = o.clean("connection from 203.101.45.59 (dsl-static-059.45.101.203.isp.net)");
+        assert!(!out.contains("45.101"), "{out}");
+        assert!(o
+            .clean("version 1.2.3.4.5 and 10.1.2.3.4")
+            .contains("1.2.3.4.5"));
     }
 
     #[test]

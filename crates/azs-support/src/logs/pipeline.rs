@@ -199,9 +199,11 @@ pub fn run(
             name.to_string(),
         );
         let handle = runtime.spawn(async move {
-            client
+            let r = client
                 .upload_stream(&sas, &blob, rx, &progress, &cancel)
-                .await
+                .await;
+            stop_on_refusal(&r, &cancel);
+            r
         });
         uploads
             .lock()
@@ -304,9 +306,11 @@ pub fn run(
             handles.push((
                 f.name.clone(),
                 runtime.spawn(async move {
-                    client
+                    let r = client
                         .upload_file(&sas, &blob, &path, &progress, &cancel)
-                        .await
+                        .await;
+                    stop_on_refusal(&r, &cancel);
+                    r
                 }),
             ));
         }
@@ -482,6 +486,14 @@ pub fn last_unfinished(workdir: &WorkingDirectory) -> Option<String> {
         .collect();
     dirs.sort();
     dirs.pop().map(|(_, n)| n)
+}
+
+/// A destination that refuses (403: no permission, expired) refuses every blob: the collection
+/// stops at the first refusal with its one-line reason.
+fn stop_on_refusal(r: &Result<UploadedBlob, UploadError>, cancel: &Cancel) {
+    if let Err(e @ (UploadError::Forbidden { .. } | UploadError::Expired { .. })) = r {
+        cancel.cancel(&e.to_string());
+    }
 }
 
 fn wait_all(

@@ -41,9 +41,11 @@ impl Shell {
         // A job (a log collection) can only be followed by formatting commands: the rest of the
         // line runs when it ends, without the permit of its start.
         if matches!(self.handler(first), Ok(Handler::Logs(_))) {
-            if let Some(spec) = specs.iter().skip(1).find(|s| {
-                !matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(_)))
-            }) {
+            if let Some(spec) = specs
+                .iter()
+                .skip(1)
+                .find(|s| !matches!(self.endpoint.handlers.get(s), Some(Handler::Formatter(_))))
+            {
                 self.fail(
                     &mut reply,
                     format!(
