@@ -153,6 +153,7 @@ mod tests {
                 Handler::Operator(_) => "operator",
                 Handler::Formatter(_) => "formatter",
                 Handler::Stamp(_) => "stamp",
+                Handler::Logs(_) => "logs",
                 Handler::Later(_) => "later",
             };
             assert_eq!(kind, spec.handler.as_str(), "{}", spec.name);

@@ -35,7 +35,7 @@ mod tests {
         load_embedded(Profile::AzureLocal).expect("the embedded azure-local catalog loads")
     }
 
-    const OPERATOR: [&str; 16] = [
+    const OPERATOR: [&str; 19] = [
         "Enable-RemoteSupport",
         "Disable-RemoteSupport",
         "Get-RemoteSupportAccess",
@@ -46,6 +46,9 @@ mod tests {
         "Get-SupportSessionInfo",
         "Close-PrivilegedEndpoint",
         "Get-AzureStackLog",
+        "Get-LogCollectionHistory",
+        "Get-AzureStackSupportConfiguration",
+        "Get-AzureStackLogObfuscationMap",
         "Test-AzureStack",
         "Get-AzureStackStampInformation",
         "Get-ClusterLog",
@@ -366,7 +369,13 @@ mod tests {
             .filter(|c| matches!(c.handler, HandlerKind::Later(_)))
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(later.len(), 6, "{later:?}");
+        assert_eq!(later.len(), 4, "{later:?}");
+        let logs: Vec<&str> = all
+            .iter()
+            .filter(|c| c.handler == HandlerKind::Logs)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(logs.len(), 5, "{logs:?}");
         let verdicts: Vec<&str> = all
             .iter()
             .filter(|c| c.exit_status_from_result)

@@ -348,11 +348,11 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let endpoint = endpoint(tmp.path(), Profile::AzsHub, "default");
         let mut shell = session(&endpoint, Access::Operator);
-        let reply = shell.execute("Get-AzureStackLog");
+        let reply = shell.execute("Get-SupportSessionInfo");
         let e = reply.error.expect("refused");
         assert!(
             e.contains("not implemented yet")
-                && e.contains("it comes with log collection and upload"),
+                && e.contains("it comes with elevation by a vendor-signed token"),
             "{e}"
         );
     }
