@@ -125,6 +125,10 @@ enum Command {
         /// Upload block size in MiB (Put Block).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100))]
         upload_block_mb: u64,
+        /// A bundle file up to this size, in MiB, is sent in one request when the destination
+        /// holds none of its blocks (0: always in blocks).
+        #[arg(long, default_value_t = 64)]
+        upload_single_put_mb: u64,
         /// Upload requests in flight per blob.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
         upload_parallel: u64,
@@ -220,6 +224,7 @@ fn run() -> Result<()> {
             upload_cap_mbps,
             upload_block_mb,
             upload_parallel,
+            upload_single_put_mb,
             log_part_mb,
         } => {
             logging::init(log_format);
@@ -250,6 +255,7 @@ fn run() -> Result<()> {
                     upload: UploadOptions {
                         block_size: usize::try_from(upload_block_mb << 20).unwrap_or(8 << 20),
                         parallel: usize::try_from(upload_parallel).unwrap_or(8),
+                        single_put_max: upload_single_put_mb.saturating_mul(1 << 20),
                         max_bytes_per_sec: (upload_cap_mbps > 0)
                             .then(|| upload_cap_mbps.saturating_mul(1_000_000) / 8),
                         ..UploadOptions::default()
