@@ -674,11 +674,12 @@ impl BlobClient {
             let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             let mut file = file;
             file.read_to_end(&mut body).map(|_| {
-                let md5 = B64.encode(md5::compute(&body).0);
-                (Bytes::from(body), md5)
+                let body = Bytes::from(body);
+                let crc = B64.encode(crc64(&body).to_le_bytes());
+                (body, crc)
             })
         });
-        let (body, md5) = or_cancel(cancel, async {
+        let (body, crc) = or_cancel(cancel, async {
             read.await
                 .map_err(|e| UploadError::Internal(format!("reading the file: {e}")))
         })
@@ -688,7 +689,25 @@ impl BlobClient {
             error,
         })?;
         let length = body.len() as u64;
-        or_cancel(cancel, self.shared.put_blob(target, body, md5.clone())).await?;
+        // The service checks the body against its CRC64 (one fast pass); the MD5 the blob keeps
+        // is computed while the body is on its way, then stored and read back.
+        let hashing = {
+            let body = body.clone();
+            tokio::task::spawn_blocking(move || B64.encode(md5::compute(&body).0))
+        };
+        or_cancel(
+            cancel,
+            self.shared
+                .put_blob(target, body, ("x-ms-content-crc64", crc)),
+        )
+        .await?;
+        let md5 = or_cancel(cancel, async {
+            hashing
+                .await
+                .map_err(|e| UploadError::Internal(format!("hashing the file: {e}")))
+        })
+        .await?;
+        or_cancel(cancel, self.shared.set_content_md5(target, &md5)).await?;
         Progress::add(&progress.uploaded, length);
         let verified = or_cancel(cancel, self.shared.verify(target, length, &md5)).await?;
         Ok(UploadedBlob {
@@ -811,7 +830,12 @@ impl BlobClient {
                 // The whole content fits one block: one Put Blob.
                 let body = buf.split().freeze();
                 let md5 = B64.encode(md5::compute(&body).0);
-                or_cancel(cancel, self.shared.put_blob(&target, body, md5)).await?;
+                or_cancel(
+                    cancel,
+                    self.shared
+                        .put_blob(&target, body, ("Content-MD5", md5.clone())),
+                )
+                .await?;
                 Progress::add(&progress.uploaded, length);
                 sent = 1;
                 break;
@@ -1001,15 +1025,39 @@ impl Shared {
     }
 
     /// Put Blob: the whole content in one request, checked by the service against `md5`.
-    async fn put_blob(&self, target: &Target, body: Bytes, md5: String) -> Result<(), UploadError> {
+    async fn put_blob(
+        &self,
+        target: &Target,
+        body: Bytes,
+        checksum: (&'static str, String),
+    ) -> Result<(), UploadError> {
         const OP: &str = "Put Blob";
         let url = target.url("");
-        let headers = vec![
-            ("x-ms-blob-type", "BlockBlob".to_string()),
-            ("Content-MD5", md5),
-        ];
+        let headers = vec![("x-ms-blob-type", "BlockBlob".to_string()), checksum];
         let a = self
             .call(&target.sas, OP, Method::PUT, &url, headers, Some(body))
+            .await?;
+        if !a.status.is_success() {
+            return Err(failure(&target.sas, OP, "writing to", &a));
+        }
+        Ok(())
+    }
+
+    /// Set Blob Properties: stores the whole content's MD5 (sent after a Put Blob checked by its
+    /// CRC64, so that the MD5 could be computed while the body was on its way).
+    async fn set_content_md5(&self, target: &Target, md5: &str) -> Result<(), UploadError> {
+        const OP: &str = "Set Blob Properties";
+        let url = target.url("&comp=properties");
+        let headers = vec![("x-ms-blob-content-md5", md5.to_string())];
+        let a = self
+            .call(
+                &target.sas,
+                OP,
+                Method::PUT,
+                &url,
+                headers,
+                Some(Bytes::new()),
+            )
             .await?;
         if !a.status.is_success() {
             return Err(failure(&target.sas, OP, "writing to", &a));
