@@ -673,13 +673,9 @@ impl BlobClient {
             use std::io::Read;
             let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             let mut file = file;
-            file.read_to_end(&mut body).map(|_| {
-                let body = Bytes::from(body);
-                let crc = B64.encode(crc64(&body).to_le_bytes());
-                (body, crc)
-            })
+            file.read_to_end(&mut body).map(|_| Bytes::from(body))
         });
-        let (body, crc) = or_cancel(cancel, async {
+        let body = or_cancel(cancel, async {
             read.await
                 .map_err(|e| UploadError::Internal(format!("reading the file: {e}")))
         })
@@ -689,25 +685,29 @@ impl BlobClient {
             error,
         })?;
         let length = body.len() as u64;
-        // The service checks the body against its CRC64 (one fast pass); the MD5 the blob keeps
-        // is computed while the body is on its way, then stored and read back.
+        // The service computes the MD5 of what it received and keeps it; ours is computed while
+        // the body is on its way, and the HEAD below compares the two: an end-to-end check that
+        // does not hold the request back.
+        // A SAS that may not read cannot verify afterwards: the service checks the MD5 sent with
+        // the body instead.
         let hashing = {
             let body = body.clone();
             tokio::task::spawn_blocking(move || B64.encode(md5::compute(&body).0))
         };
-        or_cancel(
-            cancel,
-            self.shared
-                .put_blob(target, body, ("x-ms-content-crc64", crc)),
-        )
-        .await?;
-        let md5 = or_cancel(cancel, async {
+        let hashed = |hashing: tokio::task::JoinHandle<String>| async move {
             hashing
                 .await
                 .map_err(|e| UploadError::Internal(format!("hashing the file: {e}")))
-        })
-        .await?;
-        or_cancel(cancel, self.shared.set_content_md5(target, &md5)).await?;
+        };
+        let md5 = if target.sas.permissions().contains('r') {
+            or_cancel(cancel, self.shared.put_blob(target, body, None)).await?;
+            or_cancel(cancel, hashed(hashing)).await?
+        } else {
+            let md5 = or_cancel(cancel, hashed(hashing)).await?;
+            let checksum = Some(("Content-MD5", md5.clone()));
+            or_cancel(cancel, self.shared.put_blob(target, body, checksum)).await?;
+            md5
+        };
         Progress::add(&progress.uploaded, length);
         let verified = or_cancel(cancel, self.shared.verify(target, length, &md5)).await?;
         Ok(UploadedBlob {
@@ -833,7 +833,7 @@ impl BlobClient {
                 or_cancel(
                     cancel,
                     self.shared
-                        .put_blob(&target, body, ("Content-MD5", md5.clone())),
+                        .put_blob(&target, body, Some(("Content-MD5", md5.clone()))),
                 )
                 .await?;
                 Progress::add(&progress.uploaded, length);
@@ -1029,35 +1029,14 @@ impl Shared {
         &self,
         target: &Target,
         body: Bytes,
-        checksum: (&'static str, String),
+        checksum: Option<(&'static str, String)>,
     ) -> Result<(), UploadError> {
         const OP: &str = "Put Blob";
         let url = target.url("");
-        let headers = vec![("x-ms-blob-type", "BlockBlob".to_string()), checksum];
+        let mut headers = vec![("x-ms-blob-type", "BlockBlob".to_string())];
+        headers.extend(checksum);
         let a = self
             .call(&target.sas, OP, Method::PUT, &url, headers, Some(body))
-            .await?;
-        if !a.status.is_success() {
-            return Err(failure(&target.sas, OP, "writing to", &a));
-        }
-        Ok(())
-    }
-
-    /// Set Blob Properties: stores the whole content's MD5 (sent after a Put Blob checked by its
-    /// CRC64, so that the MD5 could be computed while the body was on its way).
-    async fn set_content_md5(&self, target: &Target, md5: &str) -> Result<(), UploadError> {
-        const OP: &str = "Set Blob Properties";
-        let url = target.url("&comp=properties");
-        let headers = vec![("x-ms-blob-content-md5", md5.to_string())];
-        let a = self
-            .call(
-                &target.sas,
-                OP,
-                Method::PUT,
-                &url,
-                headers,
-                Some(Bytes::new()),
-            )
             .await?;
         if !a.status.is_success() {
             return Err(failure(&target.sas, OP, "writing to", &a));
