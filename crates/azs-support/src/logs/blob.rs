@@ -900,9 +900,11 @@ async fn put_block(
     crc: u64,
 ) -> Result<u64, UploadError> {
     const OP: &str = "Put Block";
-    // Azure's CRC64 of the block (8 little-endian bytes, base64): the service refuses a block
-    // that does not match it. One fast pass, shared with the block's id.
-    let checksum = B64.encode(crc.to_le_bytes());
+    // The block's MD5: the service refuses a block that does not match it. (Its CRC64, which
+    // names the block, would do too, but the emulator computes CRC64 in JavaScript at a third of
+    // the speed of its MD5, on the same cores as pep; Azure accepts either.)
+    let _ = crc;
+    let checksum = B64.encode(md5::compute(&block).0);
     let url = target.url(&format!("&comp=block&blockid={}", percent_encode(&id)));
     let len = block.len() as u64;
     let a = shared
@@ -911,7 +913,7 @@ async fn put_block(
             OP,
             Method::PUT,
             &url,
-            vec![("x-ms-content-crc64", checksum)],
+            vec![("Content-MD5", checksum)],
             Some(block),
         )
         .await?;
