@@ -35,7 +35,7 @@ use super::roles::log_roles;
 use super::sources::{generate, node_sources, GeneratedFile, Source, SourceKind};
 use super::window::{filter_window, Counts};
 use super::{Cancel, Progress};
-use crate::stamp::{Node, NodeState, Stamp};
+use crate::stamp::Stamp;
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -234,23 +234,6 @@ pub struct Collector {
     unreachable: Option<String>,
 }
 
-/// Why a node's logs cannot be read, if they cannot: a host that is not Up or Paused, a VM that
-/// is not Running, or a VM whose host is not Up or Paused. The same rule as the WinRM reach of
-/// `commands::hosts` (whose function is private to `commands`).
-fn unreachable(stamp: &Stamp, node: &Node) -> Option<String> {
-    let answers = |s: NodeState| matches!(s, NodeState::Up | NodeState::Paused);
-    if node.host.is_empty() {
-        return (!answers(node.state)).then(|| format!("it is {}", node.state));
-    }
-    if node.state != NodeState::Running {
-        return Some(format!("it is {}", node.state));
-    }
-    match stamp.host(&node.host) {
-        Some(h) if !answers(h.state) => Some(format!("its host {} is {}", h.name, h.state)),
-        _ => None,
-    }
-}
-
 /// The collectors `filter` selects on `stamp` at stamp time `now`. Refuses a window that ends
 /// before it starts, a node the stamp does not have and a role none of its nodes carries,
 /// naming the valid ones.
@@ -294,7 +277,7 @@ pub fn plan(stamp: &Stamp, now: DateTime<Utc>, filter: &Filter) -> Result<Vec<Co
         if !wanted {
             continue;
         }
-        let unreachable = unreachable(stamp, node);
+        let unreachable = crate::commands::hosts::unreachable(stamp, node);
         for s in node_sources(stamp, node, now) {
             if !roles.is_empty() && !roles.contains(&s.role.as_str()) {
                 continue;

@@ -14,7 +14,8 @@
 //!   `event_source` (`stamp::events`), one file per channel (`Events/System.log`;
 //!   `Microsoft-Windows-Health/Operational` becomes `Microsoft-Windows-Health%4Operational.log`
 //!   as evtx names do), with the node's primary log role.
-//! - **Cluster log** ([`SourceKind::Cluster`]): hosts only, the stamp's cluster-log lines in the
+//! - **Cluster log** ([`SourceKind::Cluster`]): hosts only, what `Get-AzsSupportClusterLog`
+//!   shows (the stamp's cluster-log lines and those the cluster's state implies) in the
 //!   cluster's own format, with the BareMetal logs.
 //! - **Directory** ([`SourceKind::Directory`]): a node whose scenario sets `log_dir` gets every
 //!   regular file under that folder, read as it is (no symlink followed, nothing outside it),
@@ -244,7 +245,9 @@ pub fn node_sources(stamp: &Stamp, node: &Node, now: DateTime<Utc>) -> Vec<NodeS
             SourceKind::Cluster,
             Source::Text(vec![(
                 format!("{}_cluster.log", node.name),
-                cluster_log(stamp, node),
+                // What Get-AzsSupportClusterLog shows: the stamp's cluster-log lines of the
+                // node and the lines its groups', resources' and volumes' states imply.
+                crate::commands::cluster_log::cluster_log_text(stamp, &node.name, now, None),
             )]),
         ));
     }
@@ -253,37 +256,6 @@ pub fn node_sources(stamp: &Stamp, node: &Node, now: DateTime<Utc>) -> Vec<NodeS
             primary,
             SourceKind::Directory,
             Source::Directory(PathBuf::from(&node.log_dir)),
-        ));
-    }
-    out
-}
-
-/// A host's cluster log: the stamp's cluster-log lines of that node, in the cluster's own
-/// `pid.tid::yyyy/MM/dd-HH:mm:ss.fff LEVEL [COMP] text` format. (`Get-AzsSupportClusterLog` also
-/// derives lines from the cluster's state; its generator is private to `commands`, so those are
-/// not here yet.)
-fn cluster_log(stamp: &Stamp, node: &Node) -> String {
-    let pid = node
-        .processes
-        .iter()
-        .find(|p| p.service == "ClusSvc")
-        .map_or(0x12a4, |p| p.id);
-    let mut lines: Vec<_> = stamp
-        .cluster
-        .log
-        .iter()
-        .filter(|l| l.node.eq_ignore_ascii_case(&node.name))
-        .collect();
-    lines.sort_by_key(|l| l.time);
-    let mut out = String::new();
-    for (i, l) in lines.iter().enumerate() {
-        let tid = 0x1c38 + (i as u32 % 7) * 0x44;
-        out.push_str(&format!(
-            "{pid:08x}.{tid:08x}::{} {:<6}[{}] {}\n",
-            l.time.format("%Y/%m/%d-%H:%M:%S%.3f"),
-            l.level,
-            l.component,
-            l.message.replace('\n', " ")
         ));
     }
     out
