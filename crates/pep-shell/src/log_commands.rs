@@ -247,13 +247,19 @@ fn start(
         )
     };
     let obfuscator = settings.obfuscator(&endpoint.state.obfuscation_map(), hosts, Vec::new())?;
-    let dir_name = match args.str("OutputPath") {
+    // Only Get-AzureStackLog names its folder and its timeout.
+    let get = command == LogCommand::Get;
+    let output_path = if get { args.str("OutputPath") } else { None };
+    let dir_name = match output_path {
         Some(name) => name.to_string(),
         None => free_name(&workdir, &prefix),
     };
-    let timeout_minutes = args
-        .int("TimeOutInMinutes")
-        .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+    let timeout_minutes = if get {
+        args.int("TimeOutInMinutes")
+    } else {
+        None
+    }
+    .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
     let mut record = record;
     record.id = dir_name.clone();
     record.from = Some(from);
