@@ -15,6 +15,7 @@ use crate::log_history::{self, blob_value, CollectionRecord};
 use azs_support::logs::blob::ContainerSas;
 use azs_support::logs::collect::{self, CollectLimits, Filter};
 use azs_support::logs::pipeline::{self, Destination, Report, Request};
+use azs_support::logs::sources::SourceKind;
 use azs_support::logs::{Cancel, Progress};
 use azs_support::workdir::WorkingDirectory;
 use azs_support::{BoundArgs, Record, Value};
@@ -229,9 +230,17 @@ fn start(
         from,
         to,
     };
+    // Only Get-AzureStackLog names its folder and its timeout, and filters by log type.
+    let get = command == LogCommand::Get;
     let (collectors, prefix, hosts) = {
         let stamp = endpoint.stamp.read();
-        let collectors = collect::plan(&stamp, stamp_now, &filter)?;
+        let mut collectors = collect::plan(&stamp, stamp_now, &filter)?;
+        if get {
+            let types = args.strings("FilterByLogType");
+            if !types.is_empty() {
+                collectors.retain(|c| types.iter().any(|t| log_type_matches(t, c.kind)));
+            }
+        }
         let mut hosts: Vec<String> = stamp.nodes().map(|n| n.name.clone()).collect();
         hosts.push(stamp.stamp.domain_fqdn.clone());
         hosts.push(stamp.stamp.external_domain_fqdn.clone());
@@ -247,8 +256,6 @@ fn start(
         )
     };
     let obfuscator = settings.obfuscator(&endpoint.state.obfuscation_map(), hosts, Vec::new())?;
-    // Only Get-AzureStackLog names its folder and its timeout.
-    let get = command == LogCommand::Get;
     let output_path = if get { args.str("OutputPath") } else { None };
     let dir_name = match output_path {
         Some(name) => name.to_string(),
@@ -291,6 +298,15 @@ fn start(
         tx,
     )?;
     Ok(Started::Job(Job::new(progress, cancel, uploading, rx)))
+}
+
+/// Whether a collector of `kind` is of the log type `-FilterByLogType` names.
+fn log_type_matches(log_type: &str, kind: SourceKind) -> bool {
+    match kind {
+        SourceKind::Role | SourceKind::Directory => log_type.eq_ignore_ascii_case("File"),
+        SourceKind::Event => log_type.eq_ignore_ascii_case("WindowsEvent"),
+        SourceKind::Cluster => log_type.eq_ignore_ascii_case("ClusterLog"),
+    }
 }
 
 /// `prefix`, or `prefix-2`, ... when a collection of the same second exists.

@@ -368,6 +368,30 @@ fn support_sends_the_case_logs_to_the_vendor_and_every_blob_verifies() {
     assert!(r.ok(), "{r:?}");
     let recs = records(&r.stdout);
     check_uploaded(&other, &recs, now - Days::hours(5), now + Days::minutes(5));
+    // Into the working directory only, event logs only.
+    let r = pep.exec(
+        &op,
+        "Get-AzureStackLog -OutputPath events-only -FilterByRole ECE -FilterByLogType WindowsEvent | ConvertTo-Json",
+    );
+    assert!(r.ok(), "{r:?}");
+    let recs = records(&r.stdout);
+    assert!(
+        recs.iter().all(|r| r["Status"] == "Written"),
+        "{}",
+        r.stdout
+    );
+    let zip = all_files(&pep.state.join("workdirs"))
+        .into_iter()
+        .find(|(p, _)| {
+            p.parent().is_some_and(|d| d.ends_with("events-only"))
+                && p.to_string_lossy().ends_with("-ECE.zip")
+        })
+        .expect("the ECE zip in events-only");
+    let names: Vec<String> = entries(&zip.1).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.contains("/Events/")),
+        "{names:?}"
+    );
     az.create_container("readonly").expect("container");
     let ro = az.container_sas("readonly", "rl", Utc::now() + Days::days(1));
     let r = pep.exec(
