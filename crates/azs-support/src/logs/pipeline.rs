@@ -109,6 +109,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report of collection `id`.
+    fn new(id: &str) -> Self {
+        Report {
+            id: id.to_string(),
+            directory: id.to_string(),
+            records: Vec::new(),
+            outcomes: Vec::new(),
+            error: None,
+            seconds: 0.0,
+        }
+    }
+
     /// Whether anything failed (exec sessions exit non-zero).
     pub fn failed(&self) -> bool {
         self.error.is_some() || self.records.iter().any(|r| r.status.starts_with("Failed"))
@@ -137,7 +149,7 @@ struct StateEntry {
     uploaded: bool,
 }
 
-type Uploads = Mutex<Vec<(String, JoinHandle<Result<UploadedBlob, UploadError>>)>>;
+type Uploads = Mutex<Vec<UploadHandle>>;
 
 /// Runs a collection (blocking: call it from a thread of its own, not from the runtime).
 pub fn run(
@@ -149,14 +161,7 @@ pub fn run(
     cancel: &Cancel,
 ) -> Report {
     let started = std::time::Instant::now();
-    let mut report = Report {
-        id: req.dir_name.clone(),
-        directory: req.dir_name.clone(),
-        records: Vec::new(),
-        outcomes: Vec::new(),
-        error: None,
-        seconds: 0.0,
-    };
+    let mut report = Report::new(&req.dir_name);
     let dir = match workdir.create_dir(&req.dir_name) {
         Ok(d) => d,
         Err(e) => {
@@ -305,23 +310,8 @@ pub fn run(
     let mut handles = std::mem::take(&mut *uploads.lock().unwrap_or_else(|p| p.into_inner()));
     if let (Some(client), Some(dest), None) = (&client, &req.destination, &report.error) {
         for f in files.iter().filter(|f| f.role.is_empty()) {
-            let (client, sas, progress, cancel, blob, path) = (
-                client.clone(),
-                dest.sas.clone(),
-                progress.clone(),
-                cancel.clone(),
-                f.name.clone(),
-                f.path.clone(),
-            );
-            handles.push((
-                f.name.clone(),
-                runtime.spawn(async move {
-                    let r = client
-                        .upload_file(&sas, &blob, &path, &progress, &cancel)
-                        .await;
-                    stop_on_refusal(&r, &cancel);
-                    r
-                }),
+            handles.push(spawn_file_upload(
+                runtime, client, &dest.sas, f, progress, cancel,
             ));
         }
     }
@@ -365,14 +355,7 @@ pub fn resume(
     cancel: &Cancel,
 ) -> Report {
     let started = std::time::Instant::now();
-    let mut report = Report {
-        id: dir_name.to_string(),
-        directory: dir_name.to_string(),
-        records: Vec::new(),
-        outcomes: Vec::new(),
-        error: None,
-        seconds: 0.0,
-    };
+    let mut report = Report::new(dir_name);
     let dir = match workdir.resolve(dir_name) {
         Ok(d) => d,
         Err(e) => {
@@ -430,21 +413,13 @@ pub fn resume(
             continue;
         }
         Progress::add(&progress.compressed, f.length);
-        let (client, sas, progress, cancel, blob, path) = (
-            client.clone(),
-            destination.sas.clone(),
-            progress.clone(),
-            cancel.clone(),
-            f.name.clone(),
-            f.path.clone(),
-        );
-        handles.push((
-            f.name.clone(),
-            runtime.spawn(async move {
-                client
-                    .upload_file(&sas, &blob, &path, &progress, &cancel)
-                    .await
-            }),
+        handles.push(spawn_file_upload(
+            runtime,
+            &client,
+            &destination.sas,
+            f,
+            progress,
+            cancel,
         ));
     }
     let results = wait_all(runtime, handles);
@@ -498,6 +473,35 @@ pub fn last_unfinished(workdir: &WorkingDirectory) -> Option<String> {
     dirs.pop().map(|(_, n)| n)
 }
 
+type UploadHandle = (String, JoinHandle<Result<UploadedBlob, UploadError>>);
+
+/// Uploads a complete file of the collection on the runtime; a refusal stops the collection.
+fn spawn_file_upload(
+    runtime: &tokio::runtime::Handle,
+    client: &Arc<BlobClient>,
+    sas: &Arc<ContainerSas>,
+    f: &BundleFile,
+    progress: &Arc<Progress>,
+    cancel: &Cancel,
+) -> UploadHandle {
+    let (client, sas, progress, cancel, blob, path) = (
+        client.clone(),
+        sas.clone(),
+        progress.clone(),
+        cancel.clone(),
+        f.name.clone(),
+        f.path.clone(),
+    );
+    let handle = runtime.spawn(async move {
+        let r = client
+            .upload_file(&sas, &blob, &path, &progress, &cancel)
+            .await;
+        stop_on_refusal(&r, &cancel);
+        r
+    });
+    (f.name.clone(), handle)
+}
+
 /// A destination that refuses (403: no permission, expired) refuses every blob: the collection
 /// stops at the first refusal with its one-line reason.
 fn stop_on_refusal(r: &Result<UploadedBlob, UploadError>, cancel: &Cancel) {
@@ -508,7 +512,7 @@ fn stop_on_refusal(r: &Result<UploadedBlob, UploadError>, cancel: &Cancel) {
 
 fn wait_all(
     runtime: &tokio::runtime::Handle,
-    handles: Vec<(String, JoinHandle<Result<UploadedBlob, UploadError>>)>,
+    handles: Vec<UploadHandle>,
 ) -> Vec<(String, Result<UploadedBlob, String>)> {
     runtime.block_on(async move {
         let mut out = Vec::with_capacity(handles.len());
