@@ -25,10 +25,12 @@ Each round (default 3, `--runs`) measures:
       not counted, which favours the anchor).
   (c) upload throughput on the same bytes: the anchor's out.zip uploaded by pep's blob client (the
       `blob_upload` bench binary: `BlobClient::upload_file` with pep's defaults — a file up to
-      64 MiB with nothing staged goes in one Put Blob, hashed (MD5) while it is sent and checked
-      against the MD5 the service computed, read back with HEAD; larger ones in 8 MiB blocks, 8 in
-      flight, each with its MD5) — MB/s and client CPU seconds per MB, beside the SDK's from (b).
-      The SDK computes no checksum at all: pep's MD5 (~1.6 ms/MB) is most of its client CPU.
+      64 MiB with nothing staged goes in one Put Blob streamed from disk in 256 KiB reads, with no
+      client-side hash, as the SDK does: the record carries the MD5 the service computed, and a HEAD
+      reads length and MD5 back; larger ones in 8 MiB blocks, 8 in flight, each with its MD5) —
+      MB/s and client CPU seconds per MB (CLOCK_PROCESS_CPUTIME_ID, all threads), beside the
+      SDK's from (b). pep's client also asks for the staged block list first (resume) and sends
+      the HEAD, which the SDK does not.
       The SDK's defaults send a blob below 64 MiB (max_single_put_size) in one Put Blob, so for a
       ~61 MB zip `max_concurrency=8` has nothing to parallelise; for reference the SDK is also
       run with 8 MiB blocks from the first byte, like pep's client (printed, not in the ratios).

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod commands;
 pub mod disk_budget;
 pub mod escape;
+pub mod host;
 pub mod logs;
 pub mod shared_dir;
 pub mod stamp;

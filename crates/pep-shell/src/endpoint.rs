@@ -101,6 +101,8 @@ pub struct Endpoint {
     pub redactor: Arc<Redactor>,
     /// How logs leave the endpoint.
     pub log_settings: LogSettings,
+    /// Log collections running now, and how many may.
+    pub log_jobs: crate::job_slots::JobSlots,
 }
 
 impl Endpoint {
@@ -148,6 +150,7 @@ impl Endpoint {
             live: std::sync::atomic::AtomicUsize::new(0),
             redactor,
             log_settings: opts.log_settings.clone(),
+            log_jobs: crate::job_slots::JobSlots::new(opts.log_settings.max_collections),
         }))
     }
 

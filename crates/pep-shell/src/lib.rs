@@ -19,6 +19,7 @@ pub mod host_key;
 pub mod identity;
 pub mod identity_watch;
 pub mod job;
+pub mod job_slots;
 pub mod lang;
 pub mod line_editor;
 pub mod log_commands;

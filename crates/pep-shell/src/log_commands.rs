@@ -11,6 +11,7 @@
 use crate::endpoint::Endpoint;
 use crate::identity::Identity;
 use crate::job::{Job, JobOutcome};
+use crate::job_slots::JobSlot;
 use crate::log_history::{self, blob_value, CollectionRecord};
 use azs_support::logs::blob::ContainerSas;
 use azs_support::logs::collect::{self, CollectLimits, Filter};
@@ -153,6 +154,9 @@ fn start(
 ) -> Result<Started, String> {
     let runtime = tokio::runtime::Handle::try_current()
         .map_err(|_| "internal error: log collection needs the endpoint's runtime".to_string())?;
+    // Held by the job's thread until it ends: the cap counts collections still working, even
+    // after their session let go of them.
+    let slot = endpoint.log_jobs.acquire()?;
     let settings = &endpoint.log_settings;
     let destination = sas.map(|sas| Destination {
         sas: Arc::new(sas),
@@ -204,6 +208,7 @@ fn start(
         })?;
         let (p, c) = (progress.clone(), cancel.clone());
         spawn_job(
+            slot,
             move || {
                 let report = pipeline::resume(&dir, &destination, &workdir, &runtime, &p, &c);
                 finish(report, record, &state, &c)
@@ -291,6 +296,7 @@ fn start(
     };
     let (p, c) = (progress.clone(), cancel.clone());
     spawn_job(
+        slot,
         move || {
             let report = pipeline::run(request, collectors, &workdir, &runtime, &p, &c);
             finish(report, record, &state, &c)
@@ -322,12 +328,14 @@ fn free_name(workdir: &WorkingDirectory, prefix: &str) -> String {
 }
 
 fn spawn_job(
+    slot: JobSlot,
     f: impl FnOnce() -> JobOutcome + Send + 'static,
     tx: tokio::sync::oneshot::Sender<JobOutcome>,
 ) -> Result<(), String> {
     std::thread::Builder::new()
         .name("pep-logs".into())
         .spawn(move || {
+            let _slot = slot;
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                 Ok(o) => o,
                 Err(_) => JobOutcome {

@@ -28,6 +28,8 @@ pub struct LogSettings {
     pub upload: UploadOptions,
     /// A role's zip is split into parts above this size.
     pub part_bytes: u64,
+    /// Log collections that may run on the endpoint at once (`--max-log-collections`).
+    pub max_collections: usize,
 }
 
 impl Default for LogSettings {
@@ -38,9 +40,13 @@ impl Default for LogSettings {
             keywords: Vec::new(),
             upload: UploadOptions::default(),
             part_bytes: DEFAULT_PART_BYTES,
+            max_collections: DEFAULT_MAX_COLLECTIONS,
         }
     }
 }
+
+/// Log collections at once by default: each compresses on all the cores it is given.
+pub const DEFAULT_MAX_COLLECTIONS: usize = 2;
 
 /// Why the vendor destination cannot be used.
 pub const NO_VENDOR_DESTINATION: &str = "no vendor upload destination is configured on this endpoint (the operator starts pep with --vendor-upload-sas-file); nothing was collected";

@@ -135,6 +135,9 @@ enum Command {
         /// A role's zip is split into parts above this size, in MiB.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         log_part_mb: u64,
+        /// Log collections that may run at once; more are refused until one ends.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+        max_log_collections: u64,
         /// Log line format on stderr (text is coloured only on a terminal).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -226,6 +229,7 @@ fn run() -> Result<()> {
             upload_parallel,
             upload_single_put_mb,
             log_part_mb,
+            max_log_collections,
         } => {
             logging::init(log_format);
             let profile = match profile {
@@ -261,6 +265,7 @@ fn run() -> Result<()> {
                         ..UploadOptions::default()
                     },
                     part_bytes: log_part_mb.saturating_mul(1 << 20),
+                    max_collections: usize::try_from(max_log_collections).unwrap_or(2),
                 },
             };
             raise_descriptor_limit();

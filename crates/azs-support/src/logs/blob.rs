@@ -31,6 +31,7 @@ use reqwest::{Method, StatusCode};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::file_body::FileBody;
 use super::{Cancel, Progress};
 
 /// The REST version sent as `x-ms-version` (accepted by Azure and by Azurite 3.37).
@@ -310,8 +311,9 @@ pub struct UploadOptions {
     /// A cap on the bytes sent per second by all requests of one client, if any.
     pub max_bytes_per_sec: Option<u64>,
     /// A file up to this size goes up in one Put Blob when the destination holds none of its
-    /// blocks (as the Azure SDKs do below 64 MiB): one request, checked by the service against
-    /// its MD5. Larger files, streams, and files whose upload was interrupted go in blocks.
+    /// blocks (as the Azure SDKs do below 64 MiB): one request streamed from disk, whose MD5 the
+    /// service computes and a HEAD reads back. Larger files, streams, and files whose upload was
+    /// interrupted go in blocks.
     pub single_put_max: u64,
 }
 
@@ -557,6 +559,36 @@ impl Source {
     }
 }
 
+/// A request body: bytes in memory, or a file read afresh for each attempt.
+enum Payload {
+    Bytes(Bytes),
+    File(FileBody),
+}
+
+impl Payload {
+    fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::File(f) => f.len(),
+        }
+    }
+
+    fn body(&self) -> reqwest::Body {
+        match self {
+            Payload::Bytes(b) => reqwest::Body::from(b.clone()),
+            Payload::File(f) => f.body(),
+        }
+    }
+}
+
+/// The base64 MD5 of a file body, read off the runtime.
+async fn file_md5(body: &FileBody) -> Result<Result<String, std::io::Error>, UploadError> {
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || body.md5().map(|d| B64.encode(d)))
+        .await
+        .map_err(|e| UploadError::Internal(format!("hashing the file: {e}")))
+}
+
 impl BlobClient {
     /// A client with these options (installs ring as rustls' provider if none is).
     pub fn new(opts: UploadOptions) -> Result<Self, UploadError> {
@@ -659,7 +691,14 @@ impl BlobClient {
         .await
     }
 
-    /// One Put Blob of a whole file (read off the runtime), then the HEAD that verifies it.
+    /// One Put Blob of a whole file, streamed from disk, then the HEAD that verifies it.
+    ///
+    /// The client computes no hash of its own here, as the Azure SDKs do below 64 MiB: the
+    /// transport is TLS, the service computes the content's MD5 as it receives it and returns it,
+    /// and the record carries that MD5, which the HEAD reads back with the length. (The bundle's
+    /// SHA-256 sidecar, computed when the zip was written, lets the vendor check the content end
+    /// to end.) A SAS that may not read cannot verify afterwards: the file's MD5 is then computed
+    /// first and sent with it, for the service to check.
     async fn put_whole_file(
         &self,
         target: &Target,
@@ -669,51 +708,39 @@ impl BlobClient {
         progress: &Progress,
         cancel: &Cancel,
     ) -> Result<UploadedBlob, UploadError> {
-        let read = tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            let mut file = file;
-            file.read_to_end(&mut body).map(|_| Bytes::from(body))
-        });
-        let body = or_cancel(cancel, async {
-            read.await
-                .map_err(|e| UploadError::Internal(format!("reading the file: {e}")))
-        })
-        .await?
-        .map_err(|error| UploadError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let length = body.len() as u64;
-        // The service computes the MD5 of what it received and keeps it; ours is computed while
-        // the body is on its way, and the HEAD below compares the two: an end-to-end check that
-        // does not hold the request back.
-        // A SAS that may not read cannot verify afterwards: the service checks the MD5 sent with
-        // the body instead.
-        let hashing = {
-            let body = body.clone();
-            tokio::task::spawn_blocking(move || B64.encode(md5::compute(&body).0))
-        };
-        let hashed = |hashing: tokio::task::JoinHandle<String>| async move {
-            hashing
-                .await
-                .map_err(|e| UploadError::Internal(format!("hashing the file: {e}")))
-        };
-        let md5 = if target.sas.permissions().contains('r') {
-            or_cancel(cancel, self.shared.put_blob(target, body, None)).await?;
-            or_cancel(cancel, hashed(hashing)).await?
+        let body = FileBody::new(file, size, path);
+        let readable = target.sas.permissions().contains('r');
+        let checksum = if readable {
+            None
         } else {
-            let md5 = or_cancel(cancel, hashed(hashing)).await?;
-            let checksum = Some(("Content-MD5", md5.clone()));
-            or_cancel(cancel, self.shared.put_blob(target, body, checksum)).await?;
-            md5
+            let md5 =
+                or_cancel(cancel, file_md5(&body))
+                    .await?
+                    .map_err(|error| UploadError::Read {
+                        path: path.to_path_buf(),
+                        error,
+                    })?;
+            Some(("Content-MD5", md5))
         };
-        Progress::add(&progress.uploaded, length);
-        let verified = or_cancel(cancel, self.shared.verify(target, length, &md5)).await?;
+        let sent_md5 = checksum.as_ref().map(|(_, md5)| md5.clone());
+        let stored = or_cancel(
+            cancel,
+            self.shared.put_blob(target, Payload::File(body), checksum),
+        )
+        .await?;
+        if let Some(sent) = sent_md5.filter(|sent| *sent != stored) {
+            return Err(UploadError::Mismatch {
+                destination: target.sas.destination(),
+                name: target.name.clone(),
+                detail: format!("MD5 {sent} sent, {stored} stored"),
+            });
+        }
+        Progress::add(&progress.uploaded, size);
+        let verified = or_cancel(cancel, self.shared.verify(target, size, &stored)).await?;
         Ok(UploadedBlob {
             name: target.name.clone(),
-            length,
-            content_md5: md5,
+            length: size,
+            content_md5: stored,
             blocks_sent: 1,
             blocks_skipped: 0,
             verified,
@@ -830,12 +857,22 @@ impl BlobClient {
                 // The whole content fits one block: one Put Blob.
                 let body = buf.split().freeze();
                 let md5 = B64.encode(md5::compute(&body).0);
-                or_cancel(
+                let stored = or_cancel(
                     cancel,
-                    self.shared
-                        .put_blob(&target, body, Some(("Content-MD5", md5.clone()))),
+                    self.shared.put_blob(
+                        &target,
+                        Payload::Bytes(body),
+                        Some(("Content-MD5", md5.clone())),
+                    ),
                 )
                 .await?;
+                if stored != md5 {
+                    return Err(UploadError::Mismatch {
+                        destination: sas.destination(),
+                        name: name.to_string(),
+                        detail: format!("MD5 {md5} sent, {stored} stored"),
+                    });
+                }
                 Progress::add(&progress.uploaded, length);
                 sent = 1;
                 break;
@@ -914,7 +951,7 @@ async fn put_block(
             Method::PUT,
             &url,
             vec![("Content-MD5", checksum)],
-            Some(block),
+            Some(Payload::Bytes(block)),
         )
         .await?;
     if !a.status.is_success() {
@@ -934,12 +971,12 @@ impl Shared {
         method: Method,
         url: &str,
         headers: Vec<(&'static str, String)>,
-        body: Option<Bytes>,
+        body: Option<Payload>,
     ) -> Result<Answer, UploadError> {
         let mut attempt = 0u32;
         loop {
             if let (Some(bucket), Some(body)) = (&self.bucket, &body) {
-                bucket.take(body.len() as u64).await;
+                bucket.take(body.len()).await;
             }
             let mut req = self
                 .http
@@ -950,11 +987,12 @@ impl Shared {
                 req = req.header(*name, value.as_str());
             }
             if let Some(body) = &body {
-                // hyper sends no Content-Length for an empty body, and the service wants one.
-                if body.is_empty() {
-                    req = req.header(reqwest::header::CONTENT_LENGTH, "0");
+                // hyper sends no Content-Length for an empty body, nor for a streamed one, and
+                // the service wants one.
+                if body.len() == 0 || matches!(body, Payload::File(_)) {
+                    req = req.header(reqwest::header::CONTENT_LENGTH, body.len().to_string());
                 }
-                req = req.body(body.clone());
+                req = req.body(body.body());
             }
             let outcome = match req.send().await {
                 Ok(resp) => {
@@ -1026,13 +1064,14 @@ impl Shared {
         Ok(staged)
     }
 
-    /// Put Blob: the whole content in one request, checked by the service against `md5`.
+    /// Put Blob: the whole content in one request, checked by the service against `checksum`
+    /// when one is given. Returns the MD5 the service computed of what it received.
     async fn put_blob(
         &self,
         target: &Target,
-        body: Bytes,
+        body: Payload,
         checksum: Option<(&'static str, String)>,
-    ) -> Result<(), UploadError> {
+    ) -> Result<String, UploadError> {
         const OP: &str = "Put Blob";
         let url = target.url("");
         let mut headers = vec![("x-ms-blob-type", "BlockBlob".to_string())];
@@ -1043,7 +1082,15 @@ impl Shared {
         if !a.status.is_success() {
             return Err(failure(&target.sas, OP, "writing to", &a));
         }
-        Ok(())
+        // Azure returns the MD5 of a block blob's content with every Put Blob.
+        a.header("content-md5")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| UploadError::Protocol {
+                op: OP,
+                destination: target.sas.destination(),
+                detail: "no Content-MD5 in the answer".into(),
+            })
     }
 
     /// Put Block List: commits the blocks in order, storing the whole content's MD5.
@@ -1073,7 +1120,7 @@ impl Shared {
                 Method::PUT,
                 &url,
                 headers,
-                Some(Bytes::from(xml)),
+                Some(Payload::Bytes(Bytes::from(xml))),
             )
             .await?;
         if !a.status.is_success() {
@@ -1381,7 +1428,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_multi_block_file_is_committed_verified_and_reads_back_identical() {
-        let Some((_azurite, sas, _)) = setup("multi-block") else {
+        let Some((azurite, sas, _)) = setup("multi-block") else {
             return;
         };
         let client = BlobClient::new(small_blocks()).expect("client");
@@ -1413,7 +1460,36 @@ mod tests {
             .await
             .expect("upload");
         assert_eq!((blob.blocks_sent, blob.blocks_skipped), (1, 0));
+        assert!(blob.verified);
         assert_same(&blob, &bytes, &download(&client, &sas, "whole.zip").await);
+
+        // A SAS that may only write cannot read back: the file's MD5 then goes with it for the
+        // service to check, and the upload stands unverified.
+        let write_only = ContainerSas::parse(&azurite.container_sas(
+            "multi-block",
+            "cw",
+            Utc::now() + chrono::Duration::hours(1),
+        ))
+        .expect("sas");
+        let blob = whole
+            .upload_file(
+                &write_only,
+                "blind.zip",
+                &path,
+                &Progress::new(),
+                &Cancel::new(),
+            )
+            .await
+            .expect("write-only upload");
+        assert!(!blob.verified);
+        assert_same(
+            &UploadedBlob {
+                verified: true,
+                ..blob
+            },
+            &bytes,
+            &download(&client, &sas, "blind.zip").await,
+        );
 
         // Exactly one block's worth goes up as one Put Blob; one byte more needs two blocks.
         let one = data(64 * KIB, 3);

@@ -11,6 +11,7 @@ pub mod blob;
 pub mod bundle;
 pub mod cancel;
 pub mod collect;
+pub(crate) mod file_body;
 pub mod obfuscate;
 pub mod pipeline;
 pub mod progress;

@@ -530,6 +530,8 @@ fn revoking_the_grant_stops_an_upload() {
         "1",
         "--upload-cap-mbps",
         "4",
+        "--max-log-collections",
+        "1",
     ]);
     let (op, sup) = pep.granted("Diagnostics");
     let now = Utc::now();
@@ -553,6 +555,15 @@ fn revoking_the_grant_stops_an_upload() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The endpoint runs one collection at a time here: another is refused with one line, and
+    // nothing is collected for it.
+    let r = pep.exec(&op, "Get-AzureStackLog -FilterByRole BareMetal");
+    assert!(!r.ok(), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("1 log collection is already running on this endpoint (at most 1 at once)"),
+        "{r:?}"
+    );
     let r = pep.exec(&op, "Disable-RemoteSupport");
     assert!(r.ok(), "{r:?}");
     let revoked = Instant::now();
@@ -576,6 +587,18 @@ fn revoking_the_grant_stops_an_upload() {
     let r = pep.exec(&op, "Get-LogCollectionHistory | ConvertTo-Json");
     let hist = records(&r.stdout);
     assert_eq!(hist[0]["Status"], "Cancelled", "{}", r.stdout);
+    assert_eq!(
+        hist.len(),
+        1,
+        "the refused collection left no record: {}",
+        r.stdout
+    );
+    // The cancelled collection gave its slot back: the operator's collection now runs.
+    let r = pep.exec(
+        &op,
+        "Get-AzureStackLog -FilterByRole BareMetal | ConvertTo-Json",
+    );
+    assert!(r.ok(), "{r:?}");
 }
 
 #[test]
