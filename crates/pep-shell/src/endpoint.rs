@@ -170,6 +170,7 @@ impl Endpoint {
                 stamp.pep_node(),
                 stamp.cluster.name
             ),
+            Profile::Linux => format!("remote support on {}", stamp.pep_node()),
             Profile::AzsHub | Profile::All => {
                 format!("privileged endpoint on {}", stamp.pep_node())
             }

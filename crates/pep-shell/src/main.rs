@@ -155,6 +155,9 @@ enum ProfileArg {
     AzsHub,
     /// Azure Local / Azure Stack HCI: the node's cluster, storage and compute commands.
     AzureLocal,
+    /// The Linux machine pep runs on: its processes, services, disks, events, packet traces and
+    /// process dumps, with consent, history and logs.
+    Linux,
 }
 
 #[derive(Subcommand)]
@@ -235,6 +238,7 @@ fn run() -> Result<()> {
             let profile = match profile {
                 ProfileArg::AzsHub => Profile::AzsHub,
                 ProfileArg::AzureLocal => Profile::AzureLocal,
+                ProfileArg::Linux => Profile::Linux,
             };
             let opts = EndpointOptions {
                 state,

@@ -147,11 +147,7 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<CommandSpec>, CatalogError> 
     if raw.group.trim().is_empty() {
         return Err(CatalogError::new(file, None, "group must not be empty"));
     }
-    let profile = match raw.profile {
-        RawProfile::AzsHub => Profile::AzsHub,
-        RawProfile::AzureLocal => Profile::AzureLocal,
-        RawProfile::All => Profile::All,
-    };
+    let profile = profile_of(raw.profile);
     raw.commands
         .into_iter()
         .map(|c| convert_command(file, &raw.group, profile, c))
@@ -178,6 +174,15 @@ fn command_at(text: &str, offset: usize) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Validation and conversion
 // ---------------------------------------------------------------------------------------------
+
+fn profile_of(raw: RawProfile) -> Profile {
+    match raw {
+        RawProfile::AzsHub => Profile::AzsHub,
+        RawProfile::AzureLocal => Profile::AzureLocal,
+        RawProfile::Linux => Profile::Linux,
+        RawProfile::All => Profile::All,
+    }
+}
 
 fn convert_command(
     file: &str,
@@ -212,6 +217,16 @@ fn convert_command(
         RawAccess::DiagnosticsRepair => Access::DiagnosticsRepair,
         RawAccess::Operator => Access::Operator,
     };
+    let also_profiles: Vec<Profile> = raw.also_profiles.iter().copied().map(profile_of).collect();
+    if let Some(p) = also_profiles
+        .iter()
+        .find(|p| **p == Profile::All || **p == profile)
+    {
+        return Err(err(format!(
+            "also_profiles may not name '{}': the command is already served there",
+            p.as_str()
+        )));
+    }
     if raw.also_operator && !matches!(access, Access::Diagnostics | Access::DiagnosticsRepair) {
         return Err(err(
             "also_operator applies only to Diagnostics or DiagnosticsRepair commands".into(),
@@ -294,6 +309,7 @@ fn convert_command(
         pipeline_input: raw.pipeline_input,
         supports_should_process: raw.supports_should_process,
         also_operator: raw.also_operator,
+        also_profiles,
         handler,
         exit_status_from_result: raw.exit_status_from_result,
         source_file: file.to_string(),
@@ -411,11 +427,11 @@ fn convert_output(raw: RawOutput) -> Result<OutputSpec, String> {
 }
 
 /// Names and aliases must be unique (case-insensitive) within each concrete profile; a command of
-/// profile `all` is in both.
+/// profile `all` is in every one, one with `also_profiles` in those too.
 fn check_unique_names(commands: &[CommandSpec]) -> Result<(), CatalogError> {
-    for serving in [Profile::AzsHub, Profile::AzureLocal] {
+    for &serving in Profile::SERVED {
         let mut seen: HashMap<String, &CommandSpec> = HashMap::new();
-        for c in commands.iter().filter(|c| c.profile.serves_in(serving)) {
+        for c in commands.iter().filter(|c| c.served_in(serving)) {
             for n in std::iter::once(&c.name).chain(c.aliases.iter()) {
                 if let Some(prev) = seen.insert(n.to_ascii_lowercase(), c) {
                     let what = if n == &c.name { "name" } else { "alias" };
@@ -683,6 +699,44 @@ pub(crate) mod tests {
         let text = format!("{HEAD}{}", command("Get-Thing", "", ""))
             .replace("[[command.example]]\ncode = \"Get-Thing\"\n", "");
         assert!(load_err(&text).contains("at least one example"));
+    }
+
+    #[test]
+    fn also_profiles_serve_a_command_in_other_profiles_too() {
+        let text = format!(
+            "{HEAD}{}{}",
+            command("Get-Thing", "also_profiles = [\"linux\"]", ""),
+            command("Get-Other", "", "")
+        );
+        let all = load_all(&[("t.toml", text.as_str())]).expect("valid");
+        let linux = Catalog::for_profile(Profile::Linux, all.clone());
+        assert!(linux.get("Get-Thing").is_some() && linux.get("Get-Other").is_none());
+        let hub = Catalog::for_profile(Profile::AzsHub, all);
+        assert!(hub.get("Get-Thing").is_some() && hub.get("Get-Other").is_some());
+        for bad in ["all", "azs-hub"] {
+            let text = format!(
+                "{HEAD}{}",
+                command("Get-Thing", &format!("also_profiles = [\"{bad}\"]"), "")
+            );
+            assert!(
+                load_err(&text).contains("also_profiles may not name"),
+                "{bad}"
+            );
+        }
+        // Names stay unique in every profile that serves them.
+        let text = format!(
+            "{HEAD}{}version = 1\n",
+            command("Get-Thing", "also_profiles = [\"linux\"]", "")
+        );
+        let other = "version = 1\ngroup = \"L\"\nprofile = \"linux\"\n".to_string()
+            + &command("Get-Thing", "", "");
+        let e = load_all(&[
+            ("a.toml", text.trim_end_matches("version = 1\n")),
+            ("b.toml", other.as_str()),
+        ])
+        .expect_err("duplicate in linux")
+        .to_string();
+        assert!(e.contains("in profile linux"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(super) enum RawProfile {
     AzsHub,
     #[serde(rename = "azure-local")]
     AzureLocal,
+    #[serde(rename = "linux")]
+    Linux,
     #[serde(rename = "all")]
     All,
 }
@@ -53,6 +55,8 @@ pub(super) struct RawCommand {
     pub(super) supports_should_process: bool,
     #[serde(default)]
     pub(super) also_operator: bool,
+    #[serde(default)]
+    pub(super) also_profiles: Vec<RawProfile>,
     #[serde(default)]
     pub(super) handler: RawHandler,
     #[serde(default)]

@@ -32,24 +32,32 @@ impl Access {
     }
 }
 
-/// Which command set a server serves. A command belongs to exactly one profile, or to both
-/// (`All`: the default and formatting commands, and the operator's consent and history commands).
+/// Which command set a server serves. A command belongs to one profile, or to every one (`All`:
+/// the default and formatting commands, and the operator's consent and history commands); a
+/// command may name other profiles that serve it too (`also_profiles`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
     /// Azure Stack Hub: Azs.Support plus the privileged endpoint's operator commands.
     AzsHub,
     /// Azure Local / Azure Stack HCI remote support.
     AzureLocal,
+    /// A Linux shop's own servers: the machine pep runs on, its host-level commands, consent,
+    /// history and logs.
+    Linux,
     /// Served in every profile (default and formatting commands, consent and history).
     All,
 }
 
 impl Profile {
+    /// The profiles a server can serve (every one but `All`).
+    pub const SERVED: &'static [Profile] = &[Profile::AzsHub, Profile::AzureLocal, Profile::Linux];
+
     /// The name used in catalog files and on the command line (`azs-hub`, `azure-local`, `all`).
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::AzsHub => "azs-hub",
             Profile::AzureLocal => "azure-local",
+            Profile::Linux => "linux",
             Profile::All => "all",
         }
     }
@@ -227,6 +235,8 @@ pub struct CommandSpec {
     pub access: Access,
     /// Which profile serves it.
     pub profile: Profile,
+    /// Other profiles that serve it too (`also_profiles`: the host-level commands in `linux`).
+    pub also_profiles: Vec<Profile>,
     /// Group heading (the catalog file's group: `Cluster`, `Service Fabric`, ...).
     pub group: String,
     /// One-line summary.
@@ -257,6 +267,11 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// Whether a server running `serving` serves it.
+    pub fn served_in(&self, serving: Profile) -> bool {
+        self.profile.serves_in(serving) || self.also_profiles.contains(&serving)
+    }
+
     /// The parameter with this exact canonical name (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.parameters
@@ -296,10 +311,7 @@ impl Catalog {
     /// The catalog of `profile`: the commands of `all` (every profile's, validated together) that
     /// it serves, in their order.
     pub fn for_profile(profile: Profile, all: Vec<CommandSpec>) -> Self {
-        let commands = all
-            .into_iter()
-            .filter(|c| c.profile.serves_in(profile))
-            .collect();
+        let commands = all.into_iter().filter(|c| c.served_in(profile)).collect();
         Catalog::from_validated(profile, commands)
     }
 

@@ -188,7 +188,7 @@ pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
             p.name, n.name
         )));
     }
-    let record = process_record(n, p);
+    let record = process_record(n, &crate::host::simulated::process_row(n, p));
     let service = p.service.clone();
     if !inv.should_process(&format!("{} ({id}) on {}", p.name, n.name), "Stop-Process") {
         return Ok(vec![]);

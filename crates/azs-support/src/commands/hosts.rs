@@ -1,13 +1,14 @@
-//! Host-level reads for the simulated nodes of the stamp (hosts and infrastructure VMs):
+//! Host-level reads of the stamp's nodes (hosts, infrastructure VMs and the real machine):
 //! Get-AzsSupportComputerInformation, -DiskSpace, -FolderSize, -Process, -Service and -WinEvent,
 //! and the node lookups the other host-level families share. The repairs live in `host_repair`.
 //!
-//! They answer from the node model: `node.services`, `node.processes`, `node.disks`,
-//! `node.events` plus the node's shipped log window, and `node.files`.
+//! Each read asks the node's [`crate::host::Host`] (the scenario's model for a simulated node,
+//! the live machine for a real one) and shapes its rows into records; the folder size of a
+//! simulated node reads `node.files`.
 
 use super::{join_names, CommandError, Invocation, Table};
-use crate::stamp::events::source_events;
-use crate::stamp::{Node, NodeState, Process, Service, ServiceState, Stamp};
+use crate::host::{host_of, EventQuery, ProcessRow, ServiceRow};
+use crate::stamp::{Node, NodeState, Service, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -160,29 +161,40 @@ pub(crate) fn round2(f: f64) -> f64 {
 pub fn get_computer_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
-    Ok(nodes
-        .into_iter()
-        .map(|n| {
-            let build = n.os_version.rsplit(' ').next().unwrap_or_default();
-            let manufacturer = if n.manufacturer.is_empty() && !n.host.is_empty() {
-                "Microsoft Corporation"
-            } else {
-                &n.manufacturer
-            };
-            Record::new("Azs.Support.ComputerInformation")
-                .with("ComputerName", &n.name)
-                .with("OSVersion", &n.os_version)
-                .with("OSBuild", build)
-                .with("LastBootUpTime", n.boot_time)
-                .with("Uptime", Stamp::uptime(n.boot_time, inv.now))
-                .with("LocalTime", inv.now)
-                .with("TimeZone", "(UTC) Coordinated Universal Time")
-                .with("Manufacturer", manufacturer)
-                .with("Model", &n.model)
-                .with("TotalMemoryGB", n.memory_gb)
-                .into()
-        })
-        .collect())
+    let mut out = Vec::new();
+    for n in nodes {
+        let c = host_of(stamp, n, inv.now)
+            .computer()
+            .map_err(CommandError)?;
+        let mut r = Record::new("Azs.Support.ComputerInformation")
+            .with("ComputerName", &n.name)
+            .with("OSVersion", &c.os_version)
+            .with("OSBuild", &c.os_build)
+            .with("LastBootUpTime", c.last_boot)
+            .with("Uptime", Stamp::uptime(c.last_boot, c.local_time))
+            .with("LocalTime", c.local_time)
+            .with("TimeZone", &c.time_zone)
+            .with("Manufacturer", &c.manufacturer)
+            .with("Model", &c.model)
+            .with("TotalMemoryGB", whole_or_round2(c.total_memory_gb));
+        if n.real {
+            r = r.with("LogicalProcessors", c.logical_processors).with(
+                "AvailableMemoryGB",
+                c.available_memory_gb.map(whole_or_round2),
+            );
+        }
+        out.push(r.into());
+    }
+    Ok(out)
+}
+
+/// A size shown as a whole number when it is one (the model's GB), else to two places.
+fn whole_or_round2(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(round2(f))
+    }
 }
 
 /// Get-AzsSupportDiskSpace [-ComputerName] [-Threshold]: volumes, lowest free percentage first.
@@ -192,33 +204,36 @@ pub fn get_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
     let threshold = inv.args.int("Threshold").map(|t| t as f64);
     let mut rows = Vec::new();
     for n in nodes {
-        for d in &n.disks {
+        for d in host_of(stamp, n, inv.now).volumes().map_err(CommandError)? {
             let pct = if d.size_gb > 0.0 {
                 round2(d.free_gb / d.size_gb * 100.0)
             } else {
                 0.0
             };
             if threshold.is_none_or(|t| pct < t) {
-                rows.push((n.name.as_str(), d, pct));
+                rows.push((n, d, pct));
             }
         }
     }
     rows.sort_by(|a, b| {
         a.2.total_cmp(&b.2)
-            .then_with(|| a.0.cmp(b.0))
+            .then_with(|| a.0.name.cmp(&b.0.name))
             .then_with(|| a.1.drive.cmp(&b.1.drive))
     });
     Ok(rows
         .into_iter()
-        .map(|(name, d, pct)| {
-            Record::new("Azs.Support.DiskSpace")
-                .with("ComputerName", name)
+        .map(|(n, d, pct)| {
+            let mut r = Record::new("Azs.Support.DiskSpace")
+                .with("ComputerName", &n.name)
                 .with("DriveLetter", &d.drive)
                 .with("Label", &d.label)
                 .with("SizeGB", round2(d.size_gb))
                 .with("FreeGB", round2(d.free_gb))
-                .with("PercentFree", pct)
-                .into()
+                .with("PercentFree", pct);
+            if let Some(fs) = &d.file_system {
+                r = r.with("FileSystem", fs);
+            }
+            r.into()
         })
         .collect())
 }
@@ -276,29 +291,25 @@ pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
         .collect())
 }
 
-fn process_user(p: &Process) -> &'static str {
-    match p.service.as_str() {
-        "W32Time" => r"NT AUTHORITY\LOCAL SERVICE",
-        "Dnscache" => r"NT AUTHORITY\NETWORK SERVICE",
-        "MSSQLSERVER" => r"NT SERVICE\MSSQLSERVER",
-        "SQLSERVERAGENT" => r"NT SERVICE\SQLSERVERAGENT",
-        _ => r"NT AUTHORITY\SYSTEM",
-    }
-}
-
-pub(crate) fn process_record(node: &Node, p: &Process) -> Record {
-    let start = p
-        .start_time
-        .unwrap_or(node.boot_time + Duration::seconds(5 + i64::from(p.id / 100)));
-    Record::new("Azs.Support.Process")
+/// A process record of `node`.
+pub(crate) fn process_record(node: &Node, p: &ProcessRow) -> Record {
+    let mut r = Record::new("Azs.Support.Process")
         .with("ComputerName", &node.name)
         .with("Name", &p.name)
         .with("Id", p.id)
         .with("CPU", p.cpu_seconds)
-        .with("WorkingSetMB", p.working_set_mb)
-        .with("Handles", p.handles)
-        .with("StartTime", start)
-        .with("UserName", process_user(p))
+        .with("WorkingSetMB", p.working_set_mb);
+    if let Some(h) = p.handles {
+        r = r.with("Handles", h);
+    }
+    if let Some(t) = p.threads {
+        r = r.with("Threads", t);
+    }
+    r = r.with("StartTime", p.start_time).with("UserName", &p.user);
+    if let Some(c) = &p.command_line {
+        r = r.with("CommandLine", c);
+    }
+    r
 }
 
 /// Get-AzsSupportProcess -ComputerName [-Name] [-Id]: processes sorted by name, then id.
@@ -307,12 +318,19 @@ pub fn get_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let name = inv.args.str("Name").unwrap_or("*");
     let id = inv.args.int("Id");
-    let mut rows: Vec<(&Node, &Process)> = nodes
-        .iter()
-        .flat_map(|n| n.processes.iter().map(move |p| (*n, p)))
-        .filter(|(_, p)| wildcard_match(name, &p.name))
-        .filter(|(_, p)| id.is_none_or(|i| i64::from(p.id) == i))
-        .collect();
+    let mut rows: Vec<(&Node, ProcessRow)> = Vec::new();
+    for n in nodes {
+        let procs = host_of(stamp, n, inv.now)
+            .processes()
+            .map_err(CommandError)?;
+        rows.extend(
+            procs
+                .into_iter()
+                .filter(|p| wildcard_match(name, &p.name))
+                .filter(|p| id.is_none_or(|i| i64::from(p.id) == i))
+                .map(|p| (n, p)),
+        );
+    }
     rows.sort_by(|a, b| {
         a.1.name
             .to_ascii_lowercase()
@@ -322,37 +340,62 @@ pub fn get_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     });
     Ok(rows
         .into_iter()
-        .map(|(n, p)| process_record(n, p).into())
+        .map(|(n, p)| process_record(n, &p).into())
         .collect())
 }
 
 /// Order of PowerShell's ServiceControllerStatus, so Stopped sorts first.
-fn state_rank(state: ServiceState) -> u8 {
+fn state_rank(state: &str) -> u8 {
     match state {
-        ServiceState::Stopped => 1,
-        ServiceState::StartPending => 2,
-        ServiceState::StopPending => 3,
-        ServiceState::Running => 4,
-        ServiceState::ContinuePending => 5,
-        ServiceState::PausePending => 6,
-        ServiceState::Paused => 7,
+        "Stopped" => 1,
+        "StartPending" => 2,
+        "StopPending" => 3,
+        "Running" => 4,
+        "ContinuePending" => 5,
+        "PausePending" => 6,
+        "Paused" => 7,
+        _ => 8,
     }
 }
 
+/// A service record of `node`, from its model.
 pub(crate) fn service_record(node: &Node, s: &Service) -> Value {
     let pid = node
         .processes
         .iter()
         .find(|p| p.service.eq_ignore_ascii_case(&s.name))
         .map_or(0, |p| p.id);
-    Record::new("Azs.Support.Service")
+    service_row_record(
+        node,
+        &ServiceRow {
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+            state: s.state.as_str().to_string(),
+            start_mode: s.start_type.as_str().to_string(),
+            process_id: pid,
+            systemd: None,
+        },
+    )
+}
+
+/// A service record of `node`.
+pub(crate) fn service_row_record(node: &Node, s: &ServiceRow) -> Value {
+    let mut r = Record::new("Azs.Support.Service")
         .with("ComputerName", &node.name)
         .with("Name", &s.name)
         .with("DisplayName", &s.display_name)
-        .with("State", s.state.as_str())
-        .with("StartMode", s.start_type.as_str())
-        .with("ProcessId", pid)
-        .into()
+        .with("State", &s.state)
+        .with("StartMode", &s.start_mode)
+        .with("ProcessId", s.process_id);
+    if let Some(d) = &s.systemd {
+        r = r
+            .with("LoadState", &d.load_state)
+            .with("ActiveState", &d.active_state)
+            .with("SubState", &d.sub_state)
+            .with("NRestarts", d.restarts)
+            .with("Result", &d.result);
+    }
+    r.into()
 }
 
 /// Get-AzsSupportService -ComputerName [-Name] [-State]: services sorted by state (Stopped
@@ -362,15 +405,22 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let name = inv.args.str("Name").unwrap_or("*");
     let state = inv.args.str("State");
-    let mut rows: Vec<(&Node, &Service)> = nodes
-        .iter()
-        .flat_map(|n| n.services.iter().map(move |s| (*n, s)))
-        .filter(|(_, s)| wildcard_match(name, &s.name))
-        .filter(|(_, s)| state.is_none_or(|st| s.state.as_str().eq_ignore_ascii_case(st)))
-        .collect();
+    let mut rows: Vec<(&Node, ServiceRow)> = Vec::new();
+    for n in nodes {
+        let services = host_of(stamp, n, inv.now)
+            .services()
+            .map_err(CommandError)?;
+        rows.extend(
+            services
+                .into_iter()
+                .filter(|s| wildcard_match(name, &s.name))
+                .filter(|s| state.is_none_or(|st| s.state.eq_ignore_ascii_case(st)))
+                .map(|s| (n, s)),
+        );
+    }
     rows.sort_by(|a, b| {
-        state_rank(a.1.state)
-            .cmp(&state_rank(b.1.state))
+        state_rank(&a.1.state)
+            .cmp(&state_rank(&b.1.state))
             .then_with(|| {
                 a.1.name
                     .to_ascii_lowercase()
@@ -380,7 +430,7 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     });
     Ok(rows
         .into_iter()
-        .map(|(n, s)| service_record(n, s))
+        .map(|(n, s)| service_row_record(n, &s))
         .collect())
 }
 
@@ -389,12 +439,6 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
 pub fn get_win_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
-    let mut logs = inv.args.strings("LogName");
-    if logs.is_empty() {
-        logs = vec!["System".into(), "Application".into(), "Setup".into()];
-    }
-    let levels = inv.args.strings("Level");
-    let provider = inv.args.str("ProviderName");
     let ids: Vec<i64> = match inv.args.get("EventId") {
         Some(Value::Array(a)) => a
             .iter()
@@ -404,27 +448,21 @@ pub fn get_win_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
         Some(Value::Int(i)) => vec![*i],
         _ => Vec::new(),
     };
-    let from = inv.args.datetime("FromDate");
-    let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
-    let max = usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000)).unwrap_or(1000);
+    let q = EventQuery {
+        logs: inv.args.strings("LogName"),
+        levels: inv.args.strings("Level"),
+        provider: inv.args.str("ProviderName").map(str::to_string),
+        ids,
+        from: inv.args.datetime("FromDate"),
+        to: inv.args.datetime("ToDate").unwrap_or(inv.now),
+        max: usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000)).unwrap_or(1000),
+    };
     let mut out = Vec::new();
     for n in nodes {
-        let mut events = n.events.clone();
-        events.extend(source_events(
-            &n.event_source,
-            stamp.node_index(&n.name),
-            inv.now,
-        ));
-        events.retain(|e| {
-            logs.iter().any(|l| l.eq_ignore_ascii_case(&e.log))
-                && (levels.is_empty() || levels.iter().any(|l| l.eq_ignore_ascii_case(&e.level)))
-                && provider.is_none_or(|p| p.eq_ignore_ascii_case(&e.provider))
-                && (ids.is_empty() || ids.contains(&i64::from(e.id)))
-                && from.is_none_or(|f| e.time >= f)
-                && e.time <= to
-        });
-        events.sort_by_key(|e| std::cmp::Reverse(e.time));
-        out.extend(events.into_iter().take(max).map(|e| {
+        let events = host_of(stamp, n, inv.now)
+            .events(&q)
+            .map_err(CommandError)?;
+        out.extend(events.into_iter().map(|e| {
             Record::new("Azs.Support.WinEvent")
                 .with("ComputerName", &n.name)
                 .with("TimeCreated", e.time)

@@ -1,5 +1,187 @@
-//! Hosts: the machines host-level commands inspect and act on. A node of the stamp is either
-//! simulated (the scenario's model) or real (the Linux machine pep runs on, and later more Linux
-//! nodes reached over SSH). [`linux`] holds what reads and drives a real Linux machine.
+//! The seam between host-level commands and what they inspect: [`Host`], one node's host-level
+//! facts (processes, services, volumes, computer facts, events) in the rows commands show. A node
+//! of the stamp is either simulated ([`simulated::SimulatedHost`]: the scenario's model) or real
+//! ([`linux::LinuxHost`]: the Linux machine pep runs on, read live; later more Linux nodes reached
+//! over SSH). [`host_of`] picks the implementation; commands never know which they talk to.
+//!
+//! Changes (stopping a process, starting a service) are the one place the two differ in kind: on
+//! a simulated node they change the stamp (`stamp::changes`, saved by the shell), on a real node
+//! they act on the machine ([`linux::LinuxHost`]'s actions), so the repair commands ask
+//! [`Node::real`] which path to take.
 
 pub mod linux;
+pub mod simulated;
+
+use crate::stamp::{Node, NodeState, Stamp};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A process as `Get-AzsSupportProcess` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessRow {
+    /// Image name (`svchost`; on Linux the kernel's `comm`).
+    pub name: String,
+    /// Process id.
+    pub id: u32,
+    /// CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Working set (resident memory), MiB.
+    pub working_set_mb: f64,
+    /// Open handles (file descriptors), where known.
+    pub handles: Option<u32>,
+    /// Threads, where known.
+    pub threads: Option<u32>,
+    /// When it started.
+    pub start_time: DateTime<Utc>,
+    /// The account it runs as.
+    pub user: String,
+    /// Its command line, where known.
+    pub command_line: Option<String>,
+}
+
+/// A service as `Get-AzsSupportService` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRow {
+    /// Service (unit) name.
+    pub name: String,
+    /// Display name (description).
+    pub display_name: String,
+    /// PowerShell's status word: `Running`, `Stopped`, `StartPending`, `StopPending`, ...
+    pub state: String,
+    /// `Automatic`, `Manual`, `Disabled`, ...
+    pub start_mode: String,
+    /// The process that runs it (0: none).
+    pub process_id: u32,
+    /// systemd's own words, on a real node.
+    pub systemd: Option<SystemdState>,
+}
+
+/// What systemd says of a unit, beside the PowerShell words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemdState {
+    /// `loaded`, `not-found`, `masked`, ...
+    pub load_state: String,
+    /// `active`, `inactive`, `failed`, `activating`, ...
+    pub active_state: String,
+    /// `running`, `dead`, `exited`, ...
+    pub sub_state: String,
+    /// Restarts systemd made (`NRestarts`).
+    pub restarts: u32,
+    /// Why it last stopped (`success`, `exit-code`, ...).
+    pub result: String,
+}
+
+/// A volume as `Get-AzsSupportDiskSpace` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeRow {
+    /// Drive letter (`C:`) or, on Linux, the mount point.
+    pub drive: String,
+    /// Label or, on Linux, the device.
+    pub label: String,
+    /// File system type, where known.
+    pub file_system: Option<String>,
+    /// Size, GiB.
+    pub size_gb: f64,
+    /// Free space (available to users), GiB.
+    pub free_gb: f64,
+}
+
+/// What `Get-AzsSupportComputerInformation` shows of a node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComputerRow {
+    /// Operating system.
+    pub os_version: String,
+    /// Build (Windows) or kernel release (Linux).
+    pub os_build: String,
+    /// Last boot.
+    pub last_boot: DateTime<Utc>,
+    /// The node's clock now.
+    pub local_time: DateTime<Utc>,
+    /// Time zone.
+    pub time_zone: String,
+    /// Hardware maker.
+    pub manufacturer: String,
+    /// Hardware model (Linux: the processor).
+    pub model: String,
+    /// Logical processors.
+    pub logical_processors: u32,
+    /// Memory, GiB.
+    pub total_memory_gb: f64,
+    /// Memory available, GiB, where known.
+    pub available_memory_gb: Option<f64>,
+}
+
+/// An event as `Get-AzsSupportWinEvent` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Log (`System`; on Linux the unit, or the file it came from).
+    pub log: String,
+    /// Provider (on Linux the syslog identifier).
+    pub provider: String,
+    /// Event id (0 on Linux).
+    pub id: u32,
+    /// `Critical`, `Error`, `Warning`, `Information`, `Verbose`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+}
+
+/// Which events a read wants.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Logs (empty: the node's usual ones).
+    pub logs: Vec<String>,
+    /// Levels (empty: all).
+    pub levels: Vec<String>,
+    /// Provider.
+    pub provider: Option<String>,
+    /// Event ids (empty: all).
+    pub ids: Vec<i64>,
+    /// From.
+    pub from: Option<DateTime<Utc>>,
+    /// Until.
+    pub to: DateTime<Utc>,
+    /// At most this many, newest first.
+    pub max: usize,
+}
+
+/// One node's host-level facts.
+pub trait Host {
+    /// The node of the stamp this is.
+    fn node(&self) -> &Node;
+    /// Its processes, sorted by name (case-insensitive), then id.
+    fn processes(&self) -> Result<Vec<ProcessRow>, String>;
+    /// Its services, in the order the node lists them.
+    fn services(&self) -> Result<Vec<ServiceRow>, String>;
+    /// Its volumes.
+    fn volumes(&self) -> Result<Vec<VolumeRow>, String>;
+    /// Its computer facts.
+    fn computer(&self) -> Result<ComputerRow, String>;
+    /// Its events matching `q`, newest first, at most `q.max`.
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRow>, String>;
+}
+
+/// The host behind `node` of `stamp`, at stamp time `now`.
+pub fn host_of<'a>(stamp: &'a Stamp, node: &'a Node, now: DateTime<Utc>) -> Box<dyn Host + 'a> {
+    if node.real {
+        Box::new(linux::LinuxHost::local(node))
+    } else {
+        Box::new(simulated::SimulatedHost::new(stamp, node, now))
+    }
+}
+
+/// The node the machine pep runs on is in every stamp: named as `hostname` prints it, a host of
+/// no cluster, Up (it answers: pep runs on it), marked real. Its model fields stay at their
+/// defaults and are never shown: commands read the machine instead.
+pub fn local_machine_node() -> Node {
+    Node {
+        name: linux::host_name(),
+        role: "Linux".into(),
+        state: NodeState::Up,
+        os_version: linux::os_pretty_name(),
+        real: true,
+        ..Node::default()
+    }
+}

@@ -62,6 +62,11 @@ pub struct Stamp {
     /// Infrastructure VMs.
     #[serde(default, rename = "vm")]
     pub vms: Vec<Node>,
+    /// Real machines: the one pep runs on (later, more Linux nodes). Nodes of every stamp, but
+    /// not of its cluster; attached when the stamp loads ([`Stamp::attach_local_machine`]) and
+    /// never read from a scenario or saved: their facts are read live from the machine.
+    #[serde(skip)]
+    pub machines: Vec<Node>,
     /// The failover cluster.
     #[serde(default)]
     pub cluster: Cluster,
@@ -189,7 +194,30 @@ impl Stamp {
 
     /// A host or VM by name (case-insensitive).
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.host(name).or_else(|| self.vm(name))
+        self.host(name)
+            .or_else(|| self.vm(name))
+            .or_else(|| self.machine(name))
+    }
+
+    /// A real machine by name (case-insensitive).
+    pub fn machine(&self, name: &str) -> Option<&Node> {
+        self.machines
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Adds the machine pep runs on as a real node, named as `hostname` prints it (once; a
+    /// simulated node of the same name keeps the name, and the machine is then not attached).
+    /// A stamp that names no node for the endpoint (the `linux` stamp) runs it on the machine.
+    pub fn attach_local_machine(&mut self) {
+        let node = crate::host::local_machine_node();
+        if self.stamp.pep_node.is_empty() {
+            self.stamp.pep_node = node.name.clone();
+        }
+        if self.node(&node.name).is_some() {
+            return;
+        }
+        self.machines.push(node);
     }
 
     /// A host or VM by name, for changing it.
@@ -202,7 +230,10 @@ impl Stamp {
 
     /// Every node, hosts first, in scenario order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.hosts.iter().chain(self.vms.iter())
+        self.hosts
+            .iter()
+            .chain(self.vms.iter())
+            .chain(self.machines.iter())
     }
 
     /// A node's position among all nodes (stable; used to pick its slice of shipped logs).

@@ -154,6 +154,10 @@ pub struct Node {
     /// once). Log collectors time out on a node slower than their timeout.
     #[serde(skip_serializing_if = "is_zero")]
     pub log_latency_ms: u64,
+    /// A real machine (`Stamp::machines`): host-level commands read and act on it for real,
+    /// never on the model fields above. Never read from a scenario or saved.
+    #[serde(skip)]
+    pub real: bool,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -188,6 +192,7 @@ impl Default for Node {
             logs: Vec::new(),
             log_dir: String::new(),
             log_latency_ms: 0,
+            real: false,
         }
     }
 }

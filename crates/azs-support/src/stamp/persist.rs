@@ -80,6 +80,7 @@ impl StampStore {
                 }
             }
         }
+        stamp.attach_local_machine();
         let store = StampStore {
             path: state_file.to_path_buf(),
             scenario: stamp.name.clone(),

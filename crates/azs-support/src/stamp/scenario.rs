@@ -89,7 +89,7 @@ pub fn embedded_names() -> Vec<&'static str> {
 
 /// The healthy stamps compiled in, one per profile. Every other embedded scenario is a fault
 /// scenario: a support case planted on one of them.
-pub const BASE_SCENARIOS: &[&str] = &["default", "azure-local"];
+pub const BASE_SCENARIOS: &[&str] = &["default", "azure-local", "linux"];
 
 /// Names of the fault scenarios compiled in (every embedded scenario but the base stamps).
 pub fn fault_names() -> Vec<&'static str> {
@@ -105,6 +105,7 @@ pub fn fault_names() -> Vec<&'static str> {
 pub fn default_for(profile: Profile) -> &'static str {
     match profile {
         Profile::AzureLocal => "azure-local",
+        Profile::Linux => "linux",
         Profile::AzsHub | Profile::All => "default",
     }
 }
@@ -552,7 +553,13 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
     let node_name =
         regex::Regex::new("^[A-Za-z0-9][A-Za-z0-9-]{0,62}$").map_err(|e| e.to_string())?;
     let mut names = HashSet::new();
-    if s.hosts.is_empty() {
+    // A stamp whose endpoint names no node is the machine's own (`linux`): it runs on the real
+    // machine, attached when the stamp loads, and has no simulated nodes at all.
+    let machine_only = s.stamp.pep_node.is_empty();
+    if machine_only && !(s.hosts.is_empty() && s.vms.is_empty()) {
+        return Err("stamp.pep_node: empty (the machine's own stamp) but the stamp has simulated nodes; name the node the endpoint runs on".into());
+    }
+    if s.hosts.is_empty() && !machine_only {
         return Err("host: a stamp needs at least one host".into());
     }
     for (kind, list) in [("host", &s.hosts), ("vm", &s.vms)] {
@@ -604,7 +611,7 @@ pub fn validate(s: &Stamp) -> Result<(), String> {
     }
     // The endpoint runs on an ERCS VM (Azure Stack Hub) or on a node itself (Azure Local).
     let pep = &s.stamp.pep_node;
-    if s.host(pep).is_none() && s.vm(pep).is_none_or(|v| v.role != "ERCS") {
+    if !machine_only && s.host(pep).is_none() && s.vm(pep).is_none_or(|v| v.role != "ERCS") {
         return Err(format!(
             "stamp.pep_node: '{pep}' is neither a host nor an ERCS vm of this stamp"
         ));
@@ -721,6 +728,33 @@ mod tests {
         assert!(BASE_SCENARIOS
             .iter()
             .all(|b| embedded_names().contains(b) && !fault_names().contains(b)));
+    }
+
+    #[test]
+    fn the_linux_stamp_is_the_machine_alone_and_every_stamp_has_the_machine() {
+        assert_eq!(default_for(Profile::Linux), "linux");
+        let mut s = load_scenario("linux").expect("linux");
+        assert!(s.hosts.is_empty() && s.vms.is_empty());
+        s.attach_local_machine();
+        let host = crate::host::linux::host_name();
+        assert_eq!(s.pep_node(), host);
+        let nodes: Vec<&crate::stamp::Node> = s.nodes().collect();
+        assert_eq!(nodes.len(), 1);
+        assert!(nodes[0].real && nodes[0].name == host);
+        // Case-insensitive, like every node name.
+        assert!(s.node(&host.to_ascii_uppercase()).is_some_and(|n| n.real));
+        // The machine is a node of every stamp, after the simulated ones, but not of the cluster.
+        let mut d = load_scenario("default").expect("default");
+        let before = d.nodes().count();
+        d.attach_local_machine();
+        d.attach_local_machine();
+        assert_eq!(d.nodes().count(), before + 1);
+        assert_eq!(d.pep_node(), "AZS-ERCS01");
+        assert!(d.host(&host).is_none());
+        // A stamp whose endpoint names no node may not have simulated ones.
+        let text = "version = 1\nname = \"x\"\n[stamp]\npep_node = \"\"\n[[host]]\nname = \"H1\"\nstate = \"Up\"\n";
+        let e = parse_scenario("x.toml", text, None).expect_err("refused");
+        assert!(e.to_string().contains("stamp.pep_node: empty"), "{e}");
     }
 
     #[test]
