@@ -5,6 +5,7 @@
 //! [`LinuxHost`] is the machine as a [`Host`]: what it reports is read live, never modelled; a
 //! fact it cannot read (no systemd as PID 1, no journald) is a one-line error, not model data.
 
+pub mod capture;
 pub mod runner;
 
 use super::{
