@@ -2,4 +2,6 @@
 //! from journald, volumes and system facts, packet captures and process dumps. Every external
 //! program goes through [`runner`] (fixed argv, clean environment, timeout, output cap).
 
+pub mod coredump;
 pub mod runner;
+pub mod system;
