@@ -6,7 +6,10 @@
 //! fact it cannot read (no systemd as PID 1, no journald) is a one-line error, not model data.
 
 pub mod capture;
+pub mod coredump;
+pub mod live_captures;
 pub mod runner;
+pub mod system;
 
 use super::{
     ComputerRow, EventQuery, EventRow, Host, ProcessRow, ServiceRow, SystemdState, VolumeRow,
