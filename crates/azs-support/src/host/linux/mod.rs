@@ -2,4 +2,7 @@
 //! from journald, volumes and system facts, packet captures and process dumps. Every external
 //! program goes through [`runner`] (fixed argv, clean environment, timeout, output cap).
 
+pub mod journal;
+pub mod nspawn;
 pub mod runner;
+pub mod systemd;
