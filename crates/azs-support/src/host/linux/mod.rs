@@ -7,9 +7,12 @@
 
 pub mod capture;
 pub mod coredump;
+pub mod journal;
 pub mod live_captures;
+pub mod nspawn;
 pub mod runner;
 pub mod system;
+pub mod systemd;
 
 use super::{
     ComputerRow, EventQuery, EventRow, Host, ProcessRow, ServiceRow, SystemdState, VolumeRow,
