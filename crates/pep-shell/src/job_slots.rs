@@ -87,7 +87,7 @@ mod tests {
         let _a = slots.acquire().expect("one");
         assert!(slots
             .acquire()
-            .unwrap_err()
+            .expect_err("refused")
             .contains("1 log collection is already running"));
     }
 }

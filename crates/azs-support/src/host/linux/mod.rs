@@ -7,9 +7,11 @@
 
 pub mod capture;
 pub mod coredump;
+pub mod handles;
 pub mod journal;
 pub mod live_captures;
 pub mod nspawn;
+pub mod processes;
 pub mod runner;
 pub mod system;
 pub mod systemd;
