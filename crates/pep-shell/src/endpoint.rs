@@ -51,6 +51,8 @@ pub struct EndpointOptions {
     pub redact_patterns: Vec<String>,
     /// How logs leave the endpoint.
     pub log_settings: LogSettings,
+    /// The real machine's programs run through this prefix (tests: `nsenter -t PID -a --`).
+    pub host_command_prefix: Vec<String>,
 }
 
 impl Default for EndpointOptions {
@@ -67,6 +69,7 @@ impl Default for EndpointOptions {
             line_limits: LineLimits::default(),
             redact_patterns: Vec::new(),
             log_settings: LogSettings::default(),
+            host_command_prefix: Vec::new(),
         }
     }
 }
@@ -123,6 +126,7 @@ impl Endpoint {
         let catalog = Catalog::for_profile(opts.profile, all);
         let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
             .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
+        stamp.set_machine_command_prefix(&opts.host_command_prefix);
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
         let budget = Arc::new(
             DiskBudget::open(

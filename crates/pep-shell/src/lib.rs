@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod bounds;
 pub mod builtins;
+pub mod capture_reaper;
 pub mod clock;
 pub mod consent;
 pub mod endpoint;

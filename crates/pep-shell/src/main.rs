@@ -135,6 +135,10 @@ enum Command {
         /// A role's zip is split into parts above this size, in MiB.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         log_part_mb: u64,
+        /// Runs the real machine's programs (systemctl, journalctl, dumpcap, ...) through this
+        /// prefix, split on spaces (tests: `nsenter -t PID -a --` reaches a systemd container).
+        #[arg(long, hide = true)]
+        host_command_prefix: Option<String>,
         /// Log collections that may run at once; more are refused until one ends.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
         max_log_collections: u64,
@@ -233,6 +237,7 @@ fn run() -> Result<()> {
             upload_single_put_mb,
             log_part_mb,
             max_log_collections,
+            host_command_prefix,
         } => {
             logging::init(log_format);
             let profile = match profile {
@@ -256,6 +261,9 @@ fn run() -> Result<()> {
                     max_transcript_bytes: max_transcript_mb.max(1).saturating_mul(1 << 20),
                 },
                 redact_patterns,
+                host_command_prefix: host_command_prefix
+                    .map(|p| p.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default(),
                 log_settings: LogSettings {
                     vendor_sas_file: vendor_upload_sas_file,
                     obfuscate: obfuscate_logs,
@@ -352,6 +360,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     });
     let watch = endpoint.clone();
     tokio::spawn(async move { watch.identities.run().await });
+    tokio::spawn(pep_shell::capture_reaper::run(endpoint.clone()));
     let maint = endpoint.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));

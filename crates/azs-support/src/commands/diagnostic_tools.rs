@@ -7,6 +7,7 @@
 
 use super::artefacts::{stamp_time, write_dump, SIMULATED};
 use super::hosts::{computer, path_under, require_node, select_nodes};
+use super::machine_tools::{self, real_target};
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{Node, Process};
 use crate::value::{Record, Value};
@@ -33,6 +34,9 @@ const SYSINTERNALS_COPIES: &[&str] = &[
 /// Invoke-AzsSupportProcDump -ComputerName (-ProcessId | -ProcessName): a placeholder dump in
 /// `<workdir>/dumps/<node>_<name>_<pid>.dmp`.
 pub fn invoke_proc_dump(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return machine_tools::proc_dump(inv, &n);
+    }
     let n = computer(inv)?;
     let p = if let Some(id) = inv.args.int("ProcessId") {
         n.processes
@@ -112,6 +116,9 @@ fn handle_name(kind: &str, p: &Process) -> String {
 /// Invoke-AzsSupportHandle -ComputerName [-ProcessId] [-Type]: per process and handle type, the
 /// first handle value, a representative name and the count (derived from the process's total).
 pub fn invoke_handle(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return machine_tools::handles(inv, &n);
+    }
     let n = computer(inv)?;
     let id = inv.args.int("ProcessId");
     let kind = inv.args.str("Type");
@@ -167,6 +174,17 @@ pub fn invoke_handle(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
 pub fn invoke_get_net_view(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let wanted = inv.args.strings("ComputerName");
+    // The real machine (named, or the only node of a machine's own stamp) is read for real.
+    let machine = if wanted.is_empty() && stamp.hosts.is_empty() {
+        stamp.machines.first().cloned()
+    } else if let [one] = wanted.as_slice() {
+        stamp.node(one).filter(|n| n.real).cloned()
+    } else {
+        None
+    };
+    if let Some(n) = machine {
+        return machine_tools::net_view(inv, &n);
+    }
     let mut nodes: Vec<&Node> = if wanted.is_empty() {
         stamp.hosts.iter().collect()
     } else {

@@ -43,6 +43,7 @@ const REMOVABLE_ROOTS: &[&str] = &[
 pub fn clear_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
+    model_only(n)?;
     require_reachable(inv.stamp(), n)?;
     let matches = |path: &str, dir: &str, ext: &str| {
         path_under(path, dir) && (ext.is_empty() || path.to_ascii_lowercase().ends_with(ext))
@@ -159,6 +160,7 @@ pub fn remove_item(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let path = inv.args.str("Path").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
+    model_only(n)?;
     require_reachable(inv.stamp(), n)?;
     let items = removable(n, &path, inv.args.switch("Recurse"))?;
     let target = format!("{path} on {}", n.name);
@@ -176,6 +178,7 @@ pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value
     let service = inv.args.str("ServiceName").unwrap_or_default().to_string();
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
+    model_only(n)?;
     require_reachable(stamp, n)?;
     let running = require_service(n, &service)?.state != ServiceState::Stopped;
     if running {

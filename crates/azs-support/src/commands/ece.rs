@@ -3,7 +3,7 @@
 //! definitions, role nodes and provisioning status; plus per-node code-integrity status and DSC
 //! log collection into the working directory.
 
-use super::hosts::{require_node, select_known_nodes};
+use super::hosts::{model_only, require_node, select_known_nodes, select_known_with_real};
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, Node, NodeState, Stamp};
 use crate::value::{Record, Value};
@@ -360,9 +360,22 @@ pub fn get_provisioning_status(inv: &mut Invocation<'_>) -> Result<Vec<Value>, C
 pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let wanted = inv.args.strings("ComputerName");
     let stamp = inv.stamp();
-    Ok(selected_nodes(stamp, &wanted)?
+    let mut nodes = select_known_with_real(stamp, &wanted)?;
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(nodes
         .into_iter()
         .map(|n| {
+            if n.real {
+                // The machine's own: Secure Boot, kernel lockdown, module signatures, taint.
+                let c = crate::host::linux::system::code_integrity();
+                return Record::new("Azs.Support.CodeIntegrityStatus")
+                    .with("ComputerName", &n.name)
+                    .with("SecureBoot", c.secure_boot)
+                    .with("KernelLockdown", c.kernel_lockdown)
+                    .with("ModuleSignaturesEnforced", c.module_signatures_enforced)
+                    .with("KernelTainted", c.kernel_tainted)
+                    .into();
+            }
             let reachable = matches!(
                 n.state,
                 NodeState::Running | NodeState::Up | NodeState::Paused
@@ -389,6 +402,7 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
     let name = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let stamp = inv.stamp();
     let node = require_node(stamp, &name)?;
+    model_only(node)?;
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv
         .args

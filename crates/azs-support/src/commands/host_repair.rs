@@ -1,15 +1,68 @@
-//! Host-level repairs of services and processes on the simulated nodes of the stamp:
-//! Start-/Stop-/Restart-AzsSupportService and Stop-AzsSupportProcess. The family's table also
-//! lists the disk clean-ups (`disk_cleanup`).
+//! Host-level repairs of services and processes: Start-/Stop-/Restart-AzsSupportService and
+//! Stop-AzsSupportProcess. The family's table also lists the disk clean-ups (`disk_cleanup`).
+//!
+//! On a simulated node they change the stamp. On the real machine they act on it: systemd units
+//! through `systemctl` (protected units refused), processes through a pidfd (PID 1, kernel
+//! threads, pep and its ancestors refused; the start time listed must still match).
 //!
 //! A running service has a process whose `service` names it. Starting or stopping `FabricHostSvc`
 //! brings the fabric nodes of that VM up or down; `GatewayService` connects or disconnects the
 //! site-to-site connections of that gateway VM (contract #5 and #11).
 
 use super::hosts::*;
+use super::machine_tools::real_target as real_node;
 use super::{disk_cleanup, CommandError, Invocation, Table};
+use crate::host::linux::systemd::{validate_unit, ServiceAction};
+use crate::host::linux::{process_row, processes, service_row, LinuxHost};
 use crate::stamp::{Node, Service, ServiceState, Stamp, StartType};
 use crate::value::Value;
+use std::time::Duration;
+
+/// How long a real process has after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Start-, Stop- or Restart-AzsSupportService on a real machine: the unit must exist and be in a
+/// state the action applies to, then systemd does it and the unit's state after is returned.
+fn control_real_service(
+    inv: &mut Invocation<'_>,
+    node: &Node,
+    action: ServiceAction,
+) -> Result<Vec<Value>, CommandError> {
+    let name = inv.args.str("Name").unwrap_or_default().to_string();
+    let unit = validate_unit(&name).map_err(CommandError)?;
+    let host = LinuxHost::local(node);
+    let systemd = host.systemd();
+    let now = systemd.get(&unit).map_err(CommandError)?;
+    let active = matches!(
+        now.active_state.as_str(),
+        "active" | "activating" | "reloading"
+    );
+    match action {
+        ServiceAction::Start if active => {
+            return Err(CommandError(format!(
+                "Service '{unit}' on {} is already running; use Restart-AzsSupportService to restart it",
+                node.name
+            )))
+        }
+        ServiceAction::Stop if !active => {
+            return Err(CommandError(format!(
+                "Service '{unit}' on {} is already stopped",
+                node.name
+            )))
+        }
+        _ => {}
+    }
+    let verb = match action {
+        ServiceAction::Start => "Start-Service",
+        ServiceAction::Stop => "Stop-Service",
+        ServiceAction::Restart => "Restart-Service",
+    };
+    if !inv.should_process(&format!("{unit} on {}", node.name), verb) {
+        return Ok(vec![]);
+    }
+    let after = systemd.control(&unit, action).map_err(CommandError)?;
+    Ok(vec![service_row_record(node, &service_row(&after))])
+}
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -110,6 +163,9 @@ fn service_after(stamp: &Stamp, node: &str, name: &str) -> Result<Vec<Value>, Co
 
 /// Start-AzsSupportService -ComputerName -Name.
 pub fn start_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_node(inv) {
+        return control_real_service(inv, &n, ServiceAction::Start);
+    }
     let (node, name) = node_and_name(inv);
     check_start(inv.stamp(), &node, &name)?;
     if !inv.should_process(&format!("{name} on {node}"), "Start-Service") {
@@ -123,6 +179,9 @@ pub fn start_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErro
 
 /// Stop-AzsSupportService -ComputerName -Name.
 pub fn stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_node(inv) {
+        return control_real_service(inv, &n, ServiceAction::Stop);
+    }
     let (node, name) = node_and_name(inv);
     check_stop(inv.stamp(), &node, &name)?;
     if !inv.should_process(&format!("{name} on {node}"), "Stop-Service") {
@@ -135,6 +194,9 @@ pub fn stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
 
 /// Restart-AzsSupportService -ComputerName -Name: stops it (when not stopped), then starts it.
 pub fn restart_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_node(inv) {
+        return control_real_service(inv, &n, ServiceAction::Restart);
+    }
     let (node, name) = node_and_name(inv);
     let stamp = inv.stamp();
     let n = require_node(stamp, &node)?;
@@ -164,6 +226,9 @@ pub fn restart_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
 /// Stop-AzsSupportProcess -ComputerName -Id: ends a process (never a critical one); a service's
 /// process leaves its service Stopped.
 pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_node(inv) {
+        return stop_real_process(inv, &n);
+    }
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let id = inv.args.int("Id").unwrap_or(-1);
     let stamp = inv.stamp();
@@ -201,6 +266,36 @@ pub fn stop_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
     } else {
         stamp.stop_service(&node, &service);
     }
+    Ok(vec![record.into()])
+}
+
+/// Stop-AzsSupportProcess on a real machine: SIGTERM through a pidfd, SIGKILL after the grace;
+/// the process must still be the one listed (same start time).
+fn stop_real_process(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
+    let id = inv.args.int("Id").unwrap_or(-1);
+    let pid = u32::try_from(id).map_err(|_| {
+        CommandError(format!(
+            "Cannot find a process with the process identifier {id} on {}",
+            node.name
+        ))
+    })?;
+    let p = processes::get(pid).map_err(|e| CommandError(format!("{e} on {}", node.name)))?;
+    if let Some(why) = processes::protected(pid) {
+        return Err(CommandError(format!(
+            "refusing to stop {} (id {pid}) on {}: {why}",
+            p.name, node.name
+        )));
+    }
+    if !inv.should_process(
+        &format!("{} ({pid}) on {}", p.name, node.name),
+        "Stop-Process",
+    ) {
+        return Ok(vec![]);
+    }
+    let out = processes::stop(pid, Some(p.start_time), STOP_GRACE).map_err(CommandError)?;
+    let record = process_record(node, &process_row(&p))
+        .with("Signal", out.signal)
+        .with("Exited", out.exited);
     Ok(vec![record.into()])
 }
 

@@ -11,7 +11,7 @@ use crate::host::{host_of, EventQuery, ProcessRow, ServiceRow};
 use crate::stamp::{Node, NodeState, Service, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// The commands of this family.
@@ -56,20 +56,48 @@ pub(crate) fn require_node<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node,
     })
 }
 
-/// The node named by `-ComputerName`, reachable, or an error naming a few that exist (or why
-/// it cannot be reached).
+/// Refuses a real machine for a command that answers from the simulated model: a real node is
+/// never given model data.
+pub(crate) fn model_only(node: &Node) -> Result<(), CommandError> {
+    if node.real {
+        return Err(CommandError(format!(
+            "{} is a real machine: this command works on the simulated fabric only and is not available on real machines in this version of pep; nothing was done",
+            node.name
+        )));
+    }
+    Ok(())
+}
+
+/// The simulated node named by `-ComputerName`, reachable, or an error naming a few that exist
+/// (or why it cannot be reached, or that it is a real machine).
 pub(crate) fn computer<'s>(inv: &'s Invocation<'_>) -> Result<&'s Node, CommandError> {
     let stamp = inv.stamp();
     let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
-    require_reachable(stamp, node)?;
+    model_only(node)?;
     require_reachable(stamp, node)?;
     Ok(node)
 }
 
-/// The nodes named, each once, in the order named (all hosts and VMs when none is named), as
-/// the stamp knows them whether or not they run (ECE's view); a name the stamp lacks is an
-/// error naming some it has.
+/// The simulated nodes named, each once, in the order named (all hosts and VMs when none is
+/// named), as the stamp knows them whether or not they run (ECE's view); a name the stamp lacks
+/// is an error naming some it has, and a real machine is refused.
 pub(crate) fn select_known_nodes<'s>(
+    stamp: &'s Stamp,
+    wanted: &[String],
+) -> Result<Vec<&'s Node>, CommandError> {
+    let nodes = select_known_with_real(stamp, wanted)?;
+    if wanted.is_empty() {
+        return Ok(nodes.into_iter().filter(|n| !n.real).collect());
+    }
+    for n in &nodes {
+        model_only(n)?;
+    }
+    Ok(nodes)
+}
+
+/// The nodes named, each once, in the order named (every node, real machines included, when
+/// none is named).
+pub(crate) fn select_known_with_real<'s>(
     stamp: &'s Stamp,
     wanted: &[String],
 ) -> Result<Vec<&'s Node>, CommandError> {
@@ -86,13 +114,30 @@ pub(crate) fn select_known_nodes<'s>(
     Ok(nodes)
 }
 
-/// The nodes a read reaches: those named (each must be reachable, else the read fails as the
-/// real command does), or every reachable host and VM when none is named.
+/// The nodes a read of the simulated model reaches: those named (each must be reachable, else
+/// the read fails as the real command does; a real machine is refused), or every reachable host
+/// and VM when none is named.
 pub(crate) fn select_nodes<'s>(
     stamp: &'s Stamp,
     wanted: &[String],
 ) -> Result<Vec<&'s Node>, CommandError> {
-    let nodes = select_known_nodes(stamp, wanted)?;
+    reachable_of(stamp, wanted, select_known_nodes(stamp, wanted)?)
+}
+
+/// The nodes a host-level read reaches through [`crate::host::Host`]: as [`select_nodes`], real
+/// machines included.
+pub(crate) fn select_host_nodes<'s>(
+    stamp: &'s Stamp,
+    wanted: &[String],
+) -> Result<Vec<&'s Node>, CommandError> {
+    reachable_of(stamp, wanted, select_known_with_real(stamp, wanted)?)
+}
+
+fn reachable_of<'s>(
+    stamp: &'s Stamp,
+    wanted: &[String],
+    nodes: Vec<&'s Node>,
+) -> Result<Vec<&'s Node>, CommandError> {
     if wanted.is_empty() {
         return Ok(nodes
             .into_iter()
@@ -160,7 +205,7 @@ pub(crate) fn round2(f: f64) -> f64 {
 /// Get-AzsSupportComputerInformation [-ComputerName]: facts per node, in stamp order.
 pub fn get_computer_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
-    let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
+    let nodes = select_host_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let mut out = Vec::new();
     for n in nodes {
         let c = host_of(stamp, n, inv.now)
@@ -200,7 +245,7 @@ fn whole_or_round2(f: f64) -> Value {
 /// Get-AzsSupportDiskSpace [-ComputerName] [-Threshold]: volumes, lowest free percentage first.
 pub fn get_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
-    let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
+    let nodes = select_host_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let threshold = inv.args.int("Threshold").map(|t| t as f64);
     let mut rows = Vec::new();
     for n in nodes {
@@ -243,6 +288,7 @@ pub fn get_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
 pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
+    model_only(node)?;
     let path = inv.args.str("Path").unwrap_or_default();
     let base = trim_dir(path);
     let drive = base.get(..2).unwrap_or_default();
@@ -315,7 +361,7 @@ pub(crate) fn process_record(node: &Node, p: &ProcessRow) -> Record {
 /// Get-AzsSupportProcess -ComputerName [-Name] [-Id]: processes sorted by name, then id.
 pub fn get_process(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
-    let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
+    let nodes = select_host_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let name = inv.args.str("Name").unwrap_or("*");
     let id = inv.args.int("Id");
     let mut rows: Vec<(&Node, ProcessRow)> = Vec::new();
@@ -402,7 +448,7 @@ pub(crate) fn service_row_record(node: &Node, s: &ServiceRow) -> Value {
 /// first, as PowerShell orders the status), then name.
 pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
-    let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
+    let nodes = select_host_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let name = inv.args.str("Name").unwrap_or("*");
     let state = inv.args.str("State");
     let mut rows: Vec<(&Node, ServiceRow)> = Vec::new();
@@ -438,7 +484,7 @@ pub fn get_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
 /// [-FromDate] [-ToDate] [-MaxEvents]: events newest first, at most MaxEvents per node.
 pub fn get_win_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
-    let nodes = select_nodes(stamp, &inv.args.strings("ComputerName"))?;
+    let nodes = select_host_nodes(stamp, &inv.args.strings("ComputerName"))?;
     let ids: Vec<i64> = match inv.args.get("EventId") {
         Some(Value::Array(a)) => a
             .iter()

@@ -31,6 +31,7 @@ mod file_collection;
 mod host_repair;
 pub(crate) mod hosts;
 mod known_issues;
+mod machine_tools;
 mod network;
 mod operator_stamp;
 mod stamp_info;

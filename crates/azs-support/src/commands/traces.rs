@@ -8,6 +8,7 @@
 
 use super::artefacts::{stamp_time, write_dump, SIMULATED};
 use super::hosts::computer;
+use super::machine_tools::{self, real_target};
 use super::{CommandError, Invocation, Table};
 use crate::stamp::node::NetshTrace;
 use crate::stamp::ServiceState;
@@ -44,6 +45,9 @@ fn event_line(t: DateTime<Utc>, level: &str, provider: &str, id: u32, msg: &str)
 
 /// Enable-AzsSupportNetshTrace -ComputerName [-Interface] [-MaxSize]: starts the simulated trace.
 pub fn enable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return machine_tools::enable_trace(inv, &n);
+    }
     let n = computer(inv)?;
     if let Some(t) = &n.netsh_trace {
         return Err(CommandError(format!(
@@ -94,6 +98,9 @@ fn netsh_record(node: &str, state: &str, t: &NetshTrace, path: &str, extra: &str
 
 /// Disable-AzsSupportNetshTrace -ComputerName: stops the trace and writes its placeholder file.
 pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return machine_tools::disable_trace(inv, &n);
+    }
     let n = computer(inv)?;
     let Some(t) = n.netsh_trace.clone() else {
         return Err(CommandError(format!(
@@ -208,7 +215,11 @@ pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
 /// Get-AzsSupportTraceFilePath -ComputerName [-Name]: the trace files of the node in the working
 /// directory (`<NODE>_<component>[_<time>].etl`).
 pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let n = computer(inv)?;
+    let real = real_target(inv);
+    let n = match &real {
+        Some(n) => n,
+        None => computer(inv)?,
+    };
     let pattern = inv.args.str("Name").unwrap_or("*");
     let prefix = format!("{}_", n.name.to_ascii_lowercase());
     let mut rows = Vec::new();
@@ -217,7 +228,7 @@ pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
         let Some(rest) = lower.strip_prefix(&prefix) else {
             continue;
         };
-        if !lower.ends_with(".etl") {
+        if !lower.ends_with(".etl") && !(n.real && lower.ends_with(".pcapng")) {
             continue;
         }
         let len = rest.find(['_', '.']).unwrap_or(rest.len());
@@ -243,7 +254,11 @@ pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
 /// Get-AzsSupportTraceEvent -ComputerName -Path [-FromDate] [-ToDate] [-Level] [-MaxEvents]:
 /// the `EVENT` lines of a trace file of the node, in time order.
 pub fn get_trace_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let n = computer(inv)?;
+    let real = real_target(inv);
+    let n = match &real {
+        Some(n) => n,
+        None => computer(inv)?,
+    };
     let given = inv.args.str("Path").unwrap_or_default();
     let name = given.rsplit('\\').next().unwrap_or(given);
     let prefix = format!("{}_", n.name.to_ascii_lowercase());
@@ -258,6 +273,9 @@ pub fn get_trace_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
                 n.name, n.name
             ))
         })?;
+    if n.real && file.name.to_ascii_lowercase().ends_with(".pcapng") {
+        return machine_tools::capture_events(inv, n, &file.relative_path);
+    }
     let text = fs::read_to_string(inv.workdir.resolve(&file.relative_path)?)
         .map_err(|e| CommandError(format!("reading {}: {e}", file.name)))?;
     let from = inv.args.datetime("FromDate");

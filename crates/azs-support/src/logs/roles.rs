@@ -140,6 +140,10 @@ pub const ROLE_FILES: &[(&str, &[RoleFile])] = &[
 /// The log roles `node` carries, its primary role first (the one its event log and real log
 /// folder travel with).
 pub fn node_log_roles(node: &Node) -> &'static [&'static str] {
+    // A real machine's logs are its own, never generated (collecting them comes later).
+    if node.real {
+        return &[];
+    }
     NODE_ROLES
         .iter()
         .find(|(r, _)| r.eq_ignore_ascii_case(&node.role))

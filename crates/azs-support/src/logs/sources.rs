@@ -156,6 +156,10 @@ fn render(ms: i64, level: &str, text: &str) -> String {
 
 /// Every source of `node` at stamp time `now`.
 pub fn node_sources(stamp: &Stamp, node: &Node, now: DateTime<Utc>) -> Vec<NodeSource> {
+    // Nothing is generated for a real machine: its logs are its own.
+    if node.real {
+        return Vec::new();
+    }
     let roles = node_log_roles(node);
     let primary = roles.first().copied().unwrap_or("VirtualMachines");
     let source = |role: &str, kind, source| NodeSource {

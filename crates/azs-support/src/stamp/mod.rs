@@ -210,7 +210,14 @@ impl Stamp {
     /// simulated node of the same name keeps the name, and the machine is then not attached).
     /// A stamp that names no node for the endpoint (the `linux` stamp) runs it on the machine.
     pub fn attach_local_machine(&mut self) {
-        let node = crate::host::local_machine_node();
+        self.attach_local_machine_via(Vec::new());
+    }
+
+    /// The same, the machine's programs run through `command_prefix` (tests reach a systemd
+    /// container with `nsenter -t PID -a --`).
+    pub fn attach_local_machine_via(&mut self, command_prefix: Vec<String>) {
+        let mut node = crate::host::local_machine_node();
+        node.command_prefix = command_prefix;
         if self.stamp.pep_node.is_empty() {
             self.stamp.pep_node = node.name.clone();
         }

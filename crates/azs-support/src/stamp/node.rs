@@ -158,6 +158,10 @@ pub struct Node {
     /// never on the model fields above. Never read from a scenario or saved.
     #[serde(skip)]
     pub real: bool,
+    /// A real node's programs run through this prefix (`nsenter -t PID -a --` reaches a
+    /// container in tests; empty in production). Never read from a scenario or saved.
+    #[serde(skip)]
+    pub command_prefix: Vec<String>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -193,6 +197,7 @@ impl Default for Node {
             log_dir: String::new(),
             log_latency_ms: 0,
             real: false,
+            command_prefix: Vec::new(),
         }
     }
 }

@@ -96,6 +96,15 @@ impl StampStore {
         Ok(store)
     }
 
+    /// Runs the real machine's programs through `prefix` (`pep serve --host-command-prefix`:
+    /// tests reach a systemd container with `nsenter -t PID -a --`).
+    pub fn set_machine_command_prefix(&self, prefix: &[String]) {
+        let mut stamp = self.write();
+        for m in &mut stamp.machines {
+            m.command_prefix = prefix.to_vec();
+        }
+    }
+
     /// An in-memory store (tests and benchmarks): nothing is written.
     pub fn in_memory(stamp: Stamp) -> Self {
         StampStore {

@@ -71,6 +71,7 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
         aliases: Vec::new(),
         access,
         profile: Profile::AzsHub,
+        also_profiles: Vec::new(),
         group: "Test".into(),
         synopsis: format!("Synopsis of {name}."),
         description: format!("Description of {name}."),

@@ -8,6 +8,7 @@ mod history;
 mod hostile;
 mod identities;
 mod limits;
+mod linux_host;
 mod lockout;
 mod logging;
 mod logs;

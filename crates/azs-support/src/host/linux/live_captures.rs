@@ -53,7 +53,10 @@ pub fn running(node: &str) -> Option<(CaptureInfo, bool)> {
 /// Registers a capture just started; refused (and the capture stopped) when `node` has one.
 pub fn add(info: CaptureInfo, capture: Capture) -> Result<(), String> {
     let mut all = live();
-    if let Some(l) = all.iter().find(|l| l.info.node.eq_ignore_ascii_case(&info.node)) {
+    if let Some(l) = all
+        .iter()
+        .find(|l| l.info.node.eq_ignore_ascii_case(&info.node))
+    {
         let node = l.info.node.clone();
         drop(all);
         let _ = capture.stop();
@@ -77,12 +80,16 @@ pub fn stop(node: &str) -> Option<(CaptureInfo, Result<CaptureResult, String>)> 
     Some((l.info, l.capture.stop()))
 }
 
-/// Stops every capture writing into `workdir` (its grant ended); how many there were.
+/// Stops every capture writing into `workdir`; how many there were.
 pub fn stop_in(workdir: &Path) -> usize {
+    stop_where(|info| info.workdir == workdir)
+}
+
+/// Stops every capture `owned` says belongs to what ended (a grant); how many there were.
+pub fn stop_where(owned: impl Fn(&CaptureInfo) -> bool) -> usize {
     let mine: Vec<Live> = {
         let mut all = live();
-        let (mine, rest): (Vec<Live>, Vec<Live>) =
-            all.drain(..).partition(|l| l.info.workdir == workdir);
+        let (mine, rest): (Vec<Live>, Vec<Live>) = all.drain(..).partition(|l| owned(&l.info));
         *all = rest;
         mine
     };

@@ -27,11 +27,12 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// The machine's host name, as `hostname` prints it.
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    let name = system::host_name();
+    if name.trim().is_empty() {
+        "localhost".into()
+    } else {
+        name.trim().to_string()
+    }
 }
 
 /// The operating system's `PRETTY_NAME` (`/etc/os-release`), or `Linux`.
@@ -55,11 +56,12 @@ pub struct LinuxHost<'a> {
 }
 
 impl<'a> LinuxHost<'a> {
-    /// The machine pep runs on, programs run directly.
+    /// The machine behind `node`, its programs run through the node's command prefix (none in
+    /// production).
     pub fn local(node: &'a Node) -> Self {
         LinuxHost {
             node,
-            runner: Runner::local(),
+            runner: Runner::with_prefix(node.command_prefix.clone()),
         }
     }
 
@@ -72,10 +74,71 @@ impl<'a> LinuxHost<'a> {
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
+
+    /// Its systemd.
+    pub fn systemd(&self) -> systemd::Systemd {
+        systemd::Systemd::new(self.runner.clone())
+    }
 }
 
 fn round2(f: f64) -> f64 {
     (f * 100.0).round() / 100.0
+}
+
+/// A process as a row.
+pub fn process_row(p: &processes::ProcessInfo) -> ProcessRow {
+    ProcessRow {
+        name: p.name.clone(),
+        id: p.id,
+        cpu_seconds: round2(p.cpu_seconds),
+        working_set_mb: round2(p.working_set_bytes as f64 / MIB),
+        handles: None,
+        threads: Some(p.threads),
+        start_time: p.start_time,
+        user: p.user.clone(),
+        command_line: Some(p.command_line.clone()),
+    }
+}
+
+/// A systemd unit as a service row: PowerShell's status word from systemd's states, with
+/// systemd's own words beside it.
+pub fn service_row(s: &systemd::ServiceInfo) -> ServiceRow {
+    let state = match (s.active_state.as_str(), s.sub_state.as_str()) {
+        ("active", _) | ("reloading", _) => "Running",
+        ("activating", _) => "StartPending",
+        ("deactivating", _) => "StopPending",
+        _ => "Stopped",
+    };
+    ServiceRow {
+        name: s.name.clone(),
+        display_name: s.description.clone(),
+        state: state.to_string(),
+        start_mode: s.start_mode.clone(),
+        process_id: s.main_pid,
+        systemd: Some(SystemdState {
+            load_state: s.load_state.clone(),
+            active_state: s.active_state.clone(),
+            sub_state: s.sub_state.clone(),
+            restarts: s.restarts,
+            result: s.result.clone(),
+        }),
+    }
+}
+
+/// The syslog priority at or below which an entry has one of `levels` (the least severe asked),
+/// or `None` for every level.
+fn max_priority(levels: &[String]) -> Option<u8> {
+    levels
+        .iter()
+        .filter_map(|l| match l.to_ascii_lowercase().as_str() {
+            "critical" => Some(2),
+            "error" => Some(3),
+            "warning" => Some(4),
+            "information" => Some(6),
+            "verbose" => Some(7),
+            _ => None,
+        })
+        .max()
 }
 
 impl Host for LinuxHost<'_> {
@@ -84,45 +147,96 @@ impl Host for LinuxHost<'_> {
     }
 
     fn processes(&self) -> Result<Vec<ProcessRow>, String> {
-        Err(format!(
-            "{}: reading processes on a real node is not available in this build yet",
-            self.node.name
-        ))
+        Ok(processes::list()?.iter().map(process_row).collect())
     }
 
     fn services(&self) -> Result<Vec<ServiceRow>, String> {
-        let _ = SystemdState {
-            load_state: String::new(),
-            active_state: String::new(),
-            sub_state: String::new(),
-            restarts: 0,
-            result: String::new(),
-        };
-        Err(format!(
-            "{}: reading services on a real node is not available in this build yet",
-            self.node.name
-        ))
+        Ok(self.systemd().list()?.iter().map(service_row).collect())
     }
 
     fn volumes(&self) -> Result<Vec<VolumeRow>, String> {
-        let _ = (GIB, MIB, round2(0.0));
-        Err(format!(
-            "{}: reading volumes on a real node is not available in this build yet",
-            self.node.name
-        ))
+        Ok(system::volumes()?
+            .into_iter()
+            .map(|v| VolumeRow {
+                drive: v.mount_point,
+                label: v.device,
+                file_system: Some(v.file_system),
+                size_gb: v.size_bytes as f64 / GIB,
+                free_gb: v.available_bytes as f64 / GIB,
+            })
+            .collect())
     }
 
     fn computer(&self) -> Result<ComputerRow, String> {
-        Err(format!(
-            "{}: reading computer facts on a real node is not available in this build yet",
-            self.node.name
-        ))
+        let c = system::computer_info()?;
+        Ok(ComputerRow {
+            os_version: c.os,
+            os_build: c.kernel,
+            last_boot: c.boot_time,
+            local_time: chrono::Utc::now(),
+            time_zone: c.time_zone,
+            manufacturer: std::fs::read_to_string("/sys/class/dmi/id/sys_vendor")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+            model: c.cpu_model,
+            logical_processors: c.logical_processors,
+            total_memory_gb: round2(c.memory_total_bytes as f64 / GIB),
+            available_memory_gb: Some(round2(c.memory_available_bytes as f64 / GIB)),
+        })
     }
 
-    fn events(&self, _q: &EventQuery) -> Result<Vec<EventRow>, String> {
-        Err(format!(
-            "{}: reading events on a real node is not available in this build yet",
-            self.node.name
-        ))
+    /// The journal (or, without journald, `/var/log` and the kernel ring buffer). `-LogName`
+    /// names units (`cron`, `ssh.service`); the Windows logs (`System`, `Application`,
+    /// `Setup`) mean every unit. Event ids are Windows': none matches a Linux entry.
+    fn events(&self, q: &EventQuery) -> Result<Vec<EventRow>, String> {
+        if !q.ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let units: Vec<&String> = q
+            .logs
+            .iter()
+            .filter(|l| {
+                !["system", "application", "setup"].contains(&l.to_ascii_lowercase().as_str())
+            })
+            .collect();
+        let mut queries: Vec<Option<String>> = units.iter().map(|u| Some((*u).clone())).collect();
+        if queries.is_empty() {
+            queries.push(None);
+        }
+        let mut rows = Vec::new();
+        for unit in queries {
+            let jq = journal::JournalQuery {
+                unit,
+                since: q.from,
+                until: Some(q.to),
+                max_level: max_priority(&q.levels),
+                grep: None,
+                limit: q.max.clamp(1, journal::MAX_ENTRIES),
+            };
+            for e in journal::read(&self.runner, &jq)? {
+                if !q.levels.is_empty()
+                    && !q.levels.iter().any(|l| l.eq_ignore_ascii_case(&e.level))
+                {
+                    continue;
+                }
+                if q.provider
+                    .as_deref()
+                    .is_some_and(|p| !p.eq_ignore_ascii_case(&e.identifier))
+                {
+                    continue;
+                }
+                rows.push(EventRow {
+                    time: e.time,
+                    log: e.unit,
+                    provider: e.identifier,
+                    id: 0,
+                    level: e.level,
+                    message: e.message,
+                });
+            }
+        }
+        rows.sort_by_key(|e| std::cmp::Reverse(e.time));
+        rows.truncate(q.max);
+        Ok(rows)
     }
 }

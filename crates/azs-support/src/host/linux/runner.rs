@@ -108,6 +108,11 @@ impl Runner {
         Runner { prefix }
     }
 
+    /// The prefix every program runs through (empty: none).
+    pub fn prefix(&self) -> &[String] {
+        &self.prefix
+    }
+
     /// The argv a program would be run with (prefix included), for messages and tests.
     pub fn argv(&self, program: &str, args: &[&str]) -> Vec<String> {
         self.prefix

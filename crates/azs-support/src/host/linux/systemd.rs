@@ -135,8 +135,26 @@ impl Systemd {
                 self.host()
             ));
         }
-        let units = parse_list_units(&out.stdout)
+        let mut units = parse_list_units(&out.stdout)
             .map_err(|e| format!("systemctl list-units printed unreadable JSON: {e}"))?;
+        // Installed services systemd has not loaded (never started, not wanted) are services
+        // too, as Get-Service lists every installed one: add the unit files (not templates).
+        let files = self.systemctl(
+            &[
+                "--no-pager",
+                "--output=json",
+                "list-unit-files",
+                "--type=service",
+            ],
+            Limits::default(),
+        )?;
+        if files.success() && !files.truncated {
+            let names = parse_unit_files(&files.stdout)
+                .map_err(|e| format!("systemctl list-unit-files printed unreadable JSON: {e}"))?;
+            units.extend(names.into_iter().filter(|n| !n.ends_with("@.service")));
+            units.sort();
+            units.dedup();
+        }
         let mut infos = Vec::with_capacity(units.len());
         for batch in units.chunks(SHOW_BATCH) {
             let names: Vec<&str> = batch.iter().map(String::as_str).collect();
@@ -300,6 +318,16 @@ fn parse_list_units(json: &[u8]) -> Result<Vec<String>, serde_json::Error> {
     }
     let rows: Vec<Row> = serde_json::from_slice(json)?;
     Ok(rows.into_iter().map(|r| r.unit).collect())
+}
+
+/// The unit names of `systemctl --output=json list-unit-files`.
+fn parse_unit_files(json: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        unit_file: String,
+    }
+    let rows: Vec<Row> = serde_json::from_slice(json)?;
+    Ok(rows.into_iter().map(|r| r.unit_file).collect())
 }
 
 /// `systemctl show` output: one `key=value` map per blank-line separated block.
