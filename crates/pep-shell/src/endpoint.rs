@@ -53,6 +53,10 @@ pub struct EndpointOptions {
     pub log_settings: LogSettings,
     /// The real machine's programs run through this prefix (tests: `nsenter -t PID -a --`).
     pub host_command_prefix: Vec<String>,
+    /// Folders file commands may read beneath on the machine (empty: the defaults).
+    pub host_read_roots: Vec<PathBuf>,
+    /// Folders file commands may remove files beneath on the machine (empty: the defaults).
+    pub host_remove_roots: Vec<PathBuf>,
 }
 
 impl Default for EndpointOptions {
@@ -70,6 +74,8 @@ impl Default for EndpointOptions {
             redact_patterns: Vec::new(),
             log_settings: LogSettings::default(),
             host_command_prefix: Vec::new(),
+            host_read_roots: Vec::new(),
+            host_remove_roots: Vec::new(),
         }
     }
 }
@@ -127,6 +133,7 @@ impl Endpoint {
         let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
             .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
         stamp.set_machine_command_prefix(&opts.host_command_prefix);
+        stamp.set_machine_file_roots(&opts.host_read_roots, &opts.host_remove_roots);
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
         let budget = Arc::new(
             DiskBudget::open(

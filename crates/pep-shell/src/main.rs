@@ -139,6 +139,14 @@ enum Command {
         /// prefix, split on spaces (tests: `nsenter -t PID -a --` reaches a systemd container).
         #[arg(long, hide = true)]
         host_command_prefix: Option<String>,
+        /// A folder on this machine that file commands may read beneath (repeatable; default
+        /// /var/log, /var/crash, /var/lib/systemd/coredump).
+        #[arg(long = "host-read-root", value_name = "DIR")]
+        host_read_roots: Vec<PathBuf>,
+        /// A folder on this machine beneath which file commands may remove files (repeatable;
+        /// default /var/crash, /var/lib/systemd/coredump; rotated logs in /var/log always).
+        #[arg(long = "host-remove-root", value_name = "DIR")]
+        host_remove_roots: Vec<PathBuf>,
         /// Log collections that may run at once; more are refused until one ends.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
         max_log_collections: u64,
@@ -238,6 +246,8 @@ fn run() -> Result<()> {
             log_part_mb,
             max_log_collections,
             host_command_prefix,
+            host_read_roots,
+            host_remove_roots,
         } => {
             logging::init(log_format);
             let profile = match profile {
@@ -264,6 +274,8 @@ fn run() -> Result<()> {
                 host_command_prefix: host_command_prefix
                     .map(|p| p.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default(),
+                host_read_roots,
+                host_remove_roots,
                 log_settings: LogSettings {
                     vendor_sas_file: vendor_upload_sas_file,
                     obfuscate: obfuscate_logs,

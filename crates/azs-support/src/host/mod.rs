@@ -182,6 +182,17 @@ pub fn local_machine_node() -> Node {
         state: NodeState::Up,
         os_version: linux::os_pretty_name(),
         real: true,
+        read_roots: DEFAULT_READ_ROOTS.iter().map(Into::into).collect(),
+        remove_roots: DEFAULT_REMOVE_ROOTS.iter().map(Into::into).collect(),
         ..Node::default()
     }
 }
+
+/// The folders file commands may read beneath on the machine unless the operator says otherwise
+/// (`pep serve --host-read-root`): its logs and crash dumps.
+pub const DEFAULT_READ_ROOTS: &[&str] = &["/var/log", "/var/crash", "/var/lib/systemd/coredump"];
+
+/// The folders file commands may remove files beneath unless the operator says otherwise
+/// (`pep serve --host-remove-root`): crash dumps. (Rotated logs under `/var/log` are removable by
+/// their names alone.)
+pub const DEFAULT_REMOVE_ROOTS: &[&str] = &["/var/crash", "/var/lib/systemd/coredump"];

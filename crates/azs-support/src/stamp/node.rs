@@ -162,6 +162,14 @@ pub struct Node {
     /// container in tests; empty in production). Never read from a scenario or saved.
     #[serde(skip)]
     pub command_prefix: Vec<String>,
+    /// A real node's folders that file commands may read beneath (`Get-AzsSupportFolderSize`,
+    /// `Copy-AzsSupportFiles`); empty on simulated nodes. Never read from a scenario or saved.
+    #[serde(skip)]
+    pub read_roots: Vec<std::path::PathBuf>,
+    /// A real node's folders beneath which file commands may remove files
+    /// (`Remove-AzsSupportItem`, `Clear-AzsSupportDiskSpace`). Never read from a scenario or saved.
+    #[serde(skip)]
+    pub remove_roots: Vec<std::path::PathBuf>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -198,6 +206,8 @@ impl Default for Node {
             log_latency_ms: 0,
             real: false,
             command_prefix: Vec::new(),
+            read_roots: Vec::new(),
+            remove_roots: Vec::new(),
         }
     }
 }

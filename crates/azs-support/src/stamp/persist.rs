@@ -105,6 +105,24 @@ impl StampStore {
         }
     }
 
+    /// Sets the folders file commands may read and remove beneath on the real machine (`pep
+    /// serve --host-read-root / --host-remove-root`; an empty list keeps the defaults).
+    pub fn set_machine_file_roots(
+        &self,
+        read: &[std::path::PathBuf],
+        remove: &[std::path::PathBuf],
+    ) {
+        let mut stamp = self.write();
+        for m in &mut stamp.machines {
+            if !read.is_empty() {
+                m.read_roots = read.to_vec();
+            }
+            if !remove.is_empty() {
+                m.remove_roots = remove.to_vec();
+            }
+        }
+    }
+
     /// An in-memory store (tests and benchmarks): nothing is written.
     pub fn in_memory(stamp: Stamp) -> Self {
         StampStore {
