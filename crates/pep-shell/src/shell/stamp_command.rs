@@ -47,6 +47,34 @@ impl Shell {
         // The stamp's clock: work in progress advances to now before the command sees it.
         let now = store.advance(self.endpoint.clock.now());
         let what_if = spec.supports_should_process && args.switch("WhatIf");
+        // A command on a real machine acts on the machine, not the stamp: it takes no write lock
+        // (a systemctl or a dump must not hold every other session's reads), and it runs off the
+        // async worker (it may block for seconds).
+        let real = args
+            .str("ComputerName")
+            .is_some_and(|n| store.read().node(n).is_some_and(|n| n.real));
+        if real {
+            // A copy: no lock is held while the machine works.
+            let stamp = store.read().clone();
+            let mode = if what_if { Mode::WhatIf } else { Mode::Execute };
+            let mut inv = Invocation::new(
+                args,
+                input,
+                StampAccess::Read(&stamp),
+                &self.workdir,
+                now,
+                mode,
+            );
+            let mut values = blocking(|| implementation(&mut inv)).map_err(|e| e.0)?;
+            if what_if {
+                let lines = inv
+                    .effects()
+                    .iter()
+                    .map(|e| Value::String(format!("What if: {e}")));
+                values.splice(0..0, lines);
+            }
+            return Ok(values);
+        }
         if spec.supports_should_process && !what_if {
             let mut stamp = store.write();
             let mut inv = Invocation::new(
@@ -88,6 +116,17 @@ impl Shell {
             values.splice(0..0, lines);
         }
         Ok(values)
+    }
+}
+
+/// Runs `f`, which may block, without holding up the other tasks of a multi-threaded runtime's
+/// worker (`block_in_place`); elsewhere (a current-thread runtime in tests, no runtime) directly.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
