@@ -268,27 +268,46 @@ pub(crate) fn proc_dump(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
     if !dir.exists() {
         inv.workdir.create_dir("dumps")?;
     }
+    // The dump's room is reserved before a byte is written (the working directory's quota and
+    // the state disk's budget, which keeps the transcripts' headroom): twice the resident size
+    // and a margin, as mapped but untouched memory is written too. A dump that would need more
+    // stops and is removed; what it did not use is given back.
     let room = inv
         .workdir
         .quota_bytes()
         .saturating_sub(inv.workdir.used_bytes()?);
+    let wanted = p
+        .working_set_bytes
+        .saturating_mul(2)
+        .saturating_add(64 << 20)
+        .min(room);
+    inv.workdir.reserve(wanted).map_err(|e| {
+        CommandError(format!(
+            "no room for a dump of {} (id {}, {} MB resident): {e}",
+            p.name,
+            p.id,
+            p.working_set_bytes >> 20
+        ))
+    })?;
     let free = rustix::fs::statvfs(&dir)
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
         .unwrap_or(0)
-        .min(room);
+        .min(wanted);
     let file = format!(
         "{}_{}_{}_{}.core",
         node.name,
-        p.name
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        p.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
         p.id,
         stamp_time(inv.now)
     );
-    let out = coredump::dump(p.id, &dir, &file, free, room).map_err(err)?;
-    if let Err(e) = inv.workdir.reserve(out.size_bytes) {
-        let _ = std::fs::remove_file(&out.path);
-        return Err(CommandError(format!("the dump was removed: {e}")));
-    }
+    let out = match coredump::dump(p.id, &dir, &file, free, wanted) {
+        Ok(out) => out,
+        Err(e) => {
+            inv.workdir.unreserve(wanted);
+            return Err(err(e));
+        }
+    };
+    inv.workdir.unreserve(wanted.saturating_sub(out.size_bytes));
     Ok(vec![Record::new("Azs.Support.DumpFile")
         .with("ComputerName", &node.name)
         .with("ProcessName", &out.process_name)
@@ -497,6 +516,29 @@ mod tests {
             )
             .expect_err("pid 1");
         assert!(e.starts_with("refusing to dump"), "{e}");
+    }
+
+    #[test]
+    fn a_dump_that_does_not_fit_the_quota_is_refused_and_leaves_nothing() {
+        let mut m = machine();
+        let tmp = tempfile::tempdir().expect("tmp");
+        m.wd = WorkingDirectory::new(tmp.path(), Utc::now(), "small", 1 << 20);
+        let s = sleeper();
+        let e = m
+            .run(
+                diagnostic_tools::invoke_proc_dump,
+                &[("ProcessId", i64::from(s.0.id()).into())],
+            )
+            .expect_err("too big for 1 MiB");
+        assert!(!e.is_empty());
+        let dumps = m.wd.path().join("dumps");
+        let left: Vec<_> = std::fs::read_dir(&dumps)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{left:?}");
+        // Nothing stays reserved: a small file still fits.
+        m.wd.write_new("after.txt", b"ok").expect("room is back");
+        assert!(alive(s.0.id()));
     }
 
     #[test]
