@@ -1,7 +1,8 @@
 //! The tracing and diagnostic tools on a real machine: a packet capture (Enable-/Disable-
 //! AzsSupportNetshTrace, read back with Get-AzsSupportTraceFilePath / -TraceEvent), a process
-//! dump (Invoke-AzsSupportProcDump), open handles (Invoke-AzsSupportHandle) and a network
-//! snapshot (Invoke-AzsSupportGetNetView). The commands' own files (`traces`,
+//! dump (Invoke-AzsSupportProcDump), open handles (Invoke-AzsSupportHandle), a network
+//! snapshot (Invoke-AzsSupportGetNetView) and a system-call trace of a process
+//! (Invoke-AzsSupportWmiTracing). The commands' own files (`traces`,
 //! `diagnostic_tools`) hand a real node to these; everything a tool writes lands in the session's
 //! working directory, charged to its quota.
 
@@ -10,7 +11,7 @@ use super::{CommandError, Invocation};
 use crate::host::linux::capture::{self, Capture, CaptureSpec, Protocol};
 use crate::host::linux::live_captures::{self, CaptureInfo};
 use crate::host::linux::runner::Runner;
-use crate::host::linux::{coredump, handles, processes, system};
+use crate::host::linux::{coredump, handles, processes, syscall_trace, system};
 use crate::stamp::Node;
 use crate::value::{Record, Value};
 use std::net::IpAddr;
@@ -379,6 +380,154 @@ pub(crate) fn net_view(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Valu
         .into()])
 }
 
+// ---------------------------------------------------------------- system-call trace
+
+/// Room kept in the working directory beyond a trace's size limit: strace writes on for a moment
+/// after the limit is seen and while it detaches.
+const TRACE_SLACK_BYTES: u64 = 8 << 20;
+
+/// The smallest size limit a trace is started with.
+const TRACE_MIN_BYTES: u64 = 1 << 20;
+
+/// Invoke-AzsSupportWmiTracing on a real machine: a system-call trace (strace) of -ProcessId for
+/// -DurationInSeconds (1 to 300) into `<NODE>_SyscallTrace_<PID>_<time>.strace` in the working
+/// directory, stopped early when the file passes 64 MB (or the quota's room), charged to the
+/// quota; with -IncludeDumps, then an ELF core of the process in `<workdir>/dumps`. Blocks for
+/// the duration; the process keeps running.
+pub(crate) fn wmi_trace(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
+    let Some(id) = inv.args.int("ProcessId") else {
+        return Err(CommandError(format!(
+            "give -ProcessId: on {}, a real machine, the trace follows the system calls of one process",
+            node.name
+        )));
+    };
+    let pid = u32::try_from(id).map_err(|_| {
+        CommandError(format!(
+            "Cannot find a process with the process identifier {id}"
+        ))
+    })?;
+    let asked = inv.args.int("DurationInSeconds").unwrap_or(60);
+    let max_secs = syscall_trace::MAX_DURATION.as_secs();
+    let secs = u64::try_from(asked)
+        .ok()
+        .filter(|s| (1..=max_secs).contains(s))
+        .ok_or_else(|| {
+            CommandError(format!(
+                "-DurationInSeconds {asked}: a trace on a real machine runs from 1 to {max_secs} seconds"
+            ))
+        })?;
+    let p = processes::get(pid).map_err(err)?;
+    if let Some(why) = processes::protected(p.id) {
+        return Err(CommandError(format!(
+            "refusing to trace {} (id {}) on {}: {why}",
+            p.name, p.id, node.name
+        )));
+    }
+    inv.workdir.ensure()?;
+    let room = inv
+        .workdir
+        .quota_bytes()
+        .saturating_sub(inv.workdir.used_bytes()?);
+    let limit = syscall_trace::MAX_FILE_BYTES.min(room.saturating_sub(TRACE_SLACK_BYTES));
+    if limit < TRACE_MIN_BYTES {
+        return Err(CommandError(format!(
+            "the working directory has {} MB left of its quota, too little for a trace; remove files first",
+            room >> 20
+        )));
+    }
+    let file = format!(
+        "{}_SyscallTrace_{}_{}.strace",
+        node.name,
+        p.id,
+        stamp_time(inv.now)
+    );
+    let path = inv.workdir.resolve(&file)?;
+    if !inv.should_process(
+        &node.name,
+        &format!(
+            "Trace the system calls of {} (id {}) for {secs} s",
+            p.name, p.id
+        ),
+    ) {
+        return Ok(vec![]);
+    }
+    // The room is held while strace writes; what the file takes stays charged.
+    let held = limit + TRACE_SLACK_BYTES;
+    inv.workdir.reserve(held)?;
+    let runner = Runner::with_prefix(node.command_prefix.clone());
+    let out = match syscall_trace::trace(&runner, p.id, &path, Duration::from_secs(secs), limit) {
+        Ok(out) => out,
+        Err(e) => {
+            inv.workdir.unreserve(held);
+            return Err(CommandError(e));
+        }
+    };
+    if out.size_bytes <= held {
+        inv.workdir.unreserve(held - out.size_bytes);
+    } else if let Err(e) = inv.workdir.reserve(out.size_bytes - held) {
+        let _ = std::fs::remove_file(&out.path);
+        inv.workdir.unreserve(held);
+        return Err(CommandError(format!("the trace was removed: {e}")));
+    }
+    let mut dumps = Vec::new();
+    if inv.args.switch("IncludeDumps") {
+        dumps.push(Value::from(core_into_workdir(inv, node, &p)?));
+    }
+    let ran = out.elapsed.as_secs_f64().round() as u64;
+    Ok(vec![Record::new("Azs.Support.TraceResult")
+        .with("ComputerName", &node.name)
+        .with("TraceFile", inv.workdir.shown(&out.path))
+        .with("DumpFiles", Value::Array(dumps))
+        .with(
+            "Duration",
+            format!("{:02}:{:02}:{:02}", ran / 3600, ran % 3600 / 60, ran % 60),
+        )
+        .with("Syscalls", out.lines)
+        .with("ProcessName", &out.process_name)
+        .with("ProcessId", out.process_id)
+        .with("SizeBytes", out.size_bytes)
+        .with("StoppedBy", &out.stopped_by)
+        .with("Note", "real trace: strace")
+        .into()])
+}
+
+/// A full-memory ELF core of `p` in `<workdir>/dumps`, charged to the quota; its shown path.
+fn core_into_workdir(
+    inv: &Invocation<'_>,
+    node: &Node,
+    p: &processes::ProcessInfo,
+) -> Result<String, CommandError> {
+    let dir = inv.workdir.resolve("dumps")?;
+    if !dir.exists() {
+        inv.workdir.create_dir("dumps")?;
+    }
+    let room = inv
+        .workdir
+        .quota_bytes()
+        .saturating_sub(inv.workdir.used_bytes()?);
+    let free = rustix::fs::statvfs(&dir)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(0)
+        .min(room);
+    let file = format!(
+        "{}_{}_{}_{}.core",
+        node.name,
+        p.name
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        p.id,
+        stamp_time(inv.now)
+    );
+    let out = coredump::dump(p.id, &dir, &file, free, room)
+        .map_err(|e| CommandError(format!("the trace was kept, the dump failed: {e}")))?;
+    if let Err(e) = inv.workdir.reserve(out.size_bytes) {
+        let _ = std::fs::remove_file(&out.path);
+        return Err(CommandError(format!(
+            "the trace was kept, the dump was removed: {e}"
+        )));
+    }
+    Ok(inv.workdir.shown(&out.path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{prop as get, run_in};
@@ -557,7 +706,6 @@ mod tests {
                     .expect("clear"),
                 vec![],
             ),
-            (traces::invoke_wmi_tracing, vec![]),
         ] {
             let e = m.run(f, &args).expect_err("refused");
             assert!(e.contains("is a real machine"), "{e}");
@@ -728,6 +876,142 @@ mod tests {
             .run(host_repair::stop_service, std::slice::from_ref(&unit))
             .expect("stop");
         assert_eq!(get(&stopped[0], "State"), "Stopped");
+    }
+
+    /// A Python loop writing a byte and sleeping 50 ms, forever.
+    fn python_loop() -> Sleeper {
+        Sleeper(
+            Command::new("python3")
+                .args([
+                    "-c",
+                    "import os, time\nwhile True:\n    os.write(1, b'x'); time.sleep(0.05)",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("python3"),
+        )
+    }
+
+    fn dump_files(v: &Value) -> Vec<String> {
+        match v.as_record().and_then(|r| r.get("DumpFiles")) {
+            Some(Value::Array(a)) => a.iter().map(Value::to_display).collect(),
+            other => panic!("DumpFiles: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wmi_trace_of_the_machine_is_a_bounded_strace_of_one_process() {
+        let mut m = machine();
+        let py = python_loop();
+        let pid = py.0.id();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let out = m
+            .run(
+                traces::invoke_wmi_tracing,
+                &[
+                    ("ProcessId", i64::from(pid).into()),
+                    ("DurationInSeconds", 2i64.into()),
+                ],
+            )
+            .expect("traced");
+        let took = started.elapsed();
+        assert!(
+            took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(15),
+            "{took:?}"
+        );
+        assert_eq!(get(&out[0], "ComputerName"), m.host);
+        assert_eq!(get(&out[0], "Note"), "real trace: strace");
+        assert_eq!(get(&out[0], "Duration"), "00:00:02");
+        assert_eq!(get(&out[0], "StoppedBy"), "duration");
+        assert!(dump_files(&out[0]).is_empty());
+        let file = get(&out[0], "TraceFile");
+        assert!(
+            file.starts_with(&format!("{}_SyscallTrace_{pid}_", m.host))
+                && file.ends_with(".strace"),
+            "{file}"
+        );
+        let text = std::fs::read_to_string(m.wd.path().join(&file)).expect("trace file");
+        assert!(
+            text.contains("clock_nanosleep(") || text.contains("nanosleep("),
+            "{text}"
+        );
+        assert!(text.contains("write(1, \"x\", 1)"), "{text}");
+        assert_eq!(get(&out[0], "Syscalls"), text.lines().count().to_string());
+        assert!(text.lines().count() > 20, "{text}");
+        assert!(alive(pid), "the traced process keeps running");
+        // The file is charged to the working directory and readable through its commands.
+        assert!(m.wd.used_bytes().expect("used") >= text.len() as u64);
+        let lines = run_in(
+            &m.wd,
+            &mut m.stamp,
+            super::super::working_directory::get_file_content,
+            &[("Path", file.as_str().into())],
+            false,
+            Mode::Execute,
+        )
+        .result
+        .expect("content");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.to_display().contains("write(1, \"x\", 1)")),
+            "{lines:?}"
+        );
+        // Refused: no process, a protected process, too long.
+        let e = m.run(traces::invoke_wmi_tracing, &[]).expect_err("no pid");
+        assert!(e.contains("-ProcessId"), "{e}");
+        for protected in [1, i64::from(std::process::id())] {
+            let e = m
+                .run(
+                    traces::invoke_wmi_tracing,
+                    &[
+                        ("ProcessId", protected.into()),
+                        ("DurationInSeconds", 1i64.into()),
+                    ],
+                )
+                .expect_err("protected");
+            assert!(e.starts_with("refusing to trace"), "{e}");
+        }
+        let e = m
+            .run(
+                traces::invoke_wmi_tracing,
+                &[
+                    ("ProcessId", i64::from(pid).into()),
+                    ("DurationInSeconds", 301i64.into()),
+                ],
+            )
+            .expect_err("too long");
+        assert!(e.contains("from 1 to 300 seconds"), "{e}");
+        assert!(alive(pid));
+    }
+
+    #[test]
+    fn a_wmi_trace_with_dumps_leaves_a_core_of_the_traced_process() {
+        let mut m = machine();
+        let s = sleeper();
+        let pid = s.0.id();
+        let out = m
+            .run(
+                traces::invoke_wmi_tracing,
+                &[
+                    ("ProcessId", i64::from(pid).into()),
+                    ("DurationInSeconds", 1i64.into()),
+                    ("IncludeDumps", true.into()),
+                ],
+            )
+            .expect("traced");
+        let dumps = dump_files(&out[0]);
+        assert_eq!(dumps.len(), 1, "{out:?}");
+        assert!(
+            dumps[0].starts_with("dumps/") && dumps[0].ends_with(".core"),
+            "{dumps:?}"
+        );
+        let bytes = std::fs::read(m.wd.path().join(&dumps[0])).expect("core");
+        assert_eq!(&bytes[..4], b"\x7fELF");
+        assert_eq!(u16::from_le_bytes([bytes[16], bytes[17]]), 4, "ET_CORE");
+        assert!(m.wd.path().join(get(&out[0], "TraceFile")).exists());
+        assert!(alive(pid), "traced and dumped, the process keeps running");
     }
 
     fn which_dumpcap() -> Result<(), ()> {

@@ -1,11 +1,16 @@
 //! Storage family (Azs.Support), the reads: virtual disks and their jobs, storage nodes,
 //! object-store utilization, storage event-log errors, storage accounts, managed disks and files
 //! on the storage cluster. Diagnosis and repair live in `storage_health`.
+//!
+//! On a real Linux machine, the storage event-log errors are its journal's storage warnings and
+//! errors (block devices, file systems, I/O errors), recognised by [`storage_message_kind`].
 
-use super::hosts::select_nodes;
+use super::hosts::select_host_nodes;
 use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{CsvState, Event, NodeState, Stamp, VirtualDisk};
+use crate::host::linux::journal::{self, JournalQuery};
+use crate::host::linux::runner::Runner;
+use crate::stamp::{CsvState, Event, Node, NodeState, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -303,11 +308,12 @@ fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<
 }
 
 /// Get-AzsSupportStorageEventLogErrors [-ComputerName] [-FromDate] [-ToDate] [-MaxEvents]:
-/// storage-related errors and warnings, newest first.
+/// storage-related errors and warnings, newest first. A real machine (named, or part of the
+/// stamp when no node is named) answers from its journal ([`real_storage_events`]).
 pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let wanted = inv.args.strings("ComputerName");
-    let nodes = select_nodes(stamp, &wanted)?;
+    let nodes = select_host_nodes(stamp, &wanted)?;
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv
         .args
@@ -316,6 +322,13 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
     let max = usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000).max(1)).unwrap_or(1000);
     let mut rows = Vec::new();
     for node in nodes {
+        if node.real {
+            let mut evs = real_storage_events(node, from, to)?;
+            evs.sort_by_key(|e| std::cmp::Reverse(e.time));
+            evs.truncate(max);
+            rows.extend(evs.into_iter().map(|e| (node.name.clone(), e)));
+            continue;
+        }
         let mut evs: Vec<Event> = node
             .events
             .iter()
@@ -349,6 +362,113 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
                 .into()
         })
         .collect())
+}
+
+/// The storage errors and warnings of a real machine in `[from, to]`: journal entries of priority
+/// Warning or worse (the kernel's among them) whose text [`storage_message_kind`] recognises. The
+/// newest [`journal::MAX_ENTRIES`] warnings of the window are read and filtered here (journalctl
+/// takes one literal text filter only), so older storage lines behind a flood of other warnings
+/// are not seen. Entries carry their unit (or their identifier) as the log, the identifier as
+/// the provider, and event id 0 (Linux has no event ids).
+fn real_storage_events(
+    node: &Node,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Event>, CommandError> {
+    let runner = Runner::with_prefix(node.command_prefix.clone());
+    let q = JournalQuery {
+        unit: None,
+        since: Some(from),
+        until: Some(to),
+        max_level: Some(4),
+        grep: None,
+        limit: journal::MAX_ENTRIES,
+    };
+    let entries =
+        journal::read(&runner, &q).map_err(|e| CommandError(format!("{}: {e}", node.name)))?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.time >= from && e.time <= to)
+        .filter(|e| storage_message_kind(&e.message).is_some())
+        .map(|e| Event {
+            log: if e.unit.is_empty() {
+                e.identifier.clone()
+            } else {
+                e.unit
+            },
+            time: e.time,
+            level: e.level,
+            id: 0,
+            provider: e.identifier,
+            message: e.message,
+        })
+        .collect())
+}
+
+/// How a word must be followed to count (see [`storage_message_kind`]).
+#[derive(Clone, Copy)]
+enum After {
+    /// Anything.
+    Any,
+    /// Not a letter or digit (the word ends there).
+    End,
+    /// A digit (`ata1`, `sd 0:0:0:0`).
+    Digit,
+    /// A digit or the end of the word (`nvme0n1`, `nvme nvme0`).
+    DigitOrEnd,
+}
+
+/// The marks of a storage message: its kind, the text, whether case matters, whether the text
+/// must start a word (no letter or digit before it) and what must follow it.
+const STORAGE_MARKS: &[(&str, &str, bool, bool, After)] = &[
+    ("I/O error", "i/o error", false, false, After::Any),
+    ("block layer", "blk_update_request", true, false, After::Any),
+    ("ext4", "ext4-fs", false, true, After::Any),
+    ("XFS", "XFS", true, true, After::End),
+    ("btrfs", "btrfs", false, true, After::End),
+    ("NVMe", "nvme", true, true, After::DigitOrEnd),
+    ("ATA", "ata", true, true, After::Digit),
+    ("SCSI disk", "sd ", true, true, After::Digit),
+    ("md RAID", "md/raid", true, true, After::Any),
+    (
+        "read-only remount",
+        "remounting filesystem read-only",
+        false,
+        false,
+        After::Any,
+    ),
+    ("SMART", "SMART", true, true, After::End),
+];
+
+/// The kind of storage problem a journal message is about (`I/O error`, `ext4`, `XFS`, `btrfs`,
+/// `NVMe`, `ATA`, `SCSI disk`, `md RAID`, `read-only remount`, `SMART`, `block layer`), or
+/// `None` when it is not a storage message. The first mark found wins, in that table's order.
+///
+/// Marks are matched as words where a bare substring would catch ordinary text: `ata` only as
+/// `ata<digit>` at a word's start (not `metadata`), `sd ` only before a SCSI address (`sd
+/// 2:0:0:0:`), `XFS`, `SMART` and `nvme` only as whole words (`nvme0n1` counts); `I/O error`
+/// (also `Buffer I/O error`), `blk_update_request`, `EXT4-fs`, `md/raid` and `Remounting
+/// filesystem read-only` anywhere.
+pub(crate) fn storage_message_kind(message: &str) -> Option<&'static str> {
+    let lower = message.to_ascii_lowercase();
+    STORAGE_MARKS
+        .iter()
+        .find(|(_, text, case, start, after)| {
+            let hay = if *case { message } else { lower.as_str() };
+            hay.match_indices(text).any(|(i, _)| {
+                let before = hay[..i].chars().next_back();
+                let next = hay[i + text.len()..].chars().next();
+                let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+                (!*start || before.is_none_or(|c| !word(c)))
+                    && match after {
+                        After::Any => true,
+                        After::End => next.is_none_or(|c| !word(c)),
+                        After::Digit => next.is_some_and(|c| c.is_ascii_digit()),
+                        After::DigitOrEnd => next.is_none_or(|c| c.is_ascii_digit() || !word(c)),
+                    }
+            })
+        })
+        .map(|(kind, ..)| *kind)
 }
 
 /// Get-AzsSupportStorageAccountProperties -AccountName [-SubscriptionId].
@@ -622,5 +742,139 @@ pub(crate) mod tests {
         assert!(prop(&bad[0], "Reason").contains("Read-only"));
         let check = super::super::known_issues::check("StoragePoolHealth").expect("check");
         assert!(!(check.run)(&s, s.now()).passed(), "the check agrees");
+    }
+
+    #[test]
+    fn storage_messages_are_recognised_and_ordinary_ones_are_not() {
+        for (line, kind) in [
+            (
+                "blk_update_request: I/O error, dev sda, sector 2048 op 0x0:(READ) flags 0x0",
+                "I/O error",
+            ),
+            (
+                "Buffer I/O error on dev sdb1, logical block 0, async page read",
+                "I/O error",
+            ),
+            (
+                "blk_update_request: critical medium error, dev sdc, sector 77",
+                "block layer",
+            ),
+            (
+                "EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0",
+                "ext4",
+            ),
+            (
+                "XFS (dm-0): Metadata corruption detected at xfs_buf_ioend+0x51/0x1a0",
+                "XFS",
+            ),
+            (
+                "BTRFS error (device nvme0n1p2): bdev /dev/nvme0n1p2 errs: wr 0, rd 1, flush 0",
+                "btrfs",
+            ),
+            ("nvme nvme0: I/O 12 QID 3 timeout, aborting", "NVMe"),
+            ("nvme0n1: detected capacity change from 0 to 1000", "NVMe"),
+            (
+                "ata1.00: exception Emask 0x0 SAct 0x0 SErr 0x0 action 0x6 frozen",
+                "ATA",
+            ),
+            (
+                "sd 2:0:0:0: [sdb] tag#0 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_SENSE",
+                "SCSI disk",
+            ),
+            ("md/raid1:md0: Disk failure on sdb1, disabling device.", "md RAID"),
+            (
+                "EXT3-fs (sdb1): Remounting filesystem read-only",
+                "read-only remount",
+            ),
+            (
+                "Device: /dev/sda [SAT], SMART Prefailure Attribute: 5 Reallocated_Sector_Ct changed from 100 to 99",
+                "SMART",
+            ),
+        ] {
+            assert_eq!(storage_message_kind(line), Some(kind), "{line}");
+        }
+        for line in [
+            "Failed to fetch metadata from https://example.com/metadata",
+            "database update 1 failed: connection refused",
+            "sshd: Failed password for root from 10.0.0.1 port 22 ssh2",
+            "usb 1-1: new high-speed USB device number 2 using xhci_hcd",
+            "Started Session 5 of user root.",
+            "smartphone sync: connection reset",
+            "SMARTS license check failed",
+            "psd 3 restarted after a crash",
+            "sd card reader not present",
+            "XFSA tool exited with status 1",
+            "mynvme daemon: config missing",
+            "",
+        ] {
+            assert_eq!(storage_message_kind(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_real_machine_answers_from_its_journal_never_from_the_model() {
+        use super::super::testing::run_in;
+        use super::super::Mode;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wd = crate::workdir::WorkingDirectory::new(tmp.path(), Utc::now(), "m", 1 << 30);
+        let mut stamp = crate::stamp::load_scenario("linux").expect("linux");
+        stamp.attach_local_machine();
+        let host = crate::host::linux::host_name();
+        let mut run = |args: &[(&str, Value)]| {
+            run_in(
+                &wd,
+                &mut stamp,
+                get_storage_event_log_errors,
+                args,
+                false,
+                Mode::Execute,
+            )
+            .result
+            .map_err(|e| e.0)
+        };
+        let named = run(&[("ComputerName", vec![host.as_str()].into())]).expect("named");
+        let all = run(&[]).expect("all");
+        let week = run(&[
+            ("ComputerName", vec![host.as_str()].into()),
+            ("FromDate", (Utc::now() - Duration::days(7)).into()),
+            ("MaxEvents", 5i64.into()),
+        ])
+        .expect("a week");
+        assert!(week.len() <= 5);
+        for r in named.iter().chain(&all).chain(&week) {
+            assert_eq!(prop(r, "ComputerName"), host, "{r:?}");
+            assert_eq!(prop(r, "Id"), "0");
+            assert!(matches!(
+                prop(r, "Level").as_str(),
+                "Critical" | "Error" | "Warning"
+            ));
+            assert!(storage_message_kind(&prop(r, "Message")).is_some(), "{r:?}");
+        }
+        // A stamp with simulated nodes and the machine: the simulated nodes answer as before.
+        let mut s = degraded();
+        let before = run_on(&mut s, get_storage_event_log_errors, &[], false).expect("before");
+        assert!(!before.is_empty());
+        s.attach_local_machine();
+        let after = run_on(&mut s, get_storage_event_log_errors, &[], false).expect("after");
+        // The same rows (the stamp's clock moves on between the calls).
+        let shown = |r: &Value| {
+            [
+                "ComputerName",
+                "LogName",
+                "ProviderName",
+                "Id",
+                "Level",
+                "Message",
+            ]
+            .map(|k| prop(r, k))
+            .join("|")
+        };
+        let simulated: Vec<String> = after
+            .iter()
+            .filter(|r| prop(r, "ComputerName") != host)
+            .map(shown)
+            .collect();
+        let expected: Vec<String> = before.iter().map(shown).collect();
+        assert_eq!(simulated, expected);
     }
 }

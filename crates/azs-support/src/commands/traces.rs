@@ -154,6 +154,9 @@ pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
 
 /// Invoke-AzsSupportWmiTracing -ComputerName [-DurationInSeconds] [-IncludeDumps].
 pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return machine_tools::wmi_trace(inv, &n);
+    }
     let n = computer(inv)?;
     let secs = inv.args.int("DurationInSeconds").unwrap_or(60);
     let start = inv.now - Duration::seconds(secs);
@@ -228,7 +231,7 @@ pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
         let Some(rest) = lower.strip_prefix(&prefix) else {
             continue;
         };
-        if !lower.ends_with(".etl") && !(n.real && lower.ends_with(".pcapng")) {
+        if !(lower.ends_with(".etl") || (n.real && lower.ends_with(".pcapng"))) {
             continue;
         }
         let len = rest.find(['_', '.']).unwrap_or(rest.len());

@@ -13,6 +13,7 @@ pub mod live_captures;
 pub mod nspawn;
 pub mod processes;
 pub mod runner;
+pub mod syscall_trace;
 pub mod system;
 pub mod systemd;
 
