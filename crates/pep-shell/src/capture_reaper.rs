@@ -1,11 +1,11 @@
-//! Ends a support case's packet captures when its grant ends. A capture started by a support
+//! Ends a support case's packet captures and system-call traces when its grant ends. A capture started by a support
 //! identity writes into the case's working directory (`workdirs/<ts>-grant<N>-<identity>`) and may
 //! outlive the session that started it (an exec session ends at once); when grant N is revoked,
 //! expires or is replaced, every capture of that working directory stops, whether or not a
 //! session is still open. Operators' captures are bounded by their duration and size only.
 
 use crate::endpoint::Endpoint;
-use azs_support::host::linux::live_captures;
+use azs_support::host::linux::{live_captures, syscall_trace};
 use std::sync::Arc;
 
 /// Whether the working directory `dir` belongs to grant `id`.
@@ -23,7 +23,8 @@ pub async fn run(endpoint: Arc<Endpoint>) {
         match endpoint.consent.active() {
             Some(grant) => {
                 let end = endpoint.consent.watch(grant.id).await;
-                let stopped = live_captures::stop_where(|c| of_grant(&c.workdir, grant.id));
+                let stopped = live_captures::stop_where(|c| of_grant(&c.workdir, grant.id))
+                    + syscall_trace::stop_where(|dir| of_grant(dir, grant.id));
                 if stopped > 0 {
                     tracing::info!(
                         grant = grant.id,

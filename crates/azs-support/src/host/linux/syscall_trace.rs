@@ -154,8 +154,53 @@ pub fn strace_args(path: &str, pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// Runs strace until the duration, the size limit or the process's end; how long it ran and
-/// what ended it.
+/// The traces running now: the folder each writes into, and the flag that stops it early.
+static RUNNING: std::sync::Mutex<Vec<(std::path::PathBuf, std::sync::Arc<std::sync::atomic::AtomicBool>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Stops, at their next poll, the traces writing into a folder `owned` accepts (the working
+/// directory of a grant that ended); how many there were. The trace returns as `stopped`.
+pub fn stop_where(owned: impl Fn(&Path) -> bool) -> usize {
+    let all = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    let mut n = 0;
+    for (dir, flag) in all.iter().filter(|(d, _)| owned(d)) {
+        let _ = dir;
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        n += 1;
+    }
+    n
+}
+
+/// A trace's entry in [`RUNNING`], removed when the trace ends.
+struct Registered(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Registered {
+    fn new(path: &Path) -> Self {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((dir, flag.clone()));
+        Registered(flag)
+    }
+
+    fn stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(_, f)| !std::sync::Arc::ptr_eq(f, &self.0));
+    }
+}
+
+/// Runs strace until the duration, the size limit, the process's end or a stop from outside
+/// ([`stop_where`]); how long it ran and what ended it.
 fn run(
     runner: &Runner,
     pid: u32,
@@ -184,6 +229,7 @@ fn run(
         Err(e) => return Err(format!("strace could not be started: {e}")),
     };
     let stderr = child.stderr.take().map(read_capped);
+    let registered = Registered::new(path);
     let started = Instant::now();
     let io = |e: std::io::Error| format!("strace could not be waited for: {e}");
     let stopped_by = loop {
@@ -200,6 +246,9 @@ fn run(
         }
         if started.elapsed() >= duration {
             break "duration";
+        }
+        if registered.stopped() {
+            break "stopped";
         }
         if std::fs::metadata(path).is_ok_and(|m| m.len() >= max_bytes) {
             break "size";
@@ -436,5 +485,31 @@ mod tests {
         let out = out.expect("traced");
         assert_eq!(out.stopped_by, "exited", "{out:?}");
         assert!(out.elapsed < Duration::from_secs(10), "{out:?}");
+    }
+
+    #[test]
+    fn a_trace_is_stopped_from_outside_when_its_grant_ends() {
+        let mut child = Command::new("sleep").arg("120").spawn().expect("sleep");
+        let pid = child.id();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().to_path_buf();
+        let path = dir.join("grant.strace");
+        let stopper = {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                stop_where(|d| d == dir)
+            })
+        };
+        let started = Instant::now();
+        let out = trace(&Runner::local(), pid, &path, Duration::from_secs(60), 1 << 20)
+            .expect("traced");
+        assert_eq!(stopper.join().expect("stopper"), 1);
+        assert_eq!(out.stopped_by, "stopped", "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
+        assert!(child.try_wait().expect("wait").is_none(), "the process runs on");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(stop_where(|d| d == dir), 0, "the ended trace is no longer registered");
     }
 }
