@@ -532,6 +532,7 @@ pub(crate) mod tests {
     use super::*;
 
     use crate::stamp::Event;
+    use chrono::Duration;
 
     pub(crate) fn get(v: &Value, k: &str) -> String {
         v.as_record()
