@@ -598,7 +598,10 @@ mod real_machine_tests {
     #[test]
     fn what_if_lists_and_removes_nothing_then_removal_takes_only_what_is_allowed() {
         let mut m = machine();
-        let sub = [("Path", Value::from(m.path("rm/sub"))), ("Recurse", true.into())];
+        let sub = [
+            ("Path", Value::from(m.path("rm/sub"))),
+            ("Recurse", true.into()),
+        ];
         let plan = m.run(remove_item, &sub, Mode::WhatIf);
         assert!(plan.result.expect("what if").is_empty());
         assert_eq!(plan.effects.len(), 3, "{:?}", plan.effects);
@@ -608,10 +611,18 @@ mod real_machine_tests {
             "{:?}",
             plan.effects
         );
-        assert!(plan.effects[2].contains("\"Remove Directory\""), "{:?}", plan.effects);
+        assert!(
+            plan.effects[2].contains("\"Remove Directory\""),
+            "{:?}",
+            plan.effects
+        );
         assert!(m.base.join("rm/sub/b").exists() && m.base.join("rm/sub/c").exists());
         let e = m
-            .run(remove_item, &[("Path", m.path("rm/sub").into())], Mode::Execute)
+            .run(
+                remove_item,
+                &[("Path", m.path("rm/sub").into())],
+                Mode::Execute,
+            )
             .result
             .expect_err("folder without -Recurse");
         assert!(e.0.contains("-Recurse"), "{e}");
@@ -691,7 +702,10 @@ mod real_machine_tests {
         assert_eq!(get(&out[0], "Path"), rotated.to_string_lossy());
         assert!(live.exists() && !rotated.exists());
         let folder = [
-            ("Path", Value::from(dir.path().to_string_lossy().into_owned())),
+            (
+                "Path",
+                Value::from(dir.path().to_string_lossy().into_owned()),
+            ),
             ("Recurse", true.into()),
         ];
         let plan = m.run(remove_item, &folder, Mode::WhatIf);
@@ -705,7 +719,10 @@ mod real_machine_tests {
             .iter()
             .all(|e| !e.contains(&format!("{} on ", live.display()))));
         assert!(older.exists());
-        let out = m.run(remove_item, &folder, Mode::Execute).result.expect("rotated");
+        let out = m
+            .run(remove_item, &folder, Mode::Execute)
+            .result
+            .expect("rotated");
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(live.exists() && !older.exists() && dir.path().is_dir());
     }

@@ -263,9 +263,7 @@ fn copy_real_files(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, 
                     let _ = fs::remove_file(&dest);
                     inv.workdir.unreserve(bytes);
                 }
-                return Err(CommandError(format!(
-                    "{e}; nothing of this copy was kept"
-                )));
+                return Err(CommandError(format!("{e}; nothing of this copy was kept")));
             }
         }
     }
@@ -595,7 +593,11 @@ mod real_machine_tests {
         let files = m.wd.files(true).expect("files");
         assert_eq!(files.len(), 4, "{files:?}");
         // Refused: a link out, a file outside the roots; nothing copied.
-        for path in [m.path("read/etc/passwd"), m.path("read/out/secret"), m.path("outside/secret")] {
+        for path in [
+            m.path("read/etc/passwd"),
+            m.path("read/out/secret"),
+            m.path("outside/secret"),
+        ] {
             let e = m
                 .run(copy_files, &[("Path", path.as_str().into())])
                 .result
@@ -614,15 +616,24 @@ mod real_machine_tests {
             .run(copy_files, &[("Path", m.path("read/huge").into())])
             .result
             .expect_err("over quota");
-        assert!(e.0.contains("larger than the working directory quota"), "{e}");
+        assert!(
+            e.0.contains("larger than the working directory quota"),
+            "{e}"
+        );
         let e = m
             .run(
                 copy_files,
-                &[("Path", m.path("read/app").into()), ("Recurse", true.into())],
+                &[
+                    ("Path", m.path("read/app").into()),
+                    ("Recurse", true.into()),
+                ],
             )
             .result
             .expect_err("over quota together");
-        assert!(e.0.contains("would pass the working directory quota"), "{e}");
+        assert!(
+            e.0.contains("would pass the working directory quota"),
+            "{e}"
+        );
         assert!(m.wd.files(true).expect("files").is_empty());
         assert_eq!(m.wd.used_bytes().expect("used"), 0);
         // What fits is still copied, and then the room left counts.
@@ -630,7 +641,10 @@ mod real_machine_tests {
             .result
             .expect("fits");
         let e = m
-            .run(copy_files, &[("Path", m.path("read/app/deep/b.log").into())])
+            .run(
+                copy_files,
+                &[("Path", m.path("read/app/deep/b.log").into())],
+            )
             .result
             .expect_err("no room left");
         assert!(e.0.contains("3000 bytes used"), "{e}");
@@ -652,7 +666,12 @@ mod real_machine_tests {
                 .and_then(|c| c.param("Path"))
                 .and_then(|p| p.validate_pattern.clone())
                 .expect("pattern");
-            for ok in ["/var/log", "/var/log/syslog.1", "/var/crash/", r"C:\MASLogs"] {
+            for ok in [
+                "/var/log",
+                "/var/log/syslog.1",
+                "/var/crash/",
+                r"C:\MASLogs",
+            ] {
                 assert!(re.is_match(ok), "{cmd} refuses {ok}");
             }
             for bad in [

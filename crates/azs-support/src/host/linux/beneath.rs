@@ -42,7 +42,9 @@ pub fn check_roots(roots: &[PathBuf]) -> Result<(), String> {
             ));
         }
         if r.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(format!("host root '{shown}' contains '..'; name it directly"));
+            return Err(format!(
+                "host root '{shown}' contains '..'; name it directly"
+            ));
         }
         match std::fs::symlink_metadata(r) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -211,7 +213,10 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| match e {
-            Errno::NOENT => format!("the folder {} does not exist on this machine", path.display()),
+            Errno::NOENT => format!(
+                "the folder {} does not exist on this machine",
+                path.display()
+            ),
             Errno::NOTDIR | Errno::LOOP => format!(
                 "{} is not a folder (or is a symbolic link): refused as a root",
                 path.display()
@@ -298,7 +303,11 @@ impl Root {
 
     /// Opens the folder `rel` for listing (links followed while they stay beneath the root).
     pub fn open_dir(&self, rel: &Path) -> Result<OwnedFd, String> {
-        self.openat2(rel, OFlags::RDONLY | OFlags::DIRECTORY, ResolveFlags::empty())
+        self.openat2(
+            rel,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            ResolveFlags::empty(),
+        )
     }
 
     /// Opens the regular file `rel` for reading (links followed while they stay beneath the
@@ -311,7 +320,11 @@ impl Root {
                 self.full(rel).display()
             ));
         }
-        let fd = self.openat2(rel, OFlags::RDONLY | OFlags::NONBLOCK, ResolveFlags::empty())?;
+        let fd = self.openat2(
+            rel,
+            OFlags::RDONLY | OFlags::NONBLOCK,
+            ResolveFlags::empty(),
+        )?;
         let now = rustix::fs::fstat(&fd).map_err(|e| self.refusal(rel, e))?;
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
             return Err(format!(
@@ -365,8 +378,7 @@ fn walk_dir(
         };
         let child = path.join(&name);
         let it = item(child.clone(), &st);
-        let enter =
-            it.kind == Kind::Dir && opts.recurse && st.st_dev == dev && depth < MAX_DEPTH;
+        let enter = it.kind == Kind::Dir && opts.recurse && st.st_dev == dev && depth < MAX_DEPTH;
         out.push(it);
         if enter {
             match open_subdir(fd, &name) {
@@ -553,7 +565,13 @@ mod tests {
     #[test]
     fn text_checks_refuse_relative_dot_segments_and_control_characters() {
         assert_eq!(absolute("/var//log/").expect("ok"), Path::new("/var/log"));
-        for bad in ["var/log", "/var/../etc", "/var/./log", "/var/log\n", "C:\\x"] {
+        for bad in [
+            "var/log",
+            "/var/../etc",
+            "/var/./log",
+            "/var/log\n",
+            "C:\\x",
+        ] {
             assert!(absolute(bad).is_err(), "{bad}");
         }
         let roots = vec![PathBuf::from("/var"), PathBuf::from("/var/log")];

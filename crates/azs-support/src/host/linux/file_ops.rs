@@ -374,7 +374,11 @@ pub fn clean_files(
     let mut crash = Vec::new();
     for r in remove_roots {
         for it in sweep_names(r, &dumps, act)? {
-            if !logs.iter().chain(crash.iter()).any(|i: &Item| i.path == it.path) {
+            if !logs
+                .iter()
+                .chain(crash.iter())
+                .any(|i: &Item| i.path == it.path)
+            {
                 crash.push(it);
             }
         }
@@ -422,12 +426,7 @@ pub fn clean_apt_cache(archives: &Path, runner: &Runner, act: bool) -> Result<Cl
     }
     match runner.run("apt-get", &["clean"], Limits::default()) {
         Ok(out) if out.success() => {}
-        Ok(out) => {
-            return Err(format!(
-                "apt-get clean failed: {}",
-                out.first_error_line()
-            ))
-        }
+        Ok(out) => return Err(format!("apt-get clean failed: {}", out.first_error_line())),
         Err(RunError::NotFound { .. }) => {
             return Ok(Cleaned {
                 category: "APT package cache",
@@ -466,7 +465,15 @@ mod tests {
         ] {
             assert!(is_rotated_log(OsStr::new(n)), "{n}");
         }
-        for n in ["syslog", "x.log", "Xorg.0.log", "lastlog", ".gz", "a-2024", "kern.log"] {
+        for n in [
+            "syslog",
+            "x.log",
+            "Xorg.0.log",
+            "lastlog",
+            ".gz",
+            "a-2024",
+            "kern.log",
+        ] {
             assert!(!is_rotated_log(OsStr::new(n)), "{n}");
         }
         for n in [
@@ -518,7 +525,9 @@ mod tests {
         fs::write(logs.join("x.log.1"), b"abc").expect("w");
         let plan = clean_files(&logs, &roots, false).expect("plan");
         assert_eq!(
-            plan.iter().map(|c| (c.files(), c.bytes())).collect::<Vec<_>>(),
+            plan.iter()
+                .map(|c| (c.files(), c.bytes()))
+                .collect::<Vec<_>>(),
             [(2, 30), (2, 5)]
         );
         assert!(logs.join("x.log.1").exists());
@@ -545,7 +554,10 @@ mod tests {
             .iter()
             .map(|r| {
                 (
-                    r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    r.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     r.bytes,
                     r.files,
                 )
