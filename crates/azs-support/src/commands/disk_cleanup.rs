@@ -1,13 +1,25 @@
-//! Disk clean-ups on the simulated nodes: Clear-AzsSupportDiskSpace (the known-safe clean-up
-//! locations), Remove-AzsSupportItem (files under the clean-up roots) and
-//! Remove-AzsSupportItemByStopService (files a service holds: stop it, remove, start it again).
-//! The space freed returns to the file's drive (`Stamp::remove_files`).
+//! Disk clean-ups: Clear-AzsSupportDiskSpace (the known-safe clean-up locations),
+//! Remove-AzsSupportItem (files under the clean-up roots) and Remove-AzsSupportItemByStopService
+//! (files a service holds: stop it, remove, start it again).
+//!
+//! On a simulated node the space freed returns to the file's drive (`Stamp::remove_files`). On
+//! the real machine files are removed for real (`host::linux::file_ops`): anything beneath the
+//! node's remove roots, and beneath `/var/log` rotated logs only (never the live log); the
+//! clean-up takes rotated logs, crash dumps beneath the remove roots and apt's package cache.
+//! Every removal is listed first and only done once `should_process` says so: under -WhatIf each
+//! item that would go is a "What if" line.
 
 use super::host_repair::{check_stop, require_service};
 use super::hosts::*;
+use super::machine_tools::real_target;
 use super::{CommandError, Invocation};
+use crate::host::linux::beneath::{Item, Kind};
+use crate::host::linux::file_ops::{self, Cleaned, Removal};
+use crate::host::linux::systemd::{validate_unit, ServiceAction};
+use crate::host::linux::LinuxHost;
 use crate::stamp::{Node, ServiceState, Stamp};
 use crate::value::{Record, Value};
+use std::path::Path;
 
 /// What Clear-AzsSupportDiskSpace removes: category, folder, required file extension.
 const CLEANUP: &[(&str, &str, &str)] = &[
@@ -38,9 +50,194 @@ const REMOVABLE_ROOTS: &[&str] = &[
     r"C:\Windows\CbsTemp",
 ];
 
+/// Items listed one by one under -WhatIf (or a confirmation); the rest are one line.
+const LIST_MAX: usize = 100;
+
+/// ShouldProcess for each item that would go (`action` on its path; past [`LIST_MAX`], one line
+/// for the rest): true when they should go now.
+fn should_remove<'i>(
+    inv: &mut Invocation<'_>,
+    node: &str,
+    items: impl IntoIterator<Item = (&'i str, &'i Item)>,
+) -> bool {
+    let mut go = true;
+    let (mut rest, mut rest_bytes) = (0usize, 0u64);
+    for (n, (action, it)) in items.into_iter().enumerate() {
+        if n < LIST_MAX {
+            go &= inv.should_process(&format!("{} on {node}", it.path.display()), action);
+        } else {
+            rest += 1;
+            rest_bytes += it.bytes;
+        }
+    }
+    if rest > 0 {
+        go &= inv.should_process(
+            &format!("{rest} more item(s), {rest_bytes} bytes, on {node}"),
+            "Remove",
+        );
+    }
+    go
+}
+
+fn item_action(it: &Item) -> &'static str {
+    match it.kind {
+        Kind::Dir => "Remove Directory",
+        Kind::Link => "Remove Symbolic Link",
+        _ => "Remove File",
+    }
+}
+
+fn removed_records(node: &str, items: &[Item]) -> Vec<Value> {
+    let mut items: Vec<&Item> = items.iter().collect();
+    items.sort_by(|a, b| a.path.cmp(&b.path));
+    items
+        .into_iter()
+        .map(|it| {
+            Record::new("Azs.Support.RemovedItem")
+                .with("ComputerName", node)
+                .with("Path", it.path.display().to_string())
+                .with("Length", it.bytes)
+                .with(
+                    "ItemType",
+                    match it.kind {
+                        Kind::Dir => "Directory",
+                        Kind::Link => "SymbolicLink",
+                        Kind::File => "File",
+                        Kind::Other => "Other",
+                    },
+                )
+                .into()
+        })
+        .collect()
+}
+
+/// Clear-AzsSupportDiskSpace on the real machine: rotated logs beneath /var/log, crash dumps
+/// beneath the remove roots, apt's package cache (`apt-get clean`). One record per category
+/// with the files removed and the bytes freed.
+fn clear_real(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
+    let log_root = Path::new(file_ops::LOG_ROOT);
+    let host = LinuxHost::local(node);
+    let apt = Path::new(file_ops::APT_ARCHIVES);
+    let mut plan =
+        file_ops::clean_files(log_root, &node.remove_roots, false).map_err(CommandError)?;
+    plan.push(file_ops::clean_apt_cache(apt, host.runner(), false).map_err(CommandError)?);
+    let items = plan.iter().flat_map(|c| {
+        let action = match c.category {
+            "Rotated logs" => "Remove rotated log",
+            "Crash dumps" => "Remove crash dump",
+            _ => "Remove cached package (apt-get clean)",
+        };
+        c.items.iter().map(move |it| (action, it))
+    });
+    let items: Vec<(&str, &Item)> = items.collect();
+    // Nothing to remove: the zero counts, without asking.
+    if !items.is_empty() && !should_remove(inv, &node.name, items) {
+        return Ok(vec![]);
+    }
+    let mut done: Vec<(Cleaned, Option<String>)> =
+        match file_ops::clean_files(log_root, &node.remove_roots, true) {
+            Ok(c) => c.into_iter().map(|c| (c, None)).collect(),
+            Err(e) => return Err(CommandError(e)),
+        };
+    done.push(match file_ops::clean_apt_cache(apt, host.runner(), true) {
+        Ok(c) => (c, None),
+        Err(e) => (
+            Cleaned {
+                category: "APT package cache",
+                items: Vec::new(),
+            },
+            Some(e),
+        ),
+    });
+    done.sort_by(|a, b| a.0.category.cmp(b.0.category));
+    Ok(done
+        .into_iter()
+        .map(|(c, note)| {
+            let mut r = Record::new("Azs.Support.DiskCleanup")
+                .with("ComputerName", &node.name)
+                .with("Category", c.category)
+                .with("FilesRemoved", c.files())
+                .with("MBFreed", round2(c.bytes() as f64 / MIB))
+                .with("BytesFreed", c.bytes());
+            if let Some(n) = note {
+                r = r.with("Note", n);
+            }
+            r.into()
+        })
+        .collect())
+}
+
+/// Remove-AzsSupportItem / -ByStopService on the real machine: validates the path (beneath a
+/// remove root, or a rotated log beneath /var/log) and the service, lists what would go, then
+/// stops the service (when it runs), removes, and starts it again.
+fn remove_real(
+    inv: &mut Invocation<'_>,
+    node: &Node,
+    service: Option<&str>,
+) -> Result<Vec<Value>, CommandError> {
+    let path = inv.args.str("Path").unwrap_or_default().to_string();
+    let recurse = inv.args.switch("Recurse");
+    let removal = Removal::new(&path, &node.remove_roots, Path::new(file_ops::LOG_ROOT))
+        .map_err(CommandError)?;
+    let plan = removal.run(recurse, false).map_err(CommandError)?;
+    let host = LinuxHost::local(node);
+    let systemd = host.systemd();
+    let unit = match service {
+        Some(s) => {
+            let unit = validate_unit(s).map_err(CommandError)?;
+            let info = systemd.get(&unit).map_err(CommandError)?;
+            let active = matches!(
+                info.active_state.as_str(),
+                "active" | "activating" | "reloading"
+            );
+            Some((unit, active))
+        }
+        None => None,
+    };
+    if plan.is_empty() {
+        return Err(CommandError(format!(
+            "nothing to remove at '{}' on {}",
+            removal.path().display(),
+            node.name
+        )));
+    }
+    let mut go = true;
+    if let Some((unit, true)) = &unit {
+        go &= inv.should_process(
+            &format!("{unit} on {}", node.name),
+            "Stop-Service, remove the items below, Start-Service again",
+        );
+    }
+    go &= should_remove(inv, &node.name, plan.iter().map(|it| (item_action(it), it)));
+    if !go {
+        return Ok(vec![]);
+    }
+    if let Some((unit, true)) = &unit {
+        systemd
+            .control(unit, ServiceAction::Stop)
+            .map_err(|e| CommandError(format!("{e}; nothing was removed")))?;
+    }
+    let removed = removal.run(recurse, true);
+    if let Some((unit, true)) = &unit {
+        if let Err(e) = systemd.control(unit, ServiceAction::Start) {
+            let what = match &removed {
+                Ok(items) => format!("{} item(s) were removed", items.len()),
+                Err(r) => format!("removing failed ({r})"),
+            };
+            return Err(CommandError(format!(
+                "{what}, but {unit} did not start again: {e}"
+            )));
+        }
+    }
+    Ok(removed_records(&node.name, &removed.map_err(CommandError)?))
+}
+
 /// Clear-AzsSupportDiskSpace -ComputerName: removes the known-safe files (contract #9) and adds
 /// their size to the drive's free space. One record per category.
 pub fn clear_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return clear_real(inv, &n);
+    }
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
     model_only(n)?;
@@ -157,6 +354,9 @@ fn remove_files(stamp: &mut Stamp, node: &str, items: &[(String, u64)]) -> Vec<V
 
 /// Remove-AzsSupportItem -ComputerName -Path [-Recurse]: removes files in the clean-up locations.
 pub fn remove_item(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        return remove_real(inv, &n, None);
+    }
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let path = inv.args.str("Path").unwrap_or_default().to_string();
     let n = require_node(inv.stamp(), &node)?;
@@ -173,6 +373,10 @@ pub fn remove_item(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError>
 /// Remove-AzsSupportItemByStopService -ComputerName -Path -ServiceName [-Recurse]: stops the
 /// service (when running), removes the files, starts the service again.
 pub fn remove_item_by_stop_service(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
+    if let Some(n) = real_target(inv) {
+        let service = inv.args.str("ServiceName").unwrap_or_default().to_string();
+        return remove_real(inv, &n, Some(&service));
+    }
     let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let path = inv.args.str("Path").unwrap_or_default().to_string();
     let service = inv.args.str("ServiceName").unwrap_or_default().to_string();
@@ -323,5 +527,236 @@ mod tests {
             ],
         );
         assert!(e.contains("Nope"), "{e}");
+    }
+}
+
+/// Removals on the real machine, its remove roots pointed at temporary folders.
+#[cfg(test)]
+mod real_machine_tests {
+    use super::super::testing::{prop as get, run_in, Outcome};
+    use super::super::{Implementation, Mode};
+    use super::*;
+    use crate::host::linux::host_name;
+    use crate::stamp::load_scenario;
+    use crate::workdir::WorkingDirectory;
+    use chrono::Utc;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
+
+    struct Machine {
+        _tmp: tempfile::TempDir,
+        base: PathBuf,
+        wd: WorkingDirectory,
+        stamp: Stamp,
+        host: String,
+    }
+
+    /// The `linux` stamp whose machine removes beneath `<tmp>/rm` only.
+    fn machine() -> Machine {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = fs::canonicalize(tmp.path()).expect("canon");
+        fs::create_dir_all(base.join("rm/sub")).expect("mk");
+        fs::create_dir_all(base.join("outside")).expect("mk");
+        fs::write(base.join("outside/keep"), b"keep").expect("w");
+        fs::write(base.join("rm/a.dmp"), vec![0u8; 100]).expect("w");
+        fs::write(base.join("rm/sub/b"), vec![0u8; 20]).expect("w");
+        fs::write(base.join("rm/sub/c"), vec![0u8; 30]).expect("w");
+        symlink("/etc", base.join("rm/etc")).expect("ln");
+        symlink("../outside", base.join("rm/out")).expect("ln");
+        let wd = WorkingDirectory::new(&base.join("wd"), Utc::now(), "m", 1 << 20);
+        let mut stamp = load_scenario("linux").expect("linux");
+        stamp.attach_local_machine();
+        let node = stamp
+            .machines
+            .iter_mut()
+            .find(|n| n.real)
+            .expect("the machine");
+        node.read_roots = vec![base.join("rm")];
+        node.remove_roots = vec![base.join("rm")];
+        Machine {
+            _tmp: tmp,
+            base,
+            wd,
+            stamp,
+            host: host_name(),
+        }
+    }
+
+    impl Machine {
+        fn run(&mut self, f: Implementation, args: &[(&str, Value)], mode: Mode) -> Outcome {
+            let mut all: Vec<(&str, Value)> = vec![("ComputerName", self.host.as_str().into())];
+            all.extend(args.iter().cloned());
+            run_in(&self.wd, &mut self.stamp, f, &all, false, mode)
+        }
+
+        fn path(&self, rel: &str) -> String {
+            self.base.join(rel).to_string_lossy().into_owned()
+        }
+    }
+
+    #[test]
+    fn what_if_lists_and_removes_nothing_then_removal_takes_only_what_is_allowed() {
+        let mut m = machine();
+        let sub = [
+            ("Path", Value::from(m.path("rm/sub"))),
+            ("Recurse", true.into()),
+        ];
+        let plan = m.run(remove_item, &sub, Mode::WhatIf);
+        assert!(plan.result.expect("what if").is_empty());
+        assert_eq!(plan.effects.len(), 3, "{:?}", plan.effects);
+        assert!(
+            plan.effects[0].contains("\"Remove File\"")
+                && plan.effects[0].contains(&format!("{}/rm/sub/b", m.base.display())),
+            "{:?}",
+            plan.effects
+        );
+        assert!(
+            plan.effects[2].contains("\"Remove Directory\""),
+            "{:?}",
+            plan.effects
+        );
+        assert!(m.base.join("rm/sub/b").exists() && m.base.join("rm/sub/c").exists());
+        let e = m
+            .run(
+                remove_item,
+                &[("Path", m.path("rm/sub").into())],
+                Mode::Execute,
+            )
+            .result
+            .expect_err("folder without -Recurse");
+        assert!(e.0.contains("-Recurse"), "{e}");
+        let done = m.run(remove_item, &sub, Mode::Execute);
+        let rows = done.result.expect("removed");
+        assert_eq!(
+            rows.iter().map(|r| get(r, "Path")).collect::<Vec<_>>(),
+            [m.path("rm/sub"), m.path("rm/sub/b"), m.path("rm/sub/c")]
+        );
+        assert_eq!(get(&rows[2], "Length"), "30");
+        assert!(!m.base.join("rm/sub").exists() && m.base.join("rm/a.dmp").exists());
+        // Out of bounds: refused with one line, nothing outside touched.
+        for (path, want) in [
+            (m.path("rm/etc"), "leads outside"),
+            (m.path("rm/etc/hostname"), "leads outside"),
+            (m.path("rm/out/keep"), "leads outside"),
+            (m.path("rm/../outside/keep"), "'..'"),
+            (m.path("outside/keep"), "remove roots"),
+            ("/etc/hostname".to_string(), "remove roots"),
+        ] {
+            for mode in [Mode::Execute, Mode::WhatIf] {
+                let e = m
+                    .run(
+                        remove_item,
+                        &[("Path", path.as_str().into()), ("Recurse", true.into())],
+                        mode,
+                    )
+                    .result
+                    .expect_err("refused");
+                assert!(e.0.contains(want) && !e.0.contains('\n'), "{path}: {e}");
+            }
+        }
+        assert!(m.base.join("outside/keep").exists());
+        // The root's content goes (links as links), the root and what links point to stay.
+        let all = m
+            .run(
+                remove_item,
+                &[("Path", m.path("rm").into()), ("Recurse", true.into())],
+                Mode::Execute,
+            )
+            .result
+            .expect("emptied");
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all.iter().any(|r| get(r, "ItemType") == "SymbolicLink"));
+        assert!(m.base.join("rm").is_dir());
+        assert_eq!(fs::read_dir(m.base.join("rm")).expect("ls").count(), 0);
+        assert!(m.base.join("outside/keep").exists());
+        assert!(std::path::Path::new("/etc").is_dir());
+    }
+
+    #[test]
+    fn beneath_var_log_only_rotated_logs_go_never_the_live_one() {
+        let mut m = machine();
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix("pep-test-")
+            .tempdir_in(file_ops::LOG_ROOT)
+        else {
+            eprintln!("skipped: cannot write beneath /var/log");
+            return;
+        };
+        let live = dir.path().join("x.log");
+        let rotated = dir.path().join("x.log.1");
+        let older = dir.path().join("x.log.2.gz");
+        for p in [&live, &rotated, &older] {
+            fs::write(p, b"log line\n").expect("w");
+        }
+        let path = |p: &PathBuf| Value::from(p.to_string_lossy().into_owned());
+        let e = m
+            .run(remove_item, &[("Path", path(&live))], Mode::Execute)
+            .result
+            .expect_err("live");
+        assert!(e.0.contains("live log"), "{e}");
+        let out = m
+            .run(remove_item, &[("Path", path(&rotated))], Mode::Execute)
+            .result
+            .expect("rotated");
+        assert_eq!(get(&out[0], "Path"), rotated.to_string_lossy());
+        assert!(live.exists() && !rotated.exists());
+        let folder = [
+            (
+                "Path",
+                Value::from(dir.path().to_string_lossy().into_owned()),
+            ),
+            ("Recurse", true.into()),
+        ];
+        let plan = m.run(remove_item, &folder, Mode::WhatIf);
+        assert_eq!(plan.effects.len(), 1, "{:?}", plan.effects);
+        assert!(plan.effects[0].contains("x.log.2.gz"));
+        // The clean-up under -WhatIf lists and removes nothing, and never names a live log.
+        let clear = m.run(clear_disk_space, &[], Mode::WhatIf);
+        clear.result.expect("what if");
+        assert!(clear
+            .effects
+            .iter()
+            .all(|e| !e.contains(&format!("{} on ", live.display()))));
+        assert!(older.exists());
+        let out = m
+            .run(remove_item, &folder, Mode::Execute)
+            .result
+            .expect("rotated");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(live.exists() && !older.exists() && dir.path().is_dir());
+    }
+
+    #[test]
+    fn a_service_that_may_not_be_stopped_or_does_not_exist_removes_nothing() {
+        let mut m = machine();
+        for service in ["ssh", "systemd-journald", "pep-no-such-unit-xyz"] {
+            let e = m
+                .run(
+                    remove_item_by_stop_service,
+                    &[
+                        ("Path", m.path("rm/a.dmp").into()),
+                        ("ServiceName", service.into()),
+                    ],
+                    Mode::Execute,
+                )
+                .result
+                .expect_err("refused");
+            assert!(!e.0.contains('\n'), "{e}");
+            assert!(m.base.join("rm/a.dmp").exists(), "{service}: {e}");
+        }
+        // Paths are checked first, whatever the service.
+        let e = m
+            .run(
+                remove_item_by_stop_service,
+                &[
+                    ("Path", m.path("rm/etc/hostname").into()),
+                    ("ServiceName", "cron".into()),
+                ],
+                Mode::Execute,
+            )
+            .result
+            .expect_err("refused");
+        assert!(e.0.contains("leads outside"), "{e}");
     }
 }

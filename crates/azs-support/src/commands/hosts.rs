@@ -284,12 +284,28 @@ pub fn get_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
 }
 
 /// Get-AzsSupportFolderSize -ComputerName -Path: the folders and files directly under the path,
-/// largest first, each with its total size and file count.
+/// largest first, each with its total size and file count. On the real machine the path is a
+/// Linux path beneath one of the node's read roots, measured on disk (links not followed).
 pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
-    model_only(node)?;
     let path = inv.args.str("Path").unwrap_or_default();
+    if node.real {
+        let rows = crate::host::linux::file_ops::folder_sizes(path, &node.read_roots)
+            .map_err(CommandError)?;
+        return Ok(rows
+            .into_iter()
+            .map(|c| {
+                Record::new("Azs.Support.FolderSize")
+                    .with("Path", c.path.display().to_string())
+                    .with("SizeMB", round2(c.bytes as f64 / MIB))
+                    .with("FileCount", c.files)
+                    .with("LastWriteTimeUtc", c.modified)
+                    .with("SizeBytes", c.bytes)
+                    .into()
+            })
+            .collect());
+    }
     let base = trim_dir(path);
     let drive = base.get(..2).unwrap_or_default();
     if !node

@@ -5,8 +5,10 @@
 //! [`LinuxHost`] is the machine as a [`Host`]: what it reports is read live, never modelled; a
 //! fact it cannot read (no systemd as PID 1, no journald) is a one-line error, not model data.
 
+pub mod beneath;
 pub mod capture;
 pub mod coredump;
+pub mod file_ops;
 pub mod handles;
 pub mod journal;
 pub mod live_captures;
