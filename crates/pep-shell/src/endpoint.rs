@@ -133,6 +133,10 @@ impl Endpoint {
         let stamp = StampStore::open(&state.stamp(), &opts.scenario, opts.reset_stamp)
             .map_err(|e| anyhow::anyhow!("the stamp could not be loaded: {e}"))?;
         stamp.set_machine_command_prefix(&opts.host_command_prefix);
+        for roots in [&opts.host_read_roots, &opts.host_remove_roots] {
+            azs_support::host::linux::beneath::check_roots(roots)
+                .map_err(|e| anyhow::anyhow!("--host-read-root/--host-remove-root: {e}"))?;
+        }
         stamp.set_machine_file_roots(&opts.host_read_roots, &opts.host_remove_roots);
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
         let budget = Arc::new(

@@ -318,8 +318,8 @@ mod tests {
             let re = path_of(cmd);
             for bad in [
                 "../../etc/shadow",
-                "/etc/shadow",
-                "/proc/self/root/etc",
+                "/etc/../shadow",
+                "/proc/self/../root",
                 r"C:\..\Windows",
                 r"C:\a\..\b",
             ] {

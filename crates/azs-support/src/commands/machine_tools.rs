@@ -297,7 +297,8 @@ pub(crate) fn proc_dump(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
     let file = format!(
         "{}_{}_{}_{}.core",
         node.name,
-        p.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        p.name
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
         p.id,
         stamp_time(inv.now)
     );
@@ -693,17 +694,16 @@ mod tests {
     #[test]
     fn model_only_commands_refuse_the_real_machine() {
         let mut m = machine();
+        // (Folder sizes, copies, removals and the disk clean-up act on the machine: their tests
+        // are in file_collection and disk_cleanup, on temporary roots.)
         for (f, args) in [
+            (ece::get_dsc_logs as Implementation, vec![]),
             (
-                hosts::get_folder_size as Implementation,
-                vec![("Path", Value::from("/var/log"))],
-            ),
-            (
-                host_repair::COMMANDS
+                ece::COMMANDS
                     .iter()
-                    .find(|(n, _)| *n == "Clear-AzsSupportDiskSpace")
+                    .find(|(n, _)| *n == "Get-AzsSupportECEComputerRole")
                     .map(|(_, f)| *f)
-                    .expect("clear"),
+                    .expect("ece role"),
                 vec![],
             ),
         ] {

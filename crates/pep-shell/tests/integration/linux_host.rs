@@ -148,12 +148,7 @@ fn the_linux_profile_serves_the_machine_itself_with_real_processes_and_dumps() {
         assert!(started.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Model-only commands refuse the machine with one line.
-    let r = pep.exec(
-        &sup,
-        &format!("Clear-AzsSupportDiskSpace -ComputerName {h} -Confirm:$false"),
-    );
-    assert!(!r.ok() && r.stderr.contains("is a real machine"), "{r:?}");
+    // (Commands that only know the simulated fabric are not served in this profile.)
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

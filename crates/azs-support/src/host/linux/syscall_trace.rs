@@ -155,8 +155,12 @@ pub fn strace_args(path: &str, pid: u32) -> Vec<String> {
 }
 
 /// The traces running now: the folder each writes into, and the flag that stops it early.
-static RUNNING: std::sync::Mutex<Vec<(std::path::PathBuf, std::sync::Arc<std::sync::atomic::AtomicBool>)>> =
-    std::sync::Mutex::new(Vec::new());
+static RUNNING: std::sync::Mutex<
+    Vec<(
+        std::path::PathBuf,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    )>,
+> = std::sync::Mutex::new(Vec::new());
 
 /// Stops, at their next poll, the traces writing into a folder `owned` accepts (the working
 /// directory of a grant that ended); how many there were. The trace returns as `stopped`.
@@ -502,14 +506,27 @@ mod tests {
             })
         };
         let started = Instant::now();
-        let out = trace(&Runner::local(), pid, &path, Duration::from_secs(60), 1 << 20)
-            .expect("traced");
+        let out = trace(
+            &Runner::local(),
+            pid,
+            &path,
+            Duration::from_secs(60),
+            1 << 20,
+        )
+        .expect("traced");
         assert_eq!(stopper.join().expect("stopper"), 1);
         assert_eq!(out.stopped_by, "stopped", "{out:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
-        assert!(child.try_wait().expect("wait").is_none(), "the process runs on");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the process runs on"
+        );
         let _ = child.kill();
         let _ = child.wait();
-        assert_eq!(stop_where(|d| d == dir), 0, "the ended trace is no longer registered");
+        assert_eq!(
+            stop_where(|d| d == dir),
+            0,
+            "the ended trace is no longer registered"
+        );
     }
 }
