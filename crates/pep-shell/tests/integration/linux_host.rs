@@ -322,3 +322,99 @@ fn services_and_their_journal_over_ssh_on_a_real_systemd() {
     assert!(r.ok(), "{r:?}");
     assert_eq!(state(&r).0, "Stopped");
 }
+
+#[test]
+fn file_commands_work_beneath_the_operators_roots_only() {
+    // (Path segments may not start with a dot: a name tempfile would give.)
+    let roots = tempfile::Builder::new()
+        .prefix("pep-roots-")
+        .tempdir()
+        .expect("roots");
+    let read = roots.path().join("logs");
+    let crash = roots.path().join("crash");
+    std::fs::create_dir_all(read.join("app")).expect("logs");
+    std::fs::create_dir_all(&crash).expect("crash");
+    std::fs::write(read.join("app/app.log"), vec![b'x'; 3000]).expect("log");
+    std::fs::write(read.join("app/app.log.1"), vec![b'y'; 2000]).expect("rotated");
+    std::fs::write(crash.join("core.1234"), vec![b'c'; 4000]).expect("core");
+    std::os::unix::fs::symlink("/etc", read.join("etc")).expect("link");
+    let (read_s, crash_s) = (
+        read.to_str().expect("utf8").to_string(),
+        crash.to_str().expect("utf8").to_string(),
+    );
+    let pep = Pep::start_with(&[
+        "--profile",
+        "linux",
+        "--host-read-root",
+        &read_s,
+        "--host-read-root",
+        &crash_s,
+        "--host-remove-root",
+        &crash_s,
+    ]);
+    let (_op, sup) = pep.granted("DiagnosticsRepair");
+    let h = host();
+    let r = pep.exec(
+        &sup,
+        &format!("Get-AzsSupportFolderSize -ComputerName {h} -Path {read_s} | ConvertTo-Json"),
+    );
+    assert!(r.ok(), "{r:?}");
+    let sizes = json(&r.stdout);
+    let app = sizes
+        .iter()
+        .find(|s| s["Path"].as_str().is_some_and(|p| p.ends_with("/app")))
+        .expect("app folder");
+    assert_eq!(app["FileCount"], 2, "{sizes:?}");
+    // A copy lands in the case's working directory.
+    let r = pep.exec(
+        &sup,
+        &format!(
+            "Copy-AzsSupportFiles -ComputerName {h} -Path {read_s}/app/app.log | ConvertTo-Json"
+        ),
+    );
+    assert!(r.ok(), "{r:?}");
+    let copied = walk(&pep.state.join("workdirs"))
+        .into_iter()
+        .find(|p| p.ends_with("app.log"))
+        .expect("copied into the working directory");
+    assert_eq!(std::fs::read(copied).expect("copy").len(), 3000);
+    // Out of the roots, through the link to /etc, or climbing out: refused, one line each.
+    for bad in [
+        "/etc/passwd".to_string(),
+        format!("{read_s}/etc/passwd"),
+        format!("{read_s}/../crash/core.1234/x"),
+    ] {
+        let r = pep.exec(
+            &sup,
+            &format!("Copy-AzsSupportFiles -ComputerName {h} -Path {bad}"),
+        );
+        assert!(
+            !r.ok() && r.stderr.trim().lines().count() == 1,
+            "{bad}: {r:?}"
+        );
+    }
+    // Removal: -WhatIf lists and keeps; then only beneath the remove roots.
+    let r = pep.exec(
+        &sup,
+        &format!("Remove-AzsSupportItem -ComputerName {h} -Path {crash_s}/core.1234 -WhatIf"),
+    );
+    assert!(r.ok() && r.stdout.contains("What if"), "{r:?}");
+    assert!(crash.join("core.1234").exists());
+    let r = pep.exec(
+        &sup,
+        &format!(
+            "Remove-AzsSupportItem -ComputerName {h} -Path {crash_s}/core.1234 -Confirm:$false"
+        ),
+    );
+    assert!(r.ok(), "{r:?}");
+    assert!(!crash.join("core.1234").exists());
+    let r = pep.exec(
+        &sup,
+        &format!(
+            "Remove-AzsSupportItem -ComputerName {h} -Path {read_s}/app/app.log -Confirm:$false"
+        ),
+    );
+    assert!(!r.ok(), "a live log outside the remove roots: {r:?}");
+    assert!(read.join("app/app.log").exists());
+    assert!(std::path::Path::new("/etc/passwd").exists());
+}
