@@ -105,8 +105,10 @@ def main():
     need("gdb", "gdb")
     build()
     victim, exe = start_victim(args.mb)
-    quota = max(2048, 4 * (args.mb + 64))
-    pep = LinuxPep(["--workdir-quota-mb", str(quota)])
+    # pep charges each dump to the working directory's quota (and the state's budget) and does not
+    # see files removed behind its back: room for every round's core.
+    quota = 1024 + (args.runs + 1) * 2 * (args.mb + 64)
+    pep = LinuxPep(["--workdir-quota-mb", str(quota), "--state-budget-mb", str(quota + 1024)])
     gdir = tempfile.mkdtemp(prefix="gcore-bench-", dir=os.path.dirname(pep.dir))
     try:
         pid = victim.pid

@@ -15,8 +15,9 @@ Runs are interleaved (pep, sshd, pep, ...), default 40 per side after 3 warm-ups
 has a 10 s timeout and must print a listing (pep's with a line holding this script's PID). The
 process counts are printed too (pep lists processes; ps lists them with their kernel threads
 alike). Medians, p90 and the ratio with PASS/MISS against the target: pep <= 0.5x sshd.
-To see what dominates, it also times, against pep: `Get-AzsSupportStampVersion` (the SSH session
-and a trivial command) — the difference is the listing and its formatting.
+To see what dominates, it also times, against pep: `Get-Command Get-AzsSupportProcess` (the SSH
+session and a trivial command that reads nothing of the machine) — the difference is the listing
+and its formatting.
 
 Usage: python3 benches/process_list.py [RUNS]
 Run as root (sshd, useradd). Installs openssh-server if missing. All on 127.0.0.1; pep and sshd are
@@ -53,7 +54,7 @@ def main():
         sshd, sport, user, sshd_dir = start_sshd("", pep.sup, force=PS)
         me = str(os.getpid())
         pep_argv = pep.ssh_argv(pep.sup) + [f"Get-AzsSupportProcess -ComputerName {pep.node}"]
-        ver_argv = pep.ssh_argv(pep.sup) + ["Get-AzsSupportStampVersion"]
+        ver_argv = pep.ssh_argv(pep.sup) + ["Get-Command Get-AzsSupportProcess"]
         sshd_argv = ["ssh", *SSH_OPTS, "-p", str(sport), "-i", pep.sup, f"{user}@127.0.0.1", PS]
         for _ in range(30):  # sshd needs a moment to listen
             try:
@@ -84,7 +85,7 @@ def main():
               f"load average after: {load_average()}")
         print(f"pep  Get-AzsSupportProcess:  median {mp*1000:7.1f} ms  p90 {percentile(p, 90)*1000:7.1f} ms")
         print(f"sshd ps -eo ...:             median {ms*1000:7.1f} ms  p90 {percentile(s, 90)*1000:7.1f} ms")
-        print(f"pep  Get-AzsSupportStampVersion (session alone): median {mv*1000:7.1f} ms "
+        print(f"pep  Get-Command (session alone):    median {mv*1000:7.1f} ms "
               f"-> listing and formatting ~{(mp - mv)*1000:.1f} ms")
         print(f"ratio pep/sshd (median): {mp/ms:.2f}  (target <= 0.50)  {verdict(mp <= 0.5 * ms)}")
     finally:
