@@ -10,7 +10,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::num::NonZeroU64;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,17 @@ pub struct DumpOutcome {
 /// not resident (measured: 2.5 MB for a 1 MB `sleep`, 260 MB for 218 MB resident).
 const FREE_MARGIN_BYTES: u64 = 32 << 20;
 
+/// The buffer in front of the file: elfcore copies memory in 64 KiB chunks, which a buffer of that
+/// size passes straight to the file (no second copy); only headers and notes are gathered.
+const WRITE_BUFFER: usize = 64 << 10;
+
+/// The unit of holes: a page of the dump (memory regions start at page-aligned file offsets).
+const PAGE: usize = 4096;
+
+/// Bytes written between two requests to the kernel to start writing the file back, so that the
+/// disk works while memory is still being copied and the final fsync has little left to wait for.
+const WRITEBACK_STEP: u64 = 32 << 20;
+
 /// The kernel's PF_KTHREAD flag in field 9 of `/proc/PID/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
@@ -48,7 +60,7 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// past it is stopped and removed). The process is stopped while its memory is copied and keeps
 /// running afterwards. Refused for PID 1, kernel threads, pep itself and its ancestors.
 ///
-/// Blocking (about 0.5 s per 200 MB resident): call it from a blocking thread. The whole dump
+/// Blocking (about 0.15 s per 200 MB resident, fsync included): call it from a blocking thread. The whole dump
 /// must stay on the calling thread, which is the process's tracer while it is stopped.
 pub fn dump(
     pid: u32,
@@ -119,7 +131,7 @@ pub fn dump(
     };
     let threads = u32::try_from(view.threads().len()).unwrap_or(u32::MAX);
     let mut writer = Capped {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: BufWriter::with_capacity(WRITE_BUFFER, Sparse::new(file)),
         written: 0,
         max: max_bytes,
         over: false,
@@ -131,12 +143,15 @@ pub fn dump(
         return Err(core_error(pid, &name, e, writer.over, max_bytes));
     }
     let size_bytes = writer.written;
-    let file = writer.inner.into_inner().map_err(|e| {
+    let sparse = writer.inner.into_inner().map_err(|e| {
         format!(
             "The dump of process {pid} could not be written: {}",
             e.error()
         )
     })?;
+    let file = sparse
+        .finish()
+        .map_err(|e| format!("The dump of process {pid} could not be written: {e}"))?;
     file.sync_all()
         .map_err(|e| format!("The dump of process {pid} could not be written: {e}"))?;
     drop(file);
@@ -389,6 +404,96 @@ impl<W: Write> Write for Capped<W> {
     }
 }
 
+/// The dump file, written at explicit offsets: a page-aligned page of zeros (memory that was never
+/// touched, most of a thread's stack) is left as a hole instead of being written — it reads back
+/// as the same zeros, costs no disk and no copy — and write-back is started every
+/// [`WRITEBACK_STEP`] bytes.
+struct Sparse {
+    file: File,
+    /// The file offset of the next byte.
+    pos: u64,
+    /// Write-back has been requested for the bytes before this offset.
+    flushed: u64,
+}
+
+impl Sparse {
+    fn new(file: File) -> Sparse {
+        Sparse {
+            file,
+            pos: 0,
+            flushed: 0,
+        }
+    }
+
+    /// Gives the file its full length (a trailing hole is not written) and returns it.
+    fn finish(self) -> std::io::Result<File> {
+        if self.file.metadata()?.len() < self.pos {
+            self.file.set_len(self.pos)?;
+        }
+        Ok(self.file)
+    }
+
+    fn write_run(&mut self, run: &[u8]) -> std::io::Result<()> {
+        if !run.is_empty() {
+            self.file.write_all_at(run, self.pos)?;
+            self.pos += run.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Asks the kernel to start writing back what was written since the last request (Linux's
+    /// POSIX_FADV_DONTNEED starts write-back of dirty pages without waiting for it; the pages
+    /// are dropped from the cache only once clean). Only a hint: errors are ignored.
+    fn start_writeback(&mut self) {
+        if self.pos - self.flushed >= WRITEBACK_STEP {
+            let _ = rustix::fs::fadvise(
+                &self.file,
+                self.flushed,
+                NonZeroU64::new(self.pos - self.flushed),
+                rustix::fs::Advice::DontNeed,
+            );
+            self.flushed = self.pos;
+        }
+    }
+}
+
+/// Whether a page holds only zeros (64-byte blocks, which the compiler vectorises, with an early
+/// exit at the first block that is not zero).
+fn is_zero(page: &[u8]) -> bool {
+    page.chunks(64)
+        .all(|block| block.iter().fold(0u8, |acc, b| acc | b) == 0)
+}
+
+impl Write for Sparse {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.pos.is_multiple_of(PAGE as u64) || buf.len() < PAGE {
+            self.write_run(buf)?;
+        } else {
+            // Runs of pages that are not all zeros are written in one call each; zero pages only
+            // move the offset.
+            let mut run_start = 0;
+            let mut offset = 0;
+            while offset < buf.len() {
+                let end = (offset + PAGE).min(buf.len());
+                let page = &buf[offset..end];
+                if page.len() == PAGE && is_zero(page) {
+                    self.write_run(&buf[run_start..offset])?;
+                    self.pos += PAGE as u64;
+                    run_start = end;
+                }
+                offset = end;
+            }
+            self.write_run(&buf[run_start..])?;
+        }
+        self.start_writeback();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::runner::{Limits, Runner};
@@ -522,6 +627,35 @@ mod tests {
             text.lines().any(|l| l.starts_with("#0")),
             "no frame: {text}\n{}",
             gdb.stderr
+        );
+    }
+
+    #[test]
+    fn zero_pages_become_holes_that_read_back_as_zeros() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sparse");
+        let file = File::create(&path).expect("create");
+        let mut w = BufWriter::with_capacity(WRITE_BUFFER, Sparse::new(file));
+        let mut expected = b"header".to_vec();
+        expected.resize(PAGE, 0);
+        w.write_all(&expected[..6]).expect("header");
+        w.write_all(&expected[6..]).expect("padding");
+        // A memory chunk: zero page, page with one byte set, two zero pages (a trailing hole).
+        let mut chunk = vec![0u8; 4 * PAGE];
+        chunk[PAGE + 7] = 1;
+        w.write_all(&chunk).expect("chunk");
+        expected.extend_from_slice(&chunk);
+        let Ok(sparse) = w.into_inner() else {
+            panic!("flush failed")
+        };
+        let file = sparse.finish().expect("finish");
+        drop(file);
+        assert_eq!(std::fs::read(&path).expect("read"), expected);
+        let blocks =
+            std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&path).expect("meta"));
+        assert!(
+            blocks * 512 < expected.len() as u64,
+            "holes were left: {blocks} blocks"
         );
     }
 
