@@ -131,7 +131,7 @@ pub fn dump(
     };
     let threads = u32::try_from(view.threads().len()).unwrap_or(u32::MAX);
     let mut writer = Capped {
-        inner: BufWriter::with_capacity(WRITE_BUFFER, Sparse::new(file)),
+        inner: BufWriter::with_capacity(WRITE_BUFFER, Piped::new(Sparse::new(file))),
         written: 0,
         max: max_bytes,
         over: false,
@@ -143,14 +143,15 @@ pub fn dump(
         return Err(core_error(pid, &name, e, writer.over, max_bytes));
     }
     let size_bytes = writer.written;
-    let sparse = writer.inner.into_inner().map_err(|e| {
+    let piped = writer.inner.into_inner().map_err(|e| {
         format!(
             "The dump of process {pid} could not be written: {}",
             e.error()
         )
     })?;
-    let file = sparse
+    let file = piped
         .finish()
+        .and_then(Sparse::finish)
         .map_err(|e| format!("The dump of process {pid} could not be written: {e}"))?;
     file.sync_all()
         .map_err(|e| format!("The dump of process {pid} could not be written: {e}"))?;
@@ -376,6 +377,81 @@ impl Drop for Partial {
     fn drop(&mut self) {
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Chunks the tracer copies out of the process, queued for the writer thread.
+const PIPE_DEPTH: usize = 64;
+
+/// A writer that hands its chunks to a thread of its own: the tracer copies the process's memory
+/// while the previous chunks go to the file (zero pages skipped there), so reading and writing
+/// overlap. Buffers come back for reuse; the first write error ends the pipe and is returned.
+struct Piped {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<Sparse>>>,
+}
+
+impl Piped {
+    fn new(mut sink: Sparse) -> Piped {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
+        let (give_back, free) = std::sync::mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH + 2);
+        let thread = std::thread::spawn(move || {
+            for chunk in rx {
+                sink.write_all(&chunk)?;
+                let _ = give_back.try_send(chunk);
+            }
+            Ok(sink)
+        });
+        Piped {
+            tx: Some(tx),
+            free,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for the thread to write everything, and returns the sink.
+    fn finish(mut self) -> std::io::Result<Sparse> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(std::io::Error::other("the dump's writer thread failed")),
+        }
+    }
+
+    /// The thread's error, once it has stopped.
+    fn failed(&mut self) -> std::io::Error {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            _ => std::io::Error::other("the dump's writer thread stopped"),
+        }
+    }
+}
+
+impl Write for Piped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut chunk = self.free.try_recv().unwrap_or_default();
+        chunk.clear();
+        chunk.extend_from_slice(buf);
+        let sent = self.tx.as_ref().map(|tx| tx.send(chunk));
+        match sent {
+            Some(Ok(())) => Ok(buf.len()),
+            _ => Err(self.failed()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
