@@ -604,6 +604,11 @@ mod tests {
         assert_eq!(get(&rows[0], "CommandLine"), "sleep 300");
         assert_eq!(get(&rows[0], "UserName"), "root");
         assert_eq!(get(&rows[0], "ComputerName"), m.host);
+        // Its open descriptors: at least stdin, stdout and stderr.
+        assert!(
+            get(&rows[0], "Handles").parse::<u32>().expect("handles") >= 3,
+            "{rows:?}"
+        );
         // The names are the machine's own, sorted by name.
         let all = m.run(hosts::get_process, &[]).expect("all");
         let names: Vec<String> = all.iter().map(|r| get(r, "Name").to_lowercase()).collect();

@@ -95,7 +95,7 @@ pub fn process_row(p: &processes::ProcessInfo) -> ProcessRow {
         id: p.id,
         cpu_seconds: round2(p.cpu_seconds),
         working_set_mb: round2(p.working_set_bytes as f64 / MIB),
-        handles: None,
+        handles: p.handles,
         threads: Some(p.threads),
         start_time: p.start_time,
         user: p.user.clone(),

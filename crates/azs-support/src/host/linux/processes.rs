@@ -49,6 +49,8 @@ pub struct ProcessInfo {
     pub command_line: String,
     /// Whether it is a kernel thread.
     pub kernel_thread: bool,
+    /// Its open file descriptors (`None`: they could not be counted).
+    pub handles: Option<u32>,
 }
 
 /// What `stop` did.
@@ -403,7 +405,14 @@ fn read_process(pid: u32, ctx: &Context) -> std::io::Result<ProcessInfo> {
         start_time,
         command_line,
         kernel_thread,
+        handles: count_fds(pid),
     })
+}
+
+/// The entries of /proc/PID/fd (its open file descriptors), if they can be read.
+fn count_fds(pid: u32) -> Option<u32> {
+    let n = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+    u32::try_from(n).ok()
 }
 
 /// /proc/PID/cmdline's argv joined by spaces, lossily decoded and capped; empty when there is
