@@ -628,20 +628,42 @@ fn walk(
 
 /// Reads a regular file without following a symlink at its last component (a file swapped for
 /// a symlink after the walk is refused), with its modification time.
+/// The most of one folder file a collector reads: its last this many bytes (logs grow at their
+/// end; the window's lines are there). The collector keeps a smaller tail after filtering.
+const MAX_FILE_READ: u64 = 256 << 20;
+
+/// Reads a regular file of a log folder without following a link, at most its last
+/// [`MAX_FILE_READ`] bytes (from a line start); a binary file (a NUL in its first 8 KiB: a
+/// journal, wtmp) is refused.
 fn read_no_follow(path: &Path) -> std::io::Result<(Vec<u8>, DateTime<Utc>)> {
-    use std::io::Read;
+    use std::io::{Read, Seek, SeekFrom};
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
     let modified: DateTime<Utc> = meta.modified().map(Into::into).unwrap_or_default();
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut data)?;
+    let mut head = [0u8; 8192];
+    let n = file.read(&mut head)?;
+    if head[..n].contains(&0) {
+        return Err(std::io::Error::other("binary, not a text log"));
+    }
+    let start = meta.len().saturating_sub(MAX_FILE_READ);
+    file.seek(SeekFrom::Start(start))?;
+    let mut data = Vec::with_capacity(usize::try_from(meta.len() - start).unwrap_or(0));
+    file.take(MAX_FILE_READ).read_to_end(&mut data)?;
+    if start > 0 {
+        // Begin at the first whole line.
+        let cut = data
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| i + 1);
+        data.drain(..cut);
+    }
     Ok((data, modified))
 }
 
@@ -1002,6 +1024,39 @@ mod tests {
                 false => assert_eq!(o.outcome, Outcome::Completed),
             }
         }
+    }
+
+    #[test]
+    fn the_real_machine_gives_the_text_logs_of_its_read_roots_and_nothing_generated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("syslog"),
+            "2026-12-01T07:00:00Z host a: too early\n2026-12-01T09:00:00Z host sshd: kept\n",
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("system.journal"), b"LPKSHHRH\0\0\0binary").expect("write");
+        let mut stamp = crate::stamp::load_scenario("linux").expect("linux");
+        stamp.attach_local_machine();
+        let host = stamp.machines[0].name.clone();
+        stamp.machines[0].read_roots = vec![dir.path().to_path_buf()];
+        let (outcomes, files) = run(&stamp, &filter(&[], &[]), &CollectLimits::default());
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        let o = &outcomes[0];
+        assert_eq!(o.collector, format!("{host}/Linux/directory"));
+        assert_eq!(o.outcome, Outcome::Completed);
+        assert_eq!(files.len(), 1, "only the text log");
+        assert_eq!(text(&files[0]), "2026-12-01T09:00:00Z host sshd: kept\n");
+        assert!(
+            o.skipped
+                .iter()
+                .any(|s| s.contains("system.journal") && s.contains("binary")),
+            "{:?}",
+            o.skipped
+        );
+        assert_eq!(
+            crate::logs::roles::log_roles(&stamp),
+            vec!["Linux".to_string()]
+        );
     }
 
     #[test]

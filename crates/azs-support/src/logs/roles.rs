@@ -140,9 +140,9 @@ pub const ROLE_FILES: &[(&str, &[RoleFile])] = &[
 /// The log roles `node` carries, its primary role first (the one its event log and real log
 /// folder travel with).
 pub fn node_log_roles(node: &Node) -> &'static [&'static str] {
-    // A real machine's logs are its own, never generated (collecting them comes later).
+    // A real machine's logs are its own folders' (`Linux`), never generated.
     if node.real {
-        return &[];
+        return &["Linux"];
     }
     NODE_ROLES
         .iter()

@@ -156,9 +156,20 @@ fn render(ms: i64, level: &str, text: &str) -> String {
 
 /// Every source of `node` at stamp time `now`.
 pub fn node_sources(stamp: &Stamp, node: &Node, now: DateTime<Utc>) -> Vec<NodeSource> {
-    // Nothing is generated for a real machine: its logs are its own.
+    // Nothing is generated for a real machine: its logs are the text files of the folders file
+    // commands may read (`/var/log` unless the operator says otherwise).
     if node.real {
-        return Vec::new();
+        return node
+            .read_roots
+            .iter()
+            .filter(|r| r.is_dir())
+            .map(|r| NodeSource {
+                node: node.name.clone(),
+                role: "Linux".to_string(),
+                kind: SourceKind::Directory,
+                source: Source::Directory(r.clone()),
+            })
+            .collect();
     }
     let roles = node_log_roles(node);
     let primary = roles.first().copied().unwrap_or("VirtualMachines");

@@ -352,8 +352,32 @@ fn file_commands_work_beneath_the_operators_roots_only() {
         "--host-remove-root",
         &crash_s,
     ]);
-    let (_op, sup) = pep.granted("DiagnosticsRepair");
+    let (op, sup) = pep.granted("DiagnosticsRepair");
     let h = host();
+    // The machine's logs are its read roots' text files: a collection bundles them as `Linux`.
+    let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    std::fs::write(
+        read.join("auth.log"),
+        format!("{stamp} {h} sshd[1]: pep-collect-marker\n"),
+    )
+    .expect("auth.log");
+    let r = pep.exec(&op, "Get-AzureStackLog -OutputPath case1 | ConvertTo-Json");
+    assert!(r.ok(), "{r:?}");
+    let zip = walk(&pep.state.join("workdirs"))
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains("case1") && p.to_string_lossy().ends_with("-Linux.zip")
+        })
+        .expect("a Linux bundle in the operator's working directory");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).expect("zip")).expect("a zip");
+    let mut found = false;
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).expect("entry");
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut f, &mut text);
+        found |= text.contains("pep-collect-marker");
+    }
+    assert!(found, "the marker line is in the bundle");
     let r = pep.exec(
         &sup,
         &format!("Get-AzsSupportFolderSize -ComputerName {h} -Path {read_s} | ConvertTo-Json"),
@@ -365,6 +389,9 @@ fn file_commands_work_beneath_the_operators_roots_only() {
         .find(|s| s["Path"].as_str().is_some_and(|p| p.ends_with("/app")))
         .expect("app folder");
     assert_eq!(app["FileCount"], 2, "{sizes:?}");
+    assert!(sizes
+        .iter()
+        .any(|s| s["Path"].as_str().is_some_and(|p| p.ends_with("/auth.log"))));
     // A copy lands in the case's working directory.
     let r = pep.exec(
         &sup,
