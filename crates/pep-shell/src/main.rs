@@ -396,6 +396,13 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tracing::info!(signal, "shutting down");
     };
     server::serve(listener, endpoint.clone(), key, limits, shutdown).await?;
+    // Nothing the endpoint started on the machine outlives it: its packet captures (their
+    // files complete) and system-call traces stop now.
+    let captures = azs_support::host::linux::live_captures::stop_where(|_| true);
+    let traces = azs_support::host::linux::syscall_trace::stop_where(|_| true);
+    if captures + traces > 0 {
+        tracing::info!(captures, traces, "stopped with the endpoint");
+    }
     endpoint.consent.flush();
     Ok(())
 }

@@ -172,7 +172,7 @@ fn a_packet_capture_over_ssh_is_a_pcapng_and_revocation_stops_it() {
     if !need("dumpcap") || !need("tshark") {
         return;
     }
-    let pep = Pep::start_with(&["--profile", "linux"]);
+    let mut pep = Pep::start_with(&["--profile", "linux"]);
     let (op, sup) = pep.granted("Diagnostics");
     let h = host();
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
@@ -249,6 +249,28 @@ fn a_packet_capture_over_ssh_is_a_pcapng_and_revocation_stops_it() {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the capture outlived the grant"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Nor does a capture outlive the endpoint: SIGTERM stops it.
+    pep.grant(&op, "Diagnostics");
+    let r = pep.exec(
+        &sup,
+        &format!(
+            "Enable-AzsSupportNetshTrace -ComputerName {h} -Interface lo -Duration 600 -MaxSize 5 -Confirm:$false"
+        ),
+    );
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(dumpcaps(), 1);
+    assert!(
+        pep.terminate(Duration::from_secs(10)).is_some(),
+        "pep stops"
+    );
+    let started = Instant::now();
+    while dumpcaps() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the capture outlived the endpoint"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

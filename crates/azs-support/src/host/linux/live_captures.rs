@@ -2,8 +2,9 @@
 //! directory it writes into: `Enable-AzsSupportNetshTrace` adds one, `Disable-AzsSupportNetshTrace`
 //! stops it, and the end of a remote-support grant stops every capture of its working directory
 //! ([`stop_in`]). A capture that reached its bound (duration or size) has already stopped and is
-//! reported as such. Captures are processes of this endpoint: none outlives it (each stops when
-//! dropped), and none is kept in the saved stamp.
+//! reported as such. Captures are processes of this endpoint: the server stops them all when it
+//! shuts down, each stops when dropped, and none is kept in the saved stamp; a capture of an
+//! endpoint killed outright still ends at its duration bound (dumpcap's own `-a duration`).
 
 use super::capture::{Capture, CaptureResult};
 use chrono::{DateTime, Utc};
