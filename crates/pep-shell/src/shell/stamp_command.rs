@@ -50,10 +50,18 @@ impl Shell {
         // A command on a real machine acts on the machine, not the stamp: it takes no write lock
         // (a systemctl or a dump must not hold every other session's reads), and it runs off the
         // async worker (it may block for seconds).
-        let real = spec.param("ComputerName").is_some()
-            && args
-                .str("ComputerName")
-                .is_some_and(|n| store.read().node(n).is_some_and(|n| n.real));
+        let real = spec.param("ComputerName").is_some() && {
+            let stamp = store.read();
+            let names = args.strings("ComputerName");
+            if names.is_empty() {
+                // Every node, the machine among them: a read only.
+                !spec.supports_should_process && !stamp.machines.is_empty()
+            } else {
+                names
+                    .iter()
+                    .any(|n| stamp.node(n).is_some_and(|n| n.real))
+            }
+        };
         if real {
             // A copy: no lock is held while the machine works.
             let stamp = store.read().clone();
