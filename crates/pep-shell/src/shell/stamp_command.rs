@@ -57,9 +57,7 @@ impl Shell {
                 // Every node, the machine among them: a read only.
                 !spec.supports_should_process && !stamp.machines.is_empty()
             } else {
-                names
-                    .iter()
-                    .any(|n| stamp.node(n).is_some_and(|n| n.real))
+                names.iter().any(|n| stamp.node(n).is_some_and(|n| n.real))
             }
         };
         if real {
