@@ -241,9 +241,9 @@ impl Azurite {
         format!(
             "http://127.0.0.1:{}/{DEV_ACCOUNT}/{container}?sv={VERSION}&sr=c&sp={}&se={}&sig={}",
             self.port,
-            super::blob::percent_encode(permissions),
-            super::blob::percent_encode(&se),
-            super::blob::percent_encode(&sig)
+            super::sas::percent_encode(permissions),
+            super::sas::percent_encode(&se),
+            super::sas::percent_encode(&sig)
         )
     }
 }

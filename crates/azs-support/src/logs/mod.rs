@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod roles;
 pub mod samples;
+pub mod sas;
 pub mod sources;
 pub mod window;
 
