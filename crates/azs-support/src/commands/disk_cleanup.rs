@@ -533,29 +533,19 @@ mod tests {
 /// Removals on the real machine, its remove roots pointed at temporary folders.
 #[cfg(test)]
 mod real_machine_tests {
-    use super::super::testing::{prop as get, run_in, Outcome};
-    use super::super::{Implementation, Mode};
+    use super::super::testing::{prop as get, RealMachine};
+    use super::super::Mode;
     use super::*;
-    use crate::host::linux::host_name;
-    use crate::stamp::load_scenario;
-    use crate::workdir::WorkingDirectory;
-    use chrono::Utc;
     use std::fs;
     use std::os::unix::fs::symlink;
     use std::path::PathBuf;
 
-    struct Machine {
-        _tmp: tempfile::TempDir,
-        base: PathBuf,
-        wd: WorkingDirectory,
-        stamp: Stamp,
-        host: String,
-    }
+    type Machine = RealMachine;
 
-    /// The `linux` stamp whose machine removes beneath `<tmp>/rm` only.
+    /// The `linux` stamp whose machine reads and removes beneath `<tmp>/rm` only.
     fn machine() -> Machine {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let base = fs::canonicalize(tmp.path()).expect("canon");
+        let m = RealMachine::new(1 << 20, Some(&["rm"]), Some(&["rm"]));
+        let base = &m.base;
         fs::create_dir_all(base.join("rm/sub")).expect("mk");
         fs::create_dir_all(base.join("outside")).expect("mk");
         fs::write(base.join("outside/keep"), b"keep").expect("w");
@@ -564,35 +554,7 @@ mod real_machine_tests {
         fs::write(base.join("rm/sub/c"), vec![0u8; 30]).expect("w");
         symlink("/etc", base.join("rm/etc")).expect("ln");
         symlink("../outside", base.join("rm/out")).expect("ln");
-        let wd = WorkingDirectory::new(&base.join("wd"), Utc::now(), "m", 1 << 20);
-        let mut stamp = load_scenario("linux").expect("linux");
-        stamp.attach_local_machine();
-        let node = stamp
-            .machines
-            .iter_mut()
-            .find(|n| n.real)
-            .expect("the machine");
-        node.read_roots = vec![base.join("rm")];
-        node.remove_roots = vec![base.join("rm")];
-        Machine {
-            _tmp: tmp,
-            base,
-            wd,
-            stamp,
-            host: host_name(),
-        }
-    }
-
-    impl Machine {
-        fn run(&mut self, f: Implementation, args: &[(&str, Value)], mode: Mode) -> Outcome {
-            let mut all: Vec<(&str, Value)> = vec![("ComputerName", self.host.as_str().into())];
-            all.extend(args.iter().cloned());
-            run_in(&self.wd, &mut self.stamp, f, &all, false, mode)
-        }
-
-        fn path(&self, rel: &str) -> String {
-            self.base.join(rel).to_string_lossy().into_owned()
-        }
+        m
     }
 
     #[test]
@@ -602,7 +564,7 @@ mod real_machine_tests {
             ("Path", Value::from(m.path("rm/sub"))),
             ("Recurse", true.into()),
         ];
-        let plan = m.run(remove_item, &sub, Mode::WhatIf);
+        let plan = m.run_mode(remove_item, &sub, Mode::WhatIf);
         assert!(plan.result.expect("what if").is_empty());
         assert_eq!(plan.effects.len(), 3, "{:?}", plan.effects);
         assert!(
@@ -618,7 +580,7 @@ mod real_machine_tests {
         );
         assert!(m.base.join("rm/sub/b").exists() && m.base.join("rm/sub/c").exists());
         let e = m
-            .run(
+            .run_mode(
                 remove_item,
                 &[("Path", m.path("rm/sub").into())],
                 Mode::Execute,
@@ -626,7 +588,7 @@ mod real_machine_tests {
             .result
             .expect_err("folder without -Recurse");
         assert!(e.0.contains("-Recurse"), "{e}");
-        let done = m.run(remove_item, &sub, Mode::Execute);
+        let done = m.run_mode(remove_item, &sub, Mode::Execute);
         let rows = done.result.expect("removed");
         assert_eq!(
             rows.iter().map(|r| get(r, "Path")).collect::<Vec<_>>(),
@@ -645,7 +607,7 @@ mod real_machine_tests {
         ] {
             for mode in [Mode::Execute, Mode::WhatIf] {
                 let e = m
-                    .run(
+                    .run_mode(
                         remove_item,
                         &[("Path", path.as_str().into()), ("Recurse", true.into())],
                         mode,
@@ -658,7 +620,7 @@ mod real_machine_tests {
         assert!(m.base.join("outside/keep").exists());
         // The root's content goes (links as links), the root and what links point to stay.
         let all = m
-            .run(
+            .run_mode(
                 remove_item,
                 &[("Path", m.path("rm").into()), ("Recurse", true.into())],
                 Mode::Execute,
@@ -691,12 +653,12 @@ mod real_machine_tests {
         }
         let path = |p: &PathBuf| Value::from(p.to_string_lossy().into_owned());
         let e = m
-            .run(remove_item, &[("Path", path(&live))], Mode::Execute)
+            .run_mode(remove_item, &[("Path", path(&live))], Mode::Execute)
             .result
             .expect_err("live");
         assert!(e.0.contains("live log"), "{e}");
         let out = m
-            .run(remove_item, &[("Path", path(&rotated))], Mode::Execute)
+            .run_mode(remove_item, &[("Path", path(&rotated))], Mode::Execute)
             .result
             .expect("rotated");
         assert_eq!(get(&out[0], "Path"), rotated.to_string_lossy());
@@ -708,11 +670,11 @@ mod real_machine_tests {
             ),
             ("Recurse", true.into()),
         ];
-        let plan = m.run(remove_item, &folder, Mode::WhatIf);
+        let plan = m.run_mode(remove_item, &folder, Mode::WhatIf);
         assert_eq!(plan.effects.len(), 1, "{:?}", plan.effects);
         assert!(plan.effects[0].contains("x.log.2.gz"));
         // The clean-up under -WhatIf lists and removes nothing, and never names a live log.
-        let clear = m.run(clear_disk_space, &[], Mode::WhatIf);
+        let clear = m.run_mode(clear_disk_space, &[], Mode::WhatIf);
         clear.result.expect("what if");
         assert!(clear
             .effects
@@ -720,7 +682,7 @@ mod real_machine_tests {
             .all(|e| !e.contains(&format!("{} on ", live.display()))));
         assert!(older.exists());
         let out = m
-            .run(remove_item, &folder, Mode::Execute)
+            .run_mode(remove_item, &folder, Mode::Execute)
             .result
             .expect("rotated");
         assert_eq!(out.len(), 1, "{out:?}");
@@ -732,7 +694,7 @@ mod real_machine_tests {
         let mut m = machine();
         for service in ["ssh", "systemd-journald", "pep-no-such-unit-xyz"] {
             let e = m
-                .run(
+                .run_mode(
                     remove_item_by_stop_service,
                     &[
                         ("Path", m.path("rm/a.dmp").into()),
@@ -747,7 +709,7 @@ mod real_machine_tests {
         }
         // Paths are checked first, whatever the service.
         let e = m
-            .run(
+            .run_mode(
                 remove_item_by_stop_service,
                 &[
                     ("Path", m.path("rm/etc/hostname").into()),

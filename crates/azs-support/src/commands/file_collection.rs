@@ -452,58 +452,20 @@ mod tests {
 /// Folder sizes and copies on the real machine, its read roots pointed at temporary folders.
 #[cfg(test)]
 mod real_machine_tests {
-    use super::super::testing::{prop as get, run_in, Outcome};
-    use super::super::{hosts, Implementation, Mode};
+    use super::super::hosts;
+    use super::super::testing::{prop as get, RealMachine};
     use super::*;
-    use crate::host::linux::host_name;
-    use crate::stamp::{load_scenario, Stamp};
     use std::os::unix::fs::symlink;
 
-    struct Machine {
-        _tmp: tempfile::TempDir,
-        base: PathBuf,
-        wd: WorkingDirectory,
-        stamp: Stamp,
-        host: String,
-    }
+    type Machine = RealMachine;
 
-    /// The `linux` stamp whose machine reads beneath `<tmp>/read` only, and a working directory
-    /// of `quota` bytes.
+    /// The `linux` stamp whose machine reads beneath `<tmp>/read` only (and removes nothing),
+    /// and a working directory of `quota` bytes.
     fn machine(quota: u64) -> Machine {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let base = fs::canonicalize(tmp.path()).expect("canon");
-        fs::create_dir_all(base.join("read")).expect("mk");
-        fs::create_dir_all(base.join("outside")).expect("mk");
-        fs::write(base.join("outside/secret"), b"not yours").expect("w");
-        let wd = WorkingDirectory::new(&base.join("wd"), Utc::now(), "m", quota);
-        let mut stamp = load_scenario("linux").expect("linux");
-        stamp.attach_local_machine();
-        let node = stamp
-            .machines
-            .iter_mut()
-            .find(|n| n.real)
-            .expect("the machine");
-        node.read_roots = vec![base.join("read")];
-        node.remove_roots = Vec::new();
-        Machine {
-            _tmp: tmp,
-            base,
-            wd,
-            stamp,
-            host: host_name(),
-        }
-    }
-
-    impl Machine {
-        fn run(&mut self, f: Implementation, args: &[(&str, Value)]) -> Outcome {
-            let mut all: Vec<(&str, Value)> = vec![("ComputerName", self.host.as_str().into())];
-            all.extend(args.iter().cloned());
-            run_in(&self.wd, &mut self.stamp, f, &all, false, Mode::Execute)
-        }
-
-        fn path(&self, rel: &str) -> String {
-            self.base.join(rel).to_string_lossy().into_owned()
-        }
+        let m = RealMachine::new(quota, Some(&["read"]), Some(&[]));
+        fs::create_dir_all(m.base.join("outside")).expect("mk");
+        fs::write(m.base.join("outside/secret"), b"not yours").expect("w");
+        m
     }
 
     fn plant(m: &Machine) {
@@ -521,7 +483,7 @@ mod real_machine_tests {
         let mut m = machine(1 << 20);
         plant(&m);
         let rows = m
-            .run(hosts::get_folder_size, &[("Path", m.path("read").into())])
+            .exec(hosts::get_folder_size, &[("Path", m.path("read").into())])
             .result
             .expect("sizes");
         let got: Vec<(String, String, String)> = rows
@@ -548,7 +510,7 @@ mod real_machine_tests {
             (r"C:\Windows".to_string(), "absolute path"),
         ] {
             let e = m
-                .run(hosts::get_folder_size, &[("Path", path.as_str().into())])
+                .exec(hosts::get_folder_size, &[("Path", path.as_str().into())])
                 .result
                 .expect_err("refused");
             assert!(e.0.contains(want), "{path}: {e}");
@@ -561,7 +523,7 @@ mod real_machine_tests {
         let mut m = machine(1 << 20);
         plant(&m);
         let out = m
-            .run(copy_files, &[("Path", m.path("read/app").into())])
+            .exec(copy_files, &[("Path", m.path("read/app").into())])
             .result
             .expect("copied");
         assert_eq!(out.len(), 1, "without -Recurse only the folder's own files");
@@ -579,7 +541,7 @@ mod real_machine_tests {
         );
         assert_eq!(m.wd.used_bytes().expect("used"), 3000);
         let all = m
-            .run(
+            .exec(
                 copy_files,
                 &[("Path", m.path("read").into()), ("Recurse", true.into())],
             )
@@ -599,7 +561,7 @@ mod real_machine_tests {
             m.path("outside/secret"),
         ] {
             let e = m
-                .run(copy_files, &[("Path", path.as_str().into())])
+                .exec(copy_files, &[("Path", path.as_str().into())])
                 .result
                 .expect_err("refused");
             assert!(e.0.contains("refusing"), "{path}: {e}");
@@ -613,7 +575,7 @@ mod real_machine_tests {
         plant(&m);
         fs::write(m.base.join("read/huge"), vec![0u8; 5000]).expect("w");
         let e = m
-            .run(copy_files, &[("Path", m.path("read/huge").into())])
+            .exec(copy_files, &[("Path", m.path("read/huge").into())])
             .result
             .expect_err("over quota");
         assert!(
@@ -621,7 +583,7 @@ mod real_machine_tests {
             "{e}"
         );
         let e = m
-            .run(
+            .exec(
                 copy_files,
                 &[
                     ("Path", m.path("read/app").into()),
@@ -637,11 +599,11 @@ mod real_machine_tests {
         assert!(m.wd.files(true).expect("files").is_empty());
         assert_eq!(m.wd.used_bytes().expect("used"), 0);
         // What fits is still copied, and then the room left counts.
-        m.run(copy_files, &[("Path", m.path("read/app/a.log").into())])
+        m.exec(copy_files, &[("Path", m.path("read/app/a.log").into())])
             .result
             .expect("fits");
         let e = m
-            .run(
+            .exec(
                 copy_files,
                 &[("Path", m.path("read/app/deep/b.log").into())],
             )

@@ -29,6 +29,38 @@ fn err(e: impl std::fmt::Display) -> CommandError {
     CommandError(e.to_string())
 }
 
+/// `-ProcessId` as a PID (a negative or huge one names no process).
+fn pid_of(id: i64) -> Result<u32, CommandError> {
+    u32::try_from(id).map_err(|_| {
+        CommandError(format!(
+            "Cannot find a process with the process identifier {id}"
+        ))
+    })
+}
+
+/// Refuses a process pep must not `verb` (PID 1, kernel threads, pep and its ancestors).
+fn refuse_protected(
+    verb: &str,
+    p: &processes::ProcessInfo,
+    node: &Node,
+) -> Result<(), CommandError> {
+    match processes::protected(p.id) {
+        Some(why) => Err(CommandError(format!(
+            "refusing to {verb} {} (id {}) on {}: {why}",
+            p.name, p.id, node.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What the working directory's quota has left.
+fn room(inv: &Invocation<'_>) -> Result<u64, CommandError> {
+    Ok(inv
+        .workdir
+        .quota_bytes()
+        .saturating_sub(inv.workdir.used_bytes()?))
+}
+
 // ---------------------------------------------------------------- packet capture
 
 /// Enable-AzsSupportNetshTrace on a real machine: dumpcap writes `<NODE>_netshTrace.pcapng` in
@@ -226,12 +258,7 @@ pub(crate) fn capture_events(
 /// (0600, written under a temporary name and renamed when complete); the process keeps running.
 pub(crate) fn proc_dump(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
     let p = if let Some(id) = inv.args.int("ProcessId") {
-        let pid = u32::try_from(id).map_err(|_| {
-            CommandError(format!(
-                "Cannot find a process with the process identifier {id}"
-            ))
-        })?;
-        processes::get(pid).map_err(err)?
+        processes::get(pid_of(id)?).map_err(err)?
     } else if let Some(name) = inv.args.str("ProcessName") {
         let found: Vec<processes::ProcessInfo> = processes::list()
             .map_err(err)?
@@ -258,58 +285,8 @@ pub(crate) fn proc_dump(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
     } else {
         return Err(CommandError("give -ProcessId or -ProcessName".into()));
     };
-    if let Some(why) = processes::protected(p.id) {
-        return Err(CommandError(format!(
-            "refusing to dump {} (id {}) on {}: {why}",
-            p.name, p.id, node.name
-        )));
-    }
-    inv.workdir.ensure()?;
-    let dir = inv.workdir.resolve("dumps")?;
-    if !dir.exists() {
-        inv.workdir.create_dir("dumps")?;
-    }
-    // The dump's room is reserved before a byte is written (the working directory's quota and
-    // the state disk's budget, which keeps the transcripts' headroom): twice the resident size
-    // and a margin, as mapped but untouched memory is written too. A dump that would need more
-    // stops and is removed; what it did not use is given back.
-    let room = inv
-        .workdir
-        .quota_bytes()
-        .saturating_sub(inv.workdir.used_bytes()?);
-    let wanted = p
-        .working_set_bytes
-        .saturating_mul(2)
-        .saturating_add(64 << 20)
-        .min(room);
-    inv.workdir.reserve(wanted).map_err(|e| {
-        CommandError(format!(
-            "no room for a dump of {} (id {}, {} MB resident): {e}",
-            p.name,
-            p.id,
-            p.working_set_bytes >> 20
-        ))
-    })?;
-    let free = rustix::fs::statvfs(&dir)
-        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-        .unwrap_or(0)
-        .min(wanted);
-    let file = format!(
-        "{}_{}_{}_{}.core",
-        node.name,
-        p.name
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-        p.id,
-        stamp_time(inv.now)
-    );
-    let out = match coredump::dump(p.id, &dir, &file, free, wanted) {
-        Ok(out) => out,
-        Err(e) => {
-            inv.workdir.unreserve(wanted);
-            return Err(err(e));
-        }
-    };
-    inv.workdir.unreserve(wanted.saturating_sub(out.size_bytes));
+    refuse_protected("dump", &p, node)?;
+    let out = dump_into_workdir(inv, node, &p)?;
     Ok(vec![Record::new("Azs.Support.DumpFile")
         .with("ComputerName", &node.name)
         .with("ProcessName", &out.process_name)
@@ -333,14 +310,7 @@ pub(crate) fn proc_dump(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
 /// Invoke-AzsSupportHandle on a real machine: the open files and sockets of a process (or of
 /// every process), sockets resolved to their addresses.
 pub(crate) fn handles(inv: &Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
-    let pid = match inv.args.int("ProcessId") {
-        Some(id) => Some(u32::try_from(id).map_err(|_| {
-            CommandError(format!(
-                "Cannot find a process with the process identifier {id}"
-            ))
-        })?),
-        None => None,
-    };
+    let pid = inv.args.int("ProcessId").map(pid_of).transpose()?;
     let kind = inv.args.str("Type");
     Ok(handles::list(pid)
         .map_err(err)?
@@ -402,11 +372,7 @@ pub(crate) fn wmi_trace(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
             node.name
         )));
     };
-    let pid = u32::try_from(id).map_err(|_| {
-        CommandError(format!(
-            "Cannot find a process with the process identifier {id}"
-        ))
-    })?;
+    let pid = pid_of(id)?;
     let asked = inv.args.int("DurationInSeconds").unwrap_or(60);
     let max_secs = syscall_trace::MAX_DURATION.as_secs();
     let secs = u64::try_from(asked)
@@ -418,17 +384,9 @@ pub(crate) fn wmi_trace(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
             ))
         })?;
     let p = processes::get(pid).map_err(err)?;
-    if let Some(why) = processes::protected(p.id) {
-        return Err(CommandError(format!(
-            "refusing to trace {} (id {}) on {}: {why}",
-            p.name, p.id, node.name
-        )));
-    }
+    refuse_protected("trace", &p, node)?;
     inv.workdir.ensure()?;
-    let room = inv
-        .workdir
-        .quota_bytes()
-        .saturating_sub(inv.workdir.used_bytes()?);
+    let room = room(inv)?;
     let limit = syscall_trace::MAX_FILE_BYTES.min(room.saturating_sub(TRACE_SLACK_BYTES));
     if limit < TRACE_MIN_BYTES {
         return Err(CommandError(format!(
@@ -472,7 +430,9 @@ pub(crate) fn wmi_trace(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
     }
     let mut dumps = Vec::new();
     if inv.args.switch("IncludeDumps") {
-        dumps.push(Value::from(core_into_workdir(inv, node, &p)?));
+        let out = dump_into_workdir(inv, node, &p)
+            .map_err(|e| CommandError(format!("the trace was kept, the dump failed: {}", e.0)))?;
+        dumps.push(Value::from(inv.workdir.shown(&out.path)));
     }
     let ran = out.elapsed.as_secs_f64().round() as u64;
     Ok(vec![Record::new("Azs.Support.TraceResult")
@@ -492,24 +452,38 @@ pub(crate) fn wmi_trace(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Val
         .into()])
 }
 
-/// A full-memory ELF core of `p` in `<workdir>/dumps`, charged to the quota; its shown path.
-fn core_into_workdir(
+/// A full-memory ELF core of `p` in `<workdir>/dumps`. Its room is reserved before a byte is
+/// written (the working directory's quota and the state disk's budget, which keeps the
+/// transcripts' headroom): twice the resident size and a margin, as mapped but untouched memory
+/// is written too. A dump that would need more stops and is removed; what it did not use is
+/// given back.
+fn dump_into_workdir(
     inv: &Invocation<'_>,
     node: &Node,
     p: &processes::ProcessInfo,
-) -> Result<String, CommandError> {
+) -> Result<coredump::DumpOutcome, CommandError> {
+    inv.workdir.ensure()?;
     let dir = inv.workdir.resolve("dumps")?;
     if !dir.exists() {
         inv.workdir.create_dir("dumps")?;
     }
-    let room = inv
-        .workdir
-        .quota_bytes()
-        .saturating_sub(inv.workdir.used_bytes()?);
+    let wanted = p
+        .working_set_bytes
+        .saturating_mul(2)
+        .saturating_add(64 << 20)
+        .min(room(inv)?);
+    inv.workdir.reserve(wanted).map_err(|e| {
+        CommandError(format!(
+            "no room for a dump of {} (id {}, {} MB resident): {e}",
+            p.name,
+            p.id,
+            p.working_set_bytes >> 20
+        ))
+    })?;
     let free = rustix::fs::statvfs(&dir)
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
         .unwrap_or(0)
-        .min(room);
+        .min(wanted);
     let file = format!(
         "{}_{}_{}_{}.core",
         node.name,
@@ -518,58 +492,32 @@ fn core_into_workdir(
         p.id,
         stamp_time(inv.now)
     );
-    let out = coredump::dump(p.id, &dir, &file, free, room)
-        .map_err(|e| CommandError(format!("the trace was kept, the dump failed: {e}")))?;
-    if let Err(e) = inv.workdir.reserve(out.size_bytes) {
-        let _ = std::fs::remove_file(&out.path);
-        return Err(CommandError(format!(
-            "the trace was kept, the dump was removed: {e}"
-        )));
+    match coredump::dump(p.id, &dir, &file, free, wanted) {
+        Ok(out) => {
+            inv.workdir.unreserve(wanted.saturating_sub(out.size_bytes));
+            Ok(out)
+        }
+        Err(e) => {
+            inv.workdir.unreserve(wanted);
+            Err(err(e))
+        }
     }
-    Ok(inv.workdir.shown(&out.path))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{prop as get, run_in};
+    use super::super::testing::{prop as get, run_in, RealMachine};
     use super::super::{diagnostic_tools, ece, host_repair, hosts, traces};
     use super::super::{Implementation, Mode};
     use super::*;
-    use crate::host::linux::host_name;
-    use crate::stamp::{load_scenario, Stamp};
     use crate::workdir::WorkingDirectory;
     use chrono::Utc;
     use std::process::{Child, Command};
 
-    struct Machine {
-        _tmp: tempfile::TempDir,
-        wd: WorkingDirectory,
-        stamp: Stamp,
-        host: String,
-    }
-
-    /// The `linux` stamp (the machine alone) and a working directory of 2 GiB.
-    fn machine() -> Machine {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "m", 2 << 30);
-        let mut stamp = load_scenario("linux").expect("linux");
-        stamp.attach_local_machine();
-        Machine {
-            _tmp: tmp,
-            wd,
-            stamp,
-            host: host_name(),
-        }
-    }
-
-    impl Machine {
-        fn run(&mut self, f: Implementation, args: &[(&str, Value)]) -> Result<Vec<Value>, String> {
-            let mut all: Vec<(&str, Value)> = vec![("ComputerName", self.host.as_str().into())];
-            all.extend(args.iter().cloned());
-            run_in(&self.wd, &mut self.stamp, f, &all, true, Mode::Execute)
-                .result
-                .map_err(|e| e.0)
-        }
+    /// The `linux` stamp (the machine alone, its default roots) and a working directory of
+    /// 2 GiB.
+    fn machine() -> RealMachine {
+        RealMachine::new(2 << 30, None, None)
     }
 
     struct Sleeper(Child);

@@ -273,6 +273,86 @@ pub(crate) mod testing {
         Ok(out)
     }
 
+    /// The real machine on the `linux` stamp, its read and remove roots pointed at folders
+    /// beneath a temporary `base`, and a working directory of `quota` bytes beneath it too.
+    pub(crate) struct RealMachine {
+        _tmp: tempfile::TempDir,
+        pub base: std::path::PathBuf,
+        pub wd: WorkingDirectory,
+        pub stamp: Stamp,
+        pub host: String,
+    }
+
+    impl RealMachine {
+        /// `read` and `remove` name folders beneath `base` (created); `None` keeps the
+        /// machine's default roots.
+        pub fn new(quota: u64, read: Option<&[&str]>, remove: Option<&[&str]>) -> Self {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let base = std::fs::canonicalize(tmp.path()).expect("canon");
+            let mut stamp = crate::stamp::load_scenario("linux").expect("linux");
+            stamp.attach_local_machine();
+            let roots = |names: &[&str]| -> Vec<std::path::PathBuf> {
+                names
+                    .iter()
+                    .map(|n| {
+                        let p = base.join(n);
+                        std::fs::create_dir_all(&p).expect("root");
+                        p
+                    })
+                    .collect()
+            };
+            let node = stamp.machines.first_mut().expect("the machine");
+            if let Some(r) = read {
+                node.read_roots = roots(r);
+            }
+            if let Some(r) = remove {
+                node.remove_roots = roots(r);
+            }
+            let wd = WorkingDirectory::new(&base.join("wd"), Utc::now(), "m", quota);
+            RealMachine {
+                _tmp: tmp,
+                base,
+                wd,
+                stamp,
+                host: crate::host::linux::host_name(),
+            }
+        }
+
+        /// Runs `f` on the machine (`-ComputerName` is its name) with `args`, in `mode`, with
+        /// the read-only stamp access the shell gives a command on a real machine.
+        pub fn run_mode(
+            &mut self,
+            f: Implementation,
+            args: &[(&str, Value)],
+            mode: Mode,
+        ) -> Outcome {
+            let mut all: Vec<(&str, Value)> = vec![("ComputerName", self.host.as_str().into())];
+            all.extend(args.iter().cloned());
+            run_in(&self.wd, &mut self.stamp, f, &all, false, mode)
+        }
+
+        /// The same in `Execute` mode.
+        pub fn exec(&mut self, f: Implementation, args: &[(&str, Value)]) -> Outcome {
+            self.run_mode(f, args, Mode::Execute)
+        }
+
+        /// The same in `Execute` mode, its error as text.
+        pub fn run(
+            &mut self,
+            f: Implementation,
+            args: &[(&str, Value)],
+        ) -> Result<Vec<Value>, String> {
+            self.run_mode(f, args, Mode::Execute)
+                .result
+                .map_err(|e| e.0)
+        }
+
+        /// `rel` beneath `base`, as text.
+        pub fn path(&self, rel: &str) -> String {
+            self.base.join(rel).to_string_lossy().into_owned()
+        }
+    }
+
     /// What one run did.
     pub struct Outcome {
         /// The command's output or error.

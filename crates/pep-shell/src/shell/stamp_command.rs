@@ -10,8 +10,11 @@ use super::gate::Permit;
 use super::Shell;
 use crate::handlers::Handler;
 use azs_support::catalog::CommandSpec;
-use azs_support::commands::{Invocation, Mode, StampAccess};
+use azs_support::commands::{Implementation, Invocation, Mode, StampAccess};
+use azs_support::stamp::Stamp;
+use azs_support::workdir::WorkingDirectory;
 use azs_support::{BoundArgs, Value};
+use chrono::{DateTime, Utc};
 
 impl Shell {
     /// Runs a stamp command through its azs-support implementation on `input`, under `permit`
@@ -63,24 +66,17 @@ impl Shell {
         if real {
             // A copy: no lock is held while the machine works.
             let stamp = store.read().clone();
-            let mode = if what_if { Mode::WhatIf } else { Mode::Execute };
-            let mut inv = Invocation::new(
-                args,
-                input,
-                StampAccess::Read(&stamp),
-                &self.workdir,
-                now,
-                mode,
-            );
-            let mut values = blocking(|| implementation(&mut inv)).map_err(|e| e.0)?;
-            if what_if {
-                let lines = inv
-                    .effects()
-                    .iter()
-                    .map(|e| Value::String(format!("What if: {e}")));
-                values.splice(0..0, lines);
-            }
-            return Ok(values);
+            return blocking(|| {
+                read_run(
+                    implementation,
+                    args,
+                    input,
+                    &stamp,
+                    &self.workdir,
+                    now,
+                    what_if,
+                )
+            });
         }
         if spec.supports_should_process && !what_if {
             let mut stamp = store.write();
@@ -102,28 +98,42 @@ impl Shell {
             }
             return result.map_err(|e| e.0);
         }
-        // Reads, and -WhatIf: a run that may not change the stamp, whose recorded effects
-        // become "What if:" lines ahead of its output.
+        // Reads, and -WhatIf.
         let stamp = store.read();
-        let mode = if what_if { Mode::WhatIf } else { Mode::Execute };
-        let mut inv = Invocation::new(
+        read_run(
+            implementation,
             args,
             input,
-            StampAccess::Read(&stamp),
+            &stamp,
             &self.workdir,
             now,
-            mode,
-        );
-        let mut values = implementation(&mut inv).map_err(|e| e.0)?;
-        if what_if {
-            let lines = inv
-                .effects()
-                .iter()
-                .map(|e| Value::String(format!("What if: {e}")));
-            values.splice(0..0, lines);
-        }
-        Ok(values)
+            what_if,
+        )
     }
+}
+
+/// Runs a command that may not change the stamp: a read, or a -WhatIf run whose recorded
+/// effects become "What if:" lines ahead of its output.
+fn read_run(
+    implementation: Implementation,
+    args: &BoundArgs,
+    input: Vec<Value>,
+    stamp: &Stamp,
+    workdir: &WorkingDirectory,
+    now: DateTime<Utc>,
+    what_if: bool,
+) -> Result<Vec<Value>, String> {
+    let mode = if what_if { Mode::WhatIf } else { Mode::Execute };
+    let mut inv = Invocation::new(args, input, StampAccess::Read(stamp), workdir, now, mode);
+    let mut values = implementation(&mut inv).map_err(|e| e.0)?;
+    if what_if {
+        let lines = inv
+            .effects()
+            .iter()
+            .map(|e| Value::String(format!("What if: {e}")));
+        values.splice(0..0, lines);
+    }
+    Ok(values)
 }
 
 /// Runs `f`, which may block, without holding up the other tasks of a multi-threaded runtime's

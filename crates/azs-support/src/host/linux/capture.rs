@@ -10,14 +10,13 @@ use std::io::{BufReader, Read, Seek};
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::runner::{kill_group, Limits, RunError, Runner};
+use super::runner::{Background, Limits, RunError, Runner};
 
 /// The longest a capture may be asked to run.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -180,8 +179,8 @@ pub fn capture_filter(spec: &CaptureSpec) -> String {
 /// A running `dumpcap` writing one pcapng file; stopping it (or dropping it) ends the capture.
 #[derive(Debug)]
 pub struct Capture {
-    child: Option<Child>,
-    stderr: Option<JoinHandle<String>>,
+    /// dumpcap, until it is stopped.
+    process: Option<Background>,
     path: PathBuf,
     limit_bytes: u64,
     pid: u32,
@@ -238,12 +237,7 @@ impl Capture {
     /// Stops the capture (SIGINT, then SIGKILL after 10 s) unless it already ended at a bound,
     /// and reports what it left.
     pub fn stop(mut self) -> Result<CaptureResult, String> {
-        let (status, signalled) = self.halt()?;
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
+        let (status, signalled, stderr) = self.halt()?;
         let size_bytes = std::fs::metadata(&self.path)
             .map_err(|e| format!("the capture file {} is missing: {e}", self.path.display()))?
             .len();
@@ -274,9 +268,9 @@ impl Capture {
 
     /// Whether dumpcap is still capturing (false once it stopped at its duration or size).
     pub fn is_running(&mut self) -> bool {
-        self.child
+        self.process
             .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
     }
 
     /// The process id of the capture (of the prefix program when the runner has one).
@@ -290,41 +284,22 @@ impl Capture {
     }
 
     /// Ends the process: SIGINT to its group if it still runs, a bounded wait, then SIGKILL.
-    /// Returns its exit status and whether it was signalled by us.
-    fn halt(&mut self) -> Result<(ExitStatus, bool), String> {
-        let Some(mut child) = self.child.take() else {
+    /// Returns its exit status, whether it was signalled by us, and its stderr.
+    fn halt(&mut self) -> Result<(ExitStatus, bool, String), String> {
+        let Some(mut process) = self.process.take() else {
             return Err("the capture was already stopped".into());
         };
-        let io = |e: std::io::Error| format!("dumpcap could not be waited for: {e}");
-        // Unreaped, the child's pid (its group id) cannot be reused, so signalling it is safe.
-        if let Some(status) = child.try_wait().map_err(io)? {
-            return Ok((status, false));
-        }
-        if let Some(pid) = i32::try_from(self.pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::INT);
-        }
-        let deadline = Instant::now() + STOP_WAIT;
-        loop {
-            if let Some(status) = child.try_wait().map_err(io)? {
-                return Ok((status, true));
-            }
-            if Instant::now() >= deadline {
-                kill_group(self.pid);
-                let _ = child.kill();
-                return child.wait().map(|s| (s, true)).map_err(io);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let (status, signalled) = process
+            .interrupt(STOP_WAIT)
+            .map_err(|e| format!("dumpcap could not be waited for: {e}"))?;
+        Ok((status, signalled, process.stderr()))
     }
 }
 
 impl Drop for Capture {
     /// A capture never outlives its owner.
     fn drop(&mut self) {
-        if self.child.is_some() {
+        if self.process.is_some() {
             let _ = self.halt();
         }
     }
@@ -363,28 +338,10 @@ fn spawn(
         args.extend(["-f", filter]);
     }
     args.extend(["-a", &duration, "-a", &filesize, "-w", path_text]);
-    let mut child = match runner
-        .command("dumpcap", &args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "{} (Debian package wireshark-common)",
-                RunError::NotFound {
-                    program: runner.argv("dumpcap", &[])[0].clone()
-                }
-            ))
-        }
-        Err(e) => return Err(format!("dumpcap could not be started: {e}")),
-    };
-    let stderr = child.stderr.take().map(read_capped);
+    let process = runner.background("dumpcap", &args, "wireshark-common", MAX_STDERR)?;
     let mut capture = Capture {
-        pid: child.id(),
-        child: Some(child),
-        stderr,
+        pid: process.child.id(),
+        process: Some(process),
         path: path.to_path_buf(),
         limit_bytes,
     };
@@ -396,12 +353,7 @@ fn spawn(
             return Ok(capture);
         }
         if !capture.is_running() {
-            let status = capture.halt()?.0;
-            let stderr = capture
-                .stderr
-                .take()
-                .and_then(|h| h.join().ok())
-                .unwrap_or_default();
+            let (status, _, stderr) = capture.halt()?;
             return Err(format!(
                 "the capture could not start: {}",
                 dumpcap_error(&stderr, status)
@@ -427,26 +379,6 @@ fn capture_path(path: &Path) -> Result<&str, String> {
             path.display()
         )),
     }
-}
-
-/// Reads a stream to its end on a thread, keeping at most [`MAX_STDERR`] bytes.
-fn read_capped(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = MAX_STDERR.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        String::from_utf8_lossy(&kept).into_owned()
-    })
 }
 
 /// dumpcap's error in one line: its first stderr line that is not progress.

@@ -189,6 +189,89 @@ impl Runner {
     }
 }
 
+/// A program running in the background (a capture, a trace): the process, and its stderr being
+/// read on a thread (at most `max_stderr` bytes kept).
+#[derive(Debug)]
+pub struct Background {
+    /// The process (its own group leader).
+    pub child: std::process::Child,
+    stderr: Option<std::thread::JoinHandle<(Vec<u8>, bool)>>,
+}
+
+impl Background {
+    /// What it printed on stderr (waits for the stream's end: call once it has exited).
+    pub fn stderr(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Ends it unless it already ended: SIGINT to its process group (the program, and a prefix
+    /// program if any), up to `wait` for it to exit, then SIGKILL. Its exit status, and whether
+    /// this had to signal it.
+    pub fn interrupt(
+        &mut self,
+        wait: Duration,
+    ) -> std::io::Result<(std::process::ExitStatus, bool)> {
+        // Unreaped, the child's pid (its group id) cannot be reused, so signalling it is safe.
+        if let Some(status) = self.child.try_wait()? {
+            return Ok((status, false));
+        }
+        if let Some(group) = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::INT);
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok((status, true));
+            }
+            if Instant::now() >= deadline {
+                kill_group(self.child.id());
+                let _ = self.child.kill();
+                return self.child.wait().map(|s| (s, true));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Runner {
+    /// Starts `program args...` in the background (stdout discarded, stderr kept up to
+    /// `max_stderr` bytes); a missing program names the Debian `package` that has it.
+    pub fn background(
+        &self,
+        program: &str,
+        args: &[&str],
+        package: &str,
+        max_stderr: usize,
+    ) -> Result<Background, String> {
+        let mut child = match self
+            .command(program, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "{} (Debian package {package})",
+                    RunError::NotFound {
+                        program: self.argv(program, &[])[0].clone()
+                    }
+                ))
+            }
+            Err(e) => return Err(format!("{program} could not be started: {e}")),
+        };
+        let stderr = child.stderr.take().map(|s| capped(s, max_stderr));
+        Ok(Background { child, stderr })
+    }
+}
+
 /// Kills the process group led by `pid` (the program and whatever it started).
 pub fn kill_group(pid: u32) {
     if let Some(pid) = i32::try_from(pid)

@@ -14,14 +14,13 @@ use std::fs::OpenOptions;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::processes;
-use super::runner::{kill_group, RunError, Runner};
+use super::runner::Runner;
 
 /// The longest a trace may run.
 pub const MAX_DURATION: Duration = Duration::from_secs(300);
@@ -215,31 +214,14 @@ fn run(
 ) -> Result<(Duration, &'static str), String> {
     let args = strace_args(path_text, pid);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = match runner
-        .command("strace", &argv)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "{} (Debian package strace)",
-                RunError::NotFound {
-                    program: runner.argv("strace", &[])[0].clone()
-                }
-            ))
-        }
-        Err(e) => return Err(format!("strace could not be started: {e}")),
-    };
-    let stderr = child.stderr.take().map(read_capped);
+    let mut strace = runner.background("strace", &argv, "strace", MAX_STDERR)?;
     let registered = Registered::new(path);
     let started = Instant::now();
     let io = |e: std::io::Error| format!("strace could not be waited for: {e}");
     let stopped_by = loop {
-        if let Some(status) = child.try_wait().map_err(io)? {
+        if let Some(status) = strace.child.try_wait().map_err(io)? {
             // strace ended on its own: the process exited, or strace could not attach.
-            let text = join(stderr);
+            let text = strace.stderr();
             if status.success() || ended(pid) {
                 return Ok((started.elapsed(), "exited"));
             }
@@ -259,37 +241,11 @@ fn run(
         }
         std::thread::sleep(POLL);
     };
-    halt(&mut child).map_err(io)?;
+    // SIGINT detaches strace cleanly; the traced process is in no such group.
+    strace.interrupt(STOP_WAIT).map_err(io)?;
     let elapsed = started.elapsed();
-    drop(join(stderr));
+    drop(strace.stderr());
     Ok((elapsed, stopped_by))
-}
-
-/// Stops strace: SIGINT to its process group (strace, and the prefix program if any), a bounded
-/// wait, then SIGKILL. The traced process is in no such group and is only detached.
-fn halt(child: &mut Child) -> Result<ExitStatus, std::io::Error> {
-    // Unreaped, the child's pid (its group id) cannot be reused, so signalling it is safe.
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
-    }
-    if let Some(group) = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::INT);
-    }
-    let deadline = Instant::now() + STOP_WAIT;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if Instant::now() >= deadline {
-            kill_group(child.id());
-            let _ = child.kill();
-            return child.wait();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Whether process `pid` is gone or a zombie (its state in `/proc/PID/stat`).
@@ -342,34 +298,10 @@ fn count_lines(path: &Path) -> Result<u64, String> {
     Ok(lines + u64::from(last != b'\n'))
 }
 
-/// Reads a stream to its end on a thread, keeping at most [`MAX_STDERR`] bytes.
-fn read_capped(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = MAX_STDERR.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        String::from_utf8_lossy(&kept).into_owned()
-    })
-}
-
-fn join(handle: Option<JoinHandle<String>>) -> String {
-    handle.and_then(|h| h.join().ok()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use std::process::{Child, Command, Stdio};
 
     struct Looper(Child);
 
