@@ -109,11 +109,27 @@ pub fn protected(pid: u32) -> Option<String> {
     if ancestors_of(me).contains(&pid) {
         return Some("it is one of pep's own parent processes, and ending it would end pep".into());
     }
-    if read_stat(pid).is_ok_and(|s| s.is_kernel_thread()) {
+    let stat = read_stat(pid);
+    if stat.as_ref().is_ok_and(|s| s.is_kernel_thread()) {
         return Some("it is a kernel thread, not a program".into());
+    }
+    // Remote access and the services pep never changes: stopping one could lock the operator
+    // out, and its memory or system calls hold host keys and passwords.
+    if let Some(unit) =
+        super::systemd::unit_of_process(pid).filter(|u| super::systemd::is_protected(u))
+    {
+        return Some(format!("it belongs to the protected service {unit}"));
+    }
+    if stat.is_ok_and(|s| SECRET_KEEPERS.contains(&s.comm.as_str())) {
+        return Some(
+            "it holds remote-access keys or passwords (sshd, ssh-agent, gpg-agent)".into(),
+        );
     }
     None
 }
+
+/// Programs whose memory and system calls carry keys and passwords, wherever they run.
+const SECRET_KEEPERS: &[&str] = &["sshd", "sshd-session", "ssh-agent", "gpg-agent"];
 
 /// Stops process `pid`: SIGTERM, up to `grace` for it to exit, then SIGKILL and a short wait.
 /// Both signals go through one pidfd opened before the process is checked, so they reach the
@@ -476,6 +492,30 @@ mod tests {
             assert!(Instant::now() < deadline, "{argv:?} never became {comm}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_program_holding_remote_access_keys_is_protected() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let fake = dir.path().join("sshd");
+        std::fs::copy("/bin/sleep", &fake).expect("copy sleep");
+        let mut child = std::process::Command::new(&fake)
+            .arg("60")
+            .spawn()
+            .expect("spawn");
+        let pid = child.id();
+        let why = protected(pid).expect("protected");
+        assert!(why.contains("sshd"), "{why}");
+        let e = stop(pid, None, Duration::from_millis(100)).expect_err("refused");
+        assert!(e.starts_with("refusing to stop sshd"), "{e}");
+        assert!(child.try_wait().expect("wait").is_none(), "still running");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(super::super::systemd::is_protected("ssh.service"));
+        assert!(super::super::systemd::is_protected(
+            "sshd@3-10.0.0.1:22.service"
+        ));
+        assert!(!super::super::systemd::is_protected("cron.service"));
     }
 
     #[test]

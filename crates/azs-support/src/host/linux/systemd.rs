@@ -295,13 +295,30 @@ pub fn unit_name(name: &str) -> Result<String, String> {
     Ok(unit)
 }
 
+/// Whether `unit` (`x.service`, `x@i.service`) is one pep never changes, nor lets anyone stop,
+/// dump or trace the processes of: remote access, the system bus, journald, logind, udevd, pep.
+pub fn is_protected(unit: &str) -> bool {
+    let base = unit.trim_end_matches(".service");
+    let base = base.split('@').next().unwrap_or(base);
+    PROTECTED.contains(&base) || base.starts_with("systemd-")
+}
+
+/// The service unit process `pid` runs in, from its cgroup (`/system.slice/ssh.service`), if any.
+pub fn unit_of_process(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines()
+        .filter_map(|l| l.rsplit(':').next())
+        .flat_map(|path| path.split('/'))
+        .filter(|seg| seg.ends_with(".service"))
+        .last()
+        .map(str::to_string)
+}
+
 /// A service unit that may be started, stopped or restarted: [`unit_name`], and not a protected
 /// unit (ssh, sshd, dbus, systemd-journald, systemd-logind, systemd-udevd, pep, any `systemd-*`).
 pub fn validate_unit(name: &str) -> Result<String, String> {
     let unit = unit_name(name)?;
-    let base = unit.trim_end_matches(".service");
-    let base = base.split('@').next().unwrap_or(base);
-    if PROTECTED.contains(&base) || base.starts_with("systemd-") {
+    if is_protected(&unit) {
         return Err(format!(
             "{unit} is protected: stopping or restarting it could cut off the machine, its remote \
              access or pep itself, so pep does not change it"
