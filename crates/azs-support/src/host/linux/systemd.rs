@@ -308,9 +308,8 @@ pub fn unit_of_process(pid: u32) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     text.lines()
         .filter_map(|l| l.rsplit(':').next())
-        .flat_map(|path| path.split('/'))
-        .filter(|seg| seg.ends_with(".service"))
-        .last()
+        .flat_map(|path| path.rsplit('/').find(|seg| seg.ends_with(".service")))
+        .next()
         .map(str::to_string)
 }
 
