@@ -227,7 +227,7 @@ pub fn invoke_get_net_view(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
             text += &format!("{:<20} {:<14} {}\n", c.name, c.status, c.remote_address);
         }
         let rel = format!("{}_GetNetView_{}.txt", n.name, stamp_time(inv.now));
-        let path = inv.workdir.write_new(&rel, text.as_bytes())?;
+        let path = inv.workdir.write_keeping(&rel, inv.now, text.as_bytes())?;
         out.push(
             Record::new("Azs.Support.CollectedFile")
                 .with("ComputerName", &n.name)

@@ -335,7 +335,7 @@ pub(crate) fn net_view(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Valu
     let view = system::net_view().map_err(err)?;
     let json = serde_json::to_vec_pretty(&view).map_err(err)?;
     let rel = format!("{}_GetNetView_{}.json", node.name, stamp_time(inv.now));
-    let path = inv.workdir.write_new(&rel, &json)?;
+    let path = inv.workdir.write_keeping(&rel, inv.now, &json)?;
     let interfaces: Vec<Value> = view
         .interfaces
         .iter()

@@ -189,7 +189,7 @@ pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
         text += &event_line(inv.now, level, WMI_PROVIDERS[0], 5858, &msg);
     }
     let file = format!("{}_WmiTrace_{}.etl", n.name, stamp_time(inv.now));
-    let path = inv.workdir.write_new(&file, text.as_bytes())?;
+    let path = inv.workdir.write_keeping(&file, inv.now, text.as_bytes())?;
     let mut dumps = Vec::new();
     if inv.args.switch("IncludeDumps") {
         for p in n.processes.iter().filter(|p| {
@@ -426,5 +426,20 @@ mod tests {
             ],
         );
         assert_eq!(ev.len(), WMI_PROVIDERS.len() + 1);
+    }
+
+    #[test]
+    fn wmi_traces_run_back_to_back_each_keep_their_file() {
+        let e = env();
+        let mut s = default_stamp();
+        let files: std::collections::BTreeSet<String> = (0..4)
+            .map(|_| {
+                get(
+                    &ok(&e, &mut s, invoke_wmi_tracing, &[cn("AZS-HOST01")])[0],
+                    "TraceFile",
+                )
+            })
+            .collect();
+        assert_eq!(files.len(), 4, "{files:?}");
     }
 }
