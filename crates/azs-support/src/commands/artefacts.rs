@@ -1,45 +1,5 @@
-//! The placeholder artefacts the node-tool families (`traces`, `diagnostic_tools`,
-//! `file_collection`) write for the simulated nodes of the stamp, and the test harness they share.
-//!
-//! Simulated nodes have no packets, memory or file contents, so every artefact those families
-//! write is a small placeholder that says it is simulated (node, process or file it stands for).
-//! Everything lands in the session's working directory through `write_new` (path-checked,
-//! quota-enforced). This file owns the note placeholders carry, the time stamp in their file names
-//! and the placeholder process dump (Invoke-AzsSupportProcDump writes one, and so does
-//! Invoke-AzsSupportWmiTracing with `-IncludeDumps`).
-
-use super::{CommandError, Invocation};
-use crate::stamp::Process;
-use chrono::{DateTime, Utc};
-
-/// The note a placeholder artefact carries.
-pub(super) const SIMULATED: &str = "simulated node: placeholder file, no real data was captured";
-
-/// A time as it appears in artefact file names (`20261120T101500123Z`).
-pub(super) fn stamp_time(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%S%3fZ").to_string()
-}
-
-/// Writes the placeholder dump of process `p` of `node` to
-/// `<workdir>/dumps/<node>_<name>_<pid>.dmp`; returns its path and length.
-pub(super) fn write_dump(
-    inv: &Invocation<'_>,
-    node: &str,
-    p: &Process,
-) -> Result<(String, u64), CommandError> {
-    let text = format!(
-        "pep SIMULATED DUMP: not a memory image (simulated nodes have no process memory)\n\
-         Node: {node}\nProcess: {}\nProcessId: {}\nWorkingSetMB: {}\nService: {}\nTaken: {}\n",
-        p.name,
-        p.id,
-        p.working_set_mb,
-        p.service,
-        inv.now.to_rfc3339()
-    );
-    let rel = format!("dumps/{node}_{}_{}.dmp", p.name, p.id);
-    let path = inv.workdir.write_keeping(&rel, inv.now, text.as_bytes())?;
-    Ok((inv.workdir.shown(&path), text.len() as u64))
-}
+//! The test harness the node-tool families (`traces`, `diagnostic_tools`, `file_collection`)
+//! share: their tests read back what a tool wrote, so they run in one working directory.
 
 /// Test support: the node tools read back what they wrote, so a test runs them in one working
 /// directory ([`Env`]) with write access to the stamp.

@@ -1,15 +1,15 @@
-//! Diagnostic tools run against the simulated nodes of the stamp: Invoke-AzsSupportProcDump,
-//! Invoke-AzsSupportHandle, Invoke-AzsSupportGetNetView, and Invoke-AzsSupportSysinternalsDownload
-//! (the suite ProcDump and Handle come from).
+//! Diagnostic tools run against a node: Invoke-AzsSupportProcDump, Invoke-AzsSupportHandle,
+//! Invoke-AzsSupportGetNetView, and Invoke-AzsSupportSysinternalsDownload (the suite ProcDump and
+//! Handle come from).
 //!
-//! Dumps and network snapshots are placeholders (see `artefacts`) written to the session's working
-//! directory; handle listings are derived from each process's handle count.
+//! The node's host runs the tools ([`crate::host::Host`]): placeholders from the model on a
+//! simulated node, ELF cores, procfs handles and a JSON snapshot on the real machine. Every file
+//! lands in the case's working directory.
 
-use super::artefacts::{stamp_time, write_dump, SIMULATED};
-use super::hosts::{computer, path_under, require_node, select_nodes};
-use super::machine_tools::{self, real_target};
+use super::hosts::{path_under, require_node, select_host_nodes};
 use super::{CommandError, Invocation, Table};
-use crate::stamp::{Node, Process};
+use crate::host::ProcessSelector;
+use crate::stamp::Node;
 use crate::value::{Record, Value};
 
 /// The commands of this family.
@@ -31,214 +31,51 @@ const SYSINTERNALS_COPIES: &[&str] = &[
 
 // ---------------------------------------------------------------- process dumps
 
-/// Invoke-AzsSupportProcDump -ComputerName (-ProcessId | -ProcessName): a placeholder dump in
-/// `<workdir>/dumps/<node>_<name>_<pid>.dmp`.
+/// Invoke-AzsSupportProcDump -ComputerName (-ProcessId | -ProcessName): a dump of the process in
+/// `<workdir>/dumps`; the process keeps running.
 pub fn invoke_proc_dump(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return machine_tools::proc_dump(inv, &n);
-    }
-    let n = computer(inv)?;
-    let p = if let Some(id) = inv.args.int("ProcessId") {
-        n.processes
-            .iter()
-            .find(|p| i64::from(p.id) == id)
-            .ok_or_else(|| CommandError(format!("no process with id {id} on {}", n.name)))?
+    let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
+    let which = if let Some(id) = inv.args.int("ProcessId") {
+        ProcessSelector::Id(id)
     } else if let Some(name) = inv.args.str("ProcessName") {
-        let found: Vec<&Process> = n
-            .processes
-            .iter()
-            .filter(|p| p.name.eq_ignore_ascii_case(name))
-            .collect();
-        match found.as_slice() {
-            [] => {
-                return Err(CommandError(format!(
-                    "no process named '{name}' on {}",
-                    n.name
-                )))
-            }
-            [p] => *p,
-            many => {
-                let ids: Vec<String> = many.iter().map(|p| p.id.to_string()).collect();
-                return Err(CommandError(format!(
-                    "{} processes named '{name}' on {} (ids {}); give -ProcessId",
-                    many.len(),
-                    n.name,
-                    ids.join(", ")
-                )));
-            }
-        }
+        ProcessSelector::Name(name.to_string())
     } else {
         return Err(CommandError("give -ProcessId or -ProcessName".into()));
     };
-    let (path, len) = write_dump(inv, &n.name, p)?;
-    Ok(vec![Record::new("Azs.Support.DumpFile")
-        .with("ComputerName", &n.name)
-        .with("ProcessName", &p.name)
-        .with("ProcessId", p.id)
-        .with("Path", path)
-        .with("Length", len)
-        .with("Note", SIMULATED)
-        .into()])
+    let rec = inv.run_tool(&node, |h, call| h.dump_process(&which, call))?;
+    Ok(vec![rec.into()])
 }
 
 // ---------------------------------------------------------------- handles and network snapshot
 
-/// Handle types with their share (percent) of a process's handles.
-const HANDLE_TYPES: &[(&str, u32)] = &[
-    ("File", 30),
-    ("Key", 20),
-    ("Event", 20),
-    ("Mutant", 5),
-    ("Section", 5),
-    ("Thread", 10),
-    ("Process", 5),
-    ("Token", 5),
-];
-
-fn handle_name(kind: &str, p: &Process) -> String {
-    let svc = if p.service.is_empty() {
-        &p.name
-    } else {
-        &p.service
-    };
-    match kind {
-        "File" => format!(r"C:\Windows\System32\en-US\{}.exe.mui", p.name),
-        "Key" => format!(r"HKLM\SYSTEM\ControlSet001\Services\{svc}"),
-        "Event" => format!(r"\BaseNamedObjects\{svc}_{}_Event", p.id),
-        "Mutant" => format!(r"\BaseNamedObjects\{svc}_Mutex"),
-        "Section" => r"\BaseNamedObjects\__ComCatalogCache__".into(),
-        "Thread" => format!("{}.exe({})", p.name, p.id),
-        "Process" => format!("{}.exe({})", p.name, p.id),
-        _ => r"NT AUTHORITY\SYSTEM:3e7".into(),
-    }
-}
-
-/// Invoke-AzsSupportHandle -ComputerName [-ProcessId] [-Type]: per process and handle type, the
-/// first handle value, a representative name and the count (derived from the process's total).
+/// Invoke-AzsSupportHandle -ComputerName [-ProcessId] [-Type]: the open handles of a process (or
+/// of every process).
 pub fn invoke_handle(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return machine_tools::handles(inv, &n);
-    }
-    let n = computer(inv)?;
-    let id = inv.args.int("ProcessId");
-    let kind = inv.args.str("Type");
-    if let Some(id) = id {
-        if !n.processes.iter().any(|p| i64::from(p.id) == id) {
-            return Err(CommandError(format!(
-                "no process with id {id} on {}",
-                n.name
-            )));
-        }
-    }
-    let mut procs: Vec<&Process> = n
-        .processes
-        .iter()
-        .filter(|p| id.is_none_or(|i| i64::from(p.id) == i))
-        .collect();
-    procs.sort_by(|a, b| {
-        a.name
-            .to_ascii_lowercase()
-            .cmp(&b.name.to_ascii_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
-    let mut out = Vec::new();
-    for p in procs {
-        let mut counts: Vec<u32> = HANDLE_TYPES
-            .iter()
-            .map(|(_, s)| p.handles * s / 100)
-            .collect();
-        counts[0] += p.handles - counts.iter().sum::<u32>();
-        let mut next = 4u64;
-        for ((t, _), c) in HANDLE_TYPES.iter().zip(counts) {
-            let first = next;
-            next += 4 * u64::from(c);
-            if c == 0 || kind.is_some_and(|k| !k.eq_ignore_ascii_case(t)) {
-                continue;
-            }
-            out.push(
-                Record::new("Azs.Support.Handle")
-                    .with("ProcessName", &p.name)
-                    .with("ProcessId", p.id)
-                    .with("Handle", format!("0x{first:X}"))
-                    .with("Type", *t)
-                    .with("Name", handle_name(t, p))
-                    .with("Count", c)
-                    .into(),
-            );
-        }
-    }
-    Ok(out)
+    let host = inv.host(inv.args.str("ComputerName").unwrap_or_default())?;
+    let rows = host
+        .handles(inv.args.int("ProcessId"), inv.args.str("Type"))
+        .map_err(CommandError)?;
+    Ok(rows.into_iter().map(Value::from).collect())
 }
 
-/// Invoke-AzsSupportGetNetView [-ComputerName]: one snapshot file per node (default: all hosts).
+/// Invoke-AzsSupportGetNetView [-ComputerName]: one snapshot per node (default: every host, or
+/// the machine of a stamp that is only the machine).
 pub fn invoke_get_net_view(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let stamp = inv.stamp();
     let wanted = inv.args.strings("ComputerName");
-    // The real machine (named, or the only node of a machine's own stamp) is read for real.
-    let machine = if wanted.is_empty() && stamp.hosts.is_empty() {
-        stamp.machines.first().cloned()
-    } else if let [one] = wanted.as_slice() {
-        stamp.node(one).filter(|n| n.real).cloned()
+    let mut nodes: Vec<&Node> = if !wanted.is_empty() {
+        select_host_nodes(stamp, &wanted)?
+    } else if stamp.hosts.is_empty() {
+        stamp.machines.iter().collect()
     } else {
-        None
-    };
-    if let Some(n) = machine {
-        return machine_tools::net_view(inv, &n);
-    }
-    let mut nodes: Vec<&Node> = if wanted.is_empty() {
         stamp.hosts.iter().collect()
-    } else {
-        select_nodes(stamp, &wanted)?
     };
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     nodes.dedup_by(|a, b| a.name == b.name);
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let mut out = Vec::new();
-    for n in nodes {
-        let mut text = format!(
-            "pep SIMULATED network snapshot of {}: taken from the stamp model, no real adapters were queried\n\
-             Taken: {}\nRole: {}\nState: {}\nHost: {}\n\n[Network services]\n",
-            n.name,
-            inv.now.to_rfc3339(),
-            n.role,
-            n.state,
-            if n.host.is_empty() { "-" } else { &n.host }
-        );
-        for s in n.services.iter().filter(|s| {
-            [
-                "Dnscache",
-                "WinRM",
-                "LanmanServer",
-                "GatewayService",
-                "NcHostAgent",
-                "SlbHostAgent",
-            ]
-            .iter()
-            .any(|x| x.eq_ignore_ascii_case(&s.name))
-        }) {
-            text += &format!("{:<20} {}\n", s.name, s.state);
-        }
-        text += "\n[Site-to-site connections]\n";
-        for c in stamp
-            .network
-            .connections
-            .iter()
-            .filter(|c| c.gateway == n.name)
-        {
-            text += &format!("{:<20} {:<14} {}\n", c.name, c.status, c.remote_address);
-        }
-        let rel = format!("{}_GetNetView_{}.txt", n.name, stamp_time(inv.now));
-        let path = inv.workdir.write_keeping(&rel, inv.now, text.as_bytes())?;
-        out.push(
-            Record::new("Azs.Support.CollectedFile")
-                .with("ComputerName", &n.name)
-                .with("Path", inv.workdir.shown(&path))
-                .with("Length", text.len() as u64)
-                .with(
-                    "Note",
-                    "simulated node: a text snapshot of the stamp model, not a GetNetView archive",
-                )
-                .into(),
-        );
+    for name in names {
+        out.push(inv.run_tool(&name, |h, call| h.net_view(call))?.into());
     }
     Ok(out)
 }

@@ -5,7 +5,8 @@
 
 use super::hosts::{model_only, require_node, select_known_nodes, select_known_with_real};
 use super::{join_names, CommandError, Invocation, Table};
-use crate::stamp::{ActionPlan, Node, NodeState, Stamp};
+use crate::host::host_of;
+use crate::stamp::{ActionPlan, Node, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
 use chrono::{DateTime, Duration, Utc};
@@ -362,37 +363,10 @@ pub fn get_code_integrity(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comman
     let stamp = inv.stamp();
     let mut nodes = select_known_with_real(stamp, &wanted)?;
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let now = inv.now;
     Ok(nodes
         .into_iter()
-        .map(|n| {
-            if n.real {
-                // The machine's own: Secure Boot, kernel lockdown, module signatures, taint.
-                let c = crate::host::linux::system::code_integrity();
-                return Record::new("Azs.Support.CodeIntegrityStatus")
-                    .with("ComputerName", &n.name)
-                    .with("SecureBoot", c.secure_boot)
-                    .with("KernelLockdown", c.kernel_lockdown)
-                    .with("ModuleSignaturesEnforced", c.module_signatures_enforced)
-                    .with("KernelTainted", c.kernel_tainted)
-                    .into();
-            }
-            let reachable = matches!(
-                n.state,
-                NodeState::Running | NodeState::Up | NodeState::Paused
-            );
-            let status = if reachable { "Enforced" } else { "Unknown" };
-            let policy = if n.host.is_empty() {
-                "AzureStackHub-Host-CIPolicy"
-            } else {
-                "AzureStackHub-InfraVM-CIPolicy"
-            };
-            Record::new("Azs.Support.CodeIntegrityStatus")
-                .with("ComputerName", &n.name)
-                .with("KernelModeStatus", status)
-                .with("UserModeStatus", status)
-                .with("PolicyName", policy)
-                .into()
-        })
+        .map(|n| host_of(stamp, n, now).code_integrity().into())
         .collect())
 }
 
@@ -402,7 +376,7 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
     let name = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let stamp = inv.stamp();
     let node = require_node(stamp, &name)?;
-    model_only(node)?;
+    model_only(stamp, node)?;
     let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
     let from = inv
         .args
@@ -458,7 +432,7 @@ pub fn get_dsc_logs(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError
 mod tests {
     use super::super::testing::{default_stamp, run_on};
     use super::*;
-    use crate::stamp::ActionPlanStep;
+    use crate::stamp::{ActionPlanStep, NodeState};
 
     use super::super::testing::prop;
 

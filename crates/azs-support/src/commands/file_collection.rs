@@ -1,25 +1,17 @@
 //! Files collected from the nodes of the stamp, and the working directories they were collected
 //! into: Copy-AzsSupportFiles and Clear-AzsSupportParentWorkingDirectory.
 //!
-//! Simulated files have no contents, so each copy is a placeholder text (see `artefacts`) naming
-//! the file it stands for, in `<workdir>/<NODE>/`. On the real machine the files beneath its read
-//! roots (`host::linux::file_ops::CopyPlan`) are copied for real into `<workdir>/<NODE>/<path>`,
-//! each charged to the working directory's quota before it is written and copied no further than
-//! the size it was listed with; a copy that would pass the quota is refused before anything is
-//! written, and a copy that fails half-way leaves nothing behind. Old sibling working
-//! directories are real directories on this machine, removed for real.
+//! The node's host copies ([`crate::host::Host::copy_files`]): a simulated node's files have no
+//! contents, so each copy is a placeholder text naming the file it stands for; the real
+//! machine's files beneath its read roots are copied for real, charged to the working
+//! directory's quota. Old sibling working directories are real directories on this machine,
+//! removed for real.
 
-use super::hosts::{computer, path_under, select_nodes};
-use super::machine_tools::real_target;
+use super::hosts::select_nodes;
 use super::{CommandError, Invocation, Table};
-use crate::host::linux::file_ops::CopyPlan;
-use crate::stamp::Node;
 use crate::value::{Record, Value};
-use crate::workdir::WorkingDirectory;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use std::fs;
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -30,243 +22,14 @@ pub const COMMANDS: Table = &[
     ),
 ];
 
-/// A Windows path as a plain file name: `C:\MASLogs\a.log` → `C_MASLogs_a.log`.
-fn sanitise(path: &str) -> String {
-    let s: String = path
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '(' | ')') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let s = s.replace("__", "_");
-    let s = s.trim_start_matches(['.', '_']).to_string();
-    if s.is_empty() {
-        "file".into()
-    } else {
-        s
-    }
-}
-
 /// Copy-AzsSupportFiles -ComputerName -Path [-Recurse]: copies node files into
-/// `<workdir>/<NODE>/`; simulated files have no content, so each copy is a placeholder text.
+/// `<workdir>/<NODE>/`, sorted.
 pub fn copy_files(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return copy_real_files(inv, &n);
-    }
-    let n = computer(inv)?;
-    let path = inv.args.str("Path").unwrap_or_default();
-    let base = path.trim_end_matches('\\');
-    let recurse = inv.args.switch("Recurse");
-    let files: Vec<_> = n
-        .files
-        .iter()
-        .filter(|f| {
-            f.path.eq_ignore_ascii_case(base)
-                || (path_under(&f.path, base)
-                    && (recurse || !f.path[base.len() + 1..].contains('\\')))
-        })
-        .collect();
-    if files.is_empty() {
-        return Err(CommandError(format!(
-            "Cannot find path '{path}' on {} because it does not exist (or it holds only subfolders: add -Recurse)",
-            n.name
-        )));
-    }
-    let mut out: Vec<Value> = Vec::new();
-    for f in files {
-        let text = format!(
-            "pep SIMULATED COPY: the simulated node has no file contents; this placeholder stands for the file.\n\
-             Node: {}\nPath: {}\nSizeBytes: {}\nLastWriteTimeUtc: {}\n",
-            n.name,
-            f.path,
-            f.size_bytes,
-            f.modified.map(|t| t.to_rfc3339()).unwrap_or_default()
-        );
-        let wanted = format!("{}/{}", n.name, sanitise(&f.path));
-        let written = inv
-            .workdir
-            .write_keeping(&wanted, inv.now, text.as_bytes())?;
-        let rel = inv.workdir.shown(&written);
-        out.push(
-            Record::new("Azs.Support.CopiedFile")
-                .with("ComputerName", &n.name)
-                .with("Source", &f.path)
-                .with("Destination", rel)
-                .with("Length", text.len() as u64)
-                .with(
-                    "Note",
-                    format!(
-                        "simulated node: placeholder text for a {}-byte file",
-                        f.size_bytes
-                    ),
-                )
-                .into(),
-        );
-    }
-    out.sort_by_key(Value::to_display);
-    Ok(out)
-}
-
-/// A machine path as a path in the working directory: `/var/log/a b.1` → `var/log/a_b.1`
-/// (characters outside a safe set become `_`).
-fn destination_of(path: &Path) -> String {
-    path.components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(n) => Some(n.to_string_lossy()),
-            _ => None,
-        })
-        .map(|n| {
-            n.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '+' | ',') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Creates a new private file at `rel` in the working directory (parents 0700, the file 0600,
-/// never replacing one): when the name is taken, the name stamped with `now`.
-fn create_in_workdir(
-    wd: &WorkingDirectory,
-    rel: &str,
-    now: DateTime<Utc>,
-) -> Result<(PathBuf, fs::File), String> {
-    let file = rel.rsplit('/').next().unwrap_or(rel);
-    let dir = &rel[..rel.len() - file.len()];
-    let (stem, ext) = match file.rsplit_once('.') {
-        Some((s, e)) if !s.is_empty() => (s, format!(".{e}")),
-        _ => (file, String::new()),
-    };
-    let stamped = format!("{dir}{stem}_{}", now.format("%Y%m%d-%H%M%S%.3f"));
-    let mut candidates = vec![rel.to_string(), format!("{stamped}{ext}")];
-    candidates.extend((2..=99).map(|n| format!("{stamped}-{n}{ext}")));
-    for name in candidates {
-        let target = wd.resolve(&name).map_err(|e| e.to_string())?;
-        if let Some(parent) = target.parent() {
-            let mut b = fs::DirBuilder::new();
-            b.recursive(true);
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(parent)
-                .map_err(|e| format!("working directory: {e}"))?;
-        }
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        match opts.open(&target) {
-            Ok(f) => return Ok((target, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("working directory: {e}")),
-        }
-    }
-    Err(format!("working directory: no free name for {rel}"))
-}
-
-/// Copies one planned file: its listed size is reserved against the quota first, then at most
-/// that many bytes are copied (a file that grew is cut at its listed size; one that shrank gives
-/// the difference back). Returns where it landed and the bytes copied; on failure nothing of it
-/// is left. Also returns the file's size when opened.
-fn copy_one(
-    inv: &Invocation<'_>,
-    node: &Node,
-    plan: &CopyPlan,
-    rel: &Path,
-    source: &Path,
-    listed: u64,
-) -> Result<(PathBuf, u64, u64), String> {
-    let (src, size_now) = plan.open(rel)?;
-    inv.workdir.reserve(listed).map_err(|e| e.to_string())?;
-    let wanted = format!("{}/{}", node.name, destination_of(source));
-    let (dest, mut out) = match create_in_workdir(inv.workdir, &wanted, inv.now) {
-        Ok(x) => x,
-        Err(e) => {
-            inv.workdir.unreserve(listed);
-            return Err(e);
-        }
-    };
-    match io::copy(&mut src.take(listed), &mut out) {
-        Ok(copied) => {
-            inv.workdir.unreserve(listed - copied.min(listed));
-            Ok((dest, copied, size_now))
-        }
-        Err(e) => {
-            drop(out);
-            let _ = fs::remove_file(&dest);
-            inv.workdir.unreserve(listed);
-            Err(format!("copying {}: {e}", source.display()))
-        }
-    }
-}
-
-/// Copy-AzsSupportFiles on the real machine: the regular files at -Path (beneath the node's
-/// read roots; a folder's files, its subfolders' too with -Recurse) into
-/// `<workdir>/<NODE>/<path>`. Refused before anything is written when one file is larger than
-/// the quota or all of them would pass what is left of it.
-fn copy_real_files(inv: &mut Invocation<'_>, node: &Node) -> Result<Vec<Value>, CommandError> {
+    let node = inv.args.str("ComputerName").unwrap_or_default().to_string();
     let path = inv.args.str("Path").unwrap_or_default().to_string();
     let recurse = inv.args.switch("Recurse");
-    let plan = CopyPlan::new(&path, &node.read_roots, recurse).map_err(CommandError)?;
-    if plan.files.is_empty() {
-        return Err(CommandError(format!(
-            "no file to copy at '{path}' on {} (a folder of subfolders only needs -Recurse)",
-            node.name
-        )));
-    }
-    let quota = inv.workdir.quota_bytes();
-    if let Some((_, big)) = plan.files.iter().find(|(_, it)| it.bytes > quota) {
-        return Err(CommandError(format!(
-            "'{}' is {} bytes, larger than the working directory quota of {quota} bytes; nothing was copied",
-            big.path.display(),
-            big.bytes
-        )));
-    }
-    let total: u64 = plan.files.iter().map(|(_, it)| it.bytes).sum();
-    let used = inv.workdir.used_bytes()?;
-    if used.saturating_add(total) > quota {
-        return Err(CommandError(format!(
-            "copying {} file(s), {total} bytes, would pass the working directory quota of {quota} bytes ({used} bytes used); nothing was copied: name fewer files or clear the working directory",
-            plan.files.len()
-        )));
-    }
-    let mut done: Vec<(PathBuf, u64)> = Vec::new();
-    let mut out = Vec::new();
-    for (rel, it) in &plan.files {
-        match copy_one(inv, node, &plan, rel, &it.path, it.bytes) {
-            Ok((dest, copied, size_now)) => {
-                let mut r = Record::new("Azs.Support.CopiedFile")
-                    .with("ComputerName", &node.name)
-                    .with("Source", it.path.display().to_string())
-                    .with("Destination", inv.workdir.shown(&dest))
-                    .with("Length", copied);
-                if copied < it.bytes {
-                    r = r.with("Note", "the file shrank while it was copied");
-                } else if size_now > copied {
-                    r = r.with(
-                        "Note",
-                        format!("the file grew while it was copied: its first {copied} bytes were copied"),
-                    );
-                }
-                done.push((dest, copied));
-                out.push(Value::from(r));
-            }
-            Err(e) => {
-                for (dest, bytes) in done {
-                    let _ = fs::remove_file(&dest);
-                    inv.workdir.unreserve(bytes);
-                }
-                return Err(CommandError(format!("{e}; nothing of this copy was kept")));
-            }
-        }
-    }
+    let rows = inv.run_tool(&node, |h, call| h.copy_files(&path, recurse, call))?;
+    let mut out: Vec<Value> = rows.into_iter().map(Value::from).collect();
     out.sort_by_key(Value::to_display);
     Ok(out)
 }
@@ -350,6 +113,8 @@ mod tests {
     use super::super::testing::default_stamp;
     use super::super::Mode;
     use super::*;
+
+    use crate::host::simulated::tools::sanitise;
 
     #[test]
     fn copy_files_sanitised_placeholders() {
@@ -455,6 +220,7 @@ mod real_machine_tests {
     use super::super::hosts;
     use super::super::testing::{prop as get, RealMachine};
     use super::*;
+    use crate::host::linux::tools::destination_of;
     use std::os::unix::fs::symlink;
 
     type Machine = RealMachine;

@@ -6,13 +6,11 @@
 //! the live machine for a real one) and shapes its rows into records; the folder size of a
 //! simulated node reads `node.files`.
 
-use super::{join_names, CommandError, Invocation, Table};
+use super::{CommandError, Invocation, Table};
 use crate::host::{host_of, EventQuery, ProcessRow, ServiceRow};
-use crate::stamp::{Node, NodeState, Service, Stamp};
+use crate::stamp::{Node, Stamp};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -27,12 +25,8 @@ pub const COMMANDS: Table = &[
     ("Get-AzsSupportWinEvent", get_win_event),
 ];
 
-/// A measured child of a folder: display path, bytes, files, last write.
-type FolderEntry = (String, u64, u64, Option<DateTime<Utc>>);
-
 /// Bytes in a GiB, for the sizes commands report in GB.
 pub(crate) const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 // ---------------------------------------------------------------- shared helpers
 
@@ -56,26 +50,13 @@ pub(crate) fn require_node<'s>(stamp: &'s Stamp, name: &str) -> Result<&'s Node,
     })
 }
 
-/// Refuses a real machine for a command that answers from the simulated model: a real node is
-/// never given model data.
-pub(crate) fn model_only(node: &Node) -> Result<(), CommandError> {
-    if node.real {
-        return Err(CommandError(format!(
-            "{} is a real machine: this command works on the simulated fabric only and is not available on real machines in this version of pep; nothing was done",
-            node.name
-        )));
-    }
-    Ok(())
-}
-
-/// The simulated node named by `-ComputerName`, reachable, or an error naming a few that exist
-/// (or why it cannot be reached, or that it is a real machine).
-pub(crate) fn computer<'s>(inv: &'s Invocation<'_>) -> Result<&'s Node, CommandError> {
-    let stamp = inv.stamp();
-    let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
-    model_only(node)?;
-    require_reachable(stamp, node)?;
-    Ok(node)
+/// Refuses a node whose host has no model (a real machine) for a command that answers from the
+/// simulated model: a real node is never given model data.
+pub(crate) fn model_only(stamp: &Stamp, node: &Node) -> Result<(), CommandError> {
+    host_of(stamp, node, stamp.now())
+        .model()
+        .map(|_| ())
+        .map_err(CommandError)
 }
 
 /// The simulated nodes named, each once, in the order named (all hosts and VMs when none is
@@ -87,10 +68,13 @@ pub(crate) fn select_known_nodes<'s>(
 ) -> Result<Vec<&'s Node>, CommandError> {
     let nodes = select_known_with_real(stamp, wanted)?;
     if wanted.is_empty() {
-        return Ok(nodes.into_iter().filter(|n| !n.real).collect());
+        return Ok(nodes
+            .into_iter()
+            .filter(|n| model_only(stamp, n).is_ok())
+            .collect());
     }
     for n in &nodes {
-        model_only(n)?;
+        model_only(stamp, n)?;
     }
     Ok(nodes)
 }
@@ -141,7 +125,7 @@ fn reachable_of<'s>(
     if wanted.is_empty() {
         return Ok(nodes
             .into_iter()
-            .filter(|n| unreachable(stamp, n).is_none())
+            .filter(|n| stamp.unreachable(n).is_none())
             .collect());
     }
     for n in &nodes {
@@ -150,30 +134,10 @@ fn reachable_of<'s>(
     Ok(nodes)
 }
 
-/// Why a node cannot be reached over WinRM, if it cannot: a host that is not Up (a Paused host
-/// still answers), a VM that is not Running, or a VM whose host is not Up.
-pub(crate) fn unreachable(stamp: &Stamp, node: &Node) -> Option<String> {
-    if node.host.is_empty() {
-        return (!host_answers(node.state)).then(|| format!("it is {}", node.state));
-    }
-    if node.state != NodeState::Running {
-        return Some(format!("it is {}", node.state));
-    }
-    match stamp.host(&node.host) {
-        Some(h) if !host_answers(h.state) => Some(format!("its host {} is {}", h.name, h.state)),
-        _ => None,
-    }
-}
-
-/// Whether a host in this state answers WinRM: Up, or Paused (drained, still running).
-fn host_answers(state: NodeState) -> bool {
-    matches!(state, NodeState::Up | NodeState::Paused)
-}
-
 /// Fails, as the real command does, when the node cannot be reached: every read and change of
 /// a node goes through WinRM, which needs it running.
 pub(crate) fn require_reachable(stamp: &Stamp, node: &Node) -> Result<(), CommandError> {
-    match unreachable(stamp, node) {
+    match stamp.unreachable(node) {
         None => Ok(()),
         Some(why) => Err(CommandError(format!(
             "cannot reach {}: {why} (WinRM cannot complete the operation; start it first)",
@@ -182,19 +146,7 @@ pub(crate) fn require_reachable(stamp: &Stamp, node: &Node) -> Result<(), Comman
     }
 }
 
-/// `C:\A\` → `C:\A`; `C:\` → `C:`.
-pub(crate) fn trim_dir(path: &str) -> &str {
-    path.trim_end_matches('\\')
-}
-
-/// Whether `file` is `dir` or lies below it (case-insensitive, on `\` boundaries).
-pub(crate) fn path_under(file: &str, dir: &str) -> bool {
-    let dir = trim_dir(dir);
-    file.len() > dir.len()
-        && file.is_char_boundary(dir.len())
-        && file[..dir.len()].eq_ignore_ascii_case(dir)
-        && file[dir.len()..].starts_with('\\')
-}
+pub(crate) use crate::stamp::node::path_under;
 
 pub(crate) fn round2(f: f64) -> f64 {
     (f * 100.0).round() / 100.0
@@ -221,12 +173,10 @@ pub fn get_computer_information(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
             .with("TimeZone", &c.time_zone)
             .with("Manufacturer", &c.manufacturer)
             .with("Model", &c.model)
-            .with("TotalMemoryGB", whole_or_round2(c.total_memory_gb));
-        if n.real {
-            r = r.with("LogicalProcessors", c.logical_processors).with(
-                "AvailableMemoryGB",
-                c.available_memory_gb.map(whole_or_round2),
-            );
+            .with("TotalMemoryGB", whole_or_round2(c.total_memory_gb))
+            .with("LogicalProcessors", c.logical_processors);
+        if let Some(available) = c.available_memory_gb {
+            r = r.with("AvailableMemoryGB", whole_or_round2(available));
         }
         out.push(r.into());
     }
@@ -287,70 +237,11 @@ pub fn get_disk_space(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandErr
 /// largest first, each with its total size and file count. On the real machine the path is a
 /// Linux path beneath one of the node's read roots, measured on disk (links not followed).
 pub fn get_folder_size(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let stamp = inv.stamp();
-    let node = require_node(stamp, inv.args.str("ComputerName").unwrap_or_default())?;
-    let path = inv.args.str("Path").unwrap_or_default();
-    if node.real {
-        let rows = crate::host::linux::file_ops::folder_sizes(path, &node.read_roots)
-            .map_err(CommandError)?;
-        return Ok(rows
-            .into_iter()
-            .map(|c| {
-                Record::new("Azs.Support.FolderSize")
-                    .with("Path", c.path.display().to_string())
-                    .with("SizeMB", round2(c.bytes as f64 / MIB))
-                    .with("FileCount", c.files)
-                    .with("LastWriteTimeUtc", c.modified)
-                    .with("SizeBytes", c.bytes)
-                    .into()
-            })
-            .collect());
-    }
-    let base = trim_dir(path);
-    let drive = base.get(..2).unwrap_or_default();
-    if !node
-        .disks
-        .iter()
-        .any(|d| d.drive.eq_ignore_ascii_case(drive))
-    {
-        return Err(CommandError(format!(
-            "{} has no drive {drive} (drives: {})",
-            node.name,
-            join_names(node.disks.iter().map(|d| d.drive.as_str()))
-        )));
-    }
-    // child path (lower case) → (display path, bytes, files, last write)
-    let mut children: BTreeMap<String, FolderEntry> = BTreeMap::new();
-    for f in &node.files {
-        let child = if f.path.eq_ignore_ascii_case(base) {
-            f.path.clone()
-        } else if path_under(&f.path, base) {
-            let rest = &f.path[base.len() + 1..];
-            let seg = rest.split('\\').next().unwrap_or(rest);
-            format!("{}\\{seg}", &f.path[..base.len()])
-        } else {
-            continue;
-        };
-        let e = children
-            .entry(child.to_ascii_lowercase())
-            .or_insert((child, 0, 0, None));
-        e.1 += f.size_bytes;
-        e.2 += 1;
-        e.3 = e.3.max(f.modified);
-    }
-    let mut rows: Vec<_> = children.into_values().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(rows
-        .into_iter()
-        .map(|(p, bytes, count, modified)| {
-            Record::new("Azs.Support.FolderSize")
-                .with("Path", p)
-                .with("SizeMB", round2(bytes as f64 / MIB))
-                .with("FileCount", count)
-                .with("LastWriteTimeUtc", modified)
-                .into()
-        })
-        .collect())
+    let host = inv.host(inv.args.str("ComputerName").unwrap_or_default())?;
+    let rows = host
+        .folder_size(inv.args.str("Path").unwrap_or_default())
+        .map_err(CommandError)?;
+    Ok(rows.into_iter().map(Value::from).collect())
 }
 
 /// A process record of `node`.
@@ -418,26 +309,6 @@ fn state_rank(state: &str) -> u8 {
         "Paused" => 7,
         _ => 8,
     }
-}
-
-/// A service record of `node`, from its model.
-pub(crate) fn service_record(node: &Node, s: &Service) -> Value {
-    let pid = node
-        .processes
-        .iter()
-        .find(|p| p.service.eq_ignore_ascii_case(&s.name))
-        .map_or(0, |p| p.id);
-    service_row_record(
-        node,
-        &ServiceRow {
-            name: s.name.clone(),
-            display_name: s.display_name.clone(),
-            state: s.state.as_str().to_string(),
-            start_mode: s.start_type.as_str().to_string(),
-            process_id: pid,
-            systemd: None,
-        },
-    )
 }
 
 /// A service record of `node`.
@@ -547,8 +418,9 @@ pub(crate) mod tests {
     use super::super::Implementation;
     use super::*;
 
-    use crate::stamp::Event;
+    use crate::stamp::{Event, NodeState};
     use chrono::Duration;
+    use chrono::Utc;
 
     pub(crate) fn get(v: &Value, k: &str) -> String {
         v.as_record()

@@ -15,6 +15,7 @@
 //! says yes change the stamp through [`Invocation::stamp_mut`]. Under `-WhatIf` (and when the
 //! shell plans a confirmation) `should_process` records what would happen and says no.
 
+#[cfg(test)]
 mod artefacts;
 mod azure_local;
 mod azure_local_storage_compute;
@@ -31,6 +32,7 @@ mod file_collection;
 mod host_repair;
 pub(crate) mod hosts;
 mod known_issues;
+#[cfg(test)]
 mod machine_tools;
 mod network;
 mod operator_stamp;
@@ -41,6 +43,7 @@ mod traces;
 mod working_directory;
 
 use crate::args::BoundArgs;
+use crate::host::{host_of, Acted, Call, Effect, Host};
 use crate::stamp::Stamp;
 use crate::value::Value;
 use crate::workdir::{WorkdirError, WorkingDirectory};
@@ -139,15 +142,54 @@ impl<'a> Invocation<'a> {
     /// PowerShell's ShouldProcess: true when the action should be carried out now; otherwise
     /// records it (`What if: Performing the operation "<action>" on target "<target>".`).
     pub fn should_process(&mut self, target: &str, action: &str) -> bool {
-        match self.mode {
-            Mode::Execute => true,
-            Mode::WhatIf | Mode::Plan => {
-                self.effects.push(format!(
-                    "Performing the operation \"{action}\" on target \"{target}\"."
-                ));
-                false
+        let what_if = self.mode != Mode::Execute;
+        Call::new(self.workdir, self.now, what_if, &mut self.effects).should_process(target, action)
+    }
+
+    /// The host behind node `name` (a name the stamp lacks is an error naming some it has), to
+    /// read its facts.
+    pub fn host(&self, name: &str) -> Result<Box<dyn Host + '_>, CommandError> {
+        let stamp = self.stamp();
+        let node = hosts::require_node(stamp, name)?;
+        Ok(host_of(stamp, node, self.now))
+    }
+
+    /// Runs `f` on the host behind node `name` with this invocation's [`Call`] (working
+    /// directory, clock, ShouldProcess). An [`Effect::Change`] it answers with is applied to the
+    /// stamp once the host has stopped reading it. `None`: ShouldProcess said no.
+    pub fn act<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&dyn Host, &mut Call<'_>) -> Acted<T>,
+    ) -> Result<Option<T>, CommandError> {
+        let what_if = self.mode != Mode::Execute;
+        let stamp: &Stamp = match &self.stamp {
+            StampAccess::Read(s) => s,
+            StampAccess::Write(s) => s,
+        };
+        let node = hosts::require_node(stamp, name)?;
+        let host = host_of(stamp, node, self.now);
+        let mut call = Call::new(self.workdir, self.now, what_if, &mut self.effects);
+        let effect = f(host.as_ref(), &mut call).map_err(CommandError)?;
+        drop(host);
+        match effect {
+            None => Ok(None),
+            Some(Effect::Done(t)) => Ok(Some(t)),
+            Some(Effect::Change(change)) => {
+                change(self.stamp_mut()?).map(Some).map_err(CommandError)
             }
         }
+    }
+
+    /// Runs tool `f` (it writes into the working directory, never changes the stamp) on the host
+    /// behind node `name`.
+    pub fn run_tool<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&dyn Host, &mut Call<'_>) -> Result<T, String>,
+    ) -> Result<T, CommandError> {
+        self.act(name, |h, call| f(h, call).map(|t| Some(Effect::Done(t))))?
+            .ok_or_else(|| CommandError("internal error: a tool was not run".into()))
     }
 
     /// Runs another command's implementation `f` as part of this one, on `args` — its own

@@ -8,12 +8,11 @@
 use super::hosts::select_host_nodes;
 use super::hosts::GIB;
 use super::{CommandError, Invocation, Table};
-use crate::host::linux::journal::{self, JournalQuery};
-use crate::host::linux::runner::Runner;
-use crate::stamp::{CsvState, Event, Node, NodeState, Stamp, VirtualDisk};
+use crate::host::host_of;
+use crate::stamp::{NodeState, Stamp, VirtualDisk};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -218,95 +217,6 @@ pub fn get_volume_utilization(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Co
         .collect())
 }
 
-fn is_storage_event(e: &Event) -> bool {
-    let text = format!("{} {}", e.log, e.provider).to_ascii_lowercase();
-    [
-        "stor",
-        "disk",
-        "spaces",
-        "ntfs",
-        "refs",
-        "csv",
-        "volume",
-        "nvme",
-        "mpio",
-        "iscsi",
-        "failoverclustering",
-    ]
-    .iter()
-    .any(|k| text.contains(k))
-}
-
-/// Events the storage state implies on a node (failing disks, degraded virtual disks, volumes
-/// that are not online), stamped shortly before `now`.
-fn derived_storage_events(stamp: &Stamp, node: &str, now: DateTime<Utc>) -> Vec<Event> {
-    let mut out = Vec::new();
-    let spaces = "Microsoft-Windows-StorageSpaces-Driver";
-    for (i, d) in stamp
-        .storage
-        .physical_disks
-        .iter()
-        .filter(|d| d.node.eq_ignore_ascii_case(node) && disk_has_problem(d))
-        .enumerate()
-    {
-        out.push(Event {
-            log: format!("{spaces}/Operational"),
-            time: now - Duration::minutes(42 + i as i64),
-            level: if d.health == "Unhealthy" {
-                "Error"
-            } else {
-                "Warning"
-            }
-            .into(),
-            id: 203,
-            provider: spaces.into(),
-            message: format!(
-                "Physical disk {} ({}, serial {}) has health {}: {}.",
-                d.friendly_name, d.media_type, d.serial, d.health, d.operational_status
-            ),
-        });
-    }
-    for c in stamp
-        .cluster
-        .csvs
-        .iter()
-        .filter(|c| c.owner.eq_ignore_ascii_case(node))
-    {
-        if c.state != CsvState::Online {
-            out.push(Event {
-                log: "System".into(),
-                time: now - Duration::minutes(35),
-                level: "Error".into(),
-                id: 5120,
-                provider: "Microsoft-Windows-FailoverClustering".into(),
-                message: format!(
-                    "Cluster Shared Volume '{}' ('{}') has entered a paused state; its state is {}.",
-                    c.virtual_disk, c.name, c.state
-                ),
-            });
-        }
-        if let Some(vd) = stamp
-            .storage
-            .virtual_disks
-            .iter()
-            .find(|v| v.name == c.virtual_disk && v.health != "Healthy")
-        {
-            out.push(Event {
-                log: format!("{spaces}/Operational"),
-                time: now - Duration::minutes(40),
-                level: "Warning".into(),
-                id: 311,
-                provider: spaces.into(),
-                message: format!(
-                    "Virtual disk {} is {} (health {}): a copy of its data is not available.",
-                    vd.name, vd.operational_status, vd.health
-                ),
-            });
-        }
-    }
-    out
-}
-
 /// Get-AzsSupportStorageEventLogErrors [-ComputerName] [-FromDate] [-ToDate] [-MaxEvents]:
 /// storage-related errors and warnings, newest first. A real machine (named, or part of the
 /// stamp when no node is named) answers from its journal ([`real_storage_events`]).
@@ -322,39 +232,17 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
     let max = usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000).max(1)).unwrap_or(1000);
     let mut rows = Vec::new();
     for node in nodes {
-        if node.real {
-            // Named, the machine's journal must answer; as one node of the whole stamp (the
-            // storage diagnosis reads every node), a journal it cannot read is left out and
-            // logged rather than failing the fabric's read.
-            let mut evs = match real_storage_events(node, from, to) {
-                Ok(evs) => evs,
-                Err(e) if wanted.is_empty() => {
-                    tracing::warn!(node = %node.name, error = %e, "the machine's journal could not be read");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            evs.sort_by_key(|e| std::cmp::Reverse(e.time));
-            evs.truncate(max);
-            rows.extend(evs.into_iter().map(|e| (node.name.clone(), e)));
-            continue;
-        }
-        let mut evs: Vec<Event> = node
-            .events
-            .iter()
-            .cloned()
-            .chain(crate::stamp::events::source_events(
-                &node.event_source,
-                stamp.node_index(&node.name),
-                inv.now,
-            ))
-            .chain(derived_storage_events(stamp, &node.name, inv.now))
-            .filter(|e| matches!(e.level.as_str(), "Critical" | "Error" | "Warning"))
-            .filter(is_storage_event)
-            .filter(|e| e.time >= from && e.time <= to)
-            .collect();
-        evs.sort_by_key(|e| std::cmp::Reverse(e.time));
-        evs.truncate(max);
+        // Named, a node must answer; as one node of the whole stamp (the storage diagnosis reads
+        // every node), one whose events cannot be read (a machine without a readable journal) is
+        // left out and logged rather than failing the fabric's read.
+        let evs = match host_of(stamp, node, inv.now).storage_events(from, to, max) {
+            Ok(evs) => evs,
+            Err(e) if wanted.is_empty() => {
+                tracing::warn!(node = %node.name, error = %e, "a node's storage events could not be read");
+                continue;
+            }
+            Err(e) => return Err(CommandError(e)),
+        };
         rows.extend(evs.into_iter().map(|e| (node.name.clone(), e)));
     }
     rows.sort_by(|a, b| b.1.time.cmp(&a.1.time).then_with(|| a.0.cmp(&b.0)));
@@ -372,113 +260,6 @@ pub fn get_storage_event_log_errors(inv: &mut Invocation<'_>) -> Result<Vec<Valu
                 .into()
         })
         .collect())
-}
-
-/// The storage errors and warnings of a real machine in `[from, to]`: journal entries of priority
-/// Warning or worse (the kernel's among them) whose text [`storage_message_kind`] recognises. The
-/// newest [`journal::MAX_ENTRIES`] warnings of the window are read and filtered here (journalctl
-/// takes one literal text filter only), so older storage lines behind a flood of other warnings
-/// are not seen. Entries carry their unit (or their identifier) as the log, the identifier as
-/// the provider, and event id 0 (Linux has no event ids).
-fn real_storage_events(
-    node: &Node,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<Event>, CommandError> {
-    let runner = Runner::with_prefix(node.command_prefix.clone());
-    let q = JournalQuery {
-        unit: None,
-        since: Some(from),
-        until: Some(to),
-        max_level: Some(4),
-        grep: None,
-        limit: journal::MAX_ENTRIES,
-    };
-    let entries =
-        journal::read(&runner, &q).map_err(|e| CommandError(format!("{}: {e}", node.name)))?;
-    Ok(entries
-        .into_iter()
-        .filter(|e| e.time >= from && e.time <= to)
-        .filter(|e| storage_message_kind(&e.message).is_some())
-        .map(|e| Event {
-            log: if e.unit.is_empty() {
-                e.identifier.clone()
-            } else {
-                e.unit
-            },
-            time: e.time,
-            level: e.level,
-            id: 0,
-            provider: e.identifier,
-            message: e.message,
-        })
-        .collect())
-}
-
-/// How a word must be followed to count (see [`storage_message_kind`]).
-#[derive(Clone, Copy)]
-enum After {
-    /// Anything.
-    Any,
-    /// Not a letter or digit (the word ends there).
-    End,
-    /// A digit (`ata1`, `sd 0:0:0:0`).
-    Digit,
-    /// A digit or the end of the word (`nvme0n1`, `nvme nvme0`).
-    DigitOrEnd,
-}
-
-/// The marks of a storage message: its kind, the text, whether case matters, whether the text
-/// must start a word (no letter or digit before it) and what must follow it.
-const STORAGE_MARKS: &[(&str, &str, bool, bool, After)] = &[
-    ("I/O error", "i/o error", false, false, After::Any),
-    ("block layer", "blk_update_request", true, false, After::Any),
-    ("ext4", "ext4-fs", false, true, After::Any),
-    ("XFS", "XFS", true, true, After::End),
-    ("btrfs", "btrfs", false, true, After::End),
-    ("NVMe", "nvme", true, true, After::DigitOrEnd),
-    ("ATA", "ata", true, true, After::Digit),
-    ("SCSI disk", "sd ", true, true, After::Digit),
-    ("md RAID", "md/raid", true, true, After::Any),
-    (
-        "read-only remount",
-        "remounting filesystem read-only",
-        false,
-        false,
-        After::Any,
-    ),
-    ("SMART", "SMART", true, true, After::End),
-];
-
-/// The kind of storage problem a journal message is about (`I/O error`, `ext4`, `XFS`, `btrfs`,
-/// `NVMe`, `ATA`, `SCSI disk`, `md RAID`, `read-only remount`, `SMART`, `block layer`), or
-/// `None` when it is not a storage message. The first mark found wins, in that table's order.
-///
-/// Marks are matched as words where a bare substring would catch ordinary text: `ata` only as
-/// `ata<digit>` at a word's start (not `metadata`), `sd ` only before a SCSI address (`sd
-/// 2:0:0:0:`), `XFS`, `SMART` and `nvme` only as whole words (`nvme0n1` counts); `I/O error`
-/// (also `Buffer I/O error`), `blk_update_request`, `EXT4-fs`, `md/raid` and `Remounting
-/// filesystem read-only` anywhere.
-pub(crate) fn storage_message_kind(message: &str) -> Option<&'static str> {
-    let lower = message.to_ascii_lowercase();
-    STORAGE_MARKS
-        .iter()
-        .find(|(_, text, case, start, after)| {
-            let hay = if *case { message } else { lower.as_str() };
-            hay.match_indices(text).any(|(i, _)| {
-                let before = hay[..i].chars().next_back();
-                let next = hay[i + text.len()..].chars().next();
-                let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-                (!*start || before.is_none_or(|c| !word(c)))
-                    && match after {
-                        After::Any => true,
-                        After::End => next.is_none_or(|c| !word(c)),
-                        After::Digit => next.is_some_and(|c| c.is_ascii_digit()),
-                        After::DigitOrEnd => next.is_none_or(|c| c.is_ascii_digit() || !word(c)),
-                    }
-            })
-        })
-        .map(|(kind, ..)| *kind)
 }
 
 /// Get-AzsSupportStorageAccountProperties -AccountName [-SubscriptionId].
@@ -604,6 +385,8 @@ pub(crate) mod tests {
     use super::super::testing::prop;
     use super::super::testing::{default_stamp, run_on};
     use super::*;
+    use crate::host::linux::storage_events::storage_message_kind;
+    use chrono::Utc;
 
     /// The `vdisk-degraded-stuck-job` fault on the default stamp.
     pub(crate) fn degraded() -> Stamp {

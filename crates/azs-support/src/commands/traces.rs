@@ -1,21 +1,16 @@
-//! Traces of the simulated nodes of the stamp: Enable-/Disable-AzsSupportNetshTrace (packet
-//! trace), Invoke-AzsSupportWmiTracing, and reading traces back with Get-AzsSupportTraceFilePath
-//! and Get-AzsSupportTraceEvent.
+//! Traces of a node: Enable-/Disable-AzsSupportNetshTrace (packet trace),
+//! Invoke-AzsSupportWmiTracing, and reading traces back with Get-AzsSupportTraceFilePath and
+//! Get-AzsSupportTraceEvent.
 //!
-//! The trace files are placeholders (see `artefacts`) named `<NODE>_<component>[_<time>].etl` in
-//! the session's working directory. They carry `EVENT` lines (tab-separated: time, level,
-//! provider, id, message) that Get-AzsSupportTraceEvent reads back.
+//! The node's host runs them ([`crate::host::Host`]): a simulated node writes placeholder `.etl`
+//! files carrying `EVENT` lines; the real machine captures packets (pcapng) and traces system
+//! calls. Trace files are named `<NODE>_<component>[_<time>].<ext>` in the case's working
+//! directory.
 
-use super::artefacts::{stamp_time, write_dump, SIMULATED};
-use super::hosts::computer;
-use super::machine_tools::{self, real_target};
 use super::{CommandError, Invocation, Table};
-use crate::stamp::node::NetshTrace;
-use crate::stamp::ServiceState;
+use crate::host::{CallTraceRequest, CaptureRequest, TraceQuery};
 use crate::value::{Record, Value};
 use crate::wildcard::wildcard_match;
-use chrono::{DateTime, Duration, Utc};
-use std::fs;
 
 /// The commands of this family.
 pub const COMMANDS: Table = &[
@@ -26,203 +21,66 @@ pub const COMMANDS: Table = &[
     ("Get-AzsSupportTraceEvent", get_trace_event),
 ];
 
-/// The WMI providers Invoke-AzsSupportWmiTracing traces.
-const WMI_PROVIDERS: &[&str] = &[
-    "Microsoft-Windows-WMI-Activity",
-    "Microsoft-Windows-WMI",
-    "Microsoft-Windows-WinRM",
-    "Microsoft-Windows-DistributedCOM",
-];
+fn computer_name(inv: &Invocation<'_>) -> String {
+    inv.args.str("ComputerName").unwrap_or_default().to_string()
+}
 
-fn event_line(t: DateTime<Utc>, level: &str, provider: &str, id: u32, msg: &str) -> String {
-    format!(
-        "EVENT\t{}\t{level}\t{provider}\t{id}\t{msg}\n",
-        t.to_rfc3339()
-    )
+/// Numbers of a parameter given once or as a list.
+fn numbers(inv: &Invocation<'_>, name: &str) -> Vec<f64> {
+    match inv.args.get(name) {
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_f64()).collect(),
+        Some(Value::Int(i)) => vec![*i as f64],
+        _ => Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------- netsh trace
 
-/// Enable-AzsSupportNetshTrace -ComputerName [-Interface] [-MaxSize]: starts the simulated trace.
+/// Enable-AzsSupportNetshTrace -ComputerName [-Interface] [-MaxSize] [-Duration] [-Protocol]
+/// [-Port] [-Address]: starts a packet trace.
 pub fn enable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return machine_tools::enable_trace(inv, &n);
-    }
-    let n = computer(inv)?;
-    if let Some(t) = &n.netsh_trace {
-        return Err(CommandError(format!(
-            "a packet trace is already running on {} (started {}); stop it with Disable-AzsSupportNetshTrace first",
-            n.name,
-            t.started.map(|s| s.to_rfc3339()).unwrap_or_default()
-        )));
-    }
-    let name = n.name.clone();
-    let interface = inv.args.str("Interface").unwrap_or_default().to_string();
-    let max = inv.args.int("MaxSize").unwrap_or(1024);
-    let mut file = format!("{name}_netshTrace.etl");
-    if inv.workdir.resolve(&file)?.exists() {
-        file = format!("{name}_netshTrace_{}.etl", stamp_time(inv.now));
-    }
-    let path = inv.workdir.resolve(&file)?;
-    if !inv.should_process(&name, "Start a packet trace") {
-        return Ok(vec![]);
-    }
-    let trace = NetshTrace {
-        interface,
-        max_size_mb: max,
-        started: Some(inv.now),
-        file,
+    let node = computer_name(inv);
+    let req = CaptureRequest {
+        interface: inv.args.str("Interface").map(str::to_string),
+        max_size_mb: inv.args.int("MaxSize").unwrap_or(1024),
+        duration_secs: inv.args.int("Duration").unwrap_or(600),
+        protocols: inv.args.strings("Protocol"),
+        ports: numbers(inv, "Port"),
+        addresses: inv.args.strings("Address"),
     };
-    let record = netsh_record(&name, "Running", &trace, &inv.workdir.shown(&path), "");
-    if let Some(n) = inv.stamp_mut()?.node_mut(&name) {
-        n.netsh_trace = Some(trace);
-    }
-    Ok(vec![record])
+    let rec = inv.act(&node, |h, call| h.start_capture(&req, call))?;
+    Ok(rec.into_iter().map(Value::from).collect())
 }
 
-fn netsh_record(node: &str, state: &str, t: &NetshTrace, path: &str, extra: &str) -> Value {
-    let iface = if t.interface.is_empty() {
-        "(all)"
-    } else {
-        &t.interface
-    };
-    Record::new("Azs.Support.NetshTrace")
-        .with("ComputerName", node)
-        .with("State", state)
-        .with("Interface", iface)
-        .with("TraceFile", path)
-        .with("MaxSizeMB", t.max_size_mb)
-        .with("Note", format!("{SIMULATED}{extra}"))
-        .into()
-}
-
-/// Disable-AzsSupportNetshTrace -ComputerName: stops the trace and writes its placeholder file.
+/// Disable-AzsSupportNetshTrace -ComputerName: stops the trace; its file.
 pub fn disable_netsh_trace(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return machine_tools::disable_trace(inv, &n);
-    }
-    let n = computer(inv)?;
-    let Some(t) = n.netsh_trace.clone() else {
-        return Err(CommandError(format!(
-            "no packet trace is running on {}; start one with Enable-AzsSupportNetshTrace",
-            n.name
-        )));
-    };
-    let name = n.name.clone();
-    if !inv.should_process(&name, "Stop the packet trace") {
-        return Ok(vec![]);
-    }
-    let started = t.started.unwrap_or(inv.now);
-    let iface = if t.interface.is_empty() {
-        "all interfaces"
-    } else {
-        &t.interface
-    };
-    let mut text = format!(
-        "# pep SIMULATED packet trace of {name}: NOT a real capture (simulated nodes have no network traffic)\n\
-         # Interface: {iface}\n# MaxSizeMB: {}\n# Started: {}\n# Stopped: {}\n",
-        t.max_size_mb,
-        started.to_rfc3339(),
-        inv.now.to_rfc3339()
-    );
-    text += &event_line(
-        started,
-        "Information",
-        "Microsoft-Windows-NDIS-PacketCapture",
-        1001,
-        &format!("Packet capture started on {name} ({iface}) [simulated]"),
-    );
-    text += &event_line(
-        inv.now,
-        "Information",
-        "Microsoft-Windows-NDIS-PacketCapture",
-        1002,
-        "Packet capture stopped; no packets recorded [simulated]",
-    );
-    let path = inv
-        .workdir
-        .write_keeping(&t.file, inv.now, text.as_bytes())?;
-    let extra = format!(" ({} bytes written)", text.len());
-    let record = netsh_record(&name, "Stopped", &t, &inv.workdir.shown(&path), &extra);
-    if let Some(n) = inv.stamp_mut()?.node_mut(&name) {
-        n.netsh_trace = None;
-    }
-    Ok(vec![record])
+    let node = computer_name(inv);
+    let rec = inv.act(&node, |h, call| h.stop_capture(call))?;
+    Ok(rec.into_iter().map(Value::from).collect())
 }
 
 // ---------------------------------------------------------------- WMI tracing
 
-/// Invoke-AzsSupportWmiTracing -ComputerName [-DurationInSeconds] [-IncludeDumps].
+/// Invoke-AzsSupportWmiTracing -ComputerName [-ProcessId] [-DurationInSeconds] [-IncludeDumps].
 pub fn invoke_wmi_tracing(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    if let Some(n) = real_target(inv) {
-        return machine_tools::wmi_trace(inv, &n);
-    }
-    let n = computer(inv)?;
-    let secs = inv.args.int("DurationInSeconds").unwrap_or(60);
-    let start = inv.now - Duration::seconds(secs);
-    let mut text = format!(
-        "# pep SIMULATED WMI trace of {}: NOT a real trace (simulated nodes run no providers)\n\
-         # Providers: {}\n# Window: {} .. {}\n",
-        n.name,
-        WMI_PROVIDERS.join(", "),
-        start.to_rfc3339(),
-        inv.now.to_rfc3339()
-    );
-    for (i, prov) in WMI_PROVIDERS.iter().enumerate() {
-        let msg = format!("Tracing enabled for {prov} on {} [simulated]", n.name);
-        text += &event_line(
-            start + Duration::seconds(i as i64),
-            "Information",
-            prov,
-            5857,
-            &msg,
-        );
-    }
-    let winmgmt = n.services.iter().find(|s| s.name == "Winmgmt");
-    if let Some(s) = winmgmt {
-        let msg = format!("Winmgmt service is {} [simulated]", s.state);
-        let level = if s.state == ServiceState::Running {
-            "Information"
-        } else {
-            "Error"
-        };
-        text += &event_line(inv.now, level, WMI_PROVIDERS[0], 5858, &msg);
-    }
-    let file = format!("{}_WmiTrace_{}.etl", n.name, stamp_time(inv.now));
-    let path = inv.workdir.write_keeping(&file, inv.now, text.as_bytes())?;
-    let mut dumps = Vec::new();
-    if inv.args.switch("IncludeDumps") {
-        for p in n.processes.iter().filter(|p| {
-            p.name.eq_ignore_ascii_case("WmiPrvSE") || p.service.eq_ignore_ascii_case("Winmgmt")
-        }) {
-            dumps.push(Value::from(write_dump(inv, &n.name, p)?.0));
-        }
-    }
-    let duration = format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    );
-    Ok(vec![Record::new("Azs.Support.TraceResult")
-        .with("ComputerName", &n.name)
-        .with("TraceFile", inv.workdir.shown(&path))
-        .with("DumpFiles", Value::Array(dumps))
-        .with("Duration", duration)
-        .with("Note", SIMULATED)
-        .into()])
+    let node = computer_name(inv);
+    let req = CallTraceRequest {
+        process_id: inv.args.int("ProcessId"),
+        seconds: inv.args.int("DurationInSeconds").unwrap_or(60),
+        include_dumps: inv.args.switch("IncludeDumps"),
+    };
+    let rec = inv.act(&node, |h, call| h.trace_calls(&req, call))?;
+    Ok(rec.into_iter().map(Value::from).collect())
 }
 
 // ---------------------------------------------------------------- trace files
 
 /// Get-AzsSupportTraceFilePath -ComputerName [-Name]: the trace files of the node in the working
-/// directory (`<NODE>_<component>[_<time>].etl`).
+/// directory (`<NODE>_<component>[_<time>].<ext>`).
 pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let real = real_target(inv);
-    let n = match &real {
-        Some(n) => n,
-        None => computer(inv)?,
-    };
+    let host = inv.host(&computer_name(inv))?;
+    let n = host.node();
+    let extensions = host.trace_extensions();
     let pattern = inv.args.str("Name").unwrap_or("*");
     let prefix = format!("{}_", n.name.to_ascii_lowercase());
     let mut rows = Vec::new();
@@ -231,7 +89,7 @@ pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
         let Some(rest) = lower.strip_prefix(&prefix) else {
             continue;
         };
-        if !(lower.ends_with(".etl") || (n.real && lower.ends_with(".pcapng"))) {
+        if !extensions.iter().any(|e| lower.ends_with(e)) {
             continue;
         }
         let len = rest.find(['_', '.']).unwrap_or(rest.len());
@@ -255,13 +113,10 @@ pub fn get_trace_file_path(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
 }
 
 /// Get-AzsSupportTraceEvent -ComputerName -Path [-FromDate] [-ToDate] [-Level] [-MaxEvents]:
-/// the `EVENT` lines of a trace file of the node, in time order.
+/// the events of a trace file of the node, in time order.
 pub fn get_trace_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
-    let real = real_target(inv);
-    let n = match &real {
-        Some(n) => n,
-        None => computer(inv)?,
-    };
+    let host = inv.host(&computer_name(inv))?;
+    let n = host.node();
     let given = inv.args.str("Path").unwrap_or_default();
     let name = given.rsplit('\\').next().unwrap_or(given);
     let prefix = format!("{}_", n.name.to_ascii_lowercase());
@@ -276,43 +131,18 @@ pub fn get_trace_event(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandEr
                 n.name, n.name
             ))
         })?;
-    if n.real && file.name.to_ascii_lowercase().ends_with(".pcapng") {
-        return machine_tools::capture_events(inv, n, &file.relative_path);
-    }
-    let text = fs::read_to_string(inv.workdir.resolve(&file.relative_path)?)
-        .map_err(|e| CommandError(format!("reading {}: {e}", file.name)))?;
-    let from = inv.args.datetime("FromDate");
-    let to = inv.args.datetime("ToDate").unwrap_or(inv.now);
-    let level = inv.args.str("Level");
-    let max = usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000)).unwrap_or(1000);
-    let mut events: Vec<(DateTime<Utc>, Vec<&str>)> = text
-        .lines()
-        .filter_map(|l| {
-            let parts: Vec<&str> = l.strip_prefix("EVENT\t")?.splitn(5, '\t').collect();
-            let t = DateTime::parse_from_rfc3339(parts.first()?)
-                .ok()?
-                .with_timezone(&Utc);
-            (parts.len() == 5).then_some((t, parts))
-        })
-        .filter(|(t, p)| {
-            from.is_none_or(|f| *t >= f)
-                && *t <= to
-                && level.is_none_or(|l| l.eq_ignore_ascii_case(p[1]))
-        })
-        .collect();
-    events.sort_by_key(|e| e.0);
-    Ok(events
+    let q = TraceQuery {
+        from: inv.args.datetime("FromDate"),
+        to: inv.args.datetime("ToDate"),
+        level: inv.args.str("Level").map(str::to_string),
+        max: usize::try_from(inv.args.int("MaxEvents").unwrap_or(1000)).unwrap_or(1000),
+    };
+    let path = inv.workdir.resolve(&file.relative_path)?;
+    Ok(host
+        .trace_events(&path, &q)
+        .map_err(CommandError)?
         .into_iter()
-        .take(max)
-        .map(|(t, p)| {
-            Record::new("Azs.Support.TraceEvent")
-                .with("TimeCreated", t)
-                .with("Level", p[1])
-                .with("ProviderName", p[2])
-                .with("Id", p[3].parse::<i64>().unwrap_or(0))
-                .with("Message", p[4])
-                .into()
-        })
+        .map(Value::from)
         .collect())
 }
 
@@ -322,6 +152,7 @@ mod tests {
     use super::super::testing::default_stamp;
     use super::super::Mode;
     use super::*;
+    use std::fs;
 
     #[test]
     fn netsh_trace_start_stop_and_read_back() {
@@ -425,7 +256,8 @@ mod tests {
                 ("Level", "Information".into()),
             ],
         );
-        assert_eq!(ev.len(), WMI_PROVIDERS.len() + 1);
+        // One event per WMI provider traced, and Winmgmt's state.
+        assert_eq!(ev.len(), 5);
     }
 
     #[test]

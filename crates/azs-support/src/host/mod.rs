@@ -1,20 +1,31 @@
-//! The seam between host-level commands and what they inspect: [`Host`], one node's host-level
-//! facts (processes, services, volumes, computer facts, events) in the rows commands show. A node
+//! The seam between host-level commands and what they inspect and act on: [`Host`], one node's
+//! host-level facts (processes, services, volumes, computer facts, events, handles) and actions
+//! (stopping a process, controlling a service, captures, dumps, traces, clean-ups, copies). A node
 //! of the stamp is either simulated ([`simulated::SimulatedHost`]: the scenario's model) or real
-//! ([`linux::LinuxHost`]: the Linux machine pep runs on, read live; later more Linux nodes reached
-//! over SSH). [`host_of`] picks the implementation; commands never know which they talk to.
+//! ([`linux::LinuxHost`]: the Linux machine pep runs on, read and acted on live; later more Linux
+//! nodes reached over SSH). [`host_of`] picks the implementation; commands never know which they
+//! talk to.
 //!
-//! Changes (stopping a process, starting a service) are the one place the two differ in kind: on
-//! a simulated node they change the stamp (`stamp::changes`, saved by the shell), on a real node
-//! they act on the machine ([`linux::LinuxHost`]'s actions), so the repair commands ask
-//! [`Node::real`] which path to take.
+//! An action takes a [`Call`] (the case's working directory, the clock, ShouldProcess) and
+//! answers with an [`Effect`]: done already (the machine), or the change to the stamp that does
+//! it (the model; the invocation applies it once the host has stopped reading the stamp).
 
+pub mod call;
+pub mod event_lines;
 pub mod linux;
 pub mod simulated;
 
+pub use call::{
+    stamp_time, Acted, Call, CallTraceRequest, CaptureRequest, Effect, ProcessSelector,
+    RemoveRequest, StoppedProcess, TraceQuery,
+};
+pub use linux::systemd::ServiceAction;
+
 use crate::stamp::{Node, NodeState, Stamp};
+use crate::value::Record;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::path::Path;
 
 /// A process as `Get-AzsSupportProcess` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,10 +158,15 @@ pub struct EventQuery {
     pub max: usize,
 }
 
-/// One node's host-level facts.
+/// One node's host-level facts and actions.
 pub trait Host {
     /// The node of the stamp this is.
     fn node(&self) -> &Node;
+    /// The node's model, for commands only the simulated fabric answers (DSC, ECE, ...); a real
+    /// machine refuses in one line.
+    fn model(&self) -> Result<&Node, String>;
+
+    // ------------------------------------------------------------ facts
     /// Its processes, sorted by name (case-insensitive), then id.
     fn processes(&self) -> Result<Vec<ProcessRow>, String>;
     /// Its services, in the order the node lists them.
@@ -161,6 +177,55 @@ pub trait Host {
     fn computer(&self) -> Result<ComputerRow, String>;
     /// Its events matching `q`, newest first, at most `q.max`.
     fn events(&self, q: &EventQuery) -> Result<Vec<EventRow>, String>;
+    /// Its storage errors and warnings in `[from, to]`, newest first, at most `max`.
+    fn storage_events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<EventRow>, String>;
+    /// The open handles of process `pid` (or of every process), of type `kind` (or all).
+    fn handles(&self, pid: Option<i64>, kind: Option<&str>) -> Result<Vec<Record>, String>;
+    /// Its code integrity enforcement.
+    fn code_integrity(&self) -> Record;
+    /// The folders and files directly under `path`, largest first.
+    fn folder_size(&self, path: &str) -> Result<Vec<Record>, String>;
+    /// The file extensions of its trace files in the working directory (`.etl`, `.pcapng`).
+    fn trace_extensions(&self) -> &'static [&'static str];
+    /// The events of trace file `file` (in the working directory) matching `q`, in time order.
+    fn trace_events(&self, file: &Path, q: &TraceQuery) -> Result<Vec<Record>, String>;
+
+    // ------------------------------------------------------------ actions
+    /// Stops process `id` (never one the node cannot live without); its record.
+    fn stop_process(&self, id: i64, call: &mut Call<'_>) -> Acted<StoppedProcess>;
+    /// Starts, stops or restarts service `name`; the service after.
+    fn control_service(
+        &self,
+        name: &str,
+        action: ServiceAction,
+        call: &mut Call<'_>,
+    ) -> Acted<ServiceRow>;
+    /// Starts a packet trace into the working directory.
+    fn start_capture(&self, req: &CaptureRequest, call: &mut Call<'_>) -> Acted<Record>;
+    /// Stops the running packet trace; its file.
+    fn stop_capture(&self, call: &mut Call<'_>) -> Acted<Record>;
+    /// Dumps a process into `<workdir>/dumps`; the process keeps running.
+    fn dump_process(&self, which: &ProcessSelector, call: &mut Call<'_>) -> Result<Record, String>;
+    /// Traces a process (WMI providers; on Linux its system calls) into the working directory.
+    fn trace_calls(&self, req: &CallTraceRequest, call: &mut Call<'_>) -> Acted<Record>;
+    /// A snapshot of the node's network into the working directory.
+    fn net_view(&self, call: &mut Call<'_>) -> Result<Record, String>;
+    /// Removes what the known-safe clean-up locations hold; one record per category.
+    fn clear_disk_space(&self, call: &mut Call<'_>) -> Acted<Vec<Record>>;
+    /// Removes the items at a path (in the clean-up locations), a service stopped around it.
+    fn remove_items(&self, req: &RemoveRequest, call: &mut Call<'_>) -> Acted<Vec<Record>>;
+    /// Copies the files at `path` into `<workdir>/<NODE>/`.
+    fn copy_files(
+        &self,
+        path: &str,
+        recurse: bool,
+        call: &mut Call<'_>,
+    ) -> Result<Vec<Record>, String>;
 }
 
 /// The host behind `node` of `stamp`, at stamp time `now`.

@@ -277,7 +277,7 @@ pub fn plan(stamp: &Stamp, now: DateTime<Utc>, filter: &Filter) -> Result<Vec<Co
         if !wanted {
             continue;
         }
-        let unreachable = crate::commands::hosts::unreachable(stamp, node);
+        let unreachable = stamp.unreachable(node);
         for s in node_sources(stamp, node, now) {
             if !roles.is_empty() && !roles.contains(&s.role.as_str()) {
                 continue;

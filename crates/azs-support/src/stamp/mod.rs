@@ -199,6 +199,28 @@ impl Stamp {
             .or_else(|| self.machine(name))
     }
 
+    /// Why a node cannot be reached over WinRM, if it cannot: a host that is not Up (a Paused host
+    /// still answers), a VM that is not Running, or a VM whose host is not Up.
+    pub fn unreachable(&self, node: &Node) -> Option<String> {
+        if node.host.is_empty() {
+            return (!Self::host_answers(node.state)).then(|| format!("it is {}", node.state));
+        }
+        if node.state != NodeState::Running {
+            return Some(format!("it is {}", node.state));
+        }
+        match self.host(&node.host) {
+            Some(h) if !Self::host_answers(h.state) => {
+                Some(format!("its host {} is {}", h.name, h.state))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a host in this state answers WinRM: Up, or Paused (drained, still running).
+    fn host_answers(state: NodeState) -> bool {
+        matches!(state, NodeState::Up | NodeState::Paused)
+    }
+
     /// A real machine by name (case-insensitive).
     pub fn machine(&self, name: &str) -> Option<&Node> {
         self.machines

@@ -492,6 +492,20 @@ pub struct NetshTrace {
     pub file: String,
 }
 
+/// `C:\A\` → `C:\A`; `C:\` → `C:`.
+pub fn trim_dir(path: &str) -> &str {
+    path.trim_end_matches('\\')
+}
+
+/// Whether `file` is `dir` or lies below it (case-insensitive, on `\` boundaries).
+pub fn path_under(file: &str, dir: &str) -> bool {
+    let dir = trim_dir(dir);
+    file.len() > dir.len()
+        && file.is_char_boundary(dir.len())
+        && file[..dir.len()].eq_ignore_ascii_case(dir)
+        && file[dir.len()..].starts_with('\\')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,16 +14,24 @@ pub mod journal;
 pub mod live_captures;
 pub mod nspawn;
 pub mod processes;
+mod repairs;
 pub mod runner;
+pub(crate) mod storage_events;
 pub mod syscall_trace;
 pub mod system;
 pub mod systemd;
+pub(crate) mod tools;
 
 use super::{
-    ComputerRow, EventQuery, EventRow, Host, ProcessRow, ServiceRow, SystemdState, VolumeRow,
+    Acted, Call, CallTraceRequest, CaptureRequest, ComputerRow, EventQuery, EventRow, Host,
+    ProcessRow, ProcessSelector, RemoveRequest, ServiceAction, ServiceRow, StoppedProcess,
+    SystemdState, TraceQuery, VolumeRow,
 };
 use crate::stamp::Node;
+use crate::value::Record;
+use chrono::{DateTime, Utc};
 use runner::Runner;
+use std::path::Path;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -149,6 +157,13 @@ impl Host for LinuxHost<'_> {
         self.node
     }
 
+    fn model(&self) -> Result<&Node, String> {
+        Err(format!(
+            "{} is a real machine: this command works on the simulated fabric only and is not available on real machines in this version of pep; nothing was done",
+            self.node.name
+        ))
+    }
+
     fn processes(&self) -> Result<Vec<ProcessRow>, String> {
         Ok(processes::list()?.iter().map(process_row).collect())
     }
@@ -241,5 +256,86 @@ impl Host for LinuxHost<'_> {
         rows.sort_by_key(|e| std::cmp::Reverse(e.time));
         rows.truncate(q.max);
         Ok(rows)
+    }
+    fn storage_events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<EventRow>, String> {
+        let mut evs = storage_events::storage_events(self.node, &self.runner, from, to)?;
+        evs.sort_by_key(|e| std::cmp::Reverse(e.time));
+        evs.truncate(max);
+        Ok(evs)
+    }
+
+    fn handles(&self, pid: Option<i64>, kind: Option<&str>) -> Result<Vec<Record>, String> {
+        tools::handles(self, pid, kind)
+    }
+
+    fn code_integrity(&self) -> Record {
+        tools::code_integrity(self)
+    }
+
+    fn folder_size(&self, path: &str) -> Result<Vec<Record>, String> {
+        tools::folder_size(self, path)
+    }
+
+    fn trace_extensions(&self) -> &'static [&'static str] {
+        &[".etl", ".pcapng"]
+    }
+
+    fn trace_events(&self, file: &Path, q: &TraceQuery) -> Result<Vec<Record>, String> {
+        tools::trace_events(self, file, q)
+    }
+
+    fn stop_process(&self, id: i64, call: &mut Call<'_>) -> Acted<StoppedProcess> {
+        repairs::stop_process(self, id, call)
+    }
+
+    fn control_service(
+        &self,
+        name: &str,
+        action: ServiceAction,
+        call: &mut Call<'_>,
+    ) -> Acted<ServiceRow> {
+        repairs::control_service(self, name, action, call)
+    }
+
+    fn start_capture(&self, req: &CaptureRequest, call: &mut Call<'_>) -> Acted<Record> {
+        tools::start_capture(self, req, call)
+    }
+
+    fn stop_capture(&self, call: &mut Call<'_>) -> Acted<Record> {
+        tools::stop_capture(self, call)
+    }
+
+    fn dump_process(&self, which: &ProcessSelector, call: &mut Call<'_>) -> Result<Record, String> {
+        tools::dump_process(self, which, call)
+    }
+
+    fn trace_calls(&self, req: &CallTraceRequest, call: &mut Call<'_>) -> Acted<Record> {
+        tools::trace_calls(self, req, call)
+    }
+
+    fn net_view(&self, call: &mut Call<'_>) -> Result<Record, String> {
+        tools::net_view(self, call)
+    }
+
+    fn clear_disk_space(&self, call: &mut Call<'_>) -> Acted<Vec<Record>> {
+        repairs::clear_disk_space(self, call)
+    }
+
+    fn remove_items(&self, req: &RemoveRequest, call: &mut Call<'_>) -> Acted<Vec<Record>> {
+        repairs::remove_items(self, req, call)
+    }
+
+    fn copy_files(
+        &self,
+        path: &str,
+        recurse: bool,
+        call: &mut Call<'_>,
+    ) -> Result<Vec<Record>, String> {
+        tools::copy_files(self, path, recurse, call)
     }
 }
