@@ -112,6 +112,8 @@ pub struct Endpoint {
     pub log_settings: LogSettings,
     /// Log collections running now, and how many may.
     pub log_jobs: crate::job_slots::JobSlots,
+    /// The tamper-evident record of every security event.
+    pub audit: crate::audit::AuditLog,
 }
 
 impl Endpoint {
@@ -155,7 +157,7 @@ impl Endpoint {
             handlers,
             stamp,
             consent,
-            state,
+            state: state.clone(),
             clock,
             workdirs,
             budget,
@@ -166,6 +168,7 @@ impl Endpoint {
             redactor,
             log_settings: opts.log_settings.clone(),
             log_jobs: crate::job_slots::JobSlots::new(opts.log_settings.max_collections),
+            audit: crate::audit::AuditLog::open(&state).context("opening the audit log")?,
         }))
     }
 

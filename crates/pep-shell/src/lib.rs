@@ -8,6 +8,8 @@
 //! that outlives a session, under the `state` directory.
 
 pub mod admission;
+pub mod audit;
+pub mod audit_verify;
 pub mod bounds;
 pub mod builtins;
 pub mod capture_reaper;

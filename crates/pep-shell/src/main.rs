@@ -159,6 +159,22 @@ enum Command {
         #[command(subcommand)]
         action: IdentityAction,
     },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Verify the audit log's hash chain and signed checkpoints; exits 0 when intact, 2 naming
+    /// the first bad line otherwise.
+    Verify {
+        /// State directory (must exist).
+        #[arg(long, default_value = "pep-state")]
+        state: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -313,7 +329,48 @@ fn run() -> Result<()> {
             runtime.block_on(serve(listen, opts, limits))
         }
         Command::Identity { action } => identity(action),
+        Command::Audit {
+            action: AuditAction::Verify { state },
+        } => audit_verify(&state),
     }
+}
+
+/// `pep audit verify`.
+fn audit_verify(state: &std::path::Path) -> Result<()> {
+    use pep_shell::audit_verify::{verify, Verdict};
+    let state = StateDir::open_existing(state)?;
+    let key = russh::keys::PrivateKey::read_openssh_file(state.host_key())
+        .with_context(|| format!("reading the host key {}", state.host_key().display()))?;
+    let log = pep_shell::audit::AuditLog::open(&state)?;
+    match verify(&log.log_path(), &log.checkpoints_path(), key.public_key())
+        .map_err(anyhow::Error::msg)?
+    {
+        Verdict::Intact {
+            lines,
+            checkpoints,
+            covered,
+        } => {
+            println!(
+                "intact: {lines} lines, {checkpoints} signed checkpoints (the last covers line {covered})"
+            );
+            Ok(())
+        }
+        Verdict::Broken { line, why } => {
+            if line == 0 {
+                println!("BROKEN: {why}");
+            } else {
+                println!("BROKEN at line {line}: {why}");
+            }
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Records an identity change made from the command line.
+fn audit_cli(state: &StateDir, kind: &str, fields: serde_json::Value) -> Result<()> {
+    pep_shell::audit::AuditLog::open(state)?
+        .append(chrono::Utc::now(), kind, fields)
+        .map(|_| ())
 }
 
 async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Result<()> {
@@ -373,6 +430,19 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     let watch = endpoint.clone();
     tokio::spawn(async move { watch.identities.run().await });
     tokio::spawn(pep_shell::capture_reaper::run(endpoint.clone()));
+    // The log's head is signed every few minutes, so a cut tail is found even between the
+    // checkpoints its length brings.
+    let audit = endpoint.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = audit.audit.checkpoint(audit.clock.now()) {
+                tracing::error!(error = %e, "could not sign an audit checkpoint");
+            }
+        }
+    });
     let maint = endpoint.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
@@ -404,6 +474,9 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tracing::info!(captures, traces, "stopped with the endpoint");
     }
     endpoint.consent.flush();
+    if let Err(e) = endpoint.audit.checkpoint(endpoint.clock.now()) {
+        tracing::error!(error = %e, "could not sign the audit log's last checkpoint");
+    }
     Ok(())
 }
 
@@ -437,6 +510,16 @@ fn identity(action: IdentityAction) -> Result<()> {
             let line = std::fs::read_to_string(&key)
                 .with_context(|| format!("reading {}", key.display()))?;
             let id = IdentityStore::add(&state.identities(), &name, role, &line)?;
+            let fields = serde_json::json!({
+                "identity": id.name,
+                "role": id.role.as_str(),
+                "fingerprint": id.fingerprint,
+            });
+            if let Err(e) = audit_cli(&state, "identity_added", fields) {
+                // Fail closed: an identity the audit log does not know does not stay.
+                let _ = IdentityStore::remove(&state.identities(), &id.name);
+                return Err(e.context("the identity was not added"));
+            }
             println!(
                 "added {} ({}) {}",
                 id.name,
@@ -461,6 +544,16 @@ fn identity(action: IdentityAction) -> Result<()> {
         IdentityAction::Remove { state, name } => {
             let state = StateDir::open_existing(&state)?;
             if IdentityStore::remove(&state.identities(), &name)? {
+                // A removal takes access away: it stands even when it cannot be recorded.
+                if let Err(e) = audit_cli(
+                    &state,
+                    "identity_removed",
+                    serde_json::json!({"identity": name}),
+                ) {
+                    eprintln!(
+                        "pep: warning: the removal could not be recorded in the audit log: {e:#}"
+                    );
+                }
                 println!("removed {name}");
             } else {
                 anyhow::bail!("no identity named '{name}'");

@@ -303,6 +303,21 @@ impl ConnHandler {
     }
 }
 
+impl ConnHandler {
+    /// Records a refused login in the audit log (the peer and the key's fingerprint).
+    fn audit_refused(&self, key: &russh::keys::PublicKey, why: &str) {
+        let fields = serde_json::json!({
+            "remote": self.peer.to_string(),
+            "fingerprint": key.fingerprint(HashAlg::Sha256).to_string(),
+            "reason": why,
+        });
+        let ep = &self.endpoint;
+        if let Err(e) = ep.audit.append(ep.clock.now(), "login_refused", fields) {
+            tracing::error!(error = %e, "the audit log cannot record a refused login");
+        }
+    }
+}
+
 impl russh::server::Handler for ConnHandler {
     type Error = anyhow::Error;
 
@@ -326,6 +341,7 @@ impl russh::server::Handler for ConnHandler {
                 fingerprint = %offer.public_key.fingerprint(HashAlg::Sha256),
                 "authentication refused: key not registered"
             );
+            self.audit_refused(offer.public_key, "key not registered");
             Auth::reject()
         })
     }
@@ -355,6 +371,7 @@ impl russh::server::Handler for ConnHandler {
                     fingerprint = %key.public_key.fingerprint(HashAlg::Sha256),
                     "authentication refused: key no longer registered"
                 );
+                self.audit_refused(key.public_key, "key no longer registered");
                 Ok(Auth::reject())
             }
         }

@@ -18,6 +18,8 @@
 //! - `sessions/<id>.json`   one record per session (`history.rs`, format version 2; 1 is read)
 //! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1), 0600
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
+//! - `audit/audit.jsonl`, `audit/checkpoints.jsonl`, `audit/audit.lock`: the hash-chained audit
+//!   log and its signed checkpoints (`audit.rs`, format version 1), appended, never rewritten
 //! - `workdirs/<ts>-grant<N>-<identity>/`  a support case's working directory (every session of
 //!   the identity under grant N); `workdirs/<ts>-<session id>/` an operator session's
 //!   (`azs_support::workdir`)
@@ -216,7 +218,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("replacing {}", path.display()))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
     azs_support::atomic_file::set_mode(path, mode)
         .with_context(|| format!("setting permissions of {}", path.display()))
 }

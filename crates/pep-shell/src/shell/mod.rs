@@ -134,6 +134,9 @@ pub struct Shell {
     level: Option<String>,
     /// The rest of the line of a running job (its specs and bindings).
     job_rest: Option<(Vec<CommandSpec>, Vec<azs_support::BoundArgs>)>,
+    /// Why the audit log could not record this operator's login: the session keeps only the
+    /// revocation commands (fail closed).
+    audit_failure: Option<String>,
 }
 
 impl Shell {
@@ -244,9 +247,30 @@ impl Shell {
             width: None,
             pending: None,
             finished: false,
-            level: (identity.role == Role::Support).then_some(access_level),
+            level: (identity.role == Role::Support).then_some(access_level.clone()),
             job_rest: None,
+            audit_failure: None,
         };
+        let mut shell = shell;
+        let refused = shell.identity.role == Role::Support && shell.grant_id.is_none();
+        let login = shell.audit(
+            if refused { "login_refused" } else { "login" },
+            serde_json::json!({
+                "fingerprint": shell.identity.fingerprint,
+                "remote": remote,
+                "kind": shell.kind.as_str(),
+                "access_level": access_level,
+                "reason": refused.then_some("remote support is not enabled on this endpoint"),
+            }),
+        );
+        if let Err(e) = login {
+            if shell.identity.role == Role::Support && !refused {
+                shell.finish(&format!("refused: {e}"));
+                return Err(StartError::Io(e));
+            }
+            tracing::error!(error = %e, "the audit log cannot record this login");
+            shell.audit_failure = Some(e);
+        }
         shell
             .endpoint
             .live
@@ -287,6 +311,16 @@ impl Shell {
         let shown = crate::redact::secret_line(line, &self.endpoint.catalog);
         self.transcript
             .refused(self.endpoint.clock.now(), &shown, &message);
+        let logged = self.audit(
+            "command_refused",
+            serde_json::json!({
+                "line": self.endpoint.redactor.redact(&shown),
+                "reason": self.endpoint.redactor.redact(&message),
+            }),
+        );
+        if let Err(e) = logged {
+            tracing::error!(error = %e, "the audit log cannot record a refused line");
+        }
         Reply {
             error: Some(message),
             ..Reply::default()
@@ -360,9 +394,29 @@ impl Shell {
         }
     }
 
-    /// An operator session that can no longer be recorded: it keeps only [`REVOCATION_ONLY`].
+    /// An operator session that can no longer be recorded (transcript or audit log): it keeps
+    /// only [`REVOCATION_ONLY`].
     pub(super) fn degraded(&self) -> bool {
-        self.identity.role == Role::Operator && self.transcript.failure().is_some()
+        self.identity.role == Role::Operator
+            && (self.transcript.failure().is_some() || self.audit_failure.is_some())
+    }
+
+    /// Appends a security event of this session to the audit log (session, identity and role
+    /// added to `fields`).
+    pub(crate) fn audit(&self, kind: &str, fields: serde_json::Value) -> Result<(), String> {
+        let mut all = serde_json::json!({
+            "session": self.record.session_id,
+            "identity": self.identity.name,
+            "role": self.identity.role.as_str(),
+        });
+        if let (Some(obj), serde_json::Value::Object(more)) = (all.as_object_mut(), fields) {
+            obj.extend(more.into_iter().filter(|(_, v)| !v.is_null()));
+        }
+        self.endpoint
+            .audit
+            .append(self.endpoint.clock.now(), kind, all)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
     }
 
     fn execute_gated(&mut self, line: &str) -> Reply {
@@ -432,9 +486,38 @@ impl Shell {
                 ),
             );
         }
+        // Every command is in the audit log before it runs: one that cannot be recorded does
+        // not run, unless it revokes.
+        let revokes = specs
+            .iter()
+            .all(|s| REVOCATION_ONLY.contains(&s.name.as_str()));
+        let shown = self
+            .endpoint
+            .redactor
+            .redact(&crate::redact::secret_line(line, &self.endpoint.catalog));
+        if let Err(e) = self.audit("command", serde_json::json!({ "line": shown })) {
+            if !revokes {
+                let message = format!("{e}; the command was not run");
+                return self.refuse(line, message);
+            }
+            tracing::error!(error = %e, "the audit log cannot record a revocation; it goes ahead");
+        }
         // Cloned out of the endpoint so the session can be borrowed mutably while running.
         let specs: Vec<CommandSpec> = specs.into_iter().cloned().collect();
-        self.run_pipeline(line, &specs, bound, &permit)
+        let reply = self.run_pipeline(line, &specs, bound, &permit);
+        let outcome = serde_json::json!({
+            "line": shown,
+            "outcome": match (&reply.error, reply.job.is_some()) {
+                (Some(_), _) => "error",
+                (None, true) => "started",
+                (None, false) => "ok",
+            },
+            "error": reply.error.as_deref().map(|e| self.endpoint.redactor.redact(e)),
+        });
+        if let Err(e) = self.audit("command_result", outcome) {
+            tracing::error!(error = %e, "the audit log cannot record a command's outcome");
+        }
+        reply
     }
 
     /// Writes the session's end to its transcript and record. Idempotent.
@@ -448,6 +531,17 @@ impl Shell {
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.endpoint.clock.now();
         self.transcript.finish(now, reason);
+        // The transcript as it closed is hashed into the audit log.
+        let transcript_sha256 = std::fs::read(self.transcript.path())
+            .ok()
+            .map(|b| crate::audit::sha256_hex(&b));
+        let logged = self.audit(
+            "session_end",
+            serde_json::json!({ "reason": reason, "transcript_sha256": transcript_sha256 }),
+        );
+        if let Err(e) = logged {
+            tracing::error!(error = %e, "the audit log cannot record a session's end");
+        }
         self.record.end = Some(now);
         self.record.end_reason = Some(reason.to_string());
         if let Err(e) = self.record.save(&self.endpoint.state) {

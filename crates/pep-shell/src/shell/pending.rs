@@ -161,6 +161,9 @@ impl Shell {
                     self.transcript
                         .note(now, "operator accepted the remote-support terms");
                     let result = operator_commands::enable(&self.endpoint.consent, &args);
+                    if result.is_ok() {
+                        self.audit_grant("grant_enabled");
+                    }
                     self.answered(&spec, result)
                 }
             },

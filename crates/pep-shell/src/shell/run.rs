@@ -184,6 +184,29 @@ impl Shell {
     }
 
     /// The handler bound to `spec` when the catalog loaded.
+    /// Records the newest grant as it is after a consent change (`kind`).
+    pub(super) fn audit_grant(&self, kind: &str) {
+        let Some(g) = self
+            .endpoint
+            .consent
+            .list(true)
+            .into_iter()
+            .max_by_key(|g| g.id)
+        else {
+            return;
+        };
+        let fields = serde_json::json!({
+            "grant": g.id,
+            "access_level": g.access_level.as_str(),
+            "expires_at": g.expires_at,
+            "support_request_id": g.support_request_id,
+            "state": g.state(self.endpoint.clock.now()).as_str(),
+        });
+        if let Err(e) = self.audit(kind, fields) {
+            tracing::error!(error = %e, "the audit log cannot record a consent change");
+        }
+    }
+
     pub(super) fn handler(&self, spec: &CommandSpec) -> Result<Handler, String> {
         self.endpoint
             .handlers
@@ -261,6 +284,12 @@ impl Shell {
                     &self.endpoint.state,
                     self.endpoint.clock.now(),
                 )?;
+                match command {
+                    OperatorCommand::Enable => self.audit_grant("grant_enabled"),
+                    OperatorCommand::Set => self.audit_grant("grant_changed"),
+                    OperatorCommand::Disable => self.audit_grant("grant_revoked"),
+                    OperatorCommand::GetAccess | OperatorCommand::SessionHistory => {}
+                }
                 if let Some(why) = self.endpoint.consent.unsaved() {
                     values.insert(0, Value::String(format!(
                         "WARNING: the consent change is in force (live support sessions have ended and new ones are refused) but could not be saved: {why}. pep retries every {} s; a restart before then keeps remote support revoked.",

@@ -1,5 +1,6 @@
 //! Integration tests: the real `pep` binary, driven by the system OpenSSH client on loopback.
 
+mod audit;
 mod azure_local;
 mod consent;
 mod exec;

@@ -1,0 +1,332 @@
+//! The audit log: every security event as one line of JSON, hash-chained, append-only, with
+//! checkpoints signed by the endpoint's host key, so that an edit, a deletion, a swap, an
+//! insertion or a cut tail is found by `pep audit verify` ([`crate::audit_verify`]).
+//!
+//! Files (under the state directory, 0600, in `audit/`, format version 1):
+//! - `audit.jsonl`: one event per line, fields in this order:
+//!   `{"v":1,"seq":N,"time":"<RFC 3339>","event":"<kind>", ...the event's fields...,
+//!   "prev":"<hex SHA-256 of the exact bytes of line N-1, without its newline>"}`. `seq` starts at
+//!   1 and grows by one; the first line's `prev` is 64 zeros. Kinds: `login`, `login_refused`,
+//!   `command`, `command_refused`, `session_end`, `grant_enabled`, `grant_changed`,
+//!   `grant_revoked`, `identity_added`, `identity_removed`, `vendor_key_added`,
+//!   `vendor_key_removed`, `elevation_requested`, `elevation_granted`, `elevation_refused`,
+//!   `elevation_ended`, `upload`, `retention_swept`, `checkpoint`.
+//! - `checkpoints.jsonl`: `{"v":1,"seq":N,"head":"<hex SHA-256 of line N>","time":"...",
+//!   "signature":"<SSHSIG armored text, namespace pep-audit>"}` signing the bytes
+//!   `pep-audit checkpoint v1 seq=N head=<hex>`. One is written every [`CHECKPOINT_EVERY`]
+//!   lines and when the server stops, so a tail cut after the last checkpoint is found.
+//! - `audit.lock`: empty; every writer (the server, `pep identity`, `pep vendor-key`) holds an
+//!   exclusive `flock` on it while it reads the last line and appends, so processes never fork
+//!   the chain.
+//!
+//! Writes are synced before [`AuditLog::append`] returns: a caller that gets an error must refuse
+//! the action it was about to take (fail closed), except a revocation, which goes ahead.
+
+use crate::state::{lock_exclusive, set_mode, StateDir};
+use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use russh::keys::ssh_key::LineEnding;
+use russh::keys::{HashAlg, PrivateKey};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Format version of both files.
+pub const VERSION: u64 = 1;
+/// A checkpoint is signed after this many lines.
+pub const CHECKPOINT_EVERY: u64 = 64;
+/// The SSHSIG namespace of checkpoints.
+pub const NAMESPACE: &str = "pep-audit";
+/// The `prev` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The message a checkpoint signs.
+pub fn checkpoint_message(seq: u64, head: &str) -> String {
+    format!("pep-audit checkpoint v1 seq={seq} head={head}")
+}
+
+/// The audit log of a state directory.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    dir: PathBuf,
+    host_key: PathBuf,
+}
+
+/// The last line of the log: its sequence number and hash.
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+impl AuditLog {
+    /// The audit log under `state` (its folder is created 0700).
+    pub fn open(state: &StateDir) -> Result<Self> {
+        let dir = state.root().join("audit");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        set_mode(&dir, 0o700)?;
+        Ok(AuditLog {
+            dir,
+            host_key: state.host_key(),
+        })
+    }
+
+    /// The event lines.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("audit.jsonl")
+    }
+
+    /// The signed checkpoints.
+    pub fn checkpoints_path(&self) -> PathBuf {
+        self.dir.join("checkpoints.jsonl")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join("audit.lock")
+    }
+
+    /// Appends event `kind` with `fields` (an object; never secrets) at `time`, synced; signs a
+    /// checkpoint when one is due. Returns the line's sequence number.
+    pub fn append(&self, time: DateTime<Utc>, kind: &str, fields: Value) -> Result<u64> {
+        let _lock = lock_exclusive(&self.lock_path())?;
+        let path = self.log_path();
+        let mut file = open_append(&path)?;
+        let head = last_line(&mut file)?;
+        let seq = head.seq + 1;
+        // The fixed fields first and `prev` last, the event's own in between (sorted by name).
+        let mut own = Map::new();
+        if let Value::Object(f) = fields {
+            for (k, v) in f {
+                if !matches!(k.as_str(), "v" | "seq" | "time" | "event" | "prev") {
+                    own.insert(k, v);
+                }
+            }
+        }
+        let own = serde_json::to_string(&Value::Object(own))?;
+        let own = own
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or_default();
+        let text = format!(
+            r#"{{"v":{VERSION},"seq":{seq},"time":{},"event":{}{}{own},"prev":"{}"}}"#,
+            Value::from(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            Value::from(kind),
+            if own.is_empty() { "" } else { "," },
+            head.hash
+        );
+        let mut bytes = text.clone().into_bytes();
+        bytes.push(b'\n');
+        let before = file.seek(SeekFrom::End(0))?;
+        if let Err(e) = file.write_all(&bytes).and_then(|_| file.sync_data()) {
+            // Nothing half-written stays: the next line must chain to a whole one.
+            let _ = file.set_len(before);
+            return Err(anyhow!("the audit log could not be written: {e}"));
+        }
+        if seq % CHECKPOINT_EVERY == 0 {
+            if let Err(e) = self.write_checkpoint(seq, &sha256_hex(text.as_bytes()), time) {
+                tracing::error!(error = %e, "could not sign an audit checkpoint");
+            }
+        }
+        Ok(seq)
+    }
+
+    /// Signs a checkpoint of the log's last line now (the server does when it stops). Nothing
+    /// when the log is empty or its last line has one.
+    pub fn checkpoint(&self, time: DateTime<Utc>) -> Result<()> {
+        let _lock = lock_exclusive(&self.lock_path())?;
+        let mut file = open_append(&self.log_path())?;
+        let head = last_line(&mut file)?;
+        if head.seq == 0 {
+            return Ok(());
+        }
+        if let Some((seq, _)) = last_checkpoint(&self.checkpoints_path())? {
+            if seq >= head.seq {
+                return Ok(());
+            }
+        }
+        self.write_checkpoint(head.seq, &head.hash, time)
+    }
+
+    fn write_checkpoint(&self, seq: u64, head: &str, time: DateTime<Utc>) -> Result<()> {
+        let key: PrivateKey = crate::host_key::load_or_create(&self.host_key)?;
+        let sig = key
+            .sign(
+                NAMESPACE,
+                HashAlg::Sha512,
+                checkpoint_message(seq, head).as_bytes(),
+            )
+            .map_err(|e| anyhow!("signing a checkpoint: {e}"))?;
+        let pem = sig
+            .to_pem(LineEnding::LF)
+            .map_err(|e| anyhow!("encoding a checkpoint signature: {e}"))?;
+        let line = serde_json::json!({
+            "v": VERSION,
+            "seq": seq,
+            "head": head,
+            "time": time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "signature": pem,
+        });
+        let mut file = open_append(&self.checkpoints_path())?;
+        let mut bytes = serde_json::to_vec(&line)?;
+        bytes.push(b'\n');
+        file.write_all(&bytes)?;
+        file.sync_data()?;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).append(true).create(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// The last whole line of the log (seq 0 and the genesis hash when it is empty).
+fn last_line(file: &mut File) -> Result<Head> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(Head {
+            seq: 0,
+            hash: GENESIS.into(),
+        });
+    }
+    // Lines are short (a command line is capped well below this): the last one fits.
+    let start = len.saturating_sub(256 << 10);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let body = tail.strip_suffix(b"\n").ok_or_else(|| {
+        anyhow!("the audit log does not end with a whole line; run `pep audit verify`")
+    })?;
+    let line = match body.iter().rposition(|b| *b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if start == 0 => body,
+        None => return Err(anyhow!("the audit log's last line is too long")),
+    };
+    let v: Value = serde_json::from_slice(line).map_err(|e| {
+        anyhow!("the audit log's last line is not JSON ({e}); run `pep audit verify`")
+    })?;
+    let seq = v
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| anyhow!("the audit log's last line has no seq"))?;
+    Ok(Head {
+        seq,
+        hash: sha256_hex(line),
+    })
+}
+
+/// The last checkpoint's sequence number and head, if any.
+pub fn last_checkpoint(path: &Path) -> Result<Option<(u64, String)>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(text.lines().rev().find_map(|l| {
+        let v: Value = serde_json::from_str(l).ok()?;
+        Some((
+            v.get("seq")?.as_u64()?,
+            v.get("head")?.as_str()?.to_string(),
+        ))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log() -> (tempfile::TempDir, AuditLog) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path()).expect("state");
+        crate::host_key::load_or_create(&state.host_key()).expect("host key");
+        let log = AuditLog::open(&state).expect("audit");
+        (tmp, log)
+    }
+
+    #[test]
+    fn lines_chain_to_the_exact_bytes_of_the_one_before() {
+        let (_tmp, log) = log();
+        let now = Utc::now();
+        assert_eq!(
+            log.append(now, "login", json!({"identity": "sam"}))
+                .expect("1"),
+            1
+        );
+        assert_eq!(
+            log.append(now, "command", json!({"line": "Get-X"}))
+                .expect("2"),
+            2
+        );
+        let text = fs::read_to_string(log.log_path()).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let first: Value = serde_json::from_str(lines[0]).expect("json");
+        let second: Value = serde_json::from_str(lines[1]).expect("json");
+        assert_eq!(first["prev"], GENESIS);
+        assert_eq!(second["prev"], sha256_hex(lines[0].as_bytes()));
+        assert_eq!(second["seq"], 2);
+        assert!(
+            lines[0].starts_with(r#"{"v":1,"seq":1,"time":"#),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with(&format!(r#""prev":"{GENESIS}"}}"#)));
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_written_is_an_error_and_keeps_no_partial_line() {
+        let (_tmp, log) = log();
+        log.append(Utc::now(), "login", json!({})).expect("first");
+        // /dev/full takes no byte: every write fails with ENOSPC.
+        let full = AuditLog {
+            dir: log.dir.clone(),
+            host_key: log.host_key.clone(),
+        };
+        let target = full.log_path();
+        fs::remove_file(&target).expect("rm");
+        std::os::unix::fs::symlink("/dev/full", &target).expect("symlink");
+        let e = full
+            .append(Utc::now(), "command", json!({}))
+            .expect_err("full disk");
+        assert!(e.to_string().contains("could not be written"), "{e}");
+    }
+
+    #[test]
+    fn checkpoints_are_signed_every_so_often_and_at_the_end() {
+        let (_tmp, log) = log();
+        let now = Utc::now();
+        for _ in 0..CHECKPOINT_EVERY + 3 {
+            log.append(now, "command", json!({})).expect("append");
+        }
+        assert_eq!(
+            last_checkpoint(&log.checkpoints_path())
+                .expect("read")
+                .map(|c| c.0),
+            Some(CHECKPOINT_EVERY)
+        );
+        log.checkpoint(now).expect("checkpoint");
+        log.checkpoint(now).expect("again: nothing new");
+        let text = fs::read_to_string(log.checkpoints_path()).expect("read");
+        assert_eq!(text.lines().count(), 2);
+        assert_eq!(
+            last_checkpoint(&log.checkpoints_path())
+                .expect("read")
+                .map(|c| c.0),
+            Some(CHECKPOINT_EVERY + 3)
+        );
+    }
+}
