@@ -181,7 +181,7 @@ impl Authorization {
             Access::Default => true,
             Access::Diagnostics => true,
             Access::DiagnosticsRepair => self.level == AccessLevel::DiagnosticsRepair,
-            Access::Operator => false,
+            Access::Operator | Access::Elevated => false,
         }
     }
 }

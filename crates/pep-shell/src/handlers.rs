@@ -29,6 +29,8 @@ pub enum Handler {
     Stamp(Implementation),
     /// A log collection, upload, or their settings and history.
     Logs(LogCommand),
+    /// The session's elevation (tokens, lock state, closing).
+    Elevation(crate::elevation::ElevationCommand),
     /// Not available in this version: the capability it comes with.
     Later(String),
 }
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Handler {
             Handler::Formatter(x) => write!(f, "Formatter({x:?})"),
             Handler::Stamp(_) => write!(f, "Stamp"),
             Handler::Logs(l) => write!(f, "Logs({l:?})"),
+            Handler::Elevation(e) => write!(f, "Elevation({e:?})"),
             Handler::Later(with) => write!(f, "Later({with:?})"),
         }
     }
@@ -67,6 +70,7 @@ fn find(kind: &HandlerKind, name: &str) -> Option<Handler> {
         HandlerKind::Formatter => named(FORMATTERS, name).map(Handler::Formatter),
         HandlerKind::Stamp => commands::implementation(name).map(Handler::Stamp),
         HandlerKind::Logs => named(log_commands::COMMANDS, name).map(Handler::Logs),
+        HandlerKind::Elevation => named(crate::elevation::COMMANDS, name).map(Handler::Elevation),
         HandlerKind::Later(with) => Some(Handler::Later(with.clone())),
     }
 }
@@ -79,6 +83,7 @@ fn every_handler() -> impl Iterator<Item = (&'static str, &'static str)> {
         .chain(names_of(FORMATTERS).map(|n| ("formatter", n)))
         .chain(commands::implemented_names().map(|n| ("stamp", n)))
         .chain(names_of(log_commands::COMMANDS).map(|n| ("logs", n)))
+        .chain(names_of(crate::elevation::COMMANDS).map(|n| ("elevation", n)))
 }
 
 /// The names of a handler table.
@@ -154,6 +159,7 @@ mod tests {
                 Handler::Formatter(_) => "formatter",
                 Handler::Stamp(_) => "stamp",
                 Handler::Logs(_) => "logs",
+                Handler::Elevation(_) => "elevation",
                 Handler::Later(_) => "later",
             };
             assert_eq!(kind, spec.handler.as_str(), "{}", spec.name);

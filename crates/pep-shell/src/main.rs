@@ -159,10 +159,46 @@ enum Command {
         #[command(subcommand)]
         action: IdentityAction,
     },
+    /// Manage the vendor keys whose signed tokens may elevate an operator's session.
+    VendorKey {
+        #[command(subcommand)]
+        action: VendorKeyAction,
+    },
     /// Check the audit log.
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum VendorKeyAction {
+    /// Register a vendor's public key (OpenSSH format: ed25519, ECDSA, RSA of 2048 bits or more).
+    Add {
+        /// State directory (created if missing).
+        #[arg(long, default_value = "pep-state")]
+        state: PathBuf,
+        /// The vendor's name.
+        #[arg(long)]
+        name: String,
+        /// OpenSSH public key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// List the vendor keys.
+    List {
+        /// State directory (must exist).
+        #[arg(long, default_value = "pep-state")]
+        state: PathBuf,
+    },
+    /// Remove a vendor's key by name.
+    Remove {
+        /// State directory (must exist).
+        #[arg(long, default_value = "pep-state")]
+        state: PathBuf,
+        /// The vendor's name.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -332,6 +368,7 @@ fn run() -> Result<()> {
         Command::Audit {
             action: AuditAction::Verify { state },
         } => audit_verify(&state),
+        Command::VendorKey { action } => vendor_key(action),
     }
 }
 
@@ -364,6 +401,68 @@ fn audit_verify(state: &std::path::Path) -> Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// `pep vendor-key add|list|remove`.
+fn vendor_key(action: VendorKeyAction) -> Result<()> {
+    use pep_shell::vendor_keys::VendorKeys;
+    match action {
+        VendorKeyAction::Add { state, name, key } => {
+            let state = StateDir::open(&state)?;
+            let line = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let store = VendorKeys::at(&state.vendor_keys());
+            let vk = store.add(&name, &line)?;
+            let fields = serde_json::json!({
+                "vendor": vk.name,
+                "fingerprint": vk.fingerprint,
+                "algorithm": vk.algorithm,
+            });
+            if let Err(e) = audit_cli(&state, "vendor_key_added", fields) {
+                // Fail closed: a trust the audit log does not know does not stay.
+                let _ = store.remove(&vk.name);
+                return Err(e.context("the vendor key was not added"));
+            }
+            println!(
+                "added vendor key {} {} {}",
+                vk.name, vk.algorithm, vk.fingerprint
+            );
+        }
+        VendorKeyAction::List { state } => {
+            let state = StateDir::open_existing(&state)?;
+            println!(
+                "{:<24} {:<22} {:<52} ADDED",
+                "NAME", "ALGORITHM", "FINGERPRINT"
+            );
+            for k in VendorKeys::at(&state.vendor_keys()).load()? {
+                println!(
+                    "{:<24} {:<22} {:<52} {}",
+                    k.name,
+                    k.algorithm,
+                    k.fingerprint,
+                    k.added_at.format("%Y-%m-%d %H:%M:%SZ")
+                );
+            }
+        }
+        VendorKeyAction::Remove { state, name } => {
+            let state = StateDir::open_existing(&state)?;
+            if !VendorKeys::at(&state.vendor_keys()).remove(&name)? {
+                anyhow::bail!("no vendor key named '{name}'");
+            }
+            // A removal takes trust away: it stands even when it cannot be recorded.
+            if let Err(e) = audit_cli(
+                &state,
+                "vendor_key_removed",
+                serde_json::json!({"vendor": name}),
+            ) {
+                eprintln!(
+                    "pep: warning: the removal could not be recorded in the audit log: {e:#}"
+                );
+            }
+            println!("removed vendor key {name}");
+        }
+    }
+    Ok(())
 }
 
 /// Records an identity change made from the command line.

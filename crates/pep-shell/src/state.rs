@@ -152,7 +152,17 @@ impl StateDir {
     pub fn identities_lock(&self) -> PathBuf {
         identities_lock_for(&self.identities())
     }
-    /// The consent file.
+    /// The vendor keys whose signatures may unlock a session.
+    pub fn vendor_keys(&self) -> PathBuf {
+        self.root.join("vendor_keys.json")
+    }
+
+    /// The elevation requests used (unlocked or voided).
+    pub fn elevation_used(&self) -> PathBuf {
+        self.root.join("elevation_used.json")
+    }
+
+    /// Remote-support grants.
     pub fn consent(&self) -> PathBuf {
         self.root.join("consent.json")
     }

@@ -216,6 +216,7 @@ fn convert_command(
         RawAccess::Diagnostics => Access::Diagnostics,
         RawAccess::DiagnosticsRepair => Access::DiagnosticsRepair,
         RawAccess::Operator => Access::Operator,
+        RawAccess::Elevated => Access::Elevated,
     };
     let also_profiles: Vec<Profile> = raw.also_profiles.iter().copied().map(profile_of).collect();
     if let Some(p) = also_profiles
@@ -344,6 +345,7 @@ fn convert_handler(
         (RawHandler::Formatter, None) => HandlerKind::Formatter,
         (RawHandler::Stamp, None) => HandlerKind::Stamp,
         (RawHandler::Logs, None) => HandlerKind::Logs,
+        (RawHandler::Elevation, None) => HandlerKind::Elevation,
     };
     match kind {
         HandlerKind::Builtin | HandlerKind::Formatter if access != Access::Default => Err(format!(

@@ -33,6 +33,7 @@ pub(super) enum RawAccess {
     Diagnostics,
     DiagnosticsRepair,
     Operator,
+    Elevated,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +79,8 @@ pub(super) enum RawHandler {
     Stamp,
     #[serde(rename = "logs")]
     Logs,
+    #[serde(rename = "elevation")]
+    Elevation,
     #[serde(rename = "later")]
     Later,
 }

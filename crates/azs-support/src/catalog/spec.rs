@@ -18,6 +18,9 @@ pub enum Access {
     DiagnosticsRepair,
     /// Operators only (consent, history, the privileged endpoint's own commands).
     Operator,
+    /// An operator's session unlocked with a vendor-signed token (`Unlock-SupportSession`): the
+    /// break-glass commands the real product runs outside the privileged endpoint.
+    Elevated,
 }
 
 impl Access {
@@ -28,6 +31,7 @@ impl Access {
             Access::Diagnostics => "Diagnostics",
             Access::DiagnosticsRepair => "DiagnosticsRepair",
             Access::Operator => "Operator",
+            Access::Elevated => "Elevated",
         }
     }
 }
@@ -172,6 +176,9 @@ pub enum HandlerKind {
     /// Log collection and upload, and their settings and history: run by the endpoint as a job
     /// the session watches (progress, cancellation when the grant ends).
     Logs,
+    /// The session's elevation: request and response tokens, the lock state, closing the
+    /// endpoint. Run by the session over its own state.
+    Elevation,
     /// Not available in this version: it comes with the capability named here (one line).
     Later(String),
 }
@@ -185,6 +192,7 @@ impl HandlerKind {
             HandlerKind::Formatter => "formatter",
             HandlerKind::Stamp => "stamp",
             HandlerKind::Logs => "logs",
+            HandlerKind::Elevation => "elevation",
             HandlerKind::Later(_) => "later",
         }
     }

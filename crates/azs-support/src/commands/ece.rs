@@ -30,7 +30,7 @@ pub const COMMANDS: Table = &[
     ("Get-AzsSupportDscLogs", get_dsc_logs),
 ];
 
-fn opt_time(t: Option<DateTime<Utc>>) -> Value {
+pub(super) fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map(Value::from).unwrap_or(Value::Null)
 }
 
@@ -44,7 +44,7 @@ fn plan_ids(stamp: &Stamp) -> String {
         .join(", ")
 }
 
-fn find_plan<'a>(stamp: &'a Stamp, id: &str) -> Result<&'a ActionPlan, CommandError> {
+pub(super) fn find_plan<'a>(stamp: &'a Stamp, id: &str) -> Result<&'a ActionPlan, CommandError> {
     stamp
         .ece
         .action_plans

@@ -19,6 +19,7 @@
 mod artefacts;
 mod azure_local;
 mod azure_local_storage_compute;
+mod break_glass;
 mod cluster;
 pub(crate) mod cluster_log;
 mod cluster_repair;
@@ -255,6 +256,7 @@ const FAMILIES: &[Table] = &[
     operator_stamp::COMMANDS,
     azure_local::COMMANDS,
     azure_local_storage_compute::COMMANDS,
+    break_glass::COMMANDS,
 ];
 
 /// The implementation of a catalog command, if it has one (case-insensitive name).

@@ -177,7 +177,7 @@ pub fn get_help(
 fn source(spec: &CommandSpec) -> &'static str {
     if spec.name.to_ascii_lowercase().contains("azssupport") {
         "Azs.Support"
-    } else if spec.access == Access::Operator {
+    } else if matches!(spec.access, Access::Operator | Access::Elevated) {
         "PrivilegedEndpoint"
     } else {
         "Microsoft.PowerShell.Core"

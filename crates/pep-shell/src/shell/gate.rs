@@ -82,6 +82,16 @@ impl Shell {
         match (self.identity.role, spec.access) {
             (_, Access::Default) => Ok(()),
             (Role::Operator, Access::Operator) => Ok(()),
+            (Role::Operator, Access::Elevated) => {
+                if self.elevation.elevated_at(self.endpoint.clock.now()) {
+                    Ok(())
+                } else {
+                    denied("it needs a session elevated with a vendor-signed token: Get-SupportSessionToken, then Unlock-SupportSession")
+                }
+            }
+            (Role::Support, Access::Elevated) => {
+                denied("it runs only in an operator's elevated session")
+            }
             (Role::Operator, _) if spec.also_operator => Ok(()),
             (Role::Operator, _) => denied(
                 "it is a support command, run by support engineers under a remote-support grant",

@@ -12,6 +12,7 @@
 //! stamp command through its azs-support implementation, or the refusal of one that comes later)
 //! and `pending` (the consent and confirmation questions that take the next line as their answer).
 
+mod elevation;
 mod gate;
 mod pending;
 mod run;
@@ -137,6 +138,8 @@ pub struct Shell {
     /// Why the audit log could not record this operator's login: the session keeps only the
     /// revocation commands (fail closed).
     audit_failure: Option<String>,
+    /// Whether a vendor-signed token unlocked this (operator's) session.
+    elevation: crate::elevation::Elevation,
 }
 
 impl Shell {
@@ -250,6 +253,7 @@ impl Shell {
             level: (identity.role == Role::Support).then_some(access_level.clone()),
             job_rest: None,
             audit_failure: None,
+            elevation: crate::elevation::Elevation::Locked,
         };
         let mut shell = shell;
         let refused = shell.identity.role == Role::Support && shell.grant_id.is_none();
@@ -421,6 +425,7 @@ impl Shell {
 
     fn execute_gated(&mut self, line: &str) -> Reply {
         self.observe_grant();
+        self.observe_elevation();
         if let Some(pending) = self.pending.take() {
             return self.answer(pending, line);
         }
@@ -526,6 +531,7 @@ impl Shell {
             return;
         }
         self.finished = true;
+        self.void_elevation("the session ended");
         self.endpoint
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);

@@ -33,6 +33,11 @@ pub(super) enum Pending {
         /// Its arguments.
         args: BoundArgs,
     },
+    /// Unlock-SupportSession's response token, with the lines of an armored one pasted so far.
+    ResponseToken {
+        /// The text collected.
+        collected: String,
+    },
 }
 
 /// The confirmation prompt of a changing command, as PowerShell's ShouldProcess asks it.
@@ -44,6 +49,8 @@ impl Pending {
         match self {
             Pending::Consent { .. } => CONSENT_PROMPT,
             Pending::Confirm { .. } => CONFIRM_PROMPT,
+            Pending::ResponseToken { collected } if !collected.is_empty() => "",
+            Pending::ResponseToken { .. } => super::elevation::RESPONSE_PROMPT,
         }
     }
 }
@@ -124,9 +131,14 @@ impl Shell {
 
     /// Takes `line` as the answer to `pending`; an unclear answer leaves the question pending.
     pub(super) fn answer(&mut self, pending: Pending, line: &str) -> Reply {
+        let pending = match pending {
+            Pending::ResponseToken { collected } => return self.answer_response(collected, line),
+            other => other,
+        };
         let now = self.endpoint.clock.now();
         match line.trim().to_ascii_lowercase().as_str() {
             "" | "y" | "yes" => match pending {
+                Pending::ResponseToken { collected } => self.answer_response(collected, line),
                 Pending::Confirm { spec, args } => {
                     // The answer is authorized when it arrives: the grant may have changed (or
                     // ended) since the question was asked.
@@ -169,6 +181,9 @@ impl Shell {
             },
             "n" | "no" => {
                 let (note, output) = match pending {
+                    Pending::ResponseToken { collected } => {
+                        return self.answer_response(collected, line)
+                    }
                     Pending::Confirm { .. } => (
                         "declined; nothing was changed",
                         "The operation was not performed.\n",
@@ -186,6 +201,9 @@ impl Shell {
             }
             "?" => {
                 let output = match pending {
+                    Pending::ResponseToken { collected } => {
+                        return self.answer_response(collected, line)
+                    }
                     Pending::Confirm { .. } => {
                         "Y - Continue with the operation.\nN - Skip the operation; nothing is changed.\n"
                     }

@@ -300,6 +300,7 @@ impl Shell {
             }
             // A formatting command with nothing piped in formats nothing.
             Handler::Formatter(_) => Ok(Some(Vec::new())),
+            Handler::Elevation(command) => self.run_elevation(command, args, reply).map(Some),
             Handler::Logs(command) => {
                 let caller = crate::log_commands::Caller {
                     identity: &self.identity,
@@ -316,7 +317,10 @@ impl Shell {
                 }
             }
             Handler::Stamp(_) | Handler::Later(_) => {
-                let repair = matches!(spec.access, Access::DiagnosticsRepair | Access::Operator);
+                let repair = matches!(
+                    spec.access,
+                    Access::DiagnosticsRepair | Access::Operator | Access::Elevated
+                );
                 if spec.supports_should_process && repair && self.needs_confirmation(args) {
                     return self.ask_confirmation(spec, args, reply, permit);
                 }

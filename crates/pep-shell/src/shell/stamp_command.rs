@@ -400,16 +400,25 @@ mod tests {
     }
 
     #[test]
-    fn a_command_that_comes_later_says_with_what_and_runs_nothing() {
+    fn an_operator_session_starts_locked_and_break_glass_commands_wait_for_an_unlock() {
         let tmp = tempfile::tempdir().expect("tmp");
         let endpoint = endpoint(tmp.path(), Profile::AzsHub, "default");
         let mut shell = session(&endpoint, Access::Operator);
         let reply = shell.execute("Get-SupportSessionInfo");
+        assert!(reply.error.is_none(), "{reply:?}");
+        assert!(reply.output.contains("Locked"), "{}", reply.output);
+        let reply = shell.execute("Resume-AzsScaleUnitNode -Name AZS-HOST03");
         let e = reply.error.expect("refused");
-        assert!(
-            e.contains("not implemented yet")
-                && e.contains("it comes with elevation by a vendor-signed token"),
-            "{e}"
-        );
+        assert!(e.contains("elevated with a vendor-signed token"), "{e}");
+        let reply = shell.execute("Unlock-SupportSession -ResponseToken AAAA");
+        let e = reply.error.expect("refused");
+        assert!(e.contains("run Get-SupportSessionToken first"), "{e}");
+        let reply = shell.execute("Get-SupportSessionToken");
+        assert!(reply.error.is_none(), "{reply:?}");
+        let reply = shell.execute("Get-SupportSessionInfo");
+        assert!(reply.output.contains("Pending"), "{}", reply.output);
+        let reply = shell.execute("Unlock-SupportSession -ResponseToken AAAA");
+        let e = reply.error.expect("refused");
+        assert!(e.contains("not an SSH signature"), "{e}");
     }
 }

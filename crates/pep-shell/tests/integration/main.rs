@@ -3,6 +3,7 @@
 mod audit;
 mod azure_local;
 mod consent;
+mod elevation;
 mod exec;
 mod harness;
 mod history;
