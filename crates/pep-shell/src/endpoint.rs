@@ -114,6 +114,8 @@ pub struct Endpoint {
     pub log_jobs: crate::job_slots::JobSlots,
     /// The tamper-evident record of every security event.
     pub audit: crate::audit::AuditLog,
+    /// The sessions live now, as operators oversee them.
+    pub sessions: crate::live::LiveSessions,
 }
 
 impl Endpoint {
@@ -144,7 +146,7 @@ impl Endpoint {
         let budget = Arc::new(
             DiskBudget::open(
                 state.root(),
-                &[state.workdirs(), state.transcripts()],
+                &[state.workdirs(), state.transcripts(), state.recordings()],
                 opts.state_budget,
                 opts.state_headroom,
             )
@@ -169,6 +171,7 @@ impl Endpoint {
             log_settings: opts.log_settings.clone(),
             log_jobs: crate::job_slots::JobSlots::new(opts.log_settings.max_collections),
             audit: crate::audit::AuditLog::open(&state).context("opening the audit log")?,
+            sessions: crate::live::LiveSessions::default(),
         }))
     }
 

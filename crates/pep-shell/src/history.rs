@@ -87,6 +87,17 @@ impl SessionRecord {
         )
     }
 
+    /// The session's recording (`recordings/<id>.cast`, beside `transcripts/`).
+    pub fn recording_path(&self) -> PathBuf {
+        let root = self
+            .transcript
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| Path::new("."));
+        root.join("recordings")
+            .join(format!("{}.cast", self.session_id))
+    }
+
     /// The record as `Get-RemoteSupportSessionHistory` shows it.
     pub fn to_value(&self, transcript: Option<String>) -> Value {
         let mut r = Record::new("RemoteSupport.SessionHistory")
@@ -95,7 +106,11 @@ impl SessionRecord {
             .with("SessionStartTime", self.start)
             .with("SessionEndTime", self.end)
             .with("AccessLevel", self.levels())
-            .with("TranscriptLocation", self.transcript.display().to_string());
+            .with("TranscriptLocation", self.transcript.display().to_string())
+            .with(
+                "RecordingLocation",
+                self.recording_path().display().to_string(),
+            );
         if let Some(t) = transcript {
             r = r.with("Transcript", t);
         }

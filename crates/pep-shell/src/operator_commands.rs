@@ -38,6 +38,10 @@ pub enum OperatorCommand {
     GetAccess,
     /// Get-RemoteSupportSessionHistory.
     SessionHistory,
+    /// Get-RemoteSupportSession.
+    LiveSessions,
+    /// Stop-RemoteSupportSession.
+    StopSession,
 }
 
 /// Every command here under its catalog name (entries with `handler = "operator"`).
@@ -50,6 +54,8 @@ pub const COMMANDS: &[(&str, OperatorCommand)] = &[
         "Get-RemoteSupportSessionHistory",
         OperatorCommand::SessionHistory,
     ),
+    ("Get-RemoteSupportSession", OperatorCommand::LiveSessions),
+    ("Stop-RemoteSupportSession", OperatorCommand::StopSession),
 ];
 
 fn level(args: &BoundArgs) -> Result<Option<AccessLevel>, String> {
@@ -78,6 +84,7 @@ pub fn run(
     args: &BoundArgs,
     consent: &Consent,
     state: &StateDir,
+    sessions: &crate::live::LiveSessions,
     now: DateTime<Utc>,
 ) -> Result<Vec<Value>, String> {
     match command {
@@ -98,7 +105,38 @@ pub fn run(
             .map(|g| consent.record(g))
             .collect()),
         OperatorCommand::SessionHistory => session_history(args, state, now),
+        OperatorCommand::LiveSessions => Ok(sessions
+            .list()
+            .iter()
+            .map(|s| live_record(s, now))
+            .collect()),
+        OperatorCommand::StopSession => {
+            let id = args.str("SessionId").unwrap_or_default();
+            let s = sessions.get(id).ok_or_else(|| {
+                format!("no live session with id '{id}' (Get-RemoteSupportSession lists them)")
+            })?;
+            let reason = args.str("Reason").unwrap_or("ended by an operator");
+            let record = live_record(&s, now);
+            s.stop(&format!("this session was ended by an operator: {reason}"));
+            Ok(vec![record])
+        }
     }
+}
+
+/// A live session as Get-RemoteSupportSession shows it.
+fn live_record(s: &crate::live::LiveSession, now: DateTime<Utc>) -> Value {
+    let (level, last_input, running) = s.snapshot();
+    azs_support::Record::new("RemoteSupport.LiveSession")
+        .with("SessionId", s.id.clone())
+        .with("Identity", s.identity.clone())
+        .with("Role", s.role.clone())
+        .with("AccessLevel", level)
+        .with("Since", s.since)
+        .with("IdleSeconds", (now - last_input).num_seconds().max(0))
+        .with("RemoteAddress", s.remote.clone())
+        .with("Running", running.unwrap_or_default())
+        .with("Watchers", s.watchers() as u64)
+        .into()
 }
 
 fn session_history(
@@ -109,6 +147,13 @@ fn session_history(
     if let Some(id) = args.str("SessionId") {
         let rec = history::find(state, id).ok_or_else(|| format!("no session with id '{id}'"))?;
         let mut out = vec![rec.to_value(None)];
+        if args.switch("IncludeSessionRecording") {
+            // The asciicast file's lines follow the record (replay them with asciinema).
+            let text = std::fs::read_to_string(rec.recording_path())
+                .map_err(|e| format!("the recording of session '{id}' cannot be read: {e}"))?;
+            out.extend(text.lines().map(|l| Value::String(l.to_string())));
+            return Ok(out);
+        }
         if args.switch("IncludeSessionTranscript") {
             // The transcript follows its record as text, one value per line, so every view
             // (the default, Format-List, Select-Object) shows it as the lines it is.
@@ -118,8 +163,10 @@ fn session_history(
         }
         return Ok(out);
     }
-    if args.switch("IncludeSessionTranscript") {
-        return Err("-IncludeSessionTranscript needs -SessionId".into());
+    if args.switch("IncludeSessionTranscript") || args.switch("IncludeSessionRecording") {
+        return Err(
+            "-IncludeSessionTranscript and -IncludeSessionRecording need -SessionId".into(),
+        );
     }
     let from = args.datetime("FromDate").unwrap_or(now - Duration::days(7));
     Ok(history::load_all(state)

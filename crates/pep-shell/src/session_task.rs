@@ -126,8 +126,23 @@ impl SessionTask {
         let endpoint = self.endpoint.clone();
         let identity = self.identity.clone();
         let grant = shell.grant_id();
-        let mut boxed: EndFuture =
-            Box::pin(async move { session_end::session(&endpoint, &identity, grant).await });
+        // An operator may end this one session (Stop-RemoteSupportSession) with a reason.
+        let mut stopped = shell.live().stopped();
+        let mut boxed: EndFuture = Box::pin(async move {
+            tokio::select! {
+                why = session_end::session(&endpoint, &identity, grant) => why,
+                why = async {
+                    loop {
+                        if stopped.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                        if let Some(why) = stopped.borrow().clone() {
+                            return why;
+                        }
+                    }
+                } => why,
+            }
+        });
         let end = &mut boxed;
         let result = match kind {
             StartKind::Exec(cmd) => self.exec(&mut shell, cmd, end).await,
@@ -401,7 +416,7 @@ impl SessionTask {
 
     async fn interactive(&mut self, shell: &mut Shell, end: &mut EndFuture) -> Result<(), Stop> {
         let (w, h) = self.pty.unwrap_or((80, 24));
-        shell.set_width(Some(usize::from(w)));
+        shell.resize(w, h);
         let mut editor = LineEditor::new(w, MAX_LINE_CHARS);
         editor.resize(w, h);
         let mut out: Vec<u8> = LineEditor::enable_sequence().to_vec();
@@ -438,7 +453,7 @@ impl SessionTask {
                     }
                     ChanEvent::Resize(w, h) => {
                         editor.resize(w, h);
-                        shell.set_width(Some(usize::from(w)));
+                        shell.resize(w, h);
                         continue;
                     }
                     ChanEvent::Eof => {

@@ -17,6 +17,7 @@
 //!   investigation; the endpoint started with no grant
 //! - `sessions/<id>.json`   one record per session (`history.rs`, format version 2; 1 is read)
 //! - `transcripts/<id>.txt` one transcript per session (`transcript.rs`, format version 1), 0600
+//! - `recordings/<id>.cast` one asciicast v2 recording per session (`recording.rs`), 0600
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
 //! - `audit/audit.jsonl`, `audit/checkpoints.jsonl`, `audit/audit.lock`: the hash-chained audit
 //!   log and its signed checkpoints (`audit.rs`, format version 1), appended, never rewritten
@@ -52,7 +53,7 @@ pub struct StateDir {
 impl StateDir {
     /// Opens (creating if missing) the state directory and its subdirectories.
     pub fn open(root: &Path) -> Result<Self> {
-        for sub in ["", "sessions", "transcripts", "workdirs"] {
+        for sub in ["", "sessions", "transcripts", "recordings", "workdirs"] {
             let p = root.join(sub);
             fs::create_dir_all(&p)
                 .with_context(|| format!("creating state directory {}", p.display()))?;
@@ -152,6 +153,11 @@ impl StateDir {
     pub fn identities_lock(&self) -> PathBuf {
         identities_lock_for(&self.identities())
     }
+    /// Session recordings (asciicast v2).
+    pub fn recordings(&self) -> PathBuf {
+        self.root.join("recordings")
+    }
+
     /// The vendor keys whose signatures may unlock a session.
     pub fn vendor_keys(&self) -> PathBuf {
         self.root.join("vendor_keys.json")

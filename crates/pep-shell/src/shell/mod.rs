@@ -140,6 +140,10 @@ pub struct Shell {
     audit_failure: Option<String>,
     /// Whether a vendor-signed token unlocked this (operator's) session.
     elevation: crate::elevation::Elevation,
+    /// The session's asciicast recording.
+    recording: crate::recording::Recording,
+    /// The session as operators see it live.
+    live: Arc<crate::live::LiveSession>,
 }
 
 impl Shell {
@@ -190,6 +194,51 @@ impl Shell {
                 Transcript::unrecorded(&endpoint.state.transcripts(), &session_id, e.to_string())
             }
             Err(e) => return Err(StartError::Io(e.to_string())),
+        };
+        let live = endpoint.sessions.register(
+            &session_id,
+            &identity.name,
+            identity.role.as_str(),
+            &access_level,
+            remote,
+            now,
+        );
+        let rec_policy = || crate::recording::RecordingPolicy {
+            redactor: endpoint.redactor.clone(),
+            disk: endpoint.budget.clone(),
+            cap: endpoint.limits.max_transcript_bytes,
+            writer: match identity.role {
+                Role::Support => Writer::Support,
+                Role::Operator => Writer::Operator,
+            },
+        };
+        let title = format!(
+            "pep session {session_id} ({}, {})",
+            identity.name,
+            identity.role.as_str()
+        );
+        let recording = match crate::recording::Recording::create(
+            &endpoint.state.recordings(),
+            &session_id,
+            &title,
+            (80, 24),
+            rec_policy(),
+            live.screen.clone(),
+        ) {
+            Ok(r) => r,
+            Err(e) if identity.role == Role::Operator => {
+                tracing::error!(error = %e, "operator session cannot be recorded; revocation only");
+                crate::recording::Recording::unrecorded(
+                    &endpoint.state.recordings(),
+                    &session_id,
+                    e,
+                    rec_policy(),
+                )
+            }
+            Err(e) => {
+                endpoint.sessions.remove(&session_id);
+                return Err(StartError::Io(e));
+            }
         };
         let record = SessionRecord {
             version: RECORD_VERSION,
@@ -254,6 +303,8 @@ impl Shell {
             job_rest: None,
             audit_failure: None,
             elevation: crate::elevation::Elevation::Locked,
+            recording,
+            live,
         };
         let mut shell = shell;
         let refused = shell.identity.role == Role::Support && shell.grant_id.is_none();
@@ -333,9 +384,47 @@ impl Shell {
 
     /// Runs one line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        // Recorded and shown to watchers as entered, secrets masked (a response token at its
+        // prompt is never shown).
+        let shown = match &self.pending {
+            Some(pending::Pending::ResponseToken { .. }) => "********".to_string(),
+            _ => crate::redact::secret_line(line, &self.endpoint.catalog),
+        };
+        let prompt = self.prompt();
+        self.recording.input(&shown);
+        self.recording.output(&format!("{prompt}{shown}\r\n"), true);
+        let now = self.endpoint.clock.now();
+        self.live.running(Some(shown), now);
         let mut reply = self.execute_gated(line);
         self.check_recording(&mut reply);
+        self.record_reply(&reply);
+        if reply.job.is_none() {
+            self.live.running(None, self.endpoint.clock.now());
+        }
         reply
+    }
+
+    /// What a reply shows, into the recording (and to watchers).
+    pub(crate) fn record_reply(&mut self, reply: &Reply) {
+        let mut text = reply.output.replace('\n', "\r\n");
+        if let Some(n) = &reply.notice {
+            text.push_str(&format!("{n}\r\n"));
+        }
+        if let Some(e) = &reply.error {
+            text.push_str(&format!("{e}\r\n"));
+        }
+        self.recording.output(&text, false);
+    }
+
+    /// The terminal was resized.
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.set_width(Some(usize::from(width)));
+        self.recording.resize(width, height);
+    }
+
+    /// The session as operators see it live (its stop switch, its screen).
+    pub fn live(&self) -> Arc<crate::live::LiveSession> {
+        self.live.clone()
     }
 
     /// Records a line refused before it could be read as text (not valid UTF-8, too long).
@@ -364,6 +453,7 @@ impl Shell {
         }
         let now = self.endpoint.clock.now();
         let before = self.level.replace(now_level.clone()).unwrap_or_default();
+        self.live.set_level(&now_level);
         self.transcript.note(
             now,
             &format!("access level changed from {before} to {now_level} by the operator"),
@@ -380,7 +470,12 @@ impl Shell {
     /// A session whose transcript can no longer record does not go on: a support session ends;
     /// an operator keeps only the commands that revoke.
     pub(crate) fn check_recording(&mut self, reply: &mut Reply) {
-        let Some(why) = self.transcript.failure().map(str::to_string) else {
+        let Some(why) = self
+            .transcript
+            .failure()
+            .or(self.recording.failure())
+            .map(str::to_string)
+        else {
             return;
         };
         match self.identity.role {
@@ -402,7 +497,9 @@ impl Shell {
     /// only [`REVOCATION_ONLY`].
     pub(super) fn degraded(&self) -> bool {
         self.identity.role == Role::Operator
-            && (self.transcript.failure().is_some() || self.audit_failure.is_some())
+            && (self.transcript.failure().is_some()
+                || self.recording.failure().is_some()
+                || self.audit_failure.is_some())
     }
 
     /// Appends a security event of this session to the audit log (session, identity and role
@@ -537,13 +634,19 @@ impl Shell {
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.endpoint.clock.now();
         self.transcript.finish(now, reason);
-        // The transcript as it closed is hashed into the audit log.
+        // The transcript and recording as they closed are hashed into the audit log.
         let transcript_sha256 = std::fs::read(self.transcript.path())
             .ok()
             .map(|b| crate::audit::sha256_hex(&b));
+        let recording_sha256 = self.recording.finish();
+        self.endpoint.sessions.remove(&self.record.session_id);
         let logged = self.audit(
             "session_end",
-            serde_json::json!({ "reason": reason, "transcript_sha256": transcript_sha256 }),
+            serde_json::json!({
+                "reason": reason,
+                "transcript_sha256": transcript_sha256,
+                "recording_sha256": recording_sha256,
+            }),
         );
         if let Err(e) = logged {
             tracing::error!(error = %e, "the audit log cannot record a session's end");

@@ -112,6 +112,8 @@ impl Shell {
             }
         }
         self.check_recording(&mut reply);
+        self.record_reply(&reply);
+        self.live.running(None, self.endpoint.clock.now());
         reply
     }
 
@@ -282,13 +284,25 @@ impl Shell {
                     args,
                     &self.endpoint.consent,
                     &self.endpoint.state,
+                    &self.endpoint.sessions,
                     self.endpoint.clock.now(),
                 )?;
                 match command {
                     OperatorCommand::Enable => self.audit_grant("grant_enabled"),
                     OperatorCommand::Set => self.audit_grant("grant_changed"),
                     OperatorCommand::Disable => self.audit_grant("grant_revoked"),
-                    OperatorCommand::GetAccess | OperatorCommand::SessionHistory => {}
+                    OperatorCommand::StopSession => {
+                        let id = args.str("SessionId").unwrap_or_default();
+                        if let Err(e) = self.audit(
+                            "session_stopped",
+                            serde_json::json!({ "stopped": id, "reason": args.str("Reason") }),
+                        ) {
+                            tracing::error!(error = %e, "the audit log cannot record a stopped session");
+                        }
+                    }
+                    OperatorCommand::GetAccess
+                    | OperatorCommand::SessionHistory
+                    | OperatorCommand::LiveSessions => {}
                 }
                 if let Some(why) = self.endpoint.consent.unsaved() {
                     values.insert(0, Value::String(format!(

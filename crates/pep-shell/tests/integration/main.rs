@@ -15,6 +15,7 @@ mod lockout;
 mod logging;
 mod logs;
 mod operator_control;
+mod oversight;
 mod pty;
 mod scenarios;
 mod ssh_audit;

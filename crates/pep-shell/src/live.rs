@@ -1,0 +1,167 @@
+//! Live sessions, as operators oversee them: who is connected, since when, idle for how long,
+//! from where, running what (`Get-RemoteSupportSession`); what each shows, for watchers; and a
+//! switch that ends one session with a reason (`Stop-RemoteSupportSession`) without touching the
+//! grant. A session registers when it starts and leaves when it finishes.
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, watch};
+
+/// What a watcher may fall behind by before it misses output (it is told it did).
+pub const SCREEN_BACKLOG: usize = 256;
+
+/// One live session.
+pub struct LiveSession {
+    /// Session id.
+    pub id: String,
+    /// Identity name.
+    pub identity: String,
+    /// Role.
+    pub role: String,
+    /// Remote address.
+    pub remote: String,
+    /// When it started.
+    pub since: DateTime<Utc>,
+    state: Mutex<State>,
+    /// What it shows (redacted, as recorded).
+    pub screen: broadcast::Sender<String>,
+    stop: watch::Sender<Option<String>>,
+    watchers: AtomicUsize,
+}
+
+struct State {
+    level: String,
+    last_input: DateTime<Utc>,
+    running: Option<String>,
+}
+
+impl LiveSession {
+    /// Notes a line about to run (shown as entered, secrets masked) at `now`.
+    pub fn running(&self, line: Option<String>, now: DateTime<Utc>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.last_input = now;
+        s.running = line;
+    }
+
+    /// Notes the session's access level.
+    pub fn set_level(&self, level: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.level = level.to_string();
+    }
+
+    /// The level, the last input's time and the line running now.
+    pub fn snapshot(&self) -> (String, DateTime<Utc>, Option<String>) {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (s.level.clone(), s.last_input, s.running.clone())
+    }
+
+    /// Ends the session with `reason` (shown to its user).
+    pub fn stop(&self, reason: &str) {
+        let _ = self.stop.send(Some(reason.to_string()));
+    }
+
+    /// Resolves with the reason when the session is stopped.
+    pub fn stopped(&self) -> watch::Receiver<Option<String>> {
+        self.stop.subscribe()
+    }
+
+    /// Starts watching: the screen from now on. The count of watchers goes down when the
+    /// returned guard drops.
+    pub fn watch(self: &Arc<Self>) -> (broadcast::Receiver<String>, WatchGuard) {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        (
+            self.screen.subscribe(),
+            WatchGuard {
+                session: self.clone(),
+            },
+        )
+    }
+
+    /// How many are watching now.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::SeqCst)
+    }
+}
+
+/// Held while a session is watched.
+pub struct WatchGuard {
+    session: Arc<LiveSession>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.session.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Every live session of the endpoint.
+#[derive(Default)]
+pub struct LiveSessions {
+    map: Mutex<BTreeMap<String, Arc<LiveSession>>>,
+}
+
+impl LiveSessions {
+    /// Registers a session starting at `now`.
+    pub fn register(
+        &self,
+        id: &str,
+        identity: &str,
+        role: &str,
+        level: &str,
+        remote: &str,
+        now: DateTime<Utc>,
+    ) -> Arc<LiveSession> {
+        let s = Arc::new(LiveSession {
+            id: id.to_string(),
+            identity: identity.to_string(),
+            role: role.to_string(),
+            remote: remote.to_string(),
+            since: now,
+            state: Mutex::new(State {
+                level: level.to_string(),
+                last_input: now,
+                running: None,
+            }),
+            screen: broadcast::channel(SCREEN_BACKLOG).0,
+            stop: watch::channel(None).0,
+            watchers: AtomicUsize::new(0),
+        });
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), s.clone());
+        s
+    }
+
+    /// Removes a session that finished.
+    pub fn remove(&self, id: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Every live session, oldest first.
+    pub fn list(&self) -> Vec<Arc<LiveSession>> {
+        let mut all: Vec<Arc<LiveSession>> = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+
+    /// The live session `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
