@@ -29,12 +29,24 @@ pub struct LiveSession {
     pub screen: broadcast::Sender<String>,
     stop: watch::Sender<Option<String>>,
     watchers: AtomicUsize,
+    /// Lines for the session's own user (someone started or stopped watching).
+    notices: broadcast::Sender<String>,
+    ended: watch::Sender<bool>,
 }
 
 struct State {
     level: String,
     last_input: DateTime<Utc>,
     running: Option<String>,
+}
+
+impl std::fmt::Debug for LiveSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSession")
+            .field("id", &self.id)
+            .field("identity", &self.identity)
+            .finish()
+    }
 }
 
 impl LiveSession {
@@ -65,6 +77,21 @@ impl LiveSession {
     /// Resolves with the reason when the session is stopped.
     pub fn stopped(&self) -> watch::Receiver<Option<String>> {
         self.stop.subscribe()
+    }
+
+    /// Tells the session's user `text` (shown at once).
+    pub fn notify(&self, text: &str) {
+        let _ = self.notices.send(text.to_string());
+    }
+
+    /// What the session's user is told.
+    pub fn notices(&self) -> broadcast::Receiver<String> {
+        self.notices.subscribe()
+    }
+
+    /// Changes to true when the session has finished.
+    pub fn ended(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
     }
 
     /// Starts watching: the screen from now on. The count of watchers goes down when the
@@ -127,6 +154,8 @@ impl LiveSessions {
             screen: broadcast::channel(SCREEN_BACKLOG).0,
             stop: watch::channel(None).0,
             watchers: AtomicUsize::new(0),
+            notices: broadcast::channel(16).0,
+            ended: watch::channel(false).0,
         });
         self.map
             .lock()
@@ -135,12 +164,16 @@ impl LiveSessions {
         s
     }
 
-    /// Removes a session that finished.
+    /// Removes a session that finished (its watchers are told).
     pub fn remove(&self, id: &str) {
-        self.map
+        let gone = self
+            .map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+        if let Some(s) = gone {
+            let _ = s.ended.send(true);
+        }
     }
 
     /// Every live session, oldest first.

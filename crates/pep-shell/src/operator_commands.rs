@@ -42,6 +42,8 @@ pub enum OperatorCommand {
     LiveSessions,
     /// Stop-RemoteSupportSession.
     StopSession,
+    /// Watch-RemoteSupportSession (run by the session: it streams the watched screen).
+    Watch,
 }
 
 /// Every command here under its catalog name (entries with `handler = "operator"`).
@@ -56,6 +58,7 @@ pub const COMMANDS: &[(&str, OperatorCommand)] = &[
     ),
     ("Get-RemoteSupportSession", OperatorCommand::LiveSessions),
     ("Stop-RemoteSupportSession", OperatorCommand::StopSession),
+    ("Watch-RemoteSupportSession", OperatorCommand::Watch),
 ];
 
 fn level(args: &BoundArgs) -> Result<Option<AccessLevel>, String> {
@@ -119,6 +122,9 @@ pub fn run(
             let record = live_record(&s, now);
             s.stop(&format!("this session was ended by an operator: {reason}"));
             Ok(vec![record])
+        }
+        OperatorCommand::Watch => {
+            Err("Watch-RemoteSupportSession runs in an interactive session only".into())
         }
     }
 }

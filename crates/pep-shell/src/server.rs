@@ -279,6 +279,7 @@ impl ConnHandler {
             idle_timeout: self.idle_timeout,
             held: Vec::new(),
             held_eof: false,
+            notices: None,
         };
         tokio::spawn(task.run(kind));
         true

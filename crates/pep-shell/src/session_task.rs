@@ -50,6 +50,8 @@ pub(crate) enum ChanEvent {
     Eof,
     /// The terminal was resized (columns, rows).
     Resize(u16, u16),
+    /// A line for the user from the endpoint (someone started or stopped watching).
+    Notice(String),
 }
 
 /// What the client asked the channel to run.
@@ -76,6 +78,8 @@ pub(crate) struct SessionTask {
     pub(crate) held: Vec<u8>,
     /// The client closed its input while a job ran.
     pub(crate) held_eof: bool,
+    /// What the session's user is told (who is watching), once the session started.
+    pub(crate) notices: Option<tokio::sync::broadcast::Receiver<String>>,
 }
 
 /// How often the progress line of a job is redrawn.
@@ -123,6 +127,7 @@ impl SessionTask {
                 return;
             }
         };
+        self.notices = Some(shell.live().notices());
         let endpoint = self.endpoint.clone();
         let identity = self.identity.clone();
         let grant = shell.grant_id();
@@ -255,7 +260,21 @@ impl SessionTask {
         idle_at: Option<tokio::time::Instant>,
         consent: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Result<Option<ChanEvent>, Stop> {
-        tokio::select! {
+        let mut notices = self.notices.take();
+        let notice = async {
+            match notices.as_mut() {
+                Some(rx) => loop {
+                    match rx.recv().await {
+                        Ok(n) => return n,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                },
+                None => std::future::pending().await,
+            }
+        };
+        let r = tokio::select! {
+            n = notice => Ok(Some(ChanEvent::Notice(n))),
             message = end.as_mut() => Err(Stop::End(message)),
             _ = until(idle_at) => Err(Stop::End(self.idle_message())),
             _ = consent.changed() => {
@@ -263,7 +282,9 @@ impl SessionTask {
                 Ok(None)
             }
             ev = self.rx.recv() => Ok(Some(ev.unwrap_or(ChanEvent::Eof))),
-        }
+        };
+        self.notices = notices;
+        r
     }
 
     async fn exec(
@@ -353,6 +374,10 @@ impl SessionTask {
                     false
                 }
                 ChanEvent::Resize(..) => continue,
+                ChanEvent::Notice(n) => {
+                    self.send(format!("{n}\n").into_bytes(), true, end).await?;
+                    continue;
+                }
                 ChanEvent::Eof => true,
             };
             while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
@@ -456,6 +481,12 @@ impl SessionTask {
                         shell.resize(w, h);
                         continue;
                     }
+                    ChanEvent::Notice(n) => {
+                        out.extend_from_slice(format!("\r\n\x1b[33m{n}\x1b[0m\r\n").as_bytes());
+                        out.extend(editor.start_line(&shell.prompt()));
+                        self.send(std::mem::take(&mut out), false, end).await?;
+                        continue;
+                    }
                     ChanEvent::Eof => {
                         shell.finish("client closed the session");
                         self.close(0).await;
@@ -471,7 +502,11 @@ impl SessionTask {
                 let (done, failed) = match ev {
                     EditEvent::Line(line) => {
                         editor.add_history(&line);
-                        let reply = shell.execute(&line);
+                        let mut reply = shell.execute(&line);
+                        if let Some(target) = reply.watch.take() {
+                            self.send(std::mem::take(&mut out), false, end).await?;
+                            self.watch_session(shell, &target, end).await?;
+                        }
                         let reply = if reply.job.is_some() {
                             self.send(std::mem::take(&mut out), false, end).await?;
                             self.finish_job(shell, reply, end, true).await?
@@ -512,6 +547,61 @@ impl SessionTask {
 }
 
 impl SessionTask {
+    /// Streams `target`'s screen to this session, read-only, until Ctrl-C, the watched session
+    /// ends, or this one must. The watched user is told who watches and when they stop.
+    async fn watch_session(
+        &mut self,
+        shell: &mut Shell,
+        target: &std::sync::Arc<crate::live::LiveSession>,
+        end: &mut EndFuture,
+    ) -> Result<(), Stop> {
+        let (mut screen, _guard) = target.watch();
+        let mut ended = target.ended();
+        let me = format!("{} ({})", self.identity.name, self.identity.role.as_str());
+        target.notify(&format!("{me} is now watching this session"));
+        self.send(
+            format!(
+                "Watching session {} of {} ({}), read-only. Ctrl-C stops watching.\r\n",
+                target.id, target.identity, target.role
+            )
+            .into_bytes(),
+            false,
+            end,
+        )
+        .await?;
+        let why = loop {
+            tokio::select! {
+                msg = screen.recv() => match msg {
+                    Ok(text) => self.send(text.into_bytes(), false, end).await?,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        self.send(format!("\r\n[{n} screen updates skipped]\r\n").into_bytes(), false, end).await?;
+                    }
+                    Err(_) => break "the watched session ended",
+                },
+                _ = ended.changed() => break "the watched session ended",
+                message = end.as_mut() => return Err(Stop::End(message)),
+                ev = self.rx.recv() => match ev {
+                    Some(ChanEvent::Data(d)) => {
+                        self.take_queued(d.len());
+                        if d.contains(&0x03) {
+                            break "stopped watching";
+                        }
+                    }
+                    Some(ChanEvent::Resize(w, h)) => shell.resize(w, h),
+                    Some(ChanEvent::Notice(_)) => {}
+                    Some(ChanEvent::Eof) | None => {
+                        target.notify(&format!("{me} stopped watching this session"));
+                        return Err(Stop::Gone);
+                    }
+                },
+            }
+        };
+        target.notify(&format!("{me} stopped watching this session"));
+        self.send(format!("\r\n{why}\r\n").into_bytes(), false, end)
+            .await?;
+        Ok(())
+    }
+
     /// Watches the job a line started, if it did, and returns the line's reply once it ends:
     /// a progress line redrawn every [`PROGRESS_EVERY`] (`progress`: interactive sessions),
     /// Ctrl-C cancels it, input that arrives meanwhile is held for the lines after it, and when
@@ -558,10 +648,8 @@ impl SessionTask {
                             self.held.extend_from_slice(&d);
                         }
                     }
-                    Some(ChanEvent::Resize(w, h)) => {
-                        shell.set_width(Some(usize::from(w)));
-                        let _ = h;
-                    }
+                    Some(ChanEvent::Resize(w, h)) => shell.resize(w, h),
+                    Some(ChanEvent::Notice(_)) => {}
                     Some(ChanEvent::Eof) | None => self.held_eof = true,
                 },
             }

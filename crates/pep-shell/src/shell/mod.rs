@@ -116,6 +116,8 @@ pub struct Reply {
     pub job: Option<crate::job::Job>,
     /// One line saying what a job did (stderr in exec sessions, after the output otherwise).
     pub notice: Option<String>,
+    /// A live session to stream to this one, read-only, until Ctrl-C (Watch-RemoteSupportSession).
+    pub watch: Option<Arc<crate::live::LiveSession>>,
 }
 
 /// A session.

@@ -278,6 +278,28 @@ impl Shell {
             {
                 self.ask_consent(spec, args, reply)
             }
+            Handler::Operator(OperatorCommand::Watch) => {
+                let id = args.str("SessionId").unwrap_or_default();
+                let target = self.endpoint.sessions.get(id).ok_or_else(|| {
+                    format!("no live session with id '{id}' (Get-RemoteSupportSession lists them)")
+                })?;
+                if target.id == self.record.session_id {
+                    return Err("a session cannot watch itself".into());
+                }
+                if self.kind != super::SessionKind::Interactive {
+                    return Err("Watch-RemoteSupportSession needs an interactive session (ssh -t): Ctrl-C ends the watch".into());
+                }
+                self.audit(
+                    "session_watched",
+                    serde_json::json!({ "watched": target.id, "watched_identity": target.identity }),
+                )?;
+                self.transcript.note(
+                    self.endpoint.clock.now(),
+                    &format!("watching session {} ({})", target.id, target.identity),
+                );
+                reply.watch = Some(target);
+                Ok(None)
+            }
             Handler::Operator(command) => {
                 let mut values = operator_commands::run(
                     command,
@@ -302,7 +324,8 @@ impl Shell {
                     }
                     OperatorCommand::GetAccess
                     | OperatorCommand::SessionHistory
-                    | OperatorCommand::LiveSessions => {}
+                    | OperatorCommand::LiveSessions
+                    | OperatorCommand::Watch => {}
                 }
                 if let Some(why) = self.endpoint.consent.unsaved() {
                     values.insert(0, Value::String(format!(

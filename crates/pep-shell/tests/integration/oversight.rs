@@ -165,3 +165,46 @@ fn an_operator_lists_live_sessions_and_ends_one_with_a_reason() {
     let e = pep.exec(&op, "Stop-RemoteSupportSession -SessionId no-such-session");
     assert!(!e.ok() && e.stderr.contains("no live session"), "{e:?}");
 }
+
+#[test]
+fn an_operator_watches_a_live_session_and_its_user_is_told() {
+    let pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    let mut engineer = pep.pty(&sup);
+    engineer.wait_for("PS> ", WAIT).expect("prompt");
+    let list = pep.exec(
+        &op,
+        "Get-RemoteSupportSession | Where-Object Role -eq support | Select-Object -ExpandProperty SessionId",
+    );
+    let id = list.stdout.trim().to_string();
+    assert!(!id.is_empty(), "{list:?}");
+
+    let mut watcher = pep.pty(&op);
+    watcher.wait_for("PS> ", WAIT).expect("prompt");
+    watcher.send(format!("Watch-RemoteSupportSession -SessionId {id}\r").as_bytes());
+    watcher
+        .wait_for("Ctrl-C stops watching", WAIT)
+        .expect("watching");
+    engineer
+        .wait_for("olivia (operator) is now watching this session", WAIT)
+        .expect("the engineer is told");
+    engineer.send(b"Get-AzsSupportStampInformation\r");
+    watcher
+        .wait_for("StampVersion", WAIT)
+        .expect("the watcher sees the command's output appear");
+    let seen = watcher.output();
+    assert!(seen.contains("Get-AzsSupportStampInformation"), "{seen}");
+    // Read-only: what the watcher types does not reach the watched session.
+    watcher.send(b"Disable-RemoteSupport");
+    watcher.send(&[0x03]);
+    watcher
+        .wait_for("stopped watching", WAIT)
+        .expect("Ctrl-C ends it");
+    engineer
+        .wait_for("stopped watching this session", WAIT)
+        .expect("the engineer is told it ended");
+    let access = pep.exec(&op, "Get-RemoteSupportAccess");
+    assert!(access.stdout.contains("Active"), "{access:?}");
+    watcher.send(b"Get-RemoteSupportSession | Select-Object -ExpandProperty Watchers\r");
+    watcher.wait_for("PS> ", WAIT).expect("back at the prompt");
+}
