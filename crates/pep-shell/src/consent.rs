@@ -115,6 +115,10 @@ pub struct Grant {
     pub support_request_id: Option<String>,
     /// When the operator revoked it.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Attended: support's commands wait until an operator or observer watches the session
+    /// (absent in files written before it: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attended: bool,
 }
 
 impl Grant {
@@ -409,6 +413,17 @@ impl Consent {
         minutes: i64,
         support_request_id: Option<String>,
     ) -> Result<Grant> {
+        self.enable_with(level, minutes, support_request_id, false)
+    }
+
+    /// Grants `level` for `minutes`, attended or not.
+    pub fn enable_with(
+        &self,
+        level: AccessLevel,
+        minutes: i64,
+        support_request_id: Option<String>,
+        attended: bool,
+    ) -> Result<Grant> {
         check_minutes(minutes)?;
         self.update(|f, now| {
             if let Some(g) = f.grants.iter().find(|g| g.state(now) == GrantState::Active) {
@@ -426,6 +441,7 @@ impl Consent {
                 expires_at: now + Duration::minutes(minutes),
                 support_request_id,
                 revoked_at: None,
+                attended,
             };
             f.next_id += 1;
             f.grants.push(grant.clone());
@@ -559,6 +575,7 @@ impl Consent {
             .with("AccessLevel", g.access_level.as_str())
             .with("ExpiresAt", g.expires_at)
             .with("SupportRequestId", g.support_request_id.clone())
+            .with("Attended", g.attended)
             .into()
     }
 }
@@ -743,6 +760,7 @@ mod tests {
             expires_at: now + Duration::hours(2),
             support_request_id: None,
             revoked_at: None,
+            attended: false,
         };
         let lower = Grant {
             access_level: AccessLevel::Diagnostics,

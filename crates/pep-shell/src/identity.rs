@@ -29,7 +29,18 @@ pub enum Role {
     Operator,
     /// The vendor's support engineer: runs Azs.Support commands within the active grant.
     Support,
+    /// Read-only oversight below the operator: lists and watches live sessions, reads history,
+    /// transcripts and recordings ([`OBSERVER_COMMANDS`]); changes nothing.
+    Observer,
 }
+
+/// What an observer may run (besides the default commands); operators may run them too.
+pub const OBSERVER_COMMANDS: &[&str] = &[
+    "Get-RemoteSupportSession",
+    "Watch-RemoteSupportSession",
+    "Get-RemoteSupportSessionHistory",
+    "Get-RemoteSupportAccess",
+];
 
 impl Role {
     /// Lower-case name.
@@ -37,6 +48,7 @@ impl Role {
         match self {
             Role::Operator => "operator",
             Role::Support => "support",
+            Role::Observer => "observer",
         }
     }
 }
@@ -47,7 +59,8 @@ impl std::str::FromStr for Role {
         match s.to_ascii_lowercase().as_str() {
             "operator" => Ok(Role::Operator),
             "support" => Ok(Role::Support),
-            _ => bail!("role must be operator or support, not '{s}'"),
+            "observer" => Ok(Role::Observer),
+            _ => bail!("role must be operator, support or observer, not '{s}'"),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch};
 
@@ -28,7 +27,7 @@ pub struct LiveSession {
     /// What it shows (redacted, as recorded).
     pub screen: broadcast::Sender<String>,
     stop: watch::Sender<Option<String>>,
-    watchers: AtomicUsize,
+    watchers: watch::Sender<usize>,
     /// Lines for the session's own user (someone started or stopped watching).
     notices: broadcast::Sender<String>,
     ended: watch::Sender<bool>,
@@ -97,7 +96,7 @@ impl LiveSession {
     /// Starts watching: the screen from now on. The count of watchers goes down when the
     /// returned guard drops.
     pub fn watch(self: &Arc<Self>) -> (broadcast::Receiver<String>, WatchGuard) {
-        self.watchers.fetch_add(1, Ordering::SeqCst);
+        self.watchers.send_modify(|n| *n += 1);
         (
             self.screen.subscribe(),
             WatchGuard {
@@ -108,7 +107,12 @@ impl LiveSession {
 
     /// How many are watching now.
     pub fn watchers(&self) -> usize {
-        self.watchers.load(Ordering::SeqCst)
+        *self.watchers.borrow()
+    }
+
+    /// Changes whenever someone starts or stops watching.
+    pub fn watching(&self) -> watch::Receiver<usize> {
+        self.watchers.subscribe()
     }
 }
 
@@ -119,7 +123,9 @@ pub struct WatchGuard {
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
-        self.session.watchers.fetch_sub(1, Ordering::SeqCst);
+        self.session
+            .watchers
+            .send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -153,7 +159,7 @@ impl LiveSessions {
             }),
             screen: broadcast::channel(SCREEN_BACKLOG).0,
             stop: watch::channel(None).0,
-            watchers: AtomicUsize::new(0),
+            watchers: watch::channel(0).0,
             notices: broadcast::channel(16).0,
             ended: watch::channel(false).0,
         });

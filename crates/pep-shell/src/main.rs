@@ -231,7 +231,7 @@ enum IdentityAction {
         /// State directory (created if missing).
         #[arg(long, default_value = "pep-state")]
         state: PathBuf,
-        #[arg(long, value_parser = ["operator", "support"])]
+        #[arg(long, value_parser = ["operator", "support", "observer"])]
         role: String,
         #[arg(long)]
         name: String,

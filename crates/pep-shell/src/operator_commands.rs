@@ -76,7 +76,7 @@ pub fn enable(consent: &Consent, args: &BoundArgs) -> Result<Vec<Value>, String>
     let minutes = args.int("ExpireInMinutes").unwrap_or(DEFAULT_MINUTES);
     let sr = args.str("SupportRequestId").map(str::to_string);
     let g = consent
-        .enable(lvl, minutes, sr)
+        .enable_with(lvl, minutes, sr, args.switch("Attended"))
         .map_err(|e| e.to_string())?;
     Ok(vec![consent.record(&g)])
 }

@@ -293,7 +293,11 @@ impl SessionTask {
         cmd: Vec<u8>,
         end: &mut EndFuture,
     ) -> Result<(), Stop> {
-        let reply = run_input(shell, &cmd, "command line", "nothing was run");
+        let reply = if self.await_attendance(shell, &cmd, end).await? {
+            run_input(shell, &cmd, "command line", "nothing was run")
+        } else {
+            cancelled()
+        };
         let reply = self.finish_job(shell, reply, end, false).await?;
         // A session that must end (grant gone while the command ran) ends with its reason.
         if let Some(message) = futures_now(end) {
@@ -384,7 +388,12 @@ impl SessionTask {
                 let raw: Vec<u8> = buf.drain(..=pos).collect();
                 let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                let reply = run_input(shell, raw, "line", "it was discarded");
+                let raw = raw.to_vec();
+                let reply = if self.await_attendance(shell, &raw, end).await? {
+                    run_input(shell, &raw, "line", "it was discarded")
+                } else {
+                    cancelled()
+                };
                 let reply = self.finish_job(shell, reply, end, false).await?;
                 if self.deliver(shell, reply, &mut status, end).await? {
                     return Ok(());
@@ -454,6 +463,9 @@ impl SessionTask {
             )
             .as_bytes(),
         );
+        for line in shell.banner() {
+            out.extend_from_slice(format!("{line}\r\n").as_bytes());
+        }
         out.extend(editor.start_line(&shell.prompt()));
         self.send(std::mem::take(&mut out), false, end).await?;
         let mut input: Vec<u8> = Vec::new();
@@ -502,7 +514,12 @@ impl SessionTask {
                 let (done, failed) = match ev {
                     EditEvent::Line(line) => {
                         editor.add_history(&line);
-                        let mut reply = shell.execute(&line);
+                        let mut reply =
+                            if self.await_attendance(shell, line.as_bytes(), end).await? {
+                                shell.execute(&line)
+                            } else {
+                                cancelled()
+                            };
                         if let Some(target) = reply.watch.take() {
                             self.send(std::mem::take(&mut out), false, end).await?;
                             self.watch_session(shell, &target, end).await?;
@@ -547,6 +564,61 @@ impl SessionTask {
 }
 
 impl SessionTask {
+    /// Under an attended grant, a support session's line waits until an operator or observer
+    /// watches the session (saying so once); leaving (`exit`) never waits. False: the user
+    /// cancelled it with Ctrl-C (nothing runs).
+    async fn await_attendance(
+        &mut self,
+        shell: &mut Shell,
+        line: &[u8],
+        end: &mut EndFuture,
+    ) -> Result<bool, Stop> {
+        let text = String::from_utf8_lossy(line);
+        let word = text.trim().to_ascii_lowercase();
+        if word.is_empty() || word == "exit" || word == "exit-pssession" || !shell.attended() {
+            return Ok(true);
+        }
+        let live = shell.live();
+        let mut watching = live.watching();
+        if *watching.borrow() > 0 {
+            return Ok(true);
+        }
+        let pty = self.pty.is_some();
+        let msg = "waiting for an operator to watch this session (attended remote support; Ctrl-C cancels)";
+        if pty {
+            self.send(format!("{msg}\r\n").into_bytes(), false, end)
+                .await?;
+        } else {
+            self.send(format!("{msg}\n").into_bytes(), true, end)
+                .await?;
+        }
+        loop {
+            tokio::select! {
+                changed = watching.changed() => {
+                    if changed.is_err() {
+                        return Ok(false);
+                    }
+                    if *watching.borrow() > 0 {
+                        return Ok(true);
+                    }
+                }
+                message = end.as_mut() => return Err(Stop::End(message)),
+                ev = self.rx.recv(), if !self.held_eof => match ev {
+                    Some(ChanEvent::Data(d)) => {
+                        self.take_queued(d.len());
+                        if pty && d.contains(&0x03) {
+                            return Ok(false);
+                        }
+                        self.held.extend_from_slice(&d);
+                    }
+                    Some(ChanEvent::Resize(w, h)) => shell.resize(w, h),
+                    Some(ChanEvent::Notice(_)) => {}
+                    Some(ChanEvent::Eof) | None => self.held_eof = true,
+                },
+            }
+        }
+    }
+
     /// Streams `target`'s screen to this session, read-only, until Ctrl-C, the watched session
     /// ends, or this one must. The watched user is told who watches and when they stop.
     async fn watch_session(
@@ -658,6 +730,14 @@ impl SessionTask {
             self.send(b"\r\x1b[2K".to_vec(), false, end).await?;
         }
         Ok(shell.complete_job(outcome))
+    }
+}
+
+/// The reply to a line cancelled while it waited for a watcher.
+fn cancelled() -> Reply {
+    Reply {
+        output: "cancelled; nothing was run\n".into(),
+        ..Reply::default()
     }
 }
 

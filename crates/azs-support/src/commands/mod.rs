@@ -33,6 +33,7 @@ mod file_collection;
 mod host_repair;
 pub(crate) mod hosts;
 mod known_issues;
+pub use known_issues::health_summary;
 #[cfg(test)]
 mod machine_tools;
 mod network;

@@ -33,7 +33,7 @@ impl Shell {
     /// session only while its own grant is active.
     pub(super) fn permit(&self) -> Option<Permit> {
         match self.identity.role {
-            Role::Operator => Some(Permit { auth: None }),
+            Role::Operator | Role::Observer => Some(Permit { auth: None }),
             Role::Support => self.live_authorization().map(|a| Permit { auth: Some(a) }),
         }
     }
@@ -58,7 +58,7 @@ impl Shell {
     /// grant if it is still the one the session started under.
     pub(super) fn live_authorization(&self) -> Option<Authorization> {
         match self.identity.role {
-            Role::Operator => None,
+            Role::Operator | Role::Observer => None,
             Role::Support => self
                 .endpoint
                 .consent
@@ -81,6 +81,14 @@ impl Shell {
         };
         match (self.identity.role, spec.access) {
             (_, Access::Default) => Ok(()),
+            (Role::Observer, Access::Operator)
+                if crate::identity::OBSERVER_COMMANDS.contains(&spec.name.as_str()) =>
+            {
+                Ok(())
+            }
+            (Role::Observer, _) => denied(
+                "an observer watches and reads only: Get-RemoteSupportSession, Watch-RemoteSupportSession, Get-RemoteSupportSessionHistory, Get-RemoteSupportAccess",
+            ),
             (Role::Operator, Access::Operator) => Ok(()),
             (Role::Operator, Access::Elevated) => {
                 if self.elevation.elevated_at(self.endpoint.clock.now()) {

@@ -161,7 +161,7 @@ impl Shell {
         let session_id = uuid::Uuid::new_v4().to_string();
         let auth = endpoint.consent.authorize();
         let access_level = match (identity.role, &auth) {
-            (Role::Operator, _) => "-".to_string(),
+            (Role::Operator | Role::Observer, _) => "-".to_string(),
             (Role::Support, Some(a)) => a.level().as_str().to_string(),
             (Role::Support, None) => "none".to_string(),
         };
@@ -171,7 +171,7 @@ impl Shell {
             cap: endpoint.limits.max_transcript_bytes,
             writer: match identity.role {
                 Role::Support => Writer::Support,
-                Role::Operator => Writer::Operator,
+                Role::Operator | Role::Observer => Writer::Operator,
             },
         };
         let transcript = match Transcript::create(
@@ -191,7 +191,7 @@ impl Shell {
             Ok(t) => t,
             // An operator is let in unrecorded, to revoke only (fail closed on the action,
             // never on the revocation); anyone else is refused.
-            Err(e) if identity.role == Role::Operator => {
+            Err(e) if identity.role != Role::Support => {
                 tracing::error!(error = %e, "operator session cannot be recorded; revocation only");
                 Transcript::unrecorded(&endpoint.state.transcripts(), &session_id, e.to_string())
             }
@@ -211,7 +211,7 @@ impl Shell {
             cap: endpoint.limits.max_transcript_bytes,
             writer: match identity.role {
                 Role::Support => Writer::Support,
-                Role::Operator => Writer::Operator,
+                Role::Operator | Role::Observer => Writer::Operator,
             },
         };
         let title = format!(
@@ -228,7 +228,7 @@ impl Shell {
             live.screen.clone(),
         ) {
             Ok(r) => r,
-            Err(e) if identity.role == Role::Operator => {
+            Err(e) if identity.role != Role::Support => {
                 tracing::error!(error = %e, "operator session cannot be recorded; revocation only");
                 crate::recording::Recording::unrecorded(
                     &endpoint.state.recordings(),
@@ -257,7 +257,7 @@ impl Shell {
             transcript: transcript.path().to_path_buf(),
         };
         if let Err(e) = record.save(&endpoint.state) {
-            if identity.role != Role::Operator {
+            if identity.role == Role::Support {
                 return Err(StartError::Io(e.to_string()));
             }
             tracing::error!(error = %e, "operator session record cannot be written");
@@ -279,7 +279,7 @@ impl Shell {
                     .collect();
                 (g.created_at, format!("grant{}", g.id), who)
             }),
-            Role::Operator => None,
+            Role::Operator | Role::Observer => None,
         };
         let workdir = match case {
             Some((started, grant, who)) => endpoint.workdirs.case(started, &grant, &who),
@@ -288,7 +288,7 @@ impl Shell {
         // Only support sessions live under a grant; operators are never ended by it.
         let grant_id = match identity.role {
             Role::Support => auth.as_ref().map(Authorization::grant_id),
-            Role::Operator => None,
+            Role::Operator | Role::Observer => None,
         };
         let shell = Shell {
             grant_id,
@@ -424,6 +424,41 @@ impl Shell {
         self.recording.resize(width, height);
     }
 
+    /// Whether this support session's grant is attended (its commands wait for a watcher).
+    pub fn attended(&self) -> bool {
+        self.identity.role == Role::Support
+            && self
+                .endpoint
+                .consent
+                .active()
+                .is_some_and(|g| Some(g.id) == self.grant_id && g.attended)
+    }
+
+    /// The lines a support session sees at login: its grant and the stamp's health.
+    pub fn banner(&self) -> Vec<String> {
+        if self.identity.role != Role::Support {
+            return Vec::new();
+        }
+        let Some(g) = self.endpoint.consent.active() else {
+            return Vec::new();
+        };
+        let mut grant = format!(
+            "Remote support grant {}: {} until {}",
+            g.id,
+            g.access_level.as_str(),
+            g.expires_at.format("%Y-%m-%d %H:%M:%SZ")
+        );
+        if let Some(case) = &g.support_request_id {
+            grant.push_str(&format!(", case {case}"));
+        }
+        if g.attended {
+            grant.push_str(", attended: commands wait until an operator watches");
+        }
+        let now = self.endpoint.stamp.advance(self.endpoint.clock.now());
+        let health = azs_support::commands::health_summary(&self.endpoint.stamp.read(), now);
+        vec![grant, format!("Stamp health: {health}")]
+    }
+
     /// The session as operators see it live (its stop switch, its screen).
     pub fn live(&self) -> Arc<crate::live::LiveSession> {
         self.live.clone()
@@ -488,7 +523,7 @@ impl Shell {
                 ));
                 reply.exit = true;
             }
-            Role::Operator => reply.output.push_str(&format!(
+            Role::Operator | Role::Observer => reply.output.push_str(&format!(
                 "WARNING: this session is not being recorded ({why}); only {} remain available\n",
                 REVOCATION_ONLY.join(", ")
             )),
@@ -498,7 +533,7 @@ impl Shell {
     /// An operator session that can no longer be recorded (transcript or audit log): it keeps
     /// only [`REVOCATION_ONLY`].
     pub(super) fn degraded(&self) -> bool {
-        self.identity.role == Role::Operator
+        self.identity.role != Role::Support
             && (self.transcript.failure().is_some()
                 || self.recording.failure().is_some()
                 || self.audit_failure.is_some())

@@ -208,3 +208,104 @@ fn an_operator_watches_a_live_session_and_its_user_is_told() {
     watcher.send(b"Get-RemoteSupportSession | Select-Object -ExpandProperty Watchers\r");
     watcher.wait_for("PS> ", WAIT).expect("back at the prompt");
 }
+
+#[test]
+fn an_observer_watches_and_reads_but_changes_nothing() {
+    let pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    let observer = pep.identity("observer", "oscar");
+    let mut engineer = pep.pty(&sup);
+    engineer.wait_for("PS> ", WAIT).expect("prompt");
+    let list = pep.exec(
+        &observer,
+        "Get-RemoteSupportSession | Where-Object Role -eq support | Select-Object -ExpandProperty SessionId",
+    );
+    assert!(list.ok(), "{list:?}");
+    let id = list.stdout.trim().to_string();
+    for (line, ok) in [
+        ("Get-RemoteSupportAccess", true),
+        ("Get-RemoteSupportSessionHistory", true),
+        ("Disable-RemoteSupport", false),
+        ("Enable-RemoteSupport -AccessLevel DiagnosticsRepair -ExpireInMinutes 60 -AgreeToRemoteSupportConsent", false),
+        (&format!("Stop-RemoteSupportSession -SessionId {id}") as &str, false),
+        ("Get-AzsSupportStampInformation", false),
+    ] {
+        let r = pep.exec(&observer, line);
+        assert_eq!(r.ok(), ok, "{line}: {r:?}");
+        if !ok {
+            assert!(r.stderr.contains("an observer watches and reads only"), "{line}: {r:?}");
+        }
+    }
+    let mut watcher = pep.pty(&observer);
+    watcher.wait_for("PS> ", WAIT).expect("prompt");
+    watcher.send(format!("Watch-RemoteSupportSession -SessionId {id}\r").as_bytes());
+    watcher
+        .wait_for("Ctrl-C stops watching", WAIT)
+        .expect("watching");
+    engineer
+        .wait_for("oscar (observer) is now watching this session", WAIT)
+        .expect("told");
+    // Operators can do all an observer can.
+    let r = pep.exec(&op, "Get-RemoteSupportSession");
+    assert!(r.ok() && r.stdout.contains("oscar"), "{r:?}");
+}
+
+#[test]
+fn an_attended_grant_holds_commands_until_someone_watches() {
+    let pep = Pep::start_with(&["--scenario", "host-paused-maintenance"]);
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    let r = pep.exec(
+        &op,
+        "Enable-RemoteSupport -AccessLevel Diagnostics -ExpireInMinutes 60 -AgreeToRemoteSupportConsent -SupportRequestId 2611210042 -Attended",
+    );
+    assert!(r.ok(), "{r:?}");
+    let mut engineer = pep.pty(&sup);
+    // The banner: the grant and the stamp's health (a paused host fails a test).
+    let banner = engineer.wait_for("PS> ", WAIT).expect("prompt");
+    assert!(
+        banner.contains("case 2611210042") && banner.contains("attended"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("Stamp health:") && banner.contains("fail"),
+        "{banner}"
+    );
+    engineer.send(b"Get-AzsSupportStampInformation\r");
+    engineer
+        .wait_for("waiting for an operator to watch this session", WAIT)
+        .expect("held");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!engineer.output().contains("StampVersion"), "ran unwatched");
+    let list = pep.exec(
+        &op,
+        "Get-RemoteSupportSession | Where-Object Role -eq support | Select-Object -ExpandProperty SessionId",
+    );
+    let id = list.stdout.trim().to_string();
+    let mut watcher = pep.pty(&op);
+    watcher.wait_for("PS> ", WAIT).expect("prompt");
+    watcher.send(format!("Watch-RemoteSupportSession -SessionId {id}\r").as_bytes());
+    engineer
+        .wait_for("StampVersion", WAIT)
+        .expect("runs once watched");
+    watcher
+        .wait_for("StampVersion", WAIT)
+        .expect("the watcher sees it");
+    // The watcher leaves: the next command waits again.
+    watcher.send(&[0x03]);
+    watcher.wait_for("stopped watching", WAIT).expect("left");
+    engineer
+        .wait_for("stopped watching this session", WAIT)
+        .expect("told");
+    engineer.send(b"Get-AzsSupportStampInformation\r");
+    engineer
+        .wait_for("waiting for an operator to watch this session", WAIT)
+        .expect("held again");
+    // Leaving never waits.
+    engineer.send(&[0x03]);
+    engineer
+        .wait_for("cancelled; nothing was run", WAIT)
+        .expect("cancelled");
+    engineer.send(b"exit\r");
+    assert!(engineer.wait_exit(WAIT).is_some());
+}

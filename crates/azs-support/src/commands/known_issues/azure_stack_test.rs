@@ -95,6 +95,31 @@ pub(crate) const TESTS: &[AzureStackTest] = &[
     },
 ];
 
+/// One line on the stamp's health at `now`, as Test-AzureStack would judge it: every test passing,
+/// or which fail (the login banner of a support session shows it).
+pub fn health_summary(stamp: &crate::stamp::Stamp, now: chrono::DateTime<chrono::Utc>) -> String {
+    let failing: Vec<&str> = TESTS
+        .iter()
+        .filter(|t| {
+            !t.checks
+                .iter()
+                .filter_map(|n| check(n))
+                .all(|c| (c.run)(stamp, now).passed())
+        })
+        .map(|t| t.name)
+        .collect();
+    if failing.is_empty() {
+        format!("all {} Test-AzureStack tests pass", TESTS.len())
+    } else {
+        format!(
+            "{} of {} Test-AzureStack tests fail: {}",
+            failing.len(),
+            TESTS.len(),
+            failing.join(", ")
+        )
+    }
+}
+
 fn test_by_name(name: &str) -> Option<&'static AzureStackTest> {
     TESTS.iter().find(|t| t.name.eq_ignore_ascii_case(name))
 }

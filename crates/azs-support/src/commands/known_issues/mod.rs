@@ -27,7 +27,7 @@ mod network_checks;
 mod storage_checks;
 mod tenant_checks;
 
-pub use azure_stack_test::test_azure_stack;
+pub use azure_stack_test::{health_summary, test_azure_stack};
 
 use super::{join_names, CommandError, Invocation, Table};
 use crate::stamp::{NodeState, Stamp};
