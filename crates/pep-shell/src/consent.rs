@@ -21,7 +21,8 @@
 //! `consent.json` (format version 1), replaced atomically on every change:
 //! `{"version":1,"next_id":3,"grants":[{"id":2,"access_level":"Diagnostics",
 //! "created_at":"...","updated_at":"...","expires_at":"...","support_request_id":"123",
-//! "revoked_at":null}]}`. Grants that ended more than 90 days ago are dropped when it is written.
+//! "revoked_at":null}]}`. Grants that ended more than 30 days ago are dropped when it is written and by the daily
+//! retention sweep. A grant given with `-Attended` carries `"attended":true` (absent: false).
 
 use crate::clock::Clock;
 use crate::state::atomic_write;
@@ -46,7 +47,7 @@ const INCLUDE_EXPIRED_DAYS: i64 = 30;
 /// Seconds between retries of a consent write that failed.
 pub const RETRY_SECS: u64 = 2;
 /// How long ended grants are kept on disk.
-const RETENTION_DAYS: i64 = 90;
+const RETENTION_DAYS: i64 = 30;
 
 /// The level of access a grant gives support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -340,6 +341,14 @@ impl Consent {
 
     /// Applies `change` to a copy of the state; a change that gives access is written, then swapped
     /// in; one that only narrows it is swapped in (watchers woken) before it is written.
+    /// Removes the grants that ended more than 30 days ago (the retention sweeper); how many.
+    pub fn sweep(&self) -> Result<usize> {
+        let before = self.lock().grants.len();
+        self.update(|_, _| Ok(()))?;
+        let kept = self.lock().grants.len();
+        Ok(before.saturating_sub(kept))
+    }
+
     fn update<T>(
         &self,
         change: impl FnOnce(&mut ConsentFile, DateTime<Utc>) -> Result<T>,
@@ -710,6 +719,34 @@ mod tests {
         );
         c.disable().expect("revoke");
         assert_eq!(w.await.expect("join"), GrantEnd::Revoked);
+    }
+
+    #[test]
+    fn the_sweep_drops_grants_ended_more_than_30_days_ago() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let p = tmp.path().join("consent.json");
+        let now = Utc::now();
+        let old = |id: u64, ended_days: i64| Grant {
+            id,
+            access_level: AccessLevel::Diagnostics,
+            created_at: now - Duration::days(ended_days + 1),
+            updated_at: now - Duration::days(ended_days),
+            expires_at: now - Duration::days(ended_days),
+            support_request_id: None,
+            revoked_at: None,
+            attended: false,
+        };
+        let file = ConsentFile {
+            version: 1,
+            next_id: 3,
+            grants: vec![old(1, 31), old(2, 29)],
+        };
+        std::fs::write(&p, serde_json::to_vec(&file).expect("json")).expect("write");
+        let c = Consent::open(&p, Clock::system()).expect("open");
+        assert_eq!(c.sweep().expect("sweep"), 1);
+        let kept: Vec<u64> = c.list(true).iter().map(|g| g.id).collect();
+        assert_eq!(kept, vec![2]);
+        assert_eq!(c.sweep().expect("again"), 0);
     }
 
     #[test]

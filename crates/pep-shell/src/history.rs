@@ -152,8 +152,8 @@ pub fn find(state: &StateDir, id: &str) -> Option<SessionRecord> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Closes records left open by a process that died, and removes sessions, transcripts and working
-/// directories older than the retention period. Returns how many sessions were removed.
+/// Closes records left open by a process that died, and removes sessions, transcripts,
+/// recordings and working directories older than the retention period. Returns how many sessions were removed.
 pub fn maintain(state: &StateDir, now: DateTime<Utc>) -> usize {
     let mut removed = 0;
     for mut rec in load_all(state) {
@@ -172,6 +172,7 @@ pub fn maintain(state: &StateDir, now: DateTime<Utc>) -> usize {
         let ended = rec.end.unwrap_or(now);
         if now - ended > Duration::days(RETENTION_DAYS) {
             let _ = std::fs::remove_file(&rec.transcript);
+            let _ = std::fs::remove_file(rec.recording_path());
             let _ = std::fs::remove_file(SessionRecord::path(&state.sessions(), &rec.session_id));
             removed += 1;
         }

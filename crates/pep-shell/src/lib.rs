@@ -41,4 +41,5 @@ pub mod shell;
 pub mod ssh_algorithms;
 pub mod state;
 pub mod transcript;
+pub mod transcript_shipping;
 pub mod vendor_keys;

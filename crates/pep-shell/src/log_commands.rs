@@ -196,6 +196,23 @@ fn start(
     let cancel = Cancel::new();
     let uploading = destination.is_some();
     let state = endpoint.state.clone();
+    let audit = endpoint.audit.clone();
+    // Where the data goes is in the audit log before a byte leaves (account and container only,
+    // never the signature); a collection it cannot record does not start.
+    endpoint
+        .audit
+        .append(
+            wall_start,
+            "log_collection",
+            serde_json::json!({
+                "session": caller.session_id,
+                "identity": caller.identity.name,
+                "command": record.command,
+                "destination": record.destination,
+                "upload": uploading,
+            }),
+        )
+        .map_err(|e| format!("{e:#}; the collection was not started"))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
 
     if args.switch("Resume") {
@@ -211,7 +228,7 @@ fn start(
             slot,
             move || {
                 let report = pipeline::resume(&dir, &destination, &workdir, &runtime, &p, &c);
-                finish(report, record, &state, &c)
+                finish(report, record, &state, &audit, &c)
             },
             tx,
         )?;
@@ -299,7 +316,7 @@ fn start(
         slot,
         move || {
             let report = pipeline::run(request, collectors, &workdir, &runtime, &p, &c);
-            finish(report, record, &state, &c)
+            finish(report, record, &state, &audit, &c)
         },
         tx,
     )?;
@@ -358,6 +375,7 @@ fn finish(
     report: Report,
     mut record: CollectionRecord,
     state: &crate::state::StateDir,
+    audit: &crate::audit::AuditLog,
     cancel: &Cancel,
 ) -> JobOutcome {
     let ended = Utc::now();
@@ -374,6 +392,21 @@ fn finish(
     }
     .to_string();
     let mut error = report.error.clone();
+    let logged = audit.append(
+        ended,
+        "log_collection_end",
+        serde_json::json!({
+            "session": record.session_id,
+            "identity": record.identity,
+            "collection": record.id,
+            "destination": record.destination,
+            "blobs": record.files.len(),
+            "status": record.status,
+        }),
+    );
+    if let Err(e) = logged {
+        tracing::error!(error = %e, "the audit log cannot record a log collection's end");
+    }
     if let Err(e) = record.save(state) {
         tracing::error!(error = %e, "could not record a log collection");
         error.get_or_insert(format!(

@@ -483,17 +483,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     }
     let endpoint = Endpoint::open(&opts, Clock::system())?;
     let key = host_key::load_or_create(&endpoint.state.host_key())?;
-    let removed = history::maintain(&endpoint.state, endpoint.clock.now());
-    if removed > 0 {
-        tracing::info!(removed, "removed sessions past the 90-day retention");
-    }
-    let removed = pep_shell::log_history::maintain(&endpoint.state, endpoint.clock.now());
-    if removed > 0 {
-        tracing::info!(
-            removed,
-            "removed log collection records past the 90-day retention"
-        );
-    }
+    sweep(&endpoint);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -548,8 +538,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tick.tick().await;
         loop {
             tick.tick().await;
-            history::maintain(&maint.state, maint.clock.now());
-            pep_shell::log_history::maintain(&maint.state, maint.clock.now());
+            sweep(&maint);
         }
     });
     // SIGINT and SIGTERM (what systemd and container runtimes send) stop the endpoint the same
@@ -577,6 +566,36 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tracing::error!(error = %e, "could not sign the audit log's last checkpoint");
     }
     Ok(())
+}
+
+/// The retention sweep: sessions (records, transcripts, recordings), working directories and log
+/// collection records past 90 days, grants ended more than 30 days ago; what it removed is logged
+/// and written to the audit log.
+fn sweep(endpoint: &Endpoint) {
+    let now = endpoint.clock.now();
+    let sessions = history::maintain(&endpoint.state, now);
+    let collections = pep_shell::log_history::maintain(&endpoint.state, now);
+    let grants = endpoint.consent.sweep().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "could not sweep ended grants");
+        0
+    });
+    if sessions + collections + grants == 0 {
+        return;
+    }
+    tracing::info!(
+        sessions,
+        collections,
+        grants,
+        "removed what is past its retention (sessions 90 days, grants 30 days)"
+    );
+    let fields = serde_json::json!({
+        "sessions": sessions,
+        "log_collections": collections,
+        "grants": grants,
+    });
+    if let Err(e) = endpoint.audit.append(now, "retention_swept", fields) {
+        tracing::error!(error = %e, "the audit log cannot record the retention sweep");
+    }
 }
 
 /// Connections hold descriptors: raise the soft limit to the hard one (bounded) so the caps in

@@ -60,12 +60,25 @@ impl Shell {
             },
             ElevationCommand::Info => Ok(vec![self.session_info()]),
             ElevationCommand::Close => {
-                if args.str("TranscriptsPathDestination").is_some() {
-                    return Err("shipping transcripts out with -TranscriptsPathDestination is not available in this version of pep; nothing was copied or removed and the session stays open".into());
+                let mut out = Vec::new();
+                if let Some(dest) = args.str("TranscriptsPathDestination") {
+                    let shipped = crate::transcript_shipping::ship(&self.endpoint, dest)?;
+                    let mut line = format!(
+                        "Copied {} transcript and recording files ({} bytes) to {}, verified them and removed them here",
+                        shipped.files, shipped.bytes, shipped.destination
+                    );
+                    if shipped.kept > 0 {
+                        line.push_str(&format!(
+                            "; {} could not be verified (the SAS cannot read) and stay",
+                            shipped.kept
+                        ));
+                    }
+                    line.push_str(". Open sessions' files (this one's too) stay for the next Close-PrivilegedEndpoint.");
+                    out.push(Value::String(line));
                 }
                 self.void_elevation("Close-PrivilegedEndpoint");
                 reply.exit = true;
-                Ok(Vec::new())
+                Ok(out)
             }
         }
     }

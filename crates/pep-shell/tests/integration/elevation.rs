@@ -202,3 +202,69 @@ fn the_response_can_be_pasted_armored_at_the_prompt() {
         "a pasted response reached the transcript"
     );
 }
+
+#[test]
+fn close_ships_ended_sessions_transcripts_verifies_them_and_removes_them_here() {
+    let pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    let r = pep.exec(&sup, "Get-Command Get-AzsSupportProcess");
+    assert!(r.ok(), "{r:?}");
+    let transcripts = pep.state.join("transcripts");
+    let before: Vec<_> = std::fs::read_dir(&transcripts)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .collect();
+    assert!(before.len() >= 2, "{before:?}");
+    let archive = pep.dir.path().join("archive");
+    std::fs::create_dir(&archive).expect("archive");
+    // Not a directory, relative, or up and out: refused, nothing moves.
+    for bad in ["relative/dir", "/etc/../tmp", "/no/such/dir"] {
+        let r = pep.exec(
+            &op,
+            &format!("Close-PrivilegedEndpoint -TranscriptsPathDestination {bad}"),
+        );
+        assert!(!r.ok(), "{bad}: {r:?}");
+    }
+    let mut s = pep.pty(&op);
+    s.wait_for("PS> ", WAIT).expect("prompt");
+    s.send(
+        format!(
+            "Close-PrivilegedEndpoint -TranscriptsPathDestination {}\r",
+            archive.display()
+        )
+        .as_bytes(),
+    );
+    s.wait_for("verified them and removed them here", WAIT)
+        .expect("shipped");
+    assert!(s.wait_exit(WAIT).is_some(), "the session ended");
+    let folder = std::fs::read_dir(&archive)
+        .expect("archive")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pep-transcripts-"))
+        })
+        .expect("a new folder");
+    let copied: Vec<String> = std::fs::read_dir(folder.join("transcripts"))
+        .expect("copied transcripts")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(copied.len() >= 2, "{copied:?}");
+    let recordings = std::fs::read_dir(folder.join("recordings"))
+        .expect("recordings")
+        .count();
+    assert!(recordings >= 2, "{recordings}");
+    for name in &copied {
+        assert!(
+            !transcripts.join(name).exists(),
+            "{name} is still on the endpoint"
+        );
+    }
+    let audit = std::fs::read_to_string(pep.state.join("audit/audit.jsonl")).expect("audit");
+    assert!(
+        audit.contains("\"event\":\"transcripts_shipped\""),
+        "{audit}"
+    );
+}
