@@ -252,8 +252,8 @@ mod tests {
         assert_eq!(fs::read(s.consent()).expect("read"), b"two");
         assert_eq!(
             fs::read_dir(s.root()).expect("ls").count(),
-            4,
-            "three folders and the file, no temp files left"
+            5,
+            "four folders and the file, no temp files left"
         );
     }
 

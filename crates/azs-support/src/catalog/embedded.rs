@@ -35,8 +35,11 @@ mod tests {
         load_embedded(Profile::AzureLocal).expect("the embedded azure-local catalog loads")
     }
 
-    const OPERATOR: [&str; 19] = [
+    const OPERATOR: [&str; 22] = [
         "Enable-RemoteSupport",
+        "Get-RemoteSupportSession",
+        "Watch-RemoteSupportSession",
+        "Stop-RemoteSupportSession",
         "Disable-RemoteSupport",
         "Get-RemoteSupportAccess",
         "Get-RemoteSupportSessionHistory",
@@ -131,13 +134,16 @@ mod tests {
         assert_eq!(ops, OPERATOR.len());
     }
 
-    /// The operator's consent and history commands, served in every profile.
-    const CONSENT: [&str; 5] = [
+    /// The operator's consent, history and oversight commands, served in every profile.
+    const CONSENT: [&str; 8] = [
         "Enable-RemoteSupport",
         "Set-RemoteSupportAccess",
         "Disable-RemoteSupport",
         "Get-RemoteSupportAccess",
         "Get-RemoteSupportSessionHistory",
+        "Get-RemoteSupportSession",
+        "Stop-RemoteSupportSession",
+        "Watch-RemoteSupportSession",
     ];
 
     #[test]
@@ -149,13 +155,16 @@ mod tests {
             assert!(hub().get(name).is_some(), "{name} missing in azs-hub");
         }
         // They are the Azure Local operator's only commands.
-        let ops: Vec<&str> = local
+        let mut ops: Vec<&str> = local
             .commands()
             .iter()
             .filter(|c| c.access == Access::Operator)
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(ops, CONSENT);
+        ops.sort_unstable();
+        let mut want = CONSENT.to_vec();
+        want.sort_unstable();
+        assert_eq!(ops, want);
     }
 
     #[test]
