@@ -19,8 +19,13 @@
 //!   exclusive `flock` on it while it reads the last line and appends, so processes never fork
 //!   the chain.
 //!
-//! Writes are synced before [`AuditLog::append`] returns: a caller that gets an error must refuse
-//! the action it was about to take (fail closed), except a revocation, which goes ahead.
+//! A line is written (the kernel has it, the disk had room) before [`AuditLog::append`] returns:
+//! a caller that gets an error must refuse the action it was about to take (fail closed), except
+//! a revocation, which goes ahead. It reaches the disk within [`SYNC_EVERY`]: a background
+//! `fdatasync` covers every line written since the last (auditd's `incremental_async`), and a
+//! checkpoint, a stop of the server and [`AuditLog::sync`] sync at once. The writer keeps the last
+//! line's length, sequence and hash, and reads the tail again only when the file's length or
+//! identity shows another process appended or it was replaced.
 
 use crate::state::{lock_exclusive, set_mode, StateDir};
 use anyhow::{anyhow, Context, Result};
@@ -39,6 +44,9 @@ pub const VERSION: u64 = 1;
 pub const CHECKPOINT_EVERY: u64 = 64;
 /// The SSHSIG namespace of checkpoints.
 pub const NAMESPACE: &str = "pep-audit";
+/// The longest a written line waits for its sync.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -57,10 +65,49 @@ pub fn checkpoint_message(seq: u64, head: &str) -> String {
 }
 
 /// The audit log of a state directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuditLog {
     dir: PathBuf,
     host_key: PathBuf,
+    shared: std::sync::Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").field("dir", &self.dir).finish()
+    }
+}
+
+/// What the appenders of one process share.
+#[derive(Default)]
+struct Shared {
+    /// The open file and its last line, as this process last wrote or read it.
+    writer: std::sync::Mutex<Option<Writer>>,
+    /// The highest sequence number known synced to disk (held while syncing).
+    synced: std::sync::Mutex<u64>,
+    /// Whether the background sync runs.
+    syncer: std::sync::OnceLock<()>,
+    /// `audit.lock`, kept open.
+    lock_file: std::sync::OnceLock<File>,
+    /// The last line a checkpoint this process signed or read covers.
+    checkpointed: std::sync::atomic::AtomicU64,
+}
+
+/// Holds the cross-process lock; releases it when dropped.
+struct Flock<'a>(&'a File);
+
+impl Drop for Flock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+struct Writer {
+    file: File,
+    /// The file's device and inode, to see it replaced.
+    id: (u64, u64),
+    len: u64,
+    head: Head,
 }
 
 /// The last line of the log: its sequence number and hash.
@@ -78,6 +125,7 @@ impl AuditLog {
         Ok(AuditLog {
             dir,
             host_key: state.host_key(),
+            shared: Default::default(),
         })
     }
 
@@ -98,11 +146,54 @@ impl AuditLog {
     /// Appends event `kind` with `fields` (an object; never secrets) at `time`, synced; signs a
     /// checkpoint when one is due. Returns the line's sequence number.
     pub fn append(&self, time: DateTime<Utc>, kind: &str, fields: Value) -> Result<u64> {
-        let _lock = lock_exclusive(&self.lock_path())?;
-        let path = self.log_path();
-        let mut file = open_append(&path)?;
-        let head = last_line(&mut file)?;
-        let seq = head.seq + 1;
+        let (seq, _) = self.write_line(time, kind, fields)?;
+        self.schedule_sync();
+        Ok(seq)
+    }
+
+    /// Writes one line after the last (under the cross-process lock); its sequence number and
+    /// text. Not yet synced.
+    fn write_line(&self, time: DateTime<Utc>, kind: &str, fields: Value) -> Result<(u64, String)> {
+        // This process's appenders one at a time, then the other processes' (flock).
+        let mut slot = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let lock_file = match self.shared.lock_file.get() {
+            Some(f) => f,
+            None => {
+                let f = open_append(&self.lock_path())?;
+                self.shared.lock_file.get_or_init(|| f)
+            }
+        };
+        lock_file
+            .lock()
+            .with_context(|| format!("locking {}", self.lock_path().display()))?;
+        let _flock = Flock(lock_file);
+        // Another process may have appended since (its lines are the chain's head then), or the
+        // file may have been replaced: then it is read again.
+        let current = slot.as_ref().is_some_and(|w| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(self.log_path())
+                .is_ok_and(|m| (m.dev(), m.ino(), m.len()) == (w.id.0, w.id.1, w.len))
+        });
+        if !current {
+            let mut file = open_append(&self.log_path())?;
+            let head = last_line(&mut file)?;
+            let len = file.seek(SeekFrom::End(0))?;
+            let meta = file.metadata()?;
+            let id = {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino())
+            };
+            *slot = Some(Writer {
+                file,
+                id,
+                len,
+                head,
+            });
+        }
+        let Some(w) = slot.as_mut() else {
+            return Err(anyhow!("the audit log could not be opened"));
+        };
+        let seq = w.head.seq + 1;
         // The fixed fields first and `prev` last, the event's own in between (sorted by name).
         let mut own = Map::new();
         if let Value::Object(f) = fields {
@@ -122,27 +213,111 @@ impl AuditLog {
             Value::from(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
             Value::from(kind),
             if own.is_empty() { "" } else { "," },
-            head.hash
+            w.head.hash
         );
         let mut bytes = text.clone().into_bytes();
         bytes.push(b'\n');
-        let before = file.seek(SeekFrom::End(0))?;
-        if let Err(e) = file.write_all(&bytes).and_then(|_| file.sync_data()) {
+        if let Err(e) = w.file.write_all(&bytes) {
             // Nothing half-written stays: the next line must chain to a whole one.
-            let _ = file.set_len(before);
+            let _ = w.file.set_len(w.len);
+            *slot = None;
             return Err(anyhow!("the audit log could not be written: {e}"));
         }
-        if seq % CHECKPOINT_EVERY == 0 {
-            if let Err(e) = self.write_checkpoint(seq, &sha256_hex(text.as_bytes()), time) {
-                tracing::error!(error = %e, "could not sign an audit checkpoint");
+        w.len += bytes.len() as u64;
+        w.head = Head {
+            seq,
+            hash: sha256_hex(text.as_bytes()),
+        };
+        Ok((seq, text))
+    }
+
+    /// Starts the background sync of this log (once per process).
+    fn schedule_sync(&self) {
+        let (dir, host_key) = (self.dir.clone(), self.host_key.clone());
+        let shared = std::sync::Arc::downgrade(&self.shared);
+        self.shared.syncer.get_or_init(move || {
+            let spawned = std::thread::Builder::new()
+                .name("audit-sync".into())
+                .spawn(move || loop {
+                    std::thread::sleep(SYNC_EVERY);
+                    // Ends with the log's last handle.
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    let log = AuditLog {
+                        dir: dir.clone(),
+                        host_key: host_key.clone(),
+                        shared,
+                    };
+                    if let Err(e) = log.maintain(Utc::now()) {
+                        tracing::error!(error = %e, "the audit log could not be synced or checkpointed");
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "the audit log's sync thread did not start");
             }
+        });
+    }
+
+    /// What the background thread does every [`SYNC_EVERY`]: puts the lines written on disk,
+    /// and signs a checkpoint once [`CHECKPOINT_EVERY`] lines are past the last one.
+    pub fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
+        self.sync()?;
+        let written = self
+            .shared
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |w| w.head.seq);
+        let signed = self
+            .shared
+            .checkpointed
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if written >= signed + CHECKPOINT_EVERY {
+            self.checkpoint(now)?;
         }
-        Ok(seq)
+        Ok(())
+    }
+
+    /// Puts every line written so far on disk.
+    pub fn sync(&self) -> Result<()> {
+        let written = self
+            .shared
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |w| w.head.seq);
+        if written == 0 {
+            return Ok(());
+        }
+        self.sync_to(written)
+    }
+
+    /// Returns once line `seq` is on disk: one sync covers every line written before it.
+    fn sync_to(&self, seq: u64) -> Result<()> {
+        let mut synced = self.shared.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= seq {
+            return Ok(());
+        }
+        let (file, upto) = {
+            let slot = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_ref() {
+                Some(w) => (w.file.try_clone()?, w.head.seq),
+                None => return Err(anyhow!("the audit log could not be written")),
+            }
+        };
+        file.sync_data()
+            .map_err(|e| anyhow!("the audit log could not be written: {e}"))?;
+        *synced = upto.max(*synced);
+        Ok(())
     }
 
     /// Signs a checkpoint of the log's last line now (the server does when it stops). Nothing
     /// when the log is empty or its last line has one.
     pub fn checkpoint(&self, time: DateTime<Utc>) -> Result<()> {
+        self.sync()?;
         let _lock = lock_exclusive(&self.lock_path())?;
         let mut file = open_append(&self.log_path())?;
         let head = last_line(&mut file)?;
@@ -150,11 +325,18 @@ impl AuditLog {
             return Ok(());
         }
         if let Some((seq, _)) = last_checkpoint(&self.checkpoints_path())? {
+            self.shared
+                .checkpointed
+                .fetch_max(seq, std::sync::atomic::Ordering::SeqCst);
             if seq >= head.seq {
                 return Ok(());
             }
         }
-        self.write_checkpoint(head.seq, &head.hash, time)
+        self.write_checkpoint(head.seq, &head.hash, time)?;
+        self.shared
+            .checkpointed
+            .fetch_max(head.seq, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     fn write_checkpoint(&self, seq: u64, head: &str, time: DateTime<Utc>) -> Result<()> {
@@ -288,6 +470,49 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_appenders_and_another_process_keep_one_chain() {
+        let (tmp, log) = log();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        log.append(Utc::now(), "command", json!({ "t": t, "i": i }))
+                            .expect("append");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        // Another process (its own writer) appends, then this one again.
+        let state = StateDir::open_existing(tmp.path()).expect("state");
+        AuditLog::open(&state)
+            .expect("other")
+            .append(Utc::now(), "identity_added", json!({}))
+            .expect("other append");
+        log.append(Utc::now(), "command", json!({})).expect("after");
+        log.checkpoint(Utc::now()).expect("checkpoint");
+        let key = crate::host_key::load_or_create(&state.host_key()).expect("key");
+        let v =
+            crate::audit_verify::verify(&log.log_path(), &log.checkpoints_path(), key.public_key())
+                .expect("verify");
+        // (The background sync may have signed one more checkpoint meanwhile.)
+        assert!(
+            matches!(
+                v,
+                crate::audit_verify::Verdict::Intact {
+                    lines: 202,
+                    checkpoints: 1..,
+                    covered: 202
+                }
+            ),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn a_log_that_cannot_be_written_is_an_error_and_keeps_no_partial_line() {
         let (_tmp, log) = log();
         log.append(Utc::now(), "login", json!({})).expect("first");
@@ -295,6 +520,7 @@ mod tests {
         let full = AuditLog {
             dir: log.dir.clone(),
             host_key: log.host_key.clone(),
+            shared: Default::default(),
         };
         let target = full.log_path();
         fs::remove_file(&target).expect("rm");
@@ -309,24 +535,27 @@ mod tests {
     fn checkpoints_are_signed_every_so_often_and_at_the_end() {
         let (_tmp, log) = log();
         let now = Utc::now();
-        for _ in 0..CHECKPOINT_EVERY + 3 {
-            log.append(now, "command", json!({})).expect("append");
-        }
-        assert_eq!(
+        let seal = |log: &AuditLog| {
             last_checkpoint(&log.checkpoints_path())
                 .expect("read")
-                .map(|c| c.0),
-            Some(CHECKPOINT_EVERY)
-        );
-        log.checkpoint(now).expect("checkpoint");
+                .map(|c| c.0)
+        };
+        for _ in 0..CHECKPOINT_EVERY - 1 {
+            log.append(now, "command", json!({})).expect("append");
+        }
+        // Not due yet.
+        log.maintain(now).expect("maintain");
+        assert_eq!(seal(&log), None);
+        for _ in 0..4 {
+            log.append(now, "command", json!({})).expect("append");
+        }
+        log.maintain(now).expect("due");
+        assert_eq!(seal(&log), Some(CHECKPOINT_EVERY + 3));
+        log.append(now, "command", json!({})).expect("append");
+        log.checkpoint(now).expect("at the end");
         log.checkpoint(now).expect("again: nothing new");
         let text = fs::read_to_string(log.checkpoints_path()).expect("read");
         assert_eq!(text.lines().count(), 2);
-        assert_eq!(
-            last_checkpoint(&log.checkpoints_path())
-                .expect("read")
-                .map(|c| c.0),
-            Some(CHECKPOINT_EVERY + 3)
-        );
+        assert_eq!(seal(&log), Some(CHECKPOINT_EVERY + 4));
     }
 }

@@ -109,9 +109,18 @@ impl Recording {
     }
 
     fn event(&mut self, code: &str, data: &str, record: bool) {
+        let text = self.event_line(code, data);
+        self.write(&text, record);
+    }
+
+    fn event_line(&self, code: &str, data: &str) -> String {
         let t = self.start.elapsed().as_secs_f64();
         let line = serde_json::json!([(t * 1e6).round() / 1e6, code, data]);
-        if let Err(why) = self.append(&format!("{line}\n"), record) {
+        format!("{line}\n")
+    }
+
+    fn write(&mut self, text: &str, record: bool) {
+        if let Err(why) = self.append(text, record) {
             if self.failure.is_none() {
                 tracing::error!(path = %self.path.display(), error = %why, "recording stopped");
                 self.failure = Some(why);
@@ -162,6 +171,17 @@ impl Recording {
         let shown = self.policy.redactor.redact(text);
         self.event("o", &shown, record);
         let _ = self.screen.send(shown);
+    }
+
+    /// A line entered after `prompt` (the caller masks secret parameters; the pattern pass runs
+    /// here): its input event and its echo, in one write.
+    pub fn entered(&mut self, prompt: &str, line: &str) {
+        let shown = self.policy.redactor.redact(line);
+        let echo = format!("{prompt}{shown}\r\n");
+        let mut text = self.event_line("i", &format!("{shown}\r"));
+        text.push_str(&self.event_line("o", &echo));
+        self.write(&text, true);
+        let _ = self.screen.send(echo);
     }
 
     /// A line entered (the caller masks secret parameters; the pattern pass runs here).

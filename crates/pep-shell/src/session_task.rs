@@ -395,7 +395,9 @@ impl SessionTask {
                     cancelled()
                 };
                 let reply = self.finish_job(shell, reply, end, false).await?;
-                if self.deliver(shell, reply, &mut status, end).await? {
+                let done = self.deliver(shell, reply, &mut status, end).await?;
+                shell.settle();
+                if done {
                     return Ok(());
                 }
             }
@@ -405,7 +407,9 @@ impl SessionTask {
                 let reply = shell.refuse_input(&buf, &too_long("line", "it was discarded"));
                 buf.clear();
                 discarding = true;
-                if self.deliver(shell, reply, &mut status, end).await? {
+                let done = self.deliver(shell, reply, &mut status, end).await?;
+                shell.settle();
+                if done {
                     return Ok(());
                 }
             }
@@ -558,6 +562,8 @@ impl SessionTask {
                 }
                 out.extend(editor.start_line(&shell.prompt()));
                 self.send(std::mem::take(&mut out), false, end).await?;
+                // The reply is on its way: what it left to record is written now.
+                shell.settle();
             }
         }
     }

@@ -120,6 +120,15 @@ pub struct Reply {
     pub watch: Option<Arc<crate::live::LiveSession>>,
 }
 
+/// A line's records written after its reply.
+#[derive(Default)]
+struct Unsettled {
+    /// Its `command_result` audit fields.
+    outcome: Option<serde_json::Value>,
+    /// What it showed.
+    output: Option<String>,
+}
+
 /// A session.
 pub struct Shell {
     endpoint: Arc<Endpoint>,
@@ -142,6 +151,8 @@ pub struct Shell {
     audit_failure: Option<String>,
     /// Whether a vendor-signed token unlocked this (operator's) session.
     elevation: crate::elevation::Elevation,
+    /// What the last line left to record once its reply is sent ([`Shell::settle`]).
+    unsettled: Unsettled,
     /// The session's asciicast recording.
     recording: crate::recording::Recording,
     /// The session as operators see it live.
@@ -305,6 +316,7 @@ impl Shell {
             job_rest: None,
             audit_failure: None,
             elevation: crate::elevation::Elevation::Locked,
+            unsettled: Unsettled::default(),
             recording,
             live,
         };
@@ -386,6 +398,7 @@ impl Shell {
 
     /// Runs one line.
     pub fn execute(&mut self, line: &str) -> Reply {
+        self.settle();
         // Recorded and shown to watchers as entered, secrets masked (a response token at its
         // prompt is never shown).
         let shown = match &self.pending {
@@ -393,8 +406,7 @@ impl Shell {
             _ => crate::redact::secret_line(line, &self.endpoint.catalog),
         };
         let prompt = self.prompt();
-        self.recording.input(&shown);
-        self.recording.output(&format!("{prompt}{shown}\r\n"), true);
+        self.recording.entered(&prompt, &shown);
         let now = self.endpoint.clock.now();
         self.live.running(Some(shown), now);
         let mut reply = self.execute_gated(line);
@@ -406,7 +418,7 @@ impl Shell {
         reply
     }
 
-    /// What a reply shows, into the recording (and to watchers).
+    /// What a reply shows, for the recording (and watchers): written by [`Shell::settle`].
     pub(crate) fn record_reply(&mut self, reply: &Reply) {
         let mut text = reply.output.replace('\n', "\r\n");
         if let Some(n) = &reply.notice {
@@ -415,7 +427,10 @@ impl Shell {
         if let Some(e) = &reply.error {
             text.push_str(&format!("{e}\r\n"));
         }
-        self.recording.output(&text, false);
+        match &mut self.unsettled.output {
+            Some(pending) => pending.push_str(&text),
+            None => self.unsettled.output = Some(text),
+        }
     }
 
     /// The terminal was resized.
@@ -653,10 +668,23 @@ impl Shell {
             },
             "error": reply.error.as_deref().map(|e| self.endpoint.redactor.redact(e)),
         });
-        if let Err(e) = self.audit("command_result", outcome) {
-            tracing::error!(error = %e, "the audit log cannot record a command's outcome");
-        }
+        // Written once the reply is on its way (Shell::settle): the client does not wait for it.
+        self.unsettled.outcome = Some(outcome);
         reply
+    }
+
+    /// Writes what a line left to record after its reply: its outcome in the audit log and its
+    /// output in the recording (and to watchers). The session calls it once the reply is sent;
+    /// the next line and the session's end call it too, so nothing is left unrecorded.
+    pub fn settle(&mut self) {
+        if let Some(outcome) = self.unsettled.outcome.take() {
+            if let Err(e) = self.audit("command_result", outcome) {
+                tracing::error!(error = %e, "the audit log cannot record a command's outcome");
+            }
+        }
+        if let Some(text) = self.unsettled.output.take() {
+            self.recording.output(&text, false);
+        }
     }
 
     /// Writes the session's end to its transcript and record. Idempotent.
@@ -665,6 +693,7 @@ impl Shell {
             return;
         }
         self.finished = true;
+        self.settle();
         self.void_elevation("the session ended");
         self.endpoint
             .live
