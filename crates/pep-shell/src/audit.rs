@@ -263,13 +263,7 @@ impl AuditLog {
     /// and signs a checkpoint once [`CHECKPOINT_EVERY`] lines are past the last one.
     pub fn maintain(&self, now: DateTime<Utc>) -> Result<()> {
         self.sync()?;
-        let written = self
-            .shared
-            .writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map_or(0, |w| w.head.seq);
+        let written = self.written();
         let signed = self
             .shared
             .checkpointed
@@ -280,15 +274,19 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Puts every line written so far on disk.
-    pub fn sync(&self) -> Result<()> {
-        let written = self
-            .shared
+    /// The last line this process wrote or read (0: none yet).
+    fn written(&self) -> u64 {
+        self.shared
             .writer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map_or(0, |w| w.head.seq);
+            .map_or(0, |w| w.head.seq)
+    }
+
+    /// Puts every line written so far on disk.
+    pub fn sync(&self) -> Result<()> {
+        let written = self.written();
         if written == 0 {
             return Ok(());
         }

@@ -63,6 +63,16 @@ pub enum Writer {
     Operator,
 }
 
+impl Writer {
+    /// Whose writes a session of `role` makes: support's are charged, the customer's never refused.
+    pub fn of(role: crate::identity::Role) -> Self {
+        match role {
+            crate::identity::Role::Support => Writer::Support,
+            crate::identity::Role::Operator | crate::identity::Role::Observer => Writer::Operator,
+        }
+    }
+}
+
 /// Where a transcript's writes are charged, how far it may grow, and what it redacts.
 #[derive(Clone)]
 pub struct TranscriptPolicy {

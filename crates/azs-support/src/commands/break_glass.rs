@@ -4,7 +4,7 @@
 //! plan again from its unfinished step). Each changes the stamp like any repair, after
 //! ShouldProcess.
 
-use super::ece::{find_plan, opt_time};
+use super::ece::{find_plan, plan_record};
 use super::hosts::require_node;
 use super::{CommandError, Invocation, Table};
 use crate::stamp::{ActionPlan, NodeState};
@@ -48,16 +48,6 @@ pub fn resume_scale_unit_node(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Co
         .with("State", n.state.to_string())
         .with("Role", &n.role)
         .into()])
-}
-
-fn plan_record(p: &ActionPlan) -> Value {
-    Record::new("Azs.Support.ActionPlanInstance")
-        .with("InstanceId", &p.id)
-        .with("ActionPlanName", &p.name)
-        .with("Status", &p.status)
-        .with("StartDateTime", opt_time(p.start))
-        .with("EndDateTime", opt_time(p.end))
-        .into()
 }
 
 /// Applies `change` to the plan `-ActionPlanInstanceId` after ShouldProcess (`action`), once

@@ -101,19 +101,19 @@ pub fn get_action_plan_instance(inv: &mut Invocation<'_>) -> Result<Vec<Value>, 
         .filter(|p| status.is_none_or(|s| s.eq_ignore_ascii_case(&p.status)))
         .collect();
     plans.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
-    Ok(plans
-        .into_iter()
-        .map(|p| {
-            Record::new("Azs.Support.ActionPlanInstance")
-                .with("InstanceId", &p.id)
-                .with("ActionPlanName", &p.name)
-                .with("Status", &p.status)
-                .with("StartDateTime", opt_time(p.start))
-                .with("EndDateTime", opt_time(p.end))
-                .with("LastModifiedDateTime", opt_time(last_modified(p)))
-                .into()
-        })
-        .collect())
+    Ok(plans.into_iter().map(plan_record).collect())
+}
+
+/// An action plan instance as Get-AzsSupportActionPlanInstance shows it.
+pub(super) fn plan_record(p: &ActionPlan) -> Value {
+    Record::new("Azs.Support.ActionPlanInstance")
+        .with("InstanceId", &p.id)
+        .with("ActionPlanName", &p.name)
+        .with("Status", &p.status)
+        .with("StartDateTime", opt_time(p.start))
+        .with("EndDateTime", opt_time(p.end))
+        .with("LastModifiedDateTime", opt_time(last_modified(p)))
+        .into()
 }
 
 /// Get-AzsSupportRoutingInformation [-Id]: for a failed plan (default: the most recent failure),

@@ -180,10 +180,7 @@ impl Shell {
             redactor: endpoint.redactor.clone(),
             disk: endpoint.budget.clone(),
             cap: endpoint.limits.max_transcript_bytes,
-            writer: match identity.role {
-                Role::Support => Writer::Support,
-                Role::Operator | Role::Observer => Writer::Operator,
-            },
+            writer: Writer::of(identity.role),
         };
         let transcript = match Transcript::create(
             &endpoint.state.transcripts(),
@@ -220,10 +217,7 @@ impl Shell {
             redactor: endpoint.redactor.clone(),
             disk: endpoint.budget.clone(),
             cap: endpoint.limits.max_transcript_bytes,
-            writer: match identity.role {
-                Role::Support => Writer::Support,
-                Role::Operator | Role::Observer => Writer::Operator,
-            },
+            writer: Writer::of(identity.role),
         };
         let title = format!(
             "pep session {session_id} ({}, {})",
