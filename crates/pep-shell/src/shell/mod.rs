@@ -402,8 +402,8 @@ impl Shell {
         let prompt = self.prompt();
         self.recording.entered(&prompt, &shown);
         let now = self.endpoint.clock.now();
-        self.live.running(Some(shown), now);
-        let mut reply = self.execute_gated(line);
+        self.live.running(Some(shown.clone()), now);
+        let mut reply = self.execute_gated(line, &shown);
         self.check_recording(&mut reply);
         self.record_reply(&reply);
         if reply.job.is_none() {
@@ -566,7 +566,9 @@ impl Shell {
             .map_err(|e| format!("{e:#}"))
     }
 
-    fn execute_gated(&mut self, line: &str) -> Reply {
+    /// Runs `line`; `shown` is the line with its secret parameters masked (computed once by
+    /// [`Shell::execute`] for the recording, the live view and the audit log).
+    fn execute_gated(&mut self, line: &str, shown: &str) -> Reply {
         self.observe_grant();
         self.observe_elevation();
         if let Some(pending) = self.pending.take() {
@@ -639,10 +641,7 @@ impl Shell {
         let revokes = specs
             .iter()
             .all(|s| REVOCATION_ONLY.contains(&s.name.as_str()));
-        let shown = self
-            .endpoint
-            .redactor
-            .redact(&crate::redact::secret_line(line, &self.endpoint.catalog));
+        let shown = self.endpoint.redactor.redact(shown);
         if let Err(e) = self.audit("command", serde_json::json!({ "line": shown })) {
             if !revokes {
                 let message = format!("{e}; the command was not run");
