@@ -22,11 +22,22 @@
 //!
 //! The byte count is taken once at start (walking the counted directories) and then kept up to
 //! date by [`DiskBudget::charge`] and [`DiskBudget::release`]; free space is read from the file
-//! system (`statvfs`) at every charge, so writes by anything else on the same disk count too.
+//! system (`statvfs`), so writes by anything else on the same disk count too. A reading serves
+//! the charges of the next [`FREE_FRESH`] while, less what they charged, it stays more than
+//! [`FREE_MARGIN`] above the limit; near the limit every charge reads it again. (Busy sessions
+//! charge every transcript and recording line: a `statvfs` per line cost more than the writes.)
+//! So what pep writes is always counted exactly, and what others write is seen within
+//! [`FREE_FRESH`], or at once within [`FREE_MARGIN`] of the limit.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a free-space reading serves charges far from the limit.
+pub const FREE_FRESH: Duration = Duration::from_millis(100);
+/// How far above the limit a reading must stay to serve a charge without a new one.
+pub const FREE_MARGIN: u64 = 64 << 20;
 
 /// Who writes, and so which limits apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +87,22 @@ pub struct DiskBudget {
     root: PathBuf,
     limit: u64,
     headroom: u64,
-    used: Mutex<u64>,
+    used: Mutex<Account>,
     free: FreeSpace,
+}
+
+/// The bytes counted, and the last free-space reading.
+#[derive(Default)]
+struct Account {
+    used: u64,
+    reading: Option<Reading>,
+}
+
+/// Free bytes read at `at`, and what was charged since.
+struct Reading {
+    at: Instant,
+    free: u64,
+    charged: u64,
 }
 
 impl std::fmt::Debug for DiskBudget {
@@ -107,7 +132,10 @@ impl DiskBudget {
             root: root.to_path_buf(),
             limit,
             headroom,
-            used: Mutex::new(used),
+            used: Mutex::new(Account {
+                used,
+                reading: None,
+            }),
             free: Box::new(free_bytes),
         })
     }
@@ -118,7 +146,7 @@ impl DiskBudget {
             root: PathBuf::new(),
             limit: u64::MAX,
             headroom: 0,
-            used: Mutex::new(0),
+            used: Mutex::new(Account::default()),
             free: Box::new(|_| Ok(u64::MAX)),
         }
     }
@@ -144,20 +172,20 @@ impl DiskBudget {
 
     /// Bytes counted now.
     pub fn used(&self) -> u64 {
-        *self.used.lock().unwrap_or_else(|p| p.into_inner())
+        self.used.lock().unwrap_or_else(|p| p.into_inner()).used
     }
 
     /// Counts `bytes` about to be written by `class`, or refuses them. A write that then fails
     /// should [`release`](Self::release) what it charged.
     pub fn charge(&self, bytes: u64, class: WriteClass) -> Result<(), BudgetError> {
         // One charge at a time, so two sessions cannot both pass the last free bytes.
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let mut account = self.used.lock().unwrap_or_else(|p| p.into_inner());
         let reserved = match class {
             WriteClass::Bulk => {
-                if used.saturating_add(bytes) > self.limit {
+                if account.used.saturating_add(bytes) > self.limit {
                     return Err(BudgetError::Budget {
                         limit: self.limit,
-                        used: *used,
+                        used: account.used,
                         wanted: bytes,
                     });
                 }
@@ -167,23 +195,39 @@ impl DiskBudget {
             WriteClass::Operator => None,
         };
         if let Some(reserved) = reserved {
-            let free = (self.free)(&self.root).map_err(|e| BudgetError::Unknown(e.to_string()))?;
-            if free < reserved.saturating_add(bytes) {
-                return Err(BudgetError::Headroom {
-                    reserved,
+            let needed = reserved.saturating_add(bytes);
+            let recent = account.reading.as_ref().is_some_and(|r| {
+                r.at.elapsed() < FREE_FRESH
+                    && r.free.saturating_sub(r.charged) >= needed.saturating_add(FREE_MARGIN)
+            });
+            if !recent {
+                let free =
+                    (self.free)(&self.root).map_err(|e| BudgetError::Unknown(e.to_string()))?;
+                account.reading = Some(Reading {
+                    at: Instant::now(),
                     free,
-                    wanted: bytes,
+                    charged: 0,
                 });
+                if free < needed {
+                    return Err(BudgetError::Headroom {
+                        reserved,
+                        free,
+                        wanted: bytes,
+                    });
+                }
             }
         }
-        *used = used.saturating_add(bytes);
+        account.used = account.used.saturating_add(bytes);
+        if let Some(r) = account.reading.as_mut() {
+            r.charged = r.charged.saturating_add(bytes);
+        }
         Ok(())
     }
 
     /// Gives back `bytes` (files removed, or a charged write that failed).
     pub fn release(&self, bytes: u64) {
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        *used = used.saturating_sub(bytes);
+        let mut account = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        account.used = account.used.saturating_sub(bytes);
     }
 }
 
@@ -219,7 +263,7 @@ mod tests {
             root: PathBuf::from("/"),
             limit,
             headroom,
-            used: Mutex::new(0),
+            used: Mutex::new(Account::default()),
             free: Box::new(|_| Ok(0)),
         }
         .with_free_space(move |_| Ok(free.load(Ordering::SeqCst)))
@@ -261,6 +305,43 @@ mod tests {
         b.charge(1, WriteClass::Operator)
             .expect("the operator is never refused by the budget");
         assert_eq!(b.used(), 31);
+    }
+
+    #[test]
+    fn free_space_far_from_the_limit_is_read_again_only_when_stale_and_near_it_always() {
+        let reads = Arc::new(AtomicU64::new(0));
+        let free = Arc::new(AtomicU64::new(FREE_MARGIN * 4));
+        let (r, f) = (reads.clone(), free.clone());
+        let b = budget(u64::MAX, 100, Arc::new(AtomicU64::new(0))).with_free_space(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(f.load(Ordering::SeqCst))
+        });
+        for _ in 0..100 {
+            b.charge(1000, WriteClass::Bulk)
+                .expect("far from the limit");
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "one reading serves them");
+        // A charge that would bring the reading within the margin reads again; so does every
+        // charge once what pep charged since has used the reading up to the margin.
+        b.charge(FREE_MARGIN * 3, WriteClass::Bulk)
+            .expect("still above the headroom");
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        free.store(FREE_MARGIN / 2, Ordering::SeqCst);
+        b.charge(1, WriteClass::Bulk)
+            .expect("read again, still room");
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+        free.store(50, Ordering::SeqCst);
+        assert!(
+            b.charge(1, WriteClass::Bulk).is_err(),
+            "near the limit another writer's bytes are seen at once"
+        );
+        // A stale reading is read again even far from the limit.
+        free.store(FREE_MARGIN * 4, Ordering::SeqCst);
+        std::thread::sleep(FREE_FRESH);
+        b.charge(1, WriteClass::Record).expect("room again");
+        b.charge(1, WriteClass::Record)
+            .expect("served by the reading");
+        assert_eq!(reads.load(Ordering::SeqCst), 5);
     }
 
     #[test]

@@ -23,11 +23,14 @@
 //! a caller that gets an error must refuse the action it was about to take (fail closed), except
 //! a revocation, which goes ahead. It reaches the disk within [`SYNC_EVERY`]: a background
 //! `fdatasync` covers every line written since the last (auditd's `incremental_async`), and a
-//! checkpoint, a stop of the server and [`AuditLog::sync`] sync at once. The writer keeps the last
+//! checkpoint, a stop of the server and [`AuditLog::sync`] sync at once. A record of what has
+//! already happened (a command's outcome, [`AuditLog::append_after`]) is queued instead and
+//! written with the next line any appender writes, or by the background sync: one write, one
+//! lock, for a command and the outcome of the one before. The writer keeps the last
 //! line's length, sequence and hash, and reads the tail again only when the file's length or
 //! identity shows another process appended or it was replaced.
 
-use crate::state::{lock_exclusive, set_mode, StateDir};
+use crate::state::{set_mode, StateDir};
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use russh::keys::ssh_key::LineEnding;
@@ -46,6 +49,13 @@ pub const CHECKPOINT_EVERY: u64 = 64;
 pub const NAMESPACE: &str = "pep-audit";
 /// The longest a written line waits for its sync.
 pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Bytes of `checkpoints.jsonl` read to find its last checkpoint (a line is under 1 KiB).
+const CHECKPOINT_TAIL: u64 = 64 << 10;
+
+/// Events queued by [`AuditLog::append_after`] beyond this are dropped (and logged): a log
+/// that cannot be written for long refuses every action meanwhile, so few queue.
+const MAX_QUEUED: usize = 100_000;
 
 /// The `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -91,6 +101,18 @@ struct Shared {
     lock_file: std::sync::OnceLock<File>,
     /// The last line a checkpoint this process signed or read covers.
     checkpointed: std::sync::atomic::AtomicU64,
+    /// The host key that signs checkpoints, read once.
+    key: std::sync::OnceLock<PrivateKey>,
+    /// Records of what already happened ([`AuditLog::append_after`]), written with the next
+    /// line or by the background sync.
+    queued: std::sync::Mutex<Vec<Event>>,
+}
+
+/// An event not yet written.
+struct Event {
+    time: DateTime<Utc>,
+    kind: String,
+    fields: Value,
 }
 
 /// Holds the cross-process lock; releases it when dropped.
@@ -111,6 +133,7 @@ struct Writer {
 }
 
 /// The last line of the log: its sequence number and hash.
+#[derive(Clone)]
 struct Head {
     seq: u64,
     hash: String,
@@ -146,16 +169,117 @@ impl AuditLog {
     /// Appends event `kind` with `fields` (an object; never secrets) at `time`, synced; signs a
     /// checkpoint when one is due. Returns the line's sequence number.
     pub fn append(&self, time: DateTime<Utc>, kind: &str, fields: Value) -> Result<u64> {
-        let (seq, _) = self.write_line(time, kind, fields)?;
+        let event = Event {
+            time,
+            kind: kind.to_string(),
+            fields,
+        };
+        let seq = self.write_lines(Some(event))?;
         self.schedule_sync();
         Ok(seq)
     }
 
-    /// Writes one line after the last (under the cross-process lock); its sequence number and
-    /// text. Not yet synced.
-    fn write_line(&self, time: DateTime<Utc>, kind: &str, fields: Value) -> Result<(u64, String)> {
+    /// Records event `kind` that has already happened (a command's outcome): it is written with
+    /// the next line any appender writes, or by the background sync within [`SYNC_EVERY`], in
+    /// the order queued. Nothing waits for the disk here; a failure to write it is the next
+    /// appender's error (and it stays queued for the one after).
+    pub fn append_after(&self, time: DateTime<Utc>, kind: &str, fields: Value) {
+        let mut queued = self.shared.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if queued.len() >= MAX_QUEUED {
+            tracing::error!(
+                kind,
+                "the audit log's queue is full; an event record was dropped"
+            );
+            return;
+        }
+        queued.push(Event {
+            time,
+            kind: kind.to_string(),
+            fields,
+        });
+        drop(queued);
+        self.schedule_sync();
+    }
+
+    /// Writes the queued events, then `event`, after the last line (under the cross-process
+    /// lock), in one write; the last line's sequence number. Not yet synced.
+    fn write_lines(&self, event: Option<Event>) -> Result<u64> {
         // This process's appenders one at a time, then the other processes' (flock).
         let mut slot = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut events =
+            std::mem::take(&mut *self.shared.queued.lock().unwrap_or_else(|p| p.into_inner()));
+        let queued = events.len();
+        events.extend(event);
+        let written = self.write_events(&mut slot, &events);
+        if written.is_err() && queued > 0 {
+            // What was queued waits for the next try, ahead of anything queued since.
+            let mut q = self.shared.queued.lock().unwrap_or_else(|p| p.into_inner());
+            events.truncate(queued);
+            events.append(&mut q);
+            *q = events;
+        }
+        written
+    }
+
+    fn write_events(&self, slot: &mut Option<Writer>, events: &[Event]) -> Result<u64> {
+        if events.is_empty() {
+            return Ok(slot.as_ref().map_or(0, |w| w.head.seq));
+        }
+        let _flock = self.flock()?;
+        let w = self.refresh(slot)?;
+        let mut bytes = Vec::new();
+        let mut head = w.head.clone();
+        for e in events {
+            let text = line_text(head.seq + 1, e, &head.hash)?;
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.push(b'\n');
+            head = Head {
+                seq: head.seq + 1,
+                hash: sha256_hex(text.as_bytes()),
+            };
+        }
+        if let Err(e) = w.file.write_all(&bytes) {
+            // Nothing half-written stays: the next line must chain to a whole one.
+            let _ = w.file.set_len(w.len);
+            *slot = None;
+            return Err(anyhow!("the audit log could not be written: {e}"));
+        }
+        w.len += bytes.len() as u64;
+        let seq = head.seq;
+        w.head = head;
+        Ok(seq)
+    }
+
+    /// Rewrites the whole log under both locks: `edit` gets its bytes and the heads of its
+    /// checkpoints, and returns the new bytes (which replace the log in one rename) and what to
+    /// return, or `None` to leave it as it is.
+    pub(crate) fn rewrite<T>(
+        &self,
+        edit: impl FnOnce(
+            &[u8],
+            &std::collections::HashMap<u64, String>,
+        ) -> Result<Option<(Vec<u8>, T)>>,
+    ) -> Result<Option<T>> {
+        let mut slot = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _flock = self.flock()?;
+        let bytes = match fs::read(self.log_path()) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let heads = crate::audit_prune::checkpoint_heads(&self.checkpoints_path())?;
+        let Some((new, out)) = edit(&bytes, &heads)? else {
+            return Ok(None);
+        };
+        crate::audit_prune::replace(&self.log_path(), &new)?;
+        // The next appender reads the new file's head.
+        *slot = None;
+        *self.shared.synced.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+        Ok(Some(out))
+    }
+
+    /// Takes the cross-process lock (held until the guard drops).
+    fn flock(&self) -> Result<Flock<'_>> {
         let lock_file = match self.shared.lock_file.get() {
             Some(f) => f,
             None => {
@@ -166,9 +290,13 @@ impl AuditLog {
         lock_file
             .lock()
             .with_context(|| format!("locking {}", self.lock_path().display()))?;
-        let _flock = Flock(lock_file);
-        // Another process may have appended since (its lines are the chain's head then), or the
-        // file may have been replaced: then it is read again.
+        Ok(Flock(lock_file))
+    }
+
+    /// The writer, its head brought up to date (called under [`Self::flock`]): another process
+    /// may have appended since (its lines are the chain's head then), or the file may have been
+    /// replaced; then the tail is read again.
+    fn refresh<'a>(&self, slot: &'a mut Option<Writer>) -> Result<&'a mut Writer> {
         let current = slot.as_ref().is_some_and(|w| {
             use std::os::unix::fs::MetadataExt;
             fs::metadata(self.log_path())
@@ -190,45 +318,16 @@ impl AuditLog {
                 head,
             });
         }
-        let Some(w) = slot.as_mut() else {
-            return Err(anyhow!("the audit log could not be opened"));
-        };
-        let seq = w.head.seq + 1;
-        // The fixed fields first and `prev` last, the event's own in between (sorted by name).
-        let mut own = Map::new();
-        if let Value::Object(f) = fields {
-            for (k, v) in f {
-                if !matches!(k.as_str(), "v" | "seq" | "time" | "event" | "prev") {
-                    own.insert(k, v);
-                }
-            }
-        }
-        let own = serde_json::to_string(&Value::Object(own))?;
-        let own = own
-            .strip_prefix('{')
-            .and_then(|s| s.strip_suffix('}'))
-            .unwrap_or_default();
-        let text = format!(
-            r#"{{"v":{VERSION},"seq":{seq},"time":{},"event":{}{}{own},"prev":"{}"}}"#,
-            Value::from(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
-            Value::from(kind),
-            if own.is_empty() { "" } else { "," },
-            w.head.hash
-        );
-        let mut bytes = text.clone().into_bytes();
-        bytes.push(b'\n');
-        if let Err(e) = w.file.write_all(&bytes) {
-            // Nothing half-written stays: the next line must chain to a whole one.
-            let _ = w.file.set_len(w.len);
-            *slot = None;
-            return Err(anyhow!("the audit log could not be written: {e}"));
-        }
-        w.len += bytes.len() as u64;
-        w.head = Head {
-            seq,
-            hash: sha256_hex(text.as_bytes()),
-        };
-        Ok((seq, text))
+        slot.as_mut()
+            .ok_or_else(|| anyhow!("the audit log could not be opened"))
+    }
+
+    /// The log's last line now (read under the locks, which are released on return).
+    fn head(&self) -> Result<Head> {
+        self.write_lines(None)?;
+        let mut slot = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _flock = self.flock()?;
+        Ok(self.refresh(&mut slot)?.head.clone())
     }
 
     /// Starts the background sync of this log (once per process).
@@ -284,8 +383,9 @@ impl AuditLog {
             .map_or(0, |w| w.head.seq)
     }
 
-    /// Puts every line written so far on disk.
+    /// Writes what is queued and puts every line written so far on disk.
     pub fn sync(&self) -> Result<()> {
+        self.write_lines(None)?;
         let written = self.written();
         if written == 0 {
             return Ok(());
@@ -314,14 +414,22 @@ impl AuditLog {
 
     /// Signs a checkpoint of the log's last line now (the server does when it stops). Nothing
     /// when the log is empty or its last line has one.
+    ///
+    /// Appenders wait only while the head is read: the line is synced, signed and its checkpoint
+    /// written and synced under the checkpoints file's own lock, which keeps checkpoints in order
+    /// between processes.
     pub fn checkpoint(&self, time: DateTime<Utc>) -> Result<()> {
-        self.sync()?;
-        let _lock = lock_exclusive(&self.lock_path())?;
-        let mut file = open_append(&self.log_path())?;
-        let head = last_line(&mut file)?;
+        let head = self.head()?;
         if head.seq == 0 {
             return Ok(());
         }
+        // A checkpoint never covers a line that is not on disk (fdatasync is per file, so this
+        // covers lines other processes wrote too).
+        self.sync_to(head.seq)?;
+        let file = open_append(&self.checkpoints_path())?;
+        file.lock()
+            .with_context(|| format!("locking {}", self.checkpoints_path().display()))?;
+        let _flock = Flock(&file);
         if let Some((seq, _)) = last_checkpoint(&self.checkpoints_path())? {
             self.shared
                 .checkpointed
@@ -330,15 +438,27 @@ impl AuditLog {
                 return Ok(());
             }
         }
-        self.write_checkpoint(head.seq, &head.hash, time)?;
+        self.write_checkpoint(&file, head.seq, &head.hash, time)?;
         self.shared
             .checkpointed
             .fetch_max(head.seq, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
-    fn write_checkpoint(&self, seq: u64, head: &str, time: DateTime<Utc>) -> Result<()> {
-        let key: PrivateKey = crate::host_key::load_or_create(&self.host_key)?;
+    fn write_checkpoint(
+        &self,
+        mut file: &File,
+        seq: u64,
+        head: &str,
+        time: DateTime<Utc>,
+    ) -> Result<()> {
+        let key = match self.shared.key.get() {
+            Some(k) => k,
+            None => {
+                let k = crate::host_key::load_or_create(&self.host_key)?;
+                self.shared.key.get_or_init(|| k)
+            }
+        };
         let sig = key
             .sign(
                 NAMESPACE,
@@ -356,13 +476,55 @@ impl AuditLog {
             "time": time.to_rfc3339_opts(SecondsFormat::Millis, true),
             "signature": pem,
         });
-        let mut file = open_append(&self.checkpoints_path())?;
         let mut bytes = serde_json::to_vec(&line)?;
         bytes.push(b'\n');
         file.write_all(&bytes)?;
         file.sync_data()?;
         Ok(())
     }
+}
+
+/// Line `seq` of the log: event `kind` at `time` with `fields`, chained to `prev`.
+pub(crate) fn line_text_of(
+    seq: u64,
+    time: DateTime<Utc>,
+    kind: &str,
+    fields: &Value,
+    prev: &str,
+) -> Result<String> {
+    line_text(
+        seq,
+        &Event {
+            time,
+            kind: kind.to_string(),
+            fields: fields.clone(),
+        },
+        prev,
+    )
+}
+
+/// Line `seq` of the log for `event`, chained to `prev` (without its newline).
+fn line_text(seq: u64, event: &Event, prev: &str) -> Result<String> {
+    // The fixed fields first and `prev` last, the event's own in between (sorted by name).
+    let mut own = Map::new();
+    if let Value::Object(f) = &event.fields {
+        for (k, v) in f {
+            if !matches!(k.as_str(), "v" | "seq" | "time" | "event" | "prev") {
+                own.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let own = serde_json::to_string(&Value::Object(own))?;
+    let own = own
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or_default();
+    Ok(format!(
+        r#"{{"v":{VERSION},"seq":{seq},"time":{},"event":{}{}{own},"prev":"{prev}"}}"#,
+        Value::from(event.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        Value::from(event.kind.as_str()),
+        if own.is_empty() { "" } else { "," },
+    ))
 }
 
 fn open_append(path: &Path) -> Result<File> {
@@ -410,11 +572,18 @@ fn last_line(file: &mut File) -> Result<Head> {
 
 /// The last checkpoint's sequence number and head, if any.
 pub fn last_checkpoint(path: &Path) -> Result<Option<(u64, String)>> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
+    let mut file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    // Only the tail is read: the file grows by a line every few seconds at most, for years.
+    let len = file.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(CHECKPOINT_TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let text = String::from_utf8_lossy(&tail);
     Ok(text.lines().rev().find_map(|l| {
         let v: Value = serde_json::from_str(l).ok()?;
         Some((
@@ -507,6 +676,75 @@ mod tests {
                 }
             ),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn outcomes_are_written_with_the_next_line_or_by_a_sync_in_order() {
+        let (_tmp, log) = log();
+        log.append(Utc::now(), "command", json!({"line": "a"}))
+            .expect("a");
+        log.append_after(Utc::now(), "command_result", json!({"line": "a"}));
+        let lines = |log: &AuditLog| fs::read_to_string(log.log_path()).expect("read");
+        assert_eq!(lines(&log).lines().count(), 1, "queued, not yet written");
+        log.append(Utc::now(), "command", json!({"line": "b"}))
+            .expect("b");
+        let text = lines(&log);
+        let kinds: Vec<_> = text
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).expect("json");
+                (v["seq"].as_u64().expect("seq"), v["event"].to_string())
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (1, "\"command\"".to_string()),
+                (2, "\"command_result\"".to_string()),
+                (3, "\"command\"".to_string())
+            ]
+        );
+        log.append_after(Utc::now(), "command_result", json!({"line": "b"}));
+        log.sync().expect("sync");
+        assert_eq!(
+            lines(&log).lines().count(),
+            4,
+            "the sync writes what is queued"
+        );
+        log.checkpoint(Utc::now()).expect("checkpoint");
+        assert_eq!(
+            last_checkpoint(&log.checkpoints_path()).expect("read"),
+            Some((
+                4,
+                sha256_hex(lines(&log).lines().last().expect("last").as_bytes())
+            ))
+        );
+    }
+
+    #[test]
+    fn an_outcome_that_cannot_be_written_waits_for_the_next_line() {
+        let (_tmp, log) = log();
+        log.append(Utc::now(), "login", json!({})).expect("first");
+        let target = log.log_path();
+        let kept = target.with_extension("kept");
+        fs::rename(&target, &kept).expect("mv");
+        std::os::unix::fs::symlink("/dev/full", &target).expect("symlink");
+        log.append_after(Utc::now(), "command_result", json!({}));
+        assert!(log.append(Utc::now(), "command", json!({})).is_err());
+        fs::remove_file(&target).expect("rm");
+        fs::rename(&kept, &target).expect("back");
+        log.append(Utc::now(), "command", json!({}))
+            .expect("room again");
+        let text = fs::read_to_string(&target).expect("read");
+        let kinds: Vec<_> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json")["event"].to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec!["\"login\"", "\"command_result\"", "\"command\""],
+            "the refused command is not recorded as run; the queued outcome is kept"
         );
     }
 

@@ -7,6 +7,11 @@
 //! every checkpoint must carry a good signature by the endpoint's host key over its sequence
 //! number and head, and that line must still hash to the head (an edit of the last lines, which no
 //! later line covers, is found here); a checkpoint past the log's end means its tail was cut.
+//!
+//! A log whose oldest lines retention removed ([`crate::audit_prune`]) starts at line K+1: its
+//! first `prev` must then be the head of a signed checkpoint of line K, and a later
+//! `audit_pruned` line must say it removed lines through K. Lines are named by their sequence
+//! number, which is the line of the file when nothing was pruned.
 
 use crate::audit::{checkpoint_message, sha256_hex, GENESIS, NAMESPACE, VERSION};
 use russh::keys::ssh_key::SshSig;
@@ -55,10 +60,27 @@ pub fn verify(log: &Path, checkpoints: &Path, host_key: &PublicKey) -> Result<Ve
     } else {
         bytes[..bytes.len() - 1].split(|b| *b == b'\n').collect()
     };
-    let mut prev_hash = GENESIS.to_string();
+    // Where the chain starts: line 1, or the line after the last one retention removed.
+    let first: Option<Value> = lines.first().and_then(|l| serde_json::from_slice(l).ok());
+    let start = first
+        .as_ref()
+        .and_then(|v| v.get("seq"))
+        .and_then(Value::as_u64)
+        .filter(|s| *s > 1)
+        .unwrap_or(1);
+    let anchor = first
+        .as_ref()
+        .and_then(|v| v.get("prev"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut prev_hash = match (start, &anchor) {
+        (1, _) | (_, None) => GENESIS.to_string(),
+        (_, Some(a)) => a.clone(),
+    };
+    let mut pruned_through = None;
     let mut hashes = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let n = i as u64 + 1;
+        let n = start + i as u64;
         let broken = |why: String| Ok(Verdict::Broken { line: n, why });
         let v: Value = match serde_json::from_slice(line) {
             Ok(v) => v,
@@ -88,9 +110,23 @@ pub fn verify(log: &Path, checkpoints: &Path, host_key: &PublicKey) -> Result<Ve
             }
             _ => return broken("its prev is not the chain's start".into()),
         }
+        if v.get("event").and_then(Value::as_str) == Some("audit_pruned") {
+            if let Some(t) = v.get("through").and_then(Value::as_u64) {
+                pruned_through = Some(t);
+            }
+        }
         prev_hash = sha256_hex(line);
         hashes.push(prev_hash.clone());
     }
+    if start > 1 && pruned_through != Some(start - 1) {
+        return Ok(Verdict::Broken {
+            line: start,
+            why: format!(
+                "the log starts at line {start}, but no audit_pruned line says retention removed the lines before it: they were cut"
+            ),
+        });
+    }
+    let mut anchored = start == 1;
     let text = match fs::read_to_string(checkpoints) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -124,16 +160,32 @@ pub fn verify(log: &Path, checkpoints: &Path, host_key: &PublicKey) -> Result<Ve
         {
             return bad("its signature is not the host key's".into());
         }
-        let Some(hash) = usize::try_from(seq)
+        if seq + 1 < start {
+            // A line retention removed.
+            continue;
+        }
+        if seq + 1 == start {
+            if anchor.as_deref() != Some(head) {
+                return Ok(Verdict::Broken {
+                    line: start,
+                    why: format!(
+                        "its prev is not the head the signed checkpoint of line {seq} holds: the start of the log was changed"
+                    ),
+                });
+            }
+            anchored = true;
+            verified += 1;
+            continue;
+        }
+        let Some(hash) = usize::try_from(seq - start)
             .ok()
-            .and_then(|s| s.checked_sub(1))
             .and_then(|s| hashes.get(s))
         else {
+            let end = start + lines.len() as u64 - 1;
             return Ok(Verdict::Broken {
-                line: lines.len() as u64 + 1,
+                line: end + 1,
                 why: format!(
-                    "the log ends at line {} but a signed checkpoint covers line {seq}: its tail was cut",
-                    lines.len()
+                    "the log ends at line {end} but a signed checkpoint covers line {seq}: its tail was cut"
                 ),
             });
         };
@@ -146,6 +198,15 @@ pub fn verify(log: &Path, checkpoints: &Path, host_key: &PublicKey) -> Result<Ve
         }
         verified += 1;
         covered = covered.max(seq);
+    }
+    if !anchored {
+        return Ok(Verdict::Broken {
+            line: start,
+            why: format!(
+                "the log starts at line {start}, but no signed checkpoint of line {} anchors it",
+                start - 1
+            ),
+        });
     }
     Ok(Verdict::Intact {
         lines: lines.len() as u64,

@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod audit;
+pub mod audit_prune;
 pub mod audit_verify;
 pub mod bounds;
 pub mod builtins;

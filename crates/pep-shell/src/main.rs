@@ -153,6 +153,10 @@ enum Command {
         /// Log line format on stderr (text is coloured only on a terminal).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Days the audit log keeps a line (0: forever). The daily sweep removes older lines up
+        /// to the last signed checkpoint among them, and records that it did.
+        #[arg(long, default_value_t = 0)]
+        audit_retention_days: u32,
     },
     /// Manage the identities that may connect.
     Identity {
@@ -300,6 +304,7 @@ fn run() -> Result<()> {
             host_command_prefix,
             host_read_roots,
             host_remove_roots,
+            audit_retention_days,
         } => {
             logging::init(log_format);
             let profile = match profile {
@@ -362,7 +367,9 @@ fn run() -> Result<()> {
                     .then(|| Duration::from_secs(idle_timeout_secs)),
                 kex,
             };
-            runtime.block_on(serve(listen, opts, limits))
+            let audit_retention = (audit_retention_days > 0)
+                .then(|| chrono::Duration::days(audit_retention_days.into()));
+            runtime.block_on(serve(listen, opts, limits, audit_retention))
         }
         Command::Identity { action } => identity(action),
         Command::Audit {
@@ -472,7 +479,12 @@ fn audit_cli(state: &StateDir, kind: &str, fields: serde_json::Value) -> Result<
         .map(|_| ())
 }
 
-async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    opts: EndpointOptions,
+    limits: Limits,
+    audit_retention: Option<chrono::Duration>,
+) -> Result<()> {
     // One server per state directory, held until this function returns; then, before anything is
     // written, the leftovers of atomic writes a killed process never finished.
     let state = StateDir::open(&opts.state)?;
@@ -483,7 +495,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
     }
     let endpoint = Endpoint::open(&opts, Clock::system())?;
     let key = host_key::load_or_create(&endpoint.state.host_key())?;
-    sweep(&endpoint);
+    sweep(&endpoint, audit_retention);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -538,7 +550,7 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
         tick.tick().await;
         loop {
             tick.tick().await;
-            sweep(&maint);
+            sweep(&maint, audit_retention);
         }
     });
     // SIGINT and SIGTERM (what systemd and container runtimes send) stop the endpoint the same
@@ -571,8 +583,14 @@ async fn serve(listen: SocketAddr, opts: EndpointOptions, limits: Limits) -> Res
 /// The retention sweep: sessions (records, transcripts, recordings), working directories and log
 /// collection records past 90 days, grants ended more than 30 days ago; what it removed is logged
 /// and written to the audit log.
-fn sweep(endpoint: &Endpoint) {
+fn sweep(endpoint: &Endpoint, audit_retention: Option<chrono::Duration>) {
     let now = endpoint.clock.now();
+    // The audit log records its own pruning (an `audit_pruned` line).
+    if let Some(keep) = audit_retention {
+        if let Err(e) = endpoint.audit.prune(now - keep, now) {
+            tracing::error!(error = %e, "could not remove audit lines past their retention");
+        }
+    }
     let sessions = history::maintain(&endpoint.state, now);
     let collections = pep_shell::log_history::maintain(&endpoint.state, now);
     let grants = endpoint.consent.sweep().unwrap_or_else(|e| {

@@ -9,6 +9,9 @@
 //! (`crate::redact`) finds is masked before it is written: a recording never holds a SAS
 //! signature or a response token. Exec sessions record their command and output the same way.
 //!
+//! A line entered is held (charged, not yet written) until its output is written, so that a
+//! command costs one write; the session's end writes what is held.
+//!
 //! Every write is charged to the endpoint's disk budget like the transcript's (support output as
 //! bulk data, its lines as records; operators never refused) and the file stops at the session's
 //! transcript cap. A write that fails marks the recording failed; the session then ends (support)
@@ -46,6 +49,9 @@ pub struct Recording {
     failure: Option<String>,
     policy: RecordingPolicy,
     screen: broadcast::Sender<String>,
+    /// Events charged but not yet written: a line entered waits for its output (or the
+    /// session's end), so a command costs one write.
+    held: String,
 }
 
 impl Recording {
@@ -73,6 +79,7 @@ impl Recording {
             failure: None,
             policy,
             screen,
+            held: String::new(),
         };
         let header = serde_json::json!({
             "version": 2,
@@ -95,6 +102,7 @@ impl Recording {
             failure: Some(why),
             policy,
             screen: broadcast::channel(1).0,
+            held: String::new(),
         }
     }
 
@@ -120,7 +128,11 @@ impl Recording {
     }
 
     fn write(&mut self, text: &str, record: bool) {
-        if let Err(why) = self.append(text, record) {
+        self.write_or_hold(text, record, false);
+    }
+
+    fn write_or_hold(&mut self, text: &str, record: bool, hold: bool) {
+        if let Err(why) = self.append_or_hold(text, record, hold) {
             if self.failure.is_none() {
                 tracing::error!(path = %self.path.display(), error = %why, "recording stopped");
                 self.failure = Some(why);
@@ -129,6 +141,11 @@ impl Recording {
     }
 
     fn append(&mut self, text: &str, record: bool) -> Result<(), String> {
+        self.append_or_hold(text, record, false)
+    }
+
+    /// Charges `text` and writes it after what is held, or holds it too (`hold`).
+    fn append_or_hold(&mut self, text: &str, record: bool, hold: bool) -> Result<(), String> {
         if let Some(f) = &self.failure {
             return Err(f.clone());
         }
@@ -136,30 +153,45 @@ impl Recording {
             return Ok(());
         };
         let n = text.len() as u64;
-        if self.written.saturating_add(n) > self.policy.cap {
-            return Err(format!(
-                "the session's recording reached its limit of {} (pep serve --max-transcript-mb)",
-                azs_support::disk_budget::human(self.policy.cap)
-            ));
-        }
         let class = match (self.policy.writer, record) {
             (Writer::Operator, _) => WriteClass::Operator,
             (Writer::Support, true) => WriteClass::Record,
             (Writer::Support, false) => WriteClass::Bulk,
         };
-        self.policy
-            .disk
-            .charge(n, class)
-            .map_err(|e| e.to_string())?;
-        match file.write_all(text.as_bytes()) {
-            Ok(()) => {
-                self.written += n;
-                Ok(())
+        let refused = if self.written.saturating_add(n) > self.policy.cap {
+            Some(format!(
+                "the session's recording reached its limit of {} (pep serve --max-transcript-mb)",
+                azs_support::disk_budget::human(self.policy.cap)
+            ))
+        } else {
+            self.policy
+                .disk
+                .charge(n, class)
+                .err()
+                .map(|e| e.to_string())
+        };
+        if refused.is_none() {
+            self.written += n;
+            self.held.push_str(text);
+            if hold {
+                return Ok(());
             }
-            Err(e) => {
-                self.policy.disk.release(n);
-                Err(format!("the recording could not be written: {e}"))
-            }
+        }
+        // What was held is charged already: it is written even when `text` is refused.
+        let held = std::mem::take(&mut self.held);
+        if !held.is_empty() {
+            file.write_all(held.as_bytes()).map_err(|e| {
+                self.policy.disk.release(held.len() as u64);
+                format!("the recording could not be written: {e}")
+            })?;
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// Writes what is held.
+    fn flush(&mut self) {
+        if !self.held.is_empty() {
+            self.write("", true);
         }
     }
 
@@ -180,7 +212,7 @@ impl Recording {
         let echo = format!("{prompt}{shown}\r\n");
         let mut text = self.event_line("i", &format!("{shown}\r"));
         text.push_str(&self.event_line("o", &echo));
-        self.write(&text, true);
+        self.write_or_hold(&text, true, true);
         let _ = self.screen.send(echo);
     }
 
@@ -197,6 +229,7 @@ impl Recording {
 
     /// Closes the file; its SHA-256, when it can be read.
     pub fn finish(&mut self) -> Option<String> {
+        self.flush();
         if let Some(f) = self.file.take() {
             let _ = f.sync_data();
         }

@@ -513,11 +513,18 @@ impl SessionTask {
             let events = editor.feed(&input, &ShellCompleter(shell), &mut out);
             input.clear();
             drain = events.iter().any(|e| matches!(e, EditEvent::Line(_)));
-            self.send(std::mem::take(&mut out), false, end).await?;
+            // A line's echo goes out with its reply (one packet, not two): the line runs at once
+            // unless it starts a job, waits for a watcher or watches, which send it first.
+            if !drain {
+                self.send(std::mem::take(&mut out), false, end).await?;
+            }
             for ev in events {
                 let (done, failed) = match ev {
                     EditEvent::Line(line) => {
                         editor.add_history(&line);
+                        if shell.attended() {
+                            self.send(std::mem::take(&mut out), false, end).await?;
+                        }
                         let mut reply =
                             if self.await_attendance(shell, line.as_bytes(), end).await? {
                                 shell.execute(&line)

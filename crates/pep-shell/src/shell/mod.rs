@@ -551,6 +551,25 @@ impl Shell {
     /// Appends a security event of this session to the audit log (session, identity and role
     /// added to `fields`).
     pub(crate) fn audit(&self, kind: &str, fields: serde_json::Value) -> Result<(), String> {
+        self.endpoint
+            .audit
+            .append(self.endpoint.clock.now(), kind, self.audit_fields(fields))
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    /// Records in the audit log what has already happened (a line's outcome): written with the
+    /// next line, or within [`crate::audit::SYNC_EVERY`].
+    fn audit_after(&self, kind: &str, fields: serde_json::Value) {
+        self.endpoint.audit.append_after(
+            self.endpoint.clock.now(),
+            kind,
+            self.audit_fields(fields),
+        );
+    }
+
+    /// `fields` with the session, identity and role (null fields left out).
+    fn audit_fields(&self, fields: serde_json::Value) -> serde_json::Value {
         let mut all = serde_json::json!({
             "session": self.record.session_id,
             "identity": self.identity.name,
@@ -559,11 +578,7 @@ impl Shell {
         if let (Some(obj), serde_json::Value::Object(more)) = (all.as_object_mut(), fields) {
             obj.extend(more.into_iter().filter(|(_, v)| !v.is_null()));
         }
-        self.endpoint
-            .audit
-            .append(self.endpoint.clock.now(), kind, all)
-            .map(|_| ())
-            .map_err(|e| format!("{e:#}"))
+        all
     }
 
     /// Runs `line`; `shown` is the line with its secret parameters masked (computed once by
@@ -671,9 +686,7 @@ impl Shell {
     /// the next line and the session's end call it too, so nothing is left unrecorded.
     pub fn settle(&mut self) {
         if let Some(outcome) = self.unsettled.outcome.take() {
-            if let Err(e) = self.audit("command_result", outcome) {
-                tracing::error!(error = %e, "the audit log cannot record a command's outcome");
-            }
+            self.audit_after("command_result", outcome);
         }
         if let Some(text) = self.unsettled.output.take() {
             self.recording.output(&text, false);

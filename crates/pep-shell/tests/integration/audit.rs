@@ -145,3 +145,81 @@ fn an_audit_log_that_cannot_be_written_refuses_all_but_the_revocation() {
     let r = pep.exec(&sup, "Get-Command");
     assert!(!r.ok());
 }
+
+/// libfaketime (Debian `faketime`), which `.ci/run` installs: the server runs 100 days ahead.
+fn faketime() -> Option<String> {
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    if std::path::Path::new(lib).exists() {
+        return Some(lib.to_string());
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "libfaketime is missing under CI=true (Debian package faketime; .ci/run installs it)"
+    );
+    eprintln!("skipped: libfaketime is not installed");
+    None
+}
+
+#[test]
+fn audit_lines_past_their_retention_are_removed_at_a_checkpoint_and_the_log_still_verifies() {
+    let Some(lib) = faketime() else {
+        return;
+    };
+    let mut pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    // Enough lines for the background sync to sign checkpoints among them.
+    let r = pep.lines(&sup, "Get-AzsSupportStampVersion\n".repeat(60).as_bytes());
+    assert!(r.ok(), "{r:?}");
+    assert!(pep.terminate(Duration::from_secs(10)).is_some());
+    let before = audit_lines(&pep);
+    assert!(before.len() > 120, "{} lines", before.len());
+
+    // 100 days later, with 90 days of audit retention: the sweep at start removes them.
+    pep.extra_args = vec!["--audit-retention-days".into(), "90".into()];
+    pep.env = vec![
+        ("LD_PRELOAD".into(), lib),
+        ("FAKETIME".into(), "+100d".into()),
+    ];
+    pep.spawn();
+    let r = pep.exec(&op, "Get-RemoteSupportSession");
+    assert!(r.ok(), "{r:?}");
+    assert!(pep.terminate(Duration::from_secs(10)).is_some());
+
+    let after = audit_lines(&pep);
+    let first = after[0]["seq"].as_u64().expect("seq");
+    assert!(
+        first > 64,
+        "the oldest lines are gone: the log starts at {first}; pep's log: {}",
+        pep.log()
+    );
+    let pruned = after
+        .iter()
+        .find(|l| l["event"] == "audit_pruned")
+        .expect("the pruning is in the audit log");
+    assert_eq!(pruned["through"], first - 1);
+    assert_eq!(pruned["lines"], first - 1);
+    // The kept lines are the ones that were there, byte for byte in their fields.
+    let kept_before: Vec<_> = before
+        .iter()
+        .filter(|l| l["seq"].as_u64() >= Some(first))
+        .collect();
+    assert_eq!(
+        kept_before.as_slice(),
+        &after.iter().take(kept_before.len()).collect::<Vec<_>>()[..]
+    );
+    let (code, out) = verify(&pep);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("intact"), "{out}");
+
+    // Cutting the front anywhere else is found.
+    let path = pep.state.join("audit/audit.jsonl");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let rest: String = text.lines().skip(3).flat_map(|l| [l, "\n"]).collect();
+    std::fs::write(&path, rest).expect("cut");
+    let (code, out) = verify(&pep);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("BROKEN at line {}", first + 3)),
+        "{out}"
+    );
+}

@@ -268,3 +268,106 @@ fn close_ships_ended_sessions_transcripts_verifies_them_and_removes_them_here() 
         "{audit}"
     );
 }
+
+/// libfaketime (Debian `faketime`, installed by `.ci/run`) reading its offset from a file the
+/// test rewrites: pep's clock (wall and monotonic) jumps when the test says.
+struct MovableClock {
+    file: PathBuf,
+}
+
+impl MovableClock {
+    fn install(pep: &mut Pep) -> Option<MovableClock> {
+        let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+        if !Path::new(lib).exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "libfaketime is missing under CI=true (Debian package faketime)"
+            );
+            eprintln!("skipped: libfaketime is not installed");
+            return None;
+        }
+        let file = pep.dir.path().join("clock-offset");
+        std::fs::write(&file, "+0\n").expect("clock file");
+        pep.env = vec![
+            ("LD_PRELOAD".into(), lib.into()),
+            ("FAKETIME_TIMESTAMP_FILE".into(), file.display().to_string()),
+            ("FAKETIME_NO_CACHE".into(), "1".into()),
+        ];
+        pep.stop();
+        pep.spawn();
+        Some(MovableClock { file })
+    }
+
+    /// Moves pep's clock to `offset` ahead of the real one, in one unit ("+61m", "+7h":
+    /// libfaketime reads "+8h1m" as no offset at all, and the clock would go back).
+    fn set(&self, offset: &str) {
+        std::fs::write(&self.file, format!("{offset}\n")).expect("clock file");
+    }
+}
+
+#[test]
+fn elevation_ends_after_8_hours_and_a_request_expires_after_one() {
+    let mut pep = Pep::start_with(&[
+        "--scenario",
+        "host-paused-maintenance",
+        "--idle-timeout-secs",
+        "0",
+    ]);
+    let Some(clock) = MovableClock::install(&mut pep) else {
+        return;
+    };
+    let op: Key = pep.identity("operator", "olivia");
+    let vendor_key = vendor(&pep);
+
+    let mut s = pep.pty(&op);
+    s.wait_for("PS> ", WAIT).expect("prompt");
+    let request = request_token(&mut s);
+    s.send(
+        format!(
+            "Unlock-SupportSession -ResponseToken {}\r",
+            sign(&vendor_key, "pep-unlock", &request)
+        )
+        .as_bytes(),
+    );
+    s.wait_for("Elevated", WAIT).expect("elevated");
+
+    // A request answered 61 minutes after it was made is refused.
+    let mut late = pep.pty(&op);
+    late.wait_for("PS> ", WAIT).expect("prompt");
+    let stale = request_token(&mut late);
+    clock.set("+61m");
+    late.send(
+        format!(
+            "Unlock-SupportSession -ResponseToken {}\r",
+            sign(&vendor_key, "pep-unlock", &stale)
+        )
+        .as_bytes(),
+    );
+    late.wait_for("the request expired", WAIT)
+        .expect("an expired request is refused");
+    late.send(b"Get-SupportSessionInfo\r");
+    late.wait_for("Locked", WAIT).expect("still locked");
+
+    // Seven hours in, still elevated; past eight, locked again, and the break-glass command is
+    // refused.
+    clock.set("+7h");
+    let mark = s.output().len();
+    s.send(b"Get-SupportSessionInfo\r");
+    s.wait_for("Elevated", WAIT).expect("elevated at 7 hours");
+    assert!(s.output()[mark..].contains("Elevated"));
+    clock.set("+481m");
+    let mark = s.output().len();
+    s.send(b"Get-SupportSessionInfo\r");
+    s.wait_for("Locked", WAIT).expect("locked after 8 hours");
+    assert!(!s.output()[mark..].contains("Elevated"), "{}", s.output());
+    s.send(b"Resume-AzsScaleUnitNode -Name AZS-HOST03 -Confirm:$false\r");
+    s.wait_for("vendor-signed token", WAIT)
+        .expect("break-glass refused again");
+    s.send(b"exit\r");
+    assert!(s.wait_exit(WAIT).is_some());
+    let audit = std::fs::read_to_string(pep.state.join("audit/audit.jsonl")).expect("audit");
+    assert!(
+        audit.contains("its 8 hours passed"),
+        "the end of the elevation is in the audit log"
+    );
+}

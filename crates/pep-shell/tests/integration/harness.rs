@@ -19,6 +19,8 @@ pub struct Pep {
     pub state: PathBuf,
     pub dir: tempfile::TempDir,
     pub extra_args: Vec<String>,
+    /// Environment given to the server process (besides the test's own).
+    pub env: Vec<(String, String)>,
     /// Everything the server wrote to stderr (its log), across restarts.
     log: Arc<Mutex<Vec<u8>>>,
 }
@@ -49,6 +51,7 @@ impl Pep {
             state,
             dir,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             log: Arc::default(),
         };
         pep.spawn();
@@ -65,6 +68,7 @@ impl Pep {
             .arg(&self.state)
             .args(&self.extra_args)
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
