@@ -299,7 +299,7 @@ impl MovableClock {
     }
 
     /// Moves pep's clock to `offset` ahead of the real one, in one unit ("+61m", "+7h":
-    /// libfaketime reads "+8h1m" as no offset at all, and the clock would go back).
+    /// libfaketime does not read compound offsets such as "+8h1m": the clock would go back).
     fn set(&self, offset: &str) {
         std::fs::write(&self.file, format!("{offset}\n")).expect("clock file");
     }

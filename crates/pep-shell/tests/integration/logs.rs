@@ -731,3 +731,70 @@ fn an_interactive_upload_shows_one_progress_line_and_ctrl_c_cancels_it() {
     let hist = records(&r.stdout);
     assert_eq!(hist[0]["Status"], "Cancelled", "{}", r.stdout);
 }
+
+#[test]
+fn close_ships_transcripts_and_recordings_to_a_container_sas_and_removes_only_verified_copies() {
+    let Some(az) = azurite(None) else {
+        return;
+    };
+    let pep = Pep::start();
+    let (op, sup) = pep.granted("Diagnostics");
+    let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
+    assert!(r.ok(), "{r:?}");
+    let mut ended = all_files(&pep.state.join("transcripts"));
+    ended.extend(all_files(&pep.state.join("recordings")));
+    assert!(ended.len() >= 4, "{} files", ended.len());
+
+    az.create_container("pep-transcripts").expect("container");
+    let expiry = Utc::now() + Days::days(1);
+    // A SAS that may not write: nothing leaves, nothing is removed, the signature is not shown.
+    let read_only = az.container_sas("pep-transcripts", "rl", expiry);
+    let r = pep.exec(
+        &op,
+        &format!("Close-PrivilegedEndpoint -TranscriptsPathDestination '{read_only}'"),
+    );
+    assert!(!r.ok(), "{r:?}");
+    assert!(r.stderr.contains("nothing was removed"), "{r:?}");
+    assert!(
+        !r.stderr.contains(&sig_of(&read_only)),
+        "the signature was shown"
+    );
+    for (path, _) in &ended {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+
+    let sas = az.container_sas("pep-transcripts", "rcwl", expiry);
+    let r = pep.exec(
+        &op,
+        &format!("Close-PrivilegedEndpoint -TranscriptsPathDestination '{sas}'"),
+    );
+    assert!(r.ok(), "{r:?}");
+    let blobs = list(&az, &sas);
+    for (path, bytes) in &ended {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let (blob, len) = blobs
+            .iter()
+            .find(|(b, _)| b.ends_with(&name))
+            .unwrap_or_else(|| panic!("{name} is not in the container: {blobs:?}"));
+        assert_eq!(*len, bytes.len() as u64, "{blob}");
+        assert_eq!(&download(&sas, blob), bytes, "{blob} differs");
+        assert!(
+            !path.exists(),
+            "{} is still on the endpoint",
+            path.display()
+        );
+    }
+    let sig = sig_of(&sas);
+    for (path, bytes) in all_files(&pep.state) {
+        assert!(
+            !contains(&bytes, &sig),
+            "the signature is in {}",
+            path.display()
+        );
+    }
+    assert!(!pep.log().contains(&sig), "the signature is in pep's log");
+}
