@@ -7,6 +7,7 @@
 pub mod args;
 pub mod atomic_file;
 pub mod catalog;
+pub mod clixml;
 pub mod commands;
 pub mod disk_budget;
 pub mod escape;

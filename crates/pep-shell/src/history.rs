@@ -1,12 +1,18 @@
 //! Session history: one record per session, kept 90 days with its transcript.
 //!
-//! `sessions/<session-id>.json` (format version 2), written atomically when the session starts, when
-//! the grant's level changes under it, and when it ends: `{"version":2,"session_id":"...",
+//! `sessions/<session-id>.json` (format version 3), written atomically when the session starts, when
+//! the grant's level changes under it, and when it ends: `{"version":3,"session_id":"...",
 //! "identity":"alice","role":"support","access_level":"Diagnostics","level_changes":[{"at":"...",
-//! "level":"DiagnosticsRepair"}],"kind":"interactive","remote":"127.0.0.1:5000","start":"...",
-//! "end":null,"end_reason":null,"transcript":"/.../transcripts/<id>.txt"}`. `access_level` is the
-//! level at start; `level_changes` (added in version 2; absent in version 1 records, read as
-//! none) each later level in force and when it took effect.
+//! "level":"DiagnosticsRepair"}],"support_request_id":"2611210001","kind":"interactive",
+//! "remote":"127.0.0.1:5000","start":"...","end":null,"end_reason":null,
+//! "transcript":"/.../transcripts/<id>.txt"}`. `access_level` is the level at start;
+//! `level_changes` (added in version 2; absent in version 1 records, read as none) each later
+//! level in force and when it took effect; `support_request_id` (added in version 3; absent
+//! before, read as none) the support case of the grant a support session ran under, if the
+//! operator gave one (`Enable-RemoteSupport -SupportRequestId`).
+//!
+//! `Get-RemoteSupportSessionHistory` reads them through [`select`]: by period, identity
+//! (wildcards) and support request.
 //! A record still open when the server starts belonged to a process that died: it is closed then,
 //! at its file's last modification time, with the reason `server stopped`.
 
@@ -36,6 +42,9 @@ pub struct SessionRecord {
     /// Later levels, in order (version 2).
     #[serde(default)]
     pub level_changes: Vec<LevelChange>,
+    /// The support request (case) of the grant a support session ran under (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_request_id: Option<String>,
     /// `interactive`, `exec` or `shell`.
     pub kind: String,
     /// Peer address.
@@ -60,7 +69,7 @@ pub struct LevelChange {
 }
 
 /// The record format written now.
-pub const RECORD_VERSION: u32 = 2;
+pub const RECORD_VERSION: u32 = 3;
 
 impl SessionRecord {
     /// Every level the session ran at, in order: `Diagnostics`, or
@@ -106,6 +115,7 @@ impl SessionRecord {
             .with("SessionStartTime", self.start)
             .with("SessionEndTime", self.end)
             .with("AccessLevel", self.levels())
+            .with("SupportRequestId", self.support_request_id.clone())
             .with("TranscriptLocation", self.transcript.display().to_string())
             .with(
                 "RecordingLocation",
@@ -141,6 +151,42 @@ pub fn load_all(state: &StateDir) -> Vec<SessionRecord> {
     }
     out.sort_by_key(|r| r.start);
     out
+}
+
+/// Which sessions `Get-RemoteSupportSessionHistory` lists.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Sessions still open or ended at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Identity names (wildcards, case-insensitive); empty: every identity.
+    pub identity: Vec<String>,
+    /// Only sessions under a grant for this support request (exact, case-insensitive).
+    pub support_request_id: Option<String>,
+}
+
+impl Filter {
+    /// Whether `rec` is one of the sessions asked for (`now` stands for the end of open ones).
+    pub fn admits(&self, rec: &SessionRecord, now: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|from| rec.end.unwrap_or(now) >= from)
+            && (self.identity.is_empty()
+                || self
+                    .identity
+                    .iter()
+                    .any(|p| azs_support::wildcard::wildcard_match(p, &rec.identity)))
+            && self.support_request_id.as_ref().is_none_or(|want| {
+                rec.support_request_id
+                    .as_ref()
+                    .is_some_and(|sr| sr.eq_ignore_ascii_case(want))
+            })
+    }
+}
+
+/// The sessions `filter` admits, oldest first.
+pub fn select(state: &StateDir, filter: &Filter, now: DateTime<Utc>) -> Vec<SessionRecord> {
+    load_all(state)
+        .into_iter()
+        .filter(|r| filter.admits(r, now))
+        .collect()
 }
 
 /// One session by id.
@@ -209,6 +255,7 @@ mod tests {
             role: "support".into(),
             access_level: "Diagnostics".into(),
             level_changes: Vec::new(),
+            support_request_id: None,
             kind: "exec".into(),
             remote: "127.0.0.1:1".into(),
             start,
@@ -216,6 +263,66 @@ mod tests {
             end_reason: None,
             transcript: dir.join(format!("{id}.txt")),
         }
+    }
+
+    #[test]
+    fn select_by_period_identity_and_support_request() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let st = StateDir::open(tmp.path()).expect("state");
+        let now = Utc::now();
+        let mut sam = rec("s1", now - Duration::hours(3), Some(now), &st.transcripts());
+        sam.identity = "sam".into();
+        sam.support_request_id = Some("2611210001".into());
+        sam.save(&st).expect("save");
+        let mut sue = rec("s2", now - Duration::hours(2), None, &st.transcripts());
+        sue.identity = "Sue".into();
+        sue.support_request_id = Some("2611210002".into());
+        sue.save(&st).expect("save");
+        let mut olivia = rec(
+            "o1",
+            now - Duration::days(9),
+            Some(now - Duration::days(8)),
+            &st.transcripts(),
+        );
+        olivia.identity = "olivia".into();
+        olivia.role = "operator".into();
+        olivia.save(&st).expect("save");
+        let ids = |f: Filter| -> Vec<String> {
+            select(&st, &f, now)
+                .into_iter()
+                .map(|r| r.session_id)
+                .collect()
+        };
+        assert_eq!(ids(Filter::default()), ["o1", "s1", "s2"]);
+        let id = |p: &[&str]| Filter {
+            identity: p.iter().map(|s| s.to_string()).collect(),
+            ..Filter::default()
+        };
+        assert_eq!(ids(id(&["s*"])), ["s1", "s2"]);
+        assert_eq!(ids(id(&["SUE"])), ["s2"]);
+        assert_eq!(ids(id(&["[o-r]*"])), ["o1"]);
+        assert_eq!(ids(id(&["nobody"])), Vec::<String>::new());
+        let sr = |s: &str| Filter {
+            support_request_id: Some(s.into()),
+            ..Filter::default()
+        };
+        assert_eq!(ids(sr("2611210002")), ["s2"]);
+        assert_eq!(ids(sr("999")), Vec::<String>::new());
+        let recent = Filter {
+            from: Some(now - Duration::days(7)),
+            identity: vec!["*".into()],
+            support_request_id: Some("2611210001".into()),
+        };
+        assert_eq!(ids(recent), ["s1"]);
+        // Records written before version 3 have no support request: read as none.
+        let v2 = r#"{"version":2,"session_id":"old","identity":"eve","role":"support","access_level":"Diagnostics","kind":"exec","remote":"x","start":"2026-01-01T00:00:00Z","end":null,"end_reason":null,"transcript":"/t"}"#;
+        let old: SessionRecord = serde_json::from_str(v2).expect("version 2 reads");
+        assert_eq!(old.support_request_id, None);
+        let shown = sam.to_value(None);
+        assert_eq!(
+            shown.as_record().and_then(|r| r.get("SupportRequestId")),
+            Some(&Value::from("2611210001"))
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn run(
 /// Refuses, before anything is collected, a SAS that says itself it cannot write: expired, or
 /// without write permission. (A signature the service refuses is found by the first request,
 /// which stops the collection.)
-fn writable(sas: &ContainerSas, now: DateTime<Utc>) -> Result<(), String> {
+pub fn writable(sas: &ContainerSas, now: DateTime<Utc>) -> Result<(), String> {
     if let Some(expiry) = sas.expiry() {
         if expiry <= now {
             return Err(format!(

@@ -97,7 +97,7 @@ impl LogSettings {
 }
 
 /// Reads and parses a SAS file; errors never quote its contents.
-fn read_sas_file(path: &Path) -> Result<ContainerSas> {
+pub fn read_sas_file(path: &Path) -> Result<ContainerSas> {
     let meta = std::fs::metadata(path)
         .with_context(|| format!("the vendor upload SAS file {}", path.display()))?;
     #[cfg(unix)]

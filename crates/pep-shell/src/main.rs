@@ -1,10 +1,18 @@
 //! The `pep` binary: `pep serve` runs the endpoint; `pep identity` manages who may connect.
+//!
+//! Exit codes: 0 done; 1 failed (the state directory cannot be read, a port is taken, ...);
+//! 2 usage error (an unknown flag, a bad value, a configuration file that does not read);
+//! 3 the check found problems (`pep audit verify` on a broken log, `pep check` with a problem).
+//! Over SSH, a command in an exec session exits 0, 1 when it failed, 2 when the line could not
+//! be read (syntax, unknown command or parameter) and 3 when it was refused (role, access level,
+//! no grant).
 
 use anyhow::{Context, Result};
 use azs_support::catalog::Profile;
 use azs_support::logs::blob::UploadOptions;
 use azs_support::stamp::scenario;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use pep_shell::admission::AdmissionLimits;
 use pep_shell::bounds::LineLimits;
 use pep_shell::clock::Clock;
@@ -18,10 +26,18 @@ use pep_shell::server::{self, Limits, DEFAULT_IDLE_TIMEOUT};
 use pep_shell::ssh_algorithms::KexPolicy;
 use pep_shell::state::StateDir;
 use pep_shell::{history, host_key};
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Exit status of a failure.
+const EXIT_FAILURE: i32 = 1;
+/// Exit status of a usage error (clap's own).
+const EXIT_USAGE: i32 = 2;
+/// Exit status of a check that found problems.
+const EXIT_PROBLEMS: i32 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +56,9 @@ struct Cli {
 enum Command {
     /// Run the endpoint (defaults: 127.0.0.1:2222, ./pep-state, the embedded default stamp).
     Serve {
+        /// A configuration file (TOML) setting any of these flags; flags given here win.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:2222")]
         listen: SocketAddr,
@@ -173,6 +192,37 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Print the host key's fingerprint, or its known_hosts line with --host (creates the key if
+    /// the state directory has none yet, as the first `pep serve` would).
+    HostKey {
+        /// State directory (created if missing).
+        #[arg(long, default_value = "pep-state")]
+        state: PathBuf,
+        /// The name or address clients use: prints the known_hosts line for it.
+        #[arg(long)]
+        host: Option<String>,
+        /// The port clients use.
+        #[arg(long, default_value_t = 2222)]
+        port: u16,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (pep.1, pep-serve.1, ...) into a folder, or print pep.1.
+    Man {
+        /// Folder to write every page into (default: pep.1 on standard output).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Report what to know before going live: host key, identities, vendor keys, grant, disk,
+    /// audit log, upload destination, SSH algorithms. Exits 3 when something failed.
+    Check(pep_shell::check::CheckArgs),
+    /// Install pep as a hardened systemd service (writes, enables and starts the unit).
+    Install(pep_shell::install::InstallArgs),
+    /// Stop and remove the systemd service; the state directory stays unless --purge.
+    Uninstall(pep_shell::install::UninstallArgs),
 }
 
 #[derive(Subcommand)]
@@ -208,7 +258,7 @@ enum VendorKeyAction {
 
 #[derive(Subcommand)]
 enum AuditAction {
-    /// Verify the audit log's hash chain and signed checkpoints; exits 0 when intact, 2 naming
+    /// Verify the audit log's hash chain and signed checkpoints; exits 0 when intact, 3 naming
     /// the first bad line otherwise.
     Verify {
         /// State directory (must exist).
@@ -260,16 +310,73 @@ enum IdentityAction {
 }
 
 fn main() {
-    if let Err(e) = run() {
+    let cli = parse();
+    if let Err(e) = run(cli) {
         eprintln!("pep: {e:#}");
-        std::process::exit(1);
+        std::process::exit(EXIT_FAILURE);
     }
 }
 
-fn run() -> Result<()> {
-    let cli = Cli::parse();
+/// The command line, with `pep serve --config FILE`'s settings for the flags not given on it.
+/// Usage errors (of either) exit [`EXIT_USAGE`].
+fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    let matches = command.clone().get_matches_from(&args);
+    let config = match matches.subcommand() {
+        Some(("serve", serve)) => serve
+            .get_one::<PathBuf>("config")
+            .map(|c| (c.clone(), serve)),
+        _ => None,
+    };
+    let matches = match config {
+        None => matches,
+        Some((file, serve)) => {
+            let flags: Vec<pep_shell::config_file::Flag> = command
+                .find_subcommand("serve")
+                .map(|c| c.get_arguments().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                // Hidden flags are for tests, not for configuration files.
+                .filter(|a| !a.is_hide_set())
+                .filter_map(|a| {
+                    let long = a.get_long()?.to_string();
+                    let kind = match a.get_action() {
+                        ArgAction::SetTrue => pep_shell::config_file::FlagKind::Switch,
+                        ArgAction::Append => pep_shell::config_file::FlagKind::List,
+                        _ => pep_shell::config_file::FlagKind::Value,
+                    };
+                    let on_command_line =
+                        serve.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine);
+                    Some(pep_shell::config_file::Flag {
+                        long,
+                        kind,
+                        on_command_line,
+                    })
+                })
+                .collect();
+            let extra = pep_shell::config_file::arguments(&file, &flags).unwrap_or_else(|e| {
+                eprintln!("pep: {e:#}");
+                std::process::exit(EXIT_USAGE);
+            });
+            // The file's flags go right after `serve`, before the command line's own.
+            let at = args
+                .iter()
+                .position(|a| a == "serve")
+                .map_or(args.len(), |i| i + 1);
+            let mut all = args[..at].to_vec();
+            all.extend(extra);
+            all.extend_from_slice(&args[at..]);
+            command.get_matches_from(all)
+        }
+    };
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve {
+            config: _,
             listen,
             state,
             scenario,
@@ -376,6 +483,55 @@ fn run() -> Result<()> {
             action: AuditAction::Verify { state },
         } => audit_verify(&state),
         Command::VendorKey { action } => vendor_key(action),
+        Command::HostKey { state, host, port } => host_key_command(&state, host.as_deref(), port),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pep", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out_dir } => man_pages(out_dir.as_deref()),
+        Command::Check(args) => {
+            let findings = pep_shell::check::check(&args);
+            for f in &findings {
+                println!("{f}");
+            }
+            if findings
+                .iter()
+                .any(|f| f.level == pep_shell::check::Level::Fail)
+            {
+                std::process::exit(EXIT_PROBLEMS);
+            }
+            Ok(())
+        }
+        Command::Install(args) => pep_shell::install::install(&args),
+        Command::Uninstall(args) => pep_shell::install::uninstall(&args),
+    }
+}
+
+/// `pep host-key`.
+fn host_key_command(state: &Path, host: Option<&str>, port: u16) -> Result<()> {
+    let state = StateDir::open(state)?;
+    let key = host_key::load_or_create(&state.host_key())?;
+    match host {
+        Some(h) => println!("{}", host_key::known_hosts_line(&key, h, port)?),
+        None => println!("{} (ed25519)", host_key::fingerprint(&key)),
+    }
+    Ok(())
+}
+
+/// `pep man`: pep.1 on standard output, or every page (pep.1, pep-serve.1, ...) into `dir`.
+fn man_pages(dir: Option<&Path>) -> Result<()> {
+    let command = Cli::command();
+    match dir {
+        None => clap_mangen::Man::new(command)
+            .render(&mut std::io::stdout())
+            .context("writing the man page"),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, dir)
+                .with_context(|| format!("writing the man pages into {}", dir.display()))?;
+            println!("man pages written to {}", dir.display());
+            Ok(())
+        }
     }
 }
 
@@ -405,7 +561,7 @@ fn audit_verify(state: &std::path::Path) -> Result<()> {
             } else {
                 println!("BROKEN at line {line}: {why}");
             }
-            std::process::exit(2);
+            std::process::exit(EXIT_PROBLEMS);
         }
     }
 }
@@ -500,25 +656,7 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
-    let state_dir = endpoint.state.root().display().to_string();
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "pep listening on {local} (node {}, profile {}, {} commands, state {state_dir})",
-            endpoint.stamp.read().pep_node(),
-            endpoint.catalog.profile().as_str(),
-            endpoint.catalog.commands().len()
-        )?;
-        writeln!(out, "  add yourself:  pep identity add --state {state_dir} --role operator --name NAME --key ~/.ssh/id_ed25519.pub")?;
-        writeln!(
-            out,
-            "  connect:       ssh -p {} -i ~/.ssh/id_ed25519 operator@{}",
-            local.port(),
-            local.ip()
-        )?;
-        out.flush()?;
-    }
+    print_banner(&endpoint, &key, local)?;
     // Consent changes that could not be written (a full disk) are retried until saved.
     let retry = endpoint.clone();
     tokio::spawn(async move {
@@ -577,6 +715,70 @@ async fn serve(
     if let Err(e) = endpoint.audit.checkpoint(endpoint.clock.now()) {
         tracing::error!(error = %e, "could not sign the audit log's last checkpoint");
     }
+    Ok(())
+}
+
+/// What `pep serve` prints at every start: where it listens, the host key to verify the first
+/// connection with, and commands that work as printed (this binary's path, the absolute state
+/// directory). The first line's fourth word is the address (scripts and tests read it).
+fn print_banner(
+    endpoint: &Endpoint,
+    key: &russh::keys::PrivateKey,
+    local: SocketAddr,
+) -> Result<()> {
+    let root = endpoint.state.root();
+    let state_dir = std::fs::canonicalize(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .display()
+        .to_string();
+    let pep = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "pep".into());
+    // Clients of a wildcard address use the machine's name.
+    let host = if local.ip().is_unspecified() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into())
+    } else {
+        local.ip().to_string()
+    };
+    let port = local.port();
+    let ssh_port = if port == 22 {
+        String::new()
+    } else {
+        format!("-p {port} ")
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "pep listening on {local} (node {}, profile {}, {} commands, state {state_dir})",
+        endpoint.stamp.read().pep_node(),
+        endpoint.catalog.profile().as_str(),
+        endpoint.catalog.commands().len()
+    )?;
+    writeln!(
+        out,
+        "  host key:      {} (ed25519); ssh shows it on a first connection",
+        host_key::fingerprint(key)
+    )?;
+    writeln!(
+        out,
+        "  known_hosts:   {}",
+        host_key::known_hosts_line(key, &host, port)?
+    )?;
+    writeln!(
+        out,
+        "  trust it:      {pep} host-key --state {state_dir} --host {host} --port {port} >> ~/.ssh/known_hosts"
+    )?;
+    writeln!(
+        out,
+        "  add yourself:  {pep} identity add --state {state_dir} --role operator --name NAME --key ~/.ssh/id_ed25519.pub"
+    )?;
+    writeln!(
+        out,
+        "  connect:       ssh {ssh_port}-i ~/.ssh/id_ed25519 NAME@{host}"
+    )?;
+    out.flush()?;
     Ok(())
 }
 

@@ -174,10 +174,13 @@ fn session_history(
             "-IncludeSessionTranscript and -IncludeSessionRecording need -SessionId".into(),
         );
     }
-    let from = args.datetime("FromDate").unwrap_or(now - Duration::days(7));
-    Ok(history::load_all(state)
+    let filter = history::Filter {
+        from: Some(args.datetime("FromDate").unwrap_or(now - Duration::days(7))),
+        identity: args.strings("Identity"),
+        support_request_id: args.str("SupportRequestId").map(str::to_string),
+    };
+    Ok(history::select(state, &filter, now)
         .into_iter()
-        .filter(|r| r.end.unwrap_or(now) >= from)
         .map(|r| r.to_value(None))
         .collect())
 }

@@ -116,8 +116,11 @@ impl SessionTask {
                     StartKind::Shell => None,
                 };
                 refused.record(attempt);
-                self.fail_and_close("remote support is not enabled on this endpoint")
-                    .await;
+                self.last_words(
+                    "remote support is not enabled on this endpoint",
+                    crate::shell::Refusal::Denied.exit_status(),
+                )
+                .await;
                 return;
             }
             Err(e @ StartError::Io(_)) => {
@@ -326,7 +329,7 @@ impl SessionTask {
                 } else {
                     self.send(format!("{e}\n").into_bytes(), true, end).await?;
                 }
-                1
+                reply.refusal.map_or(1, |r| r.exit_status())
             }
             // The command ran, and its verdict is False (Test-AzureStack): monitoring reads the
             // exit status.
@@ -435,10 +438,13 @@ impl SessionTask {
             self.send(format!("{n}\n").into_bytes(), true, end).await?;
         }
         if let Some(e) = &reply.error {
-            *status = 1;
+            // The first refusal or failure decides; a later failure does not hide a refusal.
+            if *status == 0 {
+                *status = reply.refusal.map_or(1, |r| r.exit_status());
+            }
             self.send(format!("{e}\n").into_bytes(), true, end).await?;
         }
-        if reply.verdict_false {
+        if reply.verdict_false && *status == 0 {
             *status = 1;
         }
         if reply.exit {
@@ -553,7 +559,10 @@ impl SessionTask {
                         }
                         (reply.exit, reply.exit && reply.error.is_some())
                     }
-                    EditEvent::Interrupt => (false, false),
+                    EditEvent::Interrupt => {
+                        out.extend_from_slice(crlf(&shell.interrupt()).as_bytes());
+                        (false, false)
+                    }
                     EditEvent::Eof => (true, false),
                 };
                 if done {

@@ -20,7 +20,8 @@
 //! - `recordings/<id>.cast` one asciicast v2 recording per session (`recording.rs`), 0600
 //! - `stamp.json`           the stamp as repairs left it (`azs_support::stamp::persist`, version 1)
 //! - `audit/audit.jsonl`, `audit/checkpoints.jsonl`, `audit/audit.lock`: the hash-chained audit
-//!   log and its signed checkpoints (`audit.rs`, format version 1), appended, never rewritten
+//!   log and its signed checkpoints (`audit.rs`, format version 1), appended; rewritten only by
+//!   retention (`audit_prune.rs`: the oldest lines go, in one rename)
 //! - `workdirs/<ts>-grant<N>-<identity>/`  a support case's working directory (every session of
 //!   the identity under grant N); `workdirs/<ts>-<session id>/` an operator session's
 //!   (`azs_support::workdir`)

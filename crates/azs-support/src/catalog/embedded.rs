@@ -216,7 +216,7 @@ mod tests {
             re.is_match("report") && !re.is_match("../../../tmp/PWNED") && !re.is_match("/tmp/x")
         );
         let fmt = save.param("FileFormat").expect("FileFormat");
-        assert_eq!(fmt.validate_set, ["json", "csv", "txt"]);
+        assert_eq!(fmt.validate_set, ["json", "csv", "txt", "xml"]);
         assert_eq!(fmt.default.as_deref(), Some("json"));
         let res = get("Get-AzsSupportClusterResource");
         assert_eq!(res.output.default_sort, ["State"]);
@@ -347,6 +347,56 @@ mod tests {
     }
 
     #[test]
+    fn every_command_names_its_module_as_powershell_does() {
+        let all = all_embedded_commands().expect("loads");
+        let module = |name: &str| {
+            all.iter()
+                .find(|c| c.name == name)
+                .map(|c| c.module.clone())
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        for c in all.iter().filter(|c| c.name.contains("-AzsSupport")) {
+            assert_eq!(c.module, "Azs.Support", "{}", c.name);
+        }
+        for (name, m) in [
+            ("Get-Command", "Microsoft.PowerShell.Core"),
+            ("Get-Help", "Microsoft.PowerShell.Core"),
+            ("Where-Object", "Microsoft.PowerShell.Core"),
+            ("Select-Object", "Microsoft.PowerShell.Utility"),
+            ("Format-Table", "Microsoft.PowerShell.Utility"),
+            ("Get-Member", "Microsoft.PowerShell.Utility"),
+            ("ConvertTo-Json", "Microsoft.PowerShell.Utility"),
+            ("Enable-RemoteSupport", "PrivilegedEndpoint"),
+            ("Send-AzureStackDiagnosticLog", "PrivilegedEndpoint"),
+            ("Get-VM", "Hyper-V"),
+            ("Get-ClusterNode", "FailoverClusters"),
+        ] {
+            assert_eq!(module(name), m, "{name}");
+        }
+    }
+
+    #[test]
+    fn parameters_that_admit_wildcards_take_character_ranges() {
+        let all = all_embedded_commands().expect("loads");
+        let mut marked = 0;
+        for c in &all {
+            for p in c.parameters.iter().filter(|p| p.wildcards) {
+                marked += 1;
+                if let Some((re, src)) = &p.validate_pattern {
+                    assert!(re.is_match("[a-c]*x?"), "{} -{}: {src}", c.name, p.name);
+                }
+            }
+        }
+        assert!(marked >= 30, "{marked}");
+        let name = all
+            .iter()
+            .find(|c| c.name == "Get-Command")
+            .and_then(|c| c.param("Name"))
+            .expect("Get-Command -Name");
+        assert!(name.wildcards);
+    }
+
+    #[test]
     fn handler_kinds_are_in_the_catalog() {
         let all = all_embedded_commands().expect("loads");
         let kind = |name: &str| {
@@ -366,7 +416,7 @@ mod tests {
             .filter(|c| c.handler == HandlerKind::Formatter)
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(formatters.len(), 9, "{formatters:?}");
+        assert_eq!(formatters.len(), 10, "{formatters:?}");
         // Pipeline input is more than the formatters: Save-AzsSupportObjectToFile takes it too.
         let save = all
             .iter()

@@ -19,6 +19,8 @@ use std::sync::LazyLock;
 /// The only catalog format version this loader reads.
 pub const FORMAT_VERSION: i64 = 1;
 
+static MODULE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9.-]{0,127}$").expect("static pattern"));
 static COMMAND_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z]+-[A-Za-z0-9]+$").expect("static pattern"));
 static COMMAND_ALIAS: LazyLock<Regex> = LazyLock::new(|| {
@@ -147,10 +149,20 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<CommandSpec>, CatalogError> 
     if raw.group.trim().is_empty() {
         return Err(CatalogError::new(file, None, "group must not be empty"));
     }
+    if let Some(m) = raw.module.as_deref().filter(|m| !MODULE_NAME.is_match(m)) {
+        return Err(CatalogError::new(
+            file,
+            None,
+            format!(
+                "module '{m}' must be letters, digits, dots and dashes, starting with a letter"
+            ),
+        ));
+    }
     let profile = profile_of(raw.profile);
+    let module = raw.module.as_deref().unwrap_or(&raw.group);
     raw.commands
         .into_iter()
-        .map(|c| convert_command(file, &raw.group, profile, c))
+        .map(|c| convert_command(file, &raw.group, module, profile, c))
         .collect()
 }
 
@@ -187,6 +199,7 @@ fn profile_of(raw: RawProfile) -> Profile {
 fn convert_command(
     file: &str,
     group: &str,
+    module: &str,
     profile: Profile,
     raw: RawCommand,
 ) -> Result<CommandSpec, CatalogError> {
@@ -290,6 +303,11 @@ fn convert_command(
     let output = convert_output(raw.output).map_err(|p| err(format!("output: {p}")))?;
     let handler = convert_handler(raw.handler, raw.available_with, access, raw.pipeline_input)
         .map_err(err)?;
+    if let Some(m) = raw.module.as_deref().filter(|m| !MODULE_NAME.is_match(m)) {
+        return Err(err(format!(
+            "module '{m}' must be letters, digits, dots and dashes, starting with a letter"
+        )));
+    }
     if raw.exit_status_from_result && output.type_name != "System.Boolean" {
         return Err(err(
             "exit_status_from_result needs output type_name = \"System.Boolean\" (the verdict is the final True or False)".into(),
@@ -314,6 +332,7 @@ fn convert_command(
         handler,
         exit_status_from_result: raw.exit_status_from_result,
         source_file: file.to_string(),
+        module: raw.module.unwrap_or_else(|| module.to_string()),
     })
 }
 
@@ -796,6 +815,77 @@ pub(crate) mod tests {
             command("Get-Thing", "handler = \"operator\"", "")
         ));
         assert!(e.contains("needs access = \"Operator\""), "{e}");
+    }
+
+    #[test]
+    fn module_is_the_files_or_the_commands_own_else_the_group() {
+        let two = format!(
+            "{}{}",
+            command("Get-Thing", "", ""),
+            command("Get-Other", "module = \"Hyper-V\"", "")
+        );
+        let cat = load(&format!("{HEAD}{two}")).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing").map(|c| c.module.as_str()),
+            Some("Test")
+        );
+        let with_file = HEAD.replace("profile", "module = \"Azs.Support\"\nprofile");
+        let cat = load(&format!("{with_file}{two}")).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing").map(|c| c.module.as_str()),
+            Some("Azs.Support")
+        );
+        assert_eq!(
+            cat.get("Get-Other").map(|c| c.module.as_str()),
+            Some("Hyper-V")
+        );
+        let e = load_err(&format!(
+            "{HEAD}{}",
+            command("Get-Thing", "module = \"a b\"", "")
+        ));
+        assert!(e.contains("module 'a b' must be letters"), "{e}");
+        let bad_file = HEAD.replace("profile", "module = \"-x\"\nprofile");
+        assert!(
+            load_err(&format!("{bad_file}{}", command("Get-Thing", "", "")))
+                .contains("module '-x'")
+        );
+    }
+
+    #[test]
+    fn wildcards_only_on_text_whose_pattern_admits_them() {
+        let ok = format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"Name\"\ntype = \"string[]\"\nvalidate_pattern = '^[A-Za-z*?\\[][A-Za-z*?\\[\\]-]{0,9}$'\nwildcards = true")
+            )
+        );
+        let cat = load(&ok).expect("valid");
+        assert_eq!(
+            cat.get("Get-Thing")
+                .and_then(|c| c.param("Name"))
+                .map(|p| p.wildcards),
+            Some(true)
+        );
+        let int = format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"N\"\ntype = \"int\"\nwildcards = true")
+            )
+        );
+        assert!(load_err(&int).contains("wildcards applies only to string"));
+        let narrow = format!(
+            "{HEAD}{}",
+            command(
+                "Get-Thing",
+                "",
+                &param("name = \"Name\"\ntype = \"string\"\nvalidate_pattern = '^[A-Za-z*?]{1,9}$'\nwildcards = true")
+            )
+        );
+        assert!(load_err(&narrow).contains("refuses the pattern '[a-z]*'"));
     }
 
     #[test]

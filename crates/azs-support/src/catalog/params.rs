@@ -112,6 +112,21 @@ pub(super) fn convert_param(raw: RawParam) -> Result<ParamSpec, ParamError> {
         }
     }
 
+    if raw.wildcards {
+        if !is_text {
+            return Err(err(
+                "wildcards applies only to string and string[] parameters".into(),
+            ));
+        }
+        if let Some((re, src)) = &validate_pattern {
+            if !re.is_match("[a-z]*") {
+                return Err(err(format!(
+                    "wildcards = true but validate_pattern {src} refuses the pattern '[a-z]*'"
+                )));
+            }
+        }
+    }
+
     let range = match raw.range {
         None => None,
         Some(r) => {
@@ -139,6 +154,7 @@ pub(super) fn convert_param(raw: RawParam) -> Result<ParamSpec, ParamError> {
         range,
         default: None,
         secret: raw.secret,
+        wildcards: raw.wildcards,
         help: raw.help.trim().to_string(),
     };
     if let Some(value) = raw.default {

@@ -11,6 +11,8 @@ pub(super) struct RawFile {
     pub(super) version: i64,
     pub(super) group: String,
     pub(super) profile: RawProfile,
+    #[serde(default)]
+    pub(super) module: Option<String>,
     #[serde(default, rename = "command")]
     pub(super) commands: Vec<RawCommand>,
 }
@@ -64,6 +66,8 @@ pub(super) struct RawCommand {
     pub(super) available_with: Option<String>,
     #[serde(default)]
     pub(super) exit_status_from_result: bool,
+    #[serde(default)]
+    pub(super) module: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -125,6 +129,8 @@ pub(super) struct RawParam {
     pub(super) default: Option<toml::Value>,
     #[serde(default)]
     pub(super) secret: bool,
+    #[serde(default)]
+    pub(super) wildcards: bool,
     pub(super) help: String,
 }
 

@@ -116,6 +116,9 @@ pub struct ParamSpec {
     /// A secret (tokens, SAS URIs): its value never reaches a transcript or log, however it is
     /// given (named, abbreviated, positionally, with a colon).
     pub secret: bool,
+    /// Takes wildcard patterns (`*`, `?`, `[a-z]`): a value that is not a valid pattern is
+    /// refused when it is bound, and help shows `Accept wildcard characters? true`.
+    pub wildcards: bool,
     /// One-line help.
     pub help: String,
 }
@@ -272,6 +275,9 @@ pub struct CommandSpec {
     pub exit_status_from_result: bool,
     /// The catalog file it came from (for error messages).
     pub source_file: String,
+    /// The module it belongs to, as `Get-Command` shows it in `Source` and `-Module` filters it
+    /// (`Azs.Support`, `PrivilegedEndpoint`, `Microsoft.PowerShell.Utility`).
+    pub module: String,
 }
 
 impl CommandSpec {

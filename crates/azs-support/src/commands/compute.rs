@@ -33,7 +33,7 @@ fn uptime(vm: &Node, now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 fn has_wildcard(p: &str) -> bool {
-    p.contains(['*', '?'])
+    crate::wildcard::is_wildcard(p)
 }
 
 /// Get-AzsSupportInfrastructureVM [-Name]: infrastructure VMs by name.

@@ -115,8 +115,9 @@ pub fn clear(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
         .into()])
 }
 
-/// Save-AzsSupportObjectToFile -FilePrefix P [-FileFormat json|csv|txt]: writes the piped
-/// objects to `P_<yyyyMMdd-HHmmss>.<ext>` in the working directory.
+/// Save-AzsSupportObjectToFile -FilePrefix P [-FileFormat json|csv|txt|xml]: writes the piped
+/// objects to `P_<yyyyMMdd-HHmmss>.<ext>` in the working directory (xml: PowerShell's CliXml,
+/// as Export-Clixml writes it).
 pub fn save_object_to_file(inv: &mut Invocation<'_>) -> Result<Vec<Value>, CommandError> {
     let prefix = inv
         .args
@@ -136,9 +137,10 @@ pub fn save_object_to_file(inv: &mut Invocation<'_>) -> Result<Vec<Value>, Comma
         "json" => to_json(&inv.input)?,
         "csv" => to_csv(&inv.input)?,
         "txt" => to_txt(&inv.input),
+        "xml" => crate::clixml::to_clixml(&inv.input).into_bytes(),
         other => {
             return Err(CommandError(format!(
-                "-FileFormat '{other}' is not supported; use json, csv or txt"
+                "-FileFormat '{other}' is not supported; use json, csv, txt or xml"
             )))
         }
     };
@@ -221,7 +223,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let wd = WorkingDirectory::new(tmp.path(), Utc::now(), "t", 1 << 20);
         let stamp = Stamp::default_stamp().expect("stamp");
-        for fmt in ["json", "csv", "txt"] {
+        for fmt in ["json", "csv", "txt", "xml"] {
             let mut args = BoundArgs::new();
             args.insert("FilePrefix", "res".into());
             args.insert("FileFormat", fmt.into());
@@ -251,6 +253,12 @@ mod tests {
                     text.starts_with("\"Name\",\"N\"\n\"a,\"\"b\"\"\",\"1\""),
                     "{text}"
                 ),
+                "xml" => assert!(
+                    text.contains("<Objs Version=\"1.1.0.1\"")
+                        && text.contains("<S N=\"Name\">a,&quot;b&quot;</S>")
+                        && text.contains("<I64 N=\"N\">1</I64>"),
+                    "{text}"
+                ),
                 _ => assert!(text.contains("Name : a,\"b\""), "{text}"),
             }
         }
@@ -263,7 +271,7 @@ mod tests {
             Utc::now(),
             Mode::Execute,
         );
-        assert_eq!(get_files(&mut inv).expect("files").len(), 3);
+        assert_eq!(get_files(&mut inv).expect("files").len(), 4);
         clear(&mut inv).expect("clear");
         assert!(get_files(&mut inv).expect("files").is_empty());
     }

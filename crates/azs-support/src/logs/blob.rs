@@ -515,6 +515,25 @@ impl BlobClient {
         })
     }
 
+    /// Whether the container's service answers (Get Container Properties): the HTTP status it
+    /// gave. Any answer means it is reachable; 403 is a SAS that may not read the container's
+    /// properties (an upload-only SAS), not an unreachable one.
+    pub async fn probe(&self, sas: &ContainerSas) -> Result<u16, UploadError> {
+        let url = sas.container_request("&restype=container");
+        let a = self
+            .shared
+            .call(
+                sas,
+                "Get Container Properties",
+                Method::HEAD,
+                &url,
+                Vec::new(),
+                None,
+            )
+            .await?;
+        Ok(a.status.as_u16())
+    }
+
     /// The blobs in the container, names and sizes (List Blobs; the SAS needs `l`).
     pub async fn list_blobs(&self, sas: &ContainerSas) -> Result<Vec<(String, u64)>, UploadError> {
         const OP: &str = "List Blobs";

@@ -34,6 +34,7 @@ fn common_params(spec: &CommandSpec) -> Vec<ParamSpec> {
             range: None,
             default: None,
             secret: false,
+            wildcards: false,
             help: String::new(),
         })
         .collect()

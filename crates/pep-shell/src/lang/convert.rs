@@ -217,6 +217,11 @@ fn check_one(value: &Value, p: &ParamSpec) -> Result<Value, LangError> {
             ));
         }
     }
+    if p.wildcards {
+        if let Value::String(pattern) = value {
+            azs_support::wildcard::check(pattern).map_err(|e| invalid(p, e.to_string()))?;
+        }
+    }
     if let (Some((lo, hi)), Value::Int(i)) = (p.range, value) {
         if *i < lo || *i > hi {
             return Err(invalid(

@@ -19,6 +19,7 @@ pub fn p(name: &str, kind: ParamType) -> ParamSpec {
         range: None,
         default: None,
         secret: false,
+        wildcards: false,
         help: format!("The {name}."),
     }
 }
@@ -94,6 +95,7 @@ pub fn cmd(name: &str, access: Access, params: Vec<ParamSpec>) -> CommandSpec {
         handler: HandlerKind::Stamp,
         exit_status_from_result: false,
         source_file: "fixture.toml".into(),
+        module: "Test".into(),
     }
 }
 
@@ -249,6 +251,22 @@ pub fn commands() -> Vec<CommandSpec> {
         formatter("ConvertTo-Csv", &[], vec![p("NoTypeInformation", Switch)]),
         formatter("Out-Default", &[], vec![]),
     ]
+    .into_iter()
+    .map(|mut c| {
+        // As the real catalog files declare them.
+        c.module = if c.name.contains("AzsSupport") {
+            "Azs.Support"
+        } else if c.access == Access::Operator {
+            "PrivilegedEndpoint"
+        } else if c.name == "Where-Object" {
+            "Microsoft.PowerShell.Core"
+        } else {
+            "Microsoft.PowerShell.Utility"
+        }
+        .into();
+        c
+    })
+    .collect()
 }
 
 /// The fixture catalog.

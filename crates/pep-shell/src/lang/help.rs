@@ -1,9 +1,10 @@
 //! Help and Get-Command, generated from catalog entries: the syntax line, PowerShell-like help
-//! text (normal, `-Full`, `-Examples`, `-Parameter`), and Get-Command's records.
+//! text (normal, `-Full`, `-Examples`, `-Parameter`), the general help topic `Get-Help` shows with
+//! no name, the list of matching commands `Get-Help *word*` shows, and Get-Command's records.
 
 use super::binder::{all_params, resolve_param};
 use super::convert::type_name;
-use azs_support::catalog::{Access, CommandSpec, ParamSpec, ParamType};
+use azs_support::catalog::{CommandSpec, ParamSpec, ParamType};
 use azs_support::{Record, Value};
 
 /// The record type Get-Command returns.
@@ -74,6 +75,7 @@ fn param_block(p: &ParamSpec, full: bool) -> String {
     ));
     out.push_str(&row("Default value", p.default.clone().unwrap_or_default()));
     out.push_str(&row("Accept pipeline input?", "false".into()));
+    out.push_str(&row("Accept wildcard characters?", p.wildcards.to_string()));
     out.push_str(&row(
         "Aliases",
         if p.aliases.is_empty() {
@@ -174,14 +176,69 @@ pub fn get_help(
     out
 }
 
-fn source(spec: &CommandSpec) -> &'static str {
-    if spec.name.to_ascii_lowercase().contains("azssupport") {
-        "Azs.Support"
-    } else if matches!(spec.access, Access::Operator | Access::Elevated) {
-        "PrivilegedEndpoint"
-    } else {
-        "Microsoft.PowerShell.Core"
-    }
+/// The record type of one line of `Get-Help *word*`'s list.
+pub const HELP_INFO_SHORT_TYPE: &str = "HelpInfoShort";
+
+/// The general help topic `Get-Help` shows with no name: how to find and learn the commands of
+/// this session, as PowerShell's default help topic does, adapted to what this endpoint allows.
+pub const GENERAL_HELP: &str = "
+TOPIC
+    PowerShell help in this restricted session
+
+SHORT DESCRIPTION
+    How to find the commands this session may run and read their help.
+
+LONG DESCRIPTION
+    This is a restricted (no-language) session: you can run the commands it
+    lists, with literal parameters, and pipe their output into the formatting
+    commands. Scripts, variables and script blocks are not available.
+
+  Finding commands
+    Get-Command                        Every command you may run now.
+    Get-Command *Cluster*              Commands whose name matches a wildcard
+                                       (* any text, ? one character,
+                                       [a-z] one character of a range).
+    Get-Command -Verb Get -Noun *Disk* Commands by verb and noun.
+    Get-Command -Module Azs.Support    Commands of one module.
+    Get-Command NAME -Syntax           The syntax line of a command.
+
+  Reading help
+    Get-Help NAME                      The help of a command.
+    Get-Help NAME -Examples            Its examples.
+    Get-Help NAME -Full                Everything, with each parameter's details.
+    Get-Help NAME -Parameter PARAM     The help of one parameter.
+    NAME -?                            The same as Get-Help NAME.
+    Get-Help *word*                    The commands whose name matches, listed.
+
+  Working with output
+    Commands return objects. Pipe them into the formatting commands:
+    COMMAND | Select-Object Name,State -First 5
+    COMMAND | Where-Object State -NE Online
+    COMMAND | Sort-Object Name -Descending
+    COMMAND | Format-Table Name,State     COMMAND | Format-List *
+    COMMAND | Get-Member                  (the object's type and properties)
+    COMMAND | ConvertTo-Json              COMMAND | ConvertTo-Csv
+
+  Parameters
+    Parameter names may be shortened to any unique prefix (-Comp for
+    -ComputerName); Tab completes command and parameter names. Commands that
+    change the system ask for confirmation and take -WhatIf and -Confirm.
+";
+
+/// The list `Get-Help PATTERN` shows when several commands match: one record per command.
+pub fn help_list(specs: &[&CommandSpec]) -> Vec<Value> {
+    specs
+        .iter()
+        .map(|s| {
+            Value::Record(
+                Record::new(HELP_INFO_SHORT_TYPE)
+                    .with("Name", s.name.as_str())
+                    .with("Category", "Function")
+                    .with("Module", s.module.as_str())
+                    .with("Synopsis", s.synopsis.as_str()),
+            )
+        })
+        .collect()
 }
 
 /// Get-Command's output: one record per command, or with `syntax` one syntax line each.
@@ -197,7 +254,7 @@ pub fn command_records(specs: &[&CommandSpec], syntax_only: bool) -> Vec<Value> 
                         .with("CommandType", "Function")
                         .with("Name", s.name.as_str())
                         .with("Version", "1.0")
-                        .with("Source", source(s)),
+                        .with("Source", s.module.as_str()),
                 )
             }
         })
@@ -271,6 +328,7 @@ mod tests {
             "Range                        60..20160",
             "Default value                480",
             "Required?                    true",
+            "Accept wildcard characters?  false",
             "EXAMPLE 1",
             "-WhatIf",
             "-Confirm",
@@ -337,7 +395,7 @@ mod tests {
             [
                 "Azs.Support",
                 "PrivilegedEndpoint",
-                "Microsoft.PowerShell.Core"
+                "Microsoft.PowerShell.Utility"
             ]
         );
         let r = recs[0].as_record().expect("record");

@@ -189,6 +189,15 @@ impl Lexer {
                 {
                     self.param()
                 }
+                // `-?`, PowerShell's ask for help, is a parameter too (`Get-X -?`).
+                _ if DASHES.contains(&c)
+                    && self.peek(1) == Some('?')
+                    && self
+                        .peek(2)
+                        .is_none_or(|n| n.is_whitespace() || is_special(n)) =>
+                {
+                    self.param()
+                }
                 _ => self.word()?,
             };
             let touching = self.last_end == Some(start)

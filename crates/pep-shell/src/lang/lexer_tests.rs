@@ -259,3 +259,18 @@ fn blank_lines() {
     assert!(kinds("").is_empty());
     assert!(kinds("  \t ").is_empty());
 }
+
+#[test]
+fn dash_question_mark_is_the_help_parameter() {
+    assert_eq!(kinds("Get-X -?"), vec![w("Get-X"), param("?", false)]);
+    assert_eq!(
+        kinds("Get-X -? | Sort"),
+        vec![w("Get-X"), param("?", false), TokenKind::Pipe, w("Sort")]
+    );
+    // Only on its own: `-?x` and a quoted '-?' stay text.
+    assert_eq!(kinds("Get-X -?x"), vec![w("Get-X"), w("-?x")]);
+    assert_eq!(
+        kinds("Get-X '-?'"),
+        vec![w("Get-X"), TokenKind::Quoted("-?".into())]
+    );
+}

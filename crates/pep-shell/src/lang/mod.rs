@@ -5,7 +5,7 @@
 //! `ScriptsNotAllowed`. The caller then resolves each name against the catalog ([`resolve`]),
 //! gates it by access level, checks the pipeline's shape ([`pipeline`]) and binds arguments
 //! ([`binder`]). Formatting commands ([`format`]) transform and render the results; [`help`] and
-//! [`complete`] read the same catalog entries. Nothing here ever runs a program or a shell.
+//! [`complete`] read the same catalog entries; [`help_request`] reads `NAME -?` as `Get-Help NAME`. Nothing here ever runs a program or a shell.
 
 pub mod binder;
 pub mod complete;
@@ -15,6 +15,7 @@ pub mod error;
 pub use azs_support::escape;
 pub mod format;
 pub mod help;
+pub mod help_request;
 pub mod lexer;
 pub mod parser;
 pub mod pipeline;
@@ -33,6 +34,7 @@ pub use error::{ErrorId, LangError};
 pub use escape::escape_text;
 pub use format::{render_within, Formatter, Render, FORMATTERS};
 pub use help::{command_records, get_help, syntax};
+pub use help_request::help_request;
 pub use lexer::MAX_LINE_CHARS;
 pub use parser::{parse_line, Arg, CommandCall, Pipeline};
 pub use pipeline::check_pipeline_shape;

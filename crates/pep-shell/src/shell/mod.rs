@@ -3,8 +3,8 @@
 //! This module owns what a session is — the caller, its working directory, its transcript and
 //! record, from start to finish — and the order every line goes through in [`Shell::execute`]:
 //! parse (no-language rules), resolve each pipeline element in the catalog, gate it against the
-//! caller's role and the live grant, check the pipeline's shape, bind, then run. A refusal at any
-//! step runs nothing and is one line. It knows nothing of SSH: the server feeds it lines and writes
+//! caller's role and the live grant, check the pipeline's shape, bind, then run (`NAME -?` is read
+//! as `Get-Help NAME` first). A refusal at any step runs nothing and is one line. It knows nothing of SSH: the server feeds it lines and writes
 //! its replies.
 //!
 //! The steps live beside it: `gate` (who may run what now), `run` (the bound pipeline: each
@@ -118,6 +118,37 @@ pub struct Reply {
     pub notice: Option<String>,
     /// A live session to stream to this one, read-only, until Ctrl-C (Watch-RemoteSupportSession).
     pub watch: Option<Arc<crate::live::LiveSession>>,
+    /// Why the line was refused before it ran, when that is not a failure of the command: an exec
+    /// session's exit status tells them apart (see [`Refusal::exit_status`]).
+    pub refusal: Option<Refusal>,
+}
+
+/// A line refused before it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It could not be read or bound: a syntax error, an unknown command or parameter.
+    Usage,
+    /// It is not allowed: the role or the grant's access level does not permit it, or remote
+    /// support is not enabled.
+    Denied,
+}
+
+impl Refusal {
+    /// The exit status of an exec session refused so (1 is a command that failed).
+    pub fn exit_status(self) -> u32 {
+        match self {
+            Refusal::Usage => 2,
+            Refusal::Denied => 3,
+        }
+    }
+}
+
+impl Reply {
+    /// The same reply, refused for `why`.
+    fn because(mut self, why: Refusal) -> Self {
+        self.refusal = Some(why);
+        self
+    }
 }
 
 /// A line's records written after its reply.
@@ -254,6 +285,15 @@ impl Shell {
             role: identity.role.as_str().into(),
             access_level: access_level.clone(),
             level_changes: Vec::new(),
+            // The case a support session works on: its grant's support request, if any.
+            support_request_id: match (identity.role, &auth) {
+                (Role::Support, Some(a)) => endpoint
+                    .consent
+                    .active()
+                    .filter(|g| g.id == a.grant_id())
+                    .and_then(|g| g.support_request_id),
+                _ => None,
+            },
             kind: kind.as_str().into(),
             remote: remote.into(),
             start: now,
@@ -597,13 +637,15 @@ impl Shell {
                     .into(),
             );
             r.exit = true;
-            return r;
+            return r.because(Refusal::Denied);
         };
         let pipeline = match lang::parse_line(line) {
             Ok(Some(p)) => p,
             Ok(None) => return Reply::default(),
-            Err(e) => return self.refuse(line, syntax_error(&e)),
+            Err(e) => return self.refuse(line, syntax_error(&e)).because(Refusal::Usage),
         };
+        // `NAME -?` shows NAME's help and runs nothing: the line is `Get-Help NAME`.
+        let pipeline = lang::help_request(&pipeline).unwrap_or(pipeline);
         let limits = self.endpoint.limits;
         if pipeline.elements.len() > limits.max_pipeline {
             return self.refuse(line, limits.pipeline_error(pipeline.elements.len()));
@@ -612,10 +654,10 @@ impl Shell {
         for call in &pipeline.elements {
             let spec = match lang::resolve_command(&self.endpoint.catalog, &call.name) {
                 Ok(s) => s,
-                Err(e) => return self.refuse(line, e.to_string()),
+                Err(e) => return self.refuse(line, e.to_string()).because(Refusal::Usage),
             };
             if let Err(why) = self.permission(spec, permit.authorization()) {
-                return self.refuse(line, why);
+                return self.refuse(line, why).because(Refusal::Denied);
             }
             if self.degraded() && !REVOCATION_ONLY.contains(&spec.name.as_str()) {
                 return self.refuse(
@@ -629,7 +671,7 @@ impl Shell {
             specs.push(spec);
         }
         if let Err(e) = lang::check_pipeline_shape(&specs, &self.endpoint.catalog) {
-            return self.refuse(line, e.to_string());
+            return self.refuse(line, e.to_string()).because(Refusal::Usage);
         }
         let mut bound = Vec::with_capacity(specs.len());
         for (spec, call) in specs.iter().zip(&pipeline.elements) {
@@ -638,7 +680,7 @@ impl Shell {
                 Err(e) => {
                     let message =
                         crate::redact::mask_values(&format!("{}: {e}", spec.name), spec, call);
-                    return self.refuse(line, message);
+                    return self.refuse(line, message).because(Refusal::Usage);
                 }
             }
         }

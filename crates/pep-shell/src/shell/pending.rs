@@ -4,7 +4,8 @@
 //!
 //! It owns what is pending and its prompt, asking (the terms; or a plan run of the command that
 //! describes what it will change, changing nothing), and the answer: Y runs it, N leaves
-//! everything as it was, ? explains, anything else asks again.
+//! everything as it was, ? explains, anything else asks again; Ctrl-C ([`Shell::interrupt`])
+//! cancels the question and runs nothing.
 
 use super::gate::Permit;
 use super::run::default_sorted;
@@ -127,6 +128,35 @@ impl Shell {
             args: args.clone(),
         });
         Ok(None)
+    }
+
+    /// Ctrl-C: cancels the question waiting for its answer, if any — nothing runs, and the next
+    /// prompt is the command prompt. Returns what to show (empty when nothing was pending).
+    pub fn interrupt(&mut self) -> String {
+        let Some(pending) = self.pending.take() else {
+            return String::new();
+        };
+        let (note, output) = match pending {
+            Pending::Confirm { .. } => (
+                "confirmation cancelled with Ctrl-C; nothing was run",
+                "Cancelled; nothing was run.\n",
+            ),
+            Pending::Consent { .. } => (
+                "consent cancelled with Ctrl-C; remote support was not enabled",
+                "Cancelled; remote support was not enabled.\n",
+            ),
+            Pending::ResponseToken { .. } => (
+                "response token cancelled with Ctrl-C; the session was not unlocked",
+                "Cancelled; the session was not unlocked.\n",
+            ),
+        };
+        self.transcript.note(self.endpoint.clock.now(), note);
+        let reply = Reply {
+            output: output.into(),
+            ..Reply::default()
+        };
+        self.record_reply(&reply);
+        reply.output
     }
 
     /// Takes `line` as the answer to `pending`; an unclear answer leaves the question pending.

@@ -145,7 +145,7 @@ impl Shell {
                     }
                     // Filtering, sorting and choosing a view keep the records' own default view;
                     // the others change their shape.
-                    if !formatter.keeps_shape() {
+                    if !formatter.keeps_shape(args) {
                         render_spec = None;
                     }
                     formatter

@@ -106,7 +106,7 @@ fn sessions_grants_and_identities_are_chained_and_verify_finds_tampering() {
     edited[2] = edited[2].replacen("\"v\":1", "\"v\":1 ", 1);
     std::fs::write(&path, edited.join("\n") + "\n").expect("write");
     let (code, out) = verify(&pep);
-    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("BROKEN at line 3"), "{out}");
 
     // The tail cut after the last checkpoint.
@@ -114,7 +114,7 @@ fn sessions_grants_and_identities_are_chained_and_verify_finds_tampering() {
     cut.truncate(cut.len() - 2);
     std::fs::write(&path, cut.join("\n") + "\n").expect("write");
     let (code, out) = verify(&pep);
-    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("tail was cut"), "{out}");
 }
 
@@ -217,7 +217,7 @@ fn audit_lines_past_their_retention_are_removed_at_a_checkpoint_and_the_log_stil
     let rest: String = text.lines().skip(3).flat_map(|l| [l, "\n"]).collect();
     std::fs::write(&path, rest).expect("cut");
     let (code, out) = verify(&pep);
-    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains(&format!("BROKEN at line {}", first + 3)),
         "{out}"

@@ -17,7 +17,7 @@ fn azure_local_support_session_end_to_end() {
 
     // Before consent, support is refused.
     let r = pep.exec(&sup, "Get-ClusterNode");
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(3), "{r:?}");
     assert_eq!(
         r.stderr.trim(),
         "remote support is not enabled on this endpoint",

@@ -11,7 +11,7 @@ fn enable_validates_and_gates_follow_the_level() {
     let sup = pep.identity("support", "sam");
 
     let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Diagnostics -ExpireInMinutes 30 -AgreeToRemoteSupportConsent");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(2));
     assert!(
         r.stderr.contains("60") && r.stderr.contains("20160"),
         "names the range: {r:?}"
@@ -23,7 +23,7 @@ fn enable_validates_and_gates_follow_the_level() {
         &op,
         "Enable-RemoteSupport -AccessLevel Everything -AgreeToRemoteSupportConsent",
     );
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(2));
     assert!(r.stderr.contains("Diagnostics,DiagnosticsRepair"), "{r:?}");
 
     let r = pep.exec(&op, "Enable-RemoteSupport -AccessLevel Diagnostics -AgreeToRemoteSupportConsent -SupportRequestId 2611210001");
@@ -45,13 +45,13 @@ fn enable_validates_and_gates_follow_the_level() {
 
     // Support cannot run operator commands, nor repair commands at Diagnostics.
     let r = pep.exec(&sup, "Disable-RemoteSupport");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(3));
     assert!(r.stderr.contains("not recognized"), "{r:?}");
     let r = pep.exec(
         &sup,
         "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd",
     );
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(3));
     assert!(r.stderr.contains("DiagnosticsRepair"), "{r:?}");
 
     // Raise the level: the repair command passes the gate; -WhatIf says what it would do.

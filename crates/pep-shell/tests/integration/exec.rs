@@ -9,7 +9,7 @@ fn support_without_grant_is_refused_and_operator_sees_operator_commands() {
     let op = pep.identity("operator", "olivia");
     let sup = pep.identity("support", "sam");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(3), "{r:?}");
     assert_eq!(
         r.stderr.trim(),
         "remote support is not enabled on this endpoint"
@@ -25,7 +25,7 @@ fn support_without_grant_is_refused_and_operator_sees_operator_commands() {
         "operators do not see support commands"
     );
     let r = pep.exec(&op, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(3));
     assert!(r.stderr.contains("not recognized"), "{r:?}");
 }
 
@@ -240,7 +240,7 @@ fn piping_into_a_command_that_takes_no_input_lists_the_ones_that_do() {
         &sup,
         "Get-AzsSupportStampVersion | Get-AzsSupportStampVersion",
     );
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(2), "{r:?}");
     assert!(
         r.stderr.contains("Save-AzsSupportObjectToFile") && r.stderr.contains("Format-Table"),
         "{r:?}"
@@ -296,4 +296,48 @@ fn the_sessions_of_a_case_share_its_working_directory_and_a_new_grant_starts_ano
         "Get-AzsSupportWorkingDirectoryFiles | Measure-Object | Select-Object -ExpandProperty Count",
     );
     assert!(r.ok() && r.stdout.trim() == "0", "{r:?}");
+}
+
+#[test]
+fn exec_exit_status_tells_success_failure_usage_and_refusal_apart() {
+    let pep = Pep::start();
+    let op = pep.identity("operator", "olivia");
+    let sup = pep.identity("support", "sam");
+    let status = |key, line: &str| pep.exec(key, line).status;
+    assert_eq!(
+        status(&sup, "Get-AzsSupportStampVersion"),
+        Some(3),
+        "no grant: refused"
+    );
+    pep.grant(&op, "Diagnostics");
+    assert_eq!(status(&sup, "Get-AzsSupportStampVersion"), Some(0));
+    assert_eq!(
+        status(&sup, "Get-AzsSupportInfrastructureHost -CN AZS-HOST09"),
+        Some(1),
+        "the command ran and failed"
+    );
+    assert_eq!(status(&sup, "Get-NoSuchThing"), Some(2), "unknown command");
+    assert_eq!(
+        status(&sup, "Get-AzsSupportStampVersion -NoSuchParameter 1"),
+        Some(2),
+        "unknown parameter"
+    );
+    assert_eq!(
+        status(&sup, "Get-AzsSupportStampVersion |"),
+        Some(2),
+        "syntax"
+    );
+    assert_eq!(
+        status(
+            &sup,
+            "Restart-AzsSupportService -ComputerName AZS-HOST01 -Name sshd"
+        ),
+        Some(3),
+        "above the grant's access level"
+    );
+    assert_eq!(
+        status(&sup, "Disable-RemoteSupport"),
+        Some(3),
+        "an operator command"
+    );
 }

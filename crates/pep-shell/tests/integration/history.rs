@@ -13,7 +13,7 @@ fn history_lists_sessions_and_shows_transcripts() {
     );
     assert!(r.ok(), "{r:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion; touch /tmp/PWNED");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(2));
 
     let r = pep.exec(&op, "Get-RemoteSupportSessionHistory | ConvertTo-Json");
     assert!(r.ok(), "{r:?}");

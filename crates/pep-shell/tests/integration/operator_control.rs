@@ -204,12 +204,12 @@ fn revocation_with_a_full_state_disk_ends_sessions_and_survives_restart() {
         "{took:?}"
     );
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(3));
     // And survives a restart.
     pep.stop();
     pep.spawn();
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(3), "{r:?}");
     assert!(r.stderr.contains("not enabled"), "{r:?}");
     let a = pep.exec(&op, "Get-RemoteSupportAccess");
     assert!(a.ok() && !a.stdout.contains("Active"), "{a:?}");
@@ -232,12 +232,12 @@ fn a_revocation_that_cannot_be_written_is_in_force_and_kept_at_restart() {
     let took = ended_within(&mut live, "consent was revoked", Duration::from_secs(1));
     assert!(took < Duration::from_secs(1), "{took:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1), "new logins refused: {r:?}");
+    assert_eq!(r.status, Some(3), "new logins refused: {r:?}");
     // A restart while the disk is still full keeps remote support revoked.
     pep.stop();
     pep.spawn();
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(3), "{r:?}");
     // Space comes back: the grants are written in full again.
     std::fs::remove_file(&filler).expect("rm");
     let a = pep.exec(&op, "Get-RemoteSupportAccess -IncludeExpired");
@@ -383,7 +383,7 @@ fn refused_login_and_unreadable_input_are_transcribed() {
     let op = pep.identity("operator", "olivia");
     let sup = pep.identity("support", "sam");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion -Tried 1");
-    assert_eq!(r.status, Some(1));
+    assert_eq!(r.status, Some(3));
     let all = pep.transcripts();
     assert!(
         all.contains("PS>Refused: \"Get-AzsSupportStampVersion -Tried 1\""),
@@ -531,7 +531,7 @@ fn clearing_the_parent_working_directory_spares_live_sessions_and_needs_a_day() 
         &sup,
         "Clear-AzsSupportParentWorkingDirectory -OlderThanDays 0",
     );
-    assert_eq!(r.status, Some(1), "{r:?}");
+    assert_eq!(r.status, Some(2), "{r:?}");
     let r = pep.exec(
         &sup,
         "Clear-AzsSupportParentWorkingDirectory -OlderThanDays 1",

@@ -2,7 +2,8 @@
 //!
 //! [`Formatter`] is each formatting command (the catalog entries with `handler = "formatter"`,
 //! bound to [`FORMATTERS`] when the server starts): `apply_within` runs the object-to-object ones
-//! (Select-Object, Where-Object, Sort-Object, Measure-Object, ConvertTo-Json, ConvertTo-Csv) on a
+//! (Select-Object, Where-Object, Sort-Object, Measure-Object, ConvertTo-Json, ConvertTo-Csv,
+//! Get-Member) on a
 //! command's output and `render` is the view Format-Table and Format-List choose; `render_within`
 //! turns values into the text a terminal shows (those views, and the default view Out-Default
 //! uses).
@@ -12,6 +13,7 @@ mod csv;
 mod json;
 mod list;
 mod measure;
+pub mod member;
 mod select;
 mod sort;
 mod table;
@@ -45,6 +47,8 @@ pub enum Formatter {
     ConvertToCsv,
     /// Out-Default.
     OutDefault,
+    /// Get-Member.
+    GetMember,
 }
 
 /// Every formatting command under its catalog name.
@@ -58,6 +62,7 @@ pub const FORMATTERS: &[(&str, Formatter)] = &[
     ("ConvertTo-Json", Formatter::ConvertToJson),
     ("ConvertTo-Csv", Formatter::ConvertToCsv),
     ("Out-Default", Formatter::OutDefault),
+    ("Get-Member", Formatter::GetMember),
 ];
 
 impl Formatter {
@@ -77,6 +82,7 @@ impl Formatter {
             Formatter::MeasureObject => measure::apply(args, input),
             Formatter::ConvertToJson => json::apply(args, input, max),
             Formatter::ConvertToCsv => csv::apply(args, input, max),
+            Formatter::GetMember => Ok(member::apply(args, input)),
             Formatter::FormatTable | Formatter::FormatList | Formatter::OutDefault => Ok(input),
         }
     }
@@ -91,16 +97,23 @@ impl Formatter {
     }
 
     /// Whether the records keep the shape their command gave them, and so its default view
-    /// (filtering, sorting, choosing a view); the others reshape them.
-    pub fn keeps_shape(self) -> bool {
-        matches!(
-            self,
+    /// (filtering, sorting, choosing a view, and Select-Object taking the first, last or unique
+    /// records without choosing properties); the others reshape them.
+    pub fn keeps_shape(self, args: &BoundArgs) -> bool {
+        match self {
             Formatter::WhereObject
-                | Formatter::SortObject
-                | Formatter::FormatTable
-                | Formatter::FormatList
-                | Formatter::OutDefault
-        )
+            | Formatter::SortObject
+            | Formatter::FormatTable
+            | Formatter::FormatList
+            | Formatter::OutDefault => true,
+            Formatter::SelectObject => {
+                args.strings("Property").is_empty() && args.str("ExpandProperty").is_none()
+            }
+            Formatter::MeasureObject
+            | Formatter::ConvertToJson
+            | Formatter::ConvertToCsv
+            | Formatter::GetMember => false,
+        }
     }
 
     /// Whether it sorts: a line that sorts its records itself gets no default sort.
@@ -143,7 +156,7 @@ pub(crate) fn columns(records: &[&Record], wanted: &[String]) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for w in wanted {
-        if w.contains(['*', '?']) {
+        if azs_support::wildcard::is_wildcard(w) {
             for (k, _) in &first.props {
                 if wildcard_match(w, k) && !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
                     out.push(k.clone());
@@ -342,7 +355,19 @@ mod tests {
             Some(Render::List(_))
         ));
         assert!(Formatter::SelectObject.render(&args).is_none());
-        assert!(!Formatter::SelectObject.keeps_shape() && Formatter::SortObject.keeps_shape());
+        assert!(
+            Formatter::SelectObject.keeps_shape(&args) && Formatter::SortObject.keeps_shape(&args)
+        );
+        let mut picked = BoundArgs::new();
+        picked.insert("Property", vec!["P0"].into());
+        assert!(!Formatter::SelectObject.keeps_shape(&picked));
+        let mut expanded = BoundArgs::new();
+        expanded.insert("ExpandProperty", "P0".into());
+        assert!(!Formatter::SelectObject.keeps_shape(&expanded));
+        let mut first = BoundArgs::new();
+        first.insert("First", 2i64.into());
+        assert!(Formatter::SelectObject.keeps_shape(&first));
+        assert!(!Formatter::GetMember.keeps_shape(&args));
     }
 
     /// Each formatting command, bound as its catalog entry declares it (one switch at a time where

@@ -12,7 +12,9 @@ fn project(v: &Value, wanted: &[String]) -> Value {
     let names = columns(&[src], wanted);
     let mut out = Record::new(format!("Selected.{}", src.type_name));
     for n in names {
-        if n.contains(['*', '?']) && src.props.iter().all(|(k, _)| !wildcard_match(&n, k)) {
+        if azs_support::wildcard::is_wildcard(&n)
+            && src.props.iter().all(|(k, _)| !wildcard_match(&n, k))
+        {
             continue;
         }
         out.props

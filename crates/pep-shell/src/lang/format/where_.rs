@@ -97,6 +97,11 @@ pub fn apply(args: &BoundArgs, input: Vec<Value>) -> Result<Vec<Value>, LangErro
     } else {
         None
     };
+    if positive == "Like" {
+        // As -like does: a malformed bracket is an error, not a pattern that matches nothing.
+        azs_support::wildcard::check(&right.to_display())
+            .map_err(|e| LangError::new(ErrorId::InvalidInput, e.to_string()))?;
+    }
     Ok(input
         .into_iter()
         .filter(|v| {
@@ -176,6 +181,23 @@ mod tests {
         assert_eq!(
             run("NotMatch", "Name", "^win").expect("ok"),
             ["sshd", "Dns"]
+        );
+    }
+
+    #[test]
+    fn like_takes_character_ranges_and_refuses_a_malformed_bracket() {
+        assert_eq!(
+            run("Like", "Name", "[s-w]*").expect("ok"),
+            ["WinRM", "sshd"]
+        );
+        assert_eq!(
+            run("NotLike", "Name", "[a-e]*").expect("ok"),
+            ["WinRM", "sshd"]
+        );
+        let e = run("Like", "Name", "[s-w*").expect_err("malformed");
+        assert_eq!(
+            e.message,
+            "The specified wildcard character pattern is not valid: [s-w*"
         );
     }
 
