@@ -43,7 +43,8 @@ const EXIT_PROBLEMS: i32 = 3;
 #[command(
     name = "pep",
     version,
-    about = "Privileged endpoint for remote vendor support, served over SSH"
+    about = "Privileged endpoint for remote vendor support, served over SSH",
+    after_help = "Exit codes: 0 done, 1 failed, 2 usage error (flags, configuration file), 3 a check found problems (pep check, pep audit verify).\nFirst run: see README.md, \"The first ten minutes\"."
 )]
 struct Cli {
     #[command(subcommand)]

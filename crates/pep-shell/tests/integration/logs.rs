@@ -798,3 +798,54 @@ fn close_ships_transcripts_and_recordings_to_a_container_sas_and_removes_only_ve
     }
     assert!(!pep.log().contains(&sig), "the signature is in pep's log");
 }
+
+#[test]
+fn pep_check_tries_the_upload_destination_and_never_shows_its_signature() {
+    let Some(az) = azurite(None) else {
+        return;
+    };
+    let pep = Pep::start();
+    pep.granted("Diagnostics");
+    let keys = tempfile::tempdir().expect("tmp");
+    let check = |sas_file: &Path| {
+        let out = std::process::Command::new(crate::harness::PEP)
+            .args(["check", "--state"])
+            .arg(&pep.state)
+            .arg("--vendor-upload-sas-file")
+            .arg(sas_file)
+            .output()
+            .expect("pep check");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // Azurite answers: the destination is named, with the HTTP status it gave.
+    let (url, file) = sas_file(&az, keys.path(), "check-ok", "cw");
+    let (code, text) = check(&file);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("OK") && l.contains("devstoreaccount1/check-ok answers (HTTP")),
+        "{text}"
+    );
+    assert!(!text.contains(&sig_of(&url)), "{text}");
+    // Nothing listens on the port: a FAIL that names the destination, not the signature.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dead = url.replace(&format!(":{}/", az.port), &format!(":{closed}/"));
+    assert_ne!(dead, url);
+    let dead_file = keys.path().join("dead.sas");
+    std::fs::write(&dead_file, &dead).expect("write");
+    set_mode(&dead_file, 0o600);
+    let (code, text) = check(&dead_file);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("cannot be reached")),
+        "{text}"
+    );
+    assert!(!text.contains(&sig_of(&dead)), "{text}");
+}
