@@ -7,8 +7,11 @@
 //! Limits: only the xterm/VT220 editing keys the line editor uses mean anything; every other
 //! sequence is consumed whole and dropped. Modifier parameters (Ctrl-Left is `ESC [1;5D`) are
 //! ignored, so modified arrows act as plain arrows. Alt+key (`ESC x`) is swallowed. A control
-//! string that never ends (a DCS without ST) swallows input until ST, CAN or SUB, as a terminal
-//! would.
+//! string (OSC, DCS, APC, PM, SOS) is swallowed until ST, CAN, SUB, BEL (OSC), or any other C0
+//! control but BEL, which ends it and is then read as a key: pep asks the terminal for nothing, so a
+//! client has no reason to send one, and Alt+Shift+X, Alt+P, Alt+_, Alt+^ or Alt+] (which send
+//! the introducers) must not leave the line deaf until a user happens to type ST. Enter, Ctrl-C
+//! or Ctrl-L after one work at once.
 
 /// A decoded key, as the editor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +238,10 @@ impl KeyDecoder {
                     }
                     0x07 if bel_ends => self.state = State::Ground,
                     CAN | SUB => self.state = State::Ground,
+                    // BEL in a DCS, APC, PM or SOS payload is payload.
+                    0x07 => {}
+                    // Another C0 control: the string ends and the byte is a key.
+                    0x00..=0x1f => return self.abort_then(b),
                     _ => {}
                 }
                 None
@@ -442,6 +449,15 @@ mod tests {
     fn dcs_ignores_bel_but_osc_ends_on_it() {
         assert_eq!(keys(b"\x1bPx\x07y\x1b\\z"), vec![Key::Char('z')]);
         assert_eq!(keys(b"\x1b]x\x07y"), vec![Key::Char('y')]);
+    }
+
+    #[test]
+    fn a_control_string_from_an_alt_key_ends_at_the_next_control_key() {
+        // Alt+Shift+X sends ESC X (SOS): Enter, Ctrl-C or Ctrl-L still work after it.
+        assert_eq!(keys(b"\x1bXab\rc"), vec![Key::Enter, Key::Char('c')]);
+        assert_eq!(keys(b"\x1bPq\x03"), vec![Key::Ctrl(b'c')]);
+        assert_eq!(keys(b"\x1b_x\x0c"), vec![Key::Ctrl(b'l')]);
+        assert_eq!(keys(b"\x1b]0;title\x1b\\d"), vec![Key::Char('d')]);
     }
 
     #[test]

@@ -120,3 +120,10 @@ fn a_zero_width_char_at_the_margin_keeps_the_cursor_true() {
     h.feed(b"X");
     assert_eq!(h.line(), "abcdeXf\u{200b}");
 }
+
+#[test]
+fn an_unknown_escape_then_a_resize_keeps_the_screen_true() {
+    let mut h = H::new(2, MAX);
+    h.feed(&[27, 88]);
+    h.resize(2);
+}
