@@ -232,7 +232,7 @@ impl DiskBudget {
 }
 
 /// Bytes available to an unprivileged writer on `path`'s file system.
-fn free_bytes(path: &Path) -> io::Result<u64> {
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
     let st = rustix::fs::statvfs(path).map_err(io::Error::from)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }

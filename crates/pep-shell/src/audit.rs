@@ -35,7 +35,7 @@ use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{HashAlg, PrivateKey};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -506,15 +506,16 @@ pub(crate) fn line_text_of(
 /// Line `seq` of the log for `event`, chained to `prev` (without its newline).
 fn line_text(seq: u64, event: &Event, prev: &str) -> Result<String> {
     // The fixed fields first and `prev` last, the event's own in between (sorted by name).
-    let mut own = Map::new();
-    if let Value::Object(f) = &event.fields {
-        for (k, v) in f {
-            if !matches!(k.as_str(), "v" | "seq" | "time" | "event" | "prev") {
-                own.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    let own = serde_json::to_string(&Value::Object(own))?;
+    // Borrowed, not copied: this runs for every line (serde_json's map is ordered by key too).
+    let own: std::collections::BTreeMap<&str, &Value> = match &event.fields {
+        Value::Object(f) => f
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "v" | "seq" | "time" | "event" | "prev"))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect(),
+        _ => Default::default(),
+    };
+    let own = serde_json::to_string(&own)?;
     let own = own
         .strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))

@@ -12,7 +12,7 @@
 use crate::audit_verify::{verify, Verdict};
 use crate::clock::Clock;
 use crate::consent::Consent;
-use crate::identity::{weak_key_reason, IdentityStore, Role};
+use crate::identity::{rsa_bits, weak_key_reason, IdentityStore, Role};
 use crate::ssh_algorithms::{preferred, KexPolicy};
 use crate::state::StateDir;
 use crate::vendor_keys::VendorKeys;
@@ -190,8 +190,7 @@ fn identities(state: &StateDir, note: &mut Note) {
             Ok(key) => {
                 if let Some(why) = weak_key_reason(&key) {
                     note(Level::Fail, "identities", format!("{}: {why}", id.name));
-                } else if let russh::keys::ssh_key::public::KeyData::Rsa(rsa) = key.key_data() {
-                    let bits = rsa.n().as_positive_bytes().map_or(0, |b| b.len() * 8);
+                } else if let Some(bits) = rsa_bits(&key) {
                     if bits < 3072 {
                         note(
                             Level::Warn,
@@ -267,9 +266,7 @@ fn grant(state: &StateDir, note: &mut Note) {
 fn disk(state: &StateDir, args: &CheckArgs, note: &mut Note) {
     let budget = args.state_budget_mb.saturating_mul(1 << 20);
     let headroom = args.state_headroom_mb.saturating_mul(1 << 20);
-    let free = rustix::fs::statvfs(state.root())
-        .map(|st| st.f_bavail.saturating_mul(st.f_frsize))
-        .map_err(std::io::Error::from);
+    let free = azs_support::disk_budget::free_bytes(state.root());
     let used: u64 = [state.workdirs(), state.transcripts(), state.recordings()]
         .iter()
         .filter_map(|d| azs_support::workdir::tree_bytes(d).ok())

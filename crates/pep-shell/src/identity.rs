@@ -98,10 +98,7 @@ fn weak_key_data(data: &KeyData) -> Option<String> {
     match data {
         KeyData::Dsa(_) => Some("DSA keys are not accepted".to_string()),
         KeyData::Rsa(rsa) => {
-            let bits = rsa.n().as_positive_bytes().map_or(0, |b| {
-                b.first()
-                    .map_or(0, |top| b.len() * 8 - top.leading_zeros() as usize)
-            });
+            let bits = modulus_bits(rsa);
             (bits < MIN_RSA_BITS).then(|| {
                 format!("RSA keys must have at least {MIN_RSA_BITS} bits, this one has {bits}")
             })
@@ -109,6 +106,25 @@ fn weak_key_data(data: &KeyData) -> Option<String> {
         KeyData::Certificate(cert) => weak_key_data(cert.public_key()),
         _ => None,
     }
+}
+
+/// An RSA key's modulus size in bits (`None` for other algorithms).
+pub fn rsa_bits(key: &PublicKey) -> Option<usize> {
+    match key.key_data() {
+        KeyData::Rsa(rsa) => Some(modulus_bits(rsa)),
+        KeyData::Certificate(cert) => match cert.public_key() {
+            KeyData::Rsa(rsa) => Some(modulus_bits(rsa)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn modulus_bits(rsa: &russh::keys::ssh_key::public::RsaPublicKey) -> usize {
+    rsa.n().as_positive_bytes().map_or(0, |b| {
+        b.first()
+            .map_or(0, |top| b.len() * 8 - top.leading_zeros() as usize)
+    })
 }
 
 /// The identities of a state directory.
