@@ -271,7 +271,7 @@ impl AuditLog {
         let Some((new, out)) = edit(&bytes, &heads)? else {
             return Ok(None);
         };
-        crate::audit_prune::replace(&self.log_path(), &new)?;
+        crate::state::atomic_write(&self.log_path(), &new, 0o600)?;
         // The next appender reads the new file's head.
         *slot = None;
         *self.shared.synced.lock().unwrap_or_else(|p| p.into_inner()) = 0;

@@ -19,7 +19,6 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 /// What a prune removed.
@@ -117,7 +116,7 @@ impl AuditLog {
             })
             .flat_map(|l| [l, "\n"])
             .collect();
-        replace(&path, kept.as_bytes())?;
+        crate::state::atomic_write(&path, kept.as_bytes(), 0o600)?;
         let _ = file.unlock();
         Ok(())
     }
@@ -140,24 +139,6 @@ pub(crate) fn checkpoint_heads(path: &Path) -> Result<std::collections::HashMap<
             ))
         })
         .collect())
-}
-
-/// Writes `bytes` to a temporary file beside `path` (0600), synced, and renames it over `path`.
-pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("jsonl.tmp");
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 fn seq_of(line: &[u8]) -> Option<u64> {

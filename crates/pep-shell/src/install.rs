@@ -647,10 +647,10 @@ pub fn install(args: &InstallArgs) -> Result<()> {
             spec.state.display()
         )
     })?;
-    set_mode(&spec.state, 0o700)?;
+    crate::state::set_mode(&spec.state, 0o700)?;
     azs_support::atomic_file::atomic_write(&unit_path, spec.render().as_bytes(), 0o644)
         .map_err(|e| anyhow::anyhow!("{} could not be written: {e}", unit_path.display()))?;
-    set_mode(&unit_path, 0o644)?;
+    crate::state::set_mode(&unit_path, 0o644)?;
     systemctl(&["daemon-reload"])?;
     if replacing {
         systemctl(&["enable", "--", &spec.unit])?;
@@ -795,12 +795,6 @@ fn purge(dir: &Path) -> Result<()> {
     let removed = std::fs::remove_dir_all(dir);
     drop(lock);
     removed.map_err(|e| anyhow::anyhow!("{} could not be removed: {e}", dir.display()))
-}
-
-fn set_mode(p: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| anyhow::anyhow!("{} could not be set to mode {mode:o}: {e}", p.display()))
 }
 
 #[cfg(test)]
