@@ -15,6 +15,8 @@ pub mod host;
 pub mod logs;
 pub mod shared_dir;
 pub mod stamp;
+#[cfg(test)]
+pub(crate) mod test_process;
 pub mod value;
 pub mod wildcard;
 pub mod workdir;

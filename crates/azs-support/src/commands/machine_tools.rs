@@ -329,18 +329,12 @@ mod tests {
         assert_eq!(get(&stopped[0], "State"), "Stopped");
     }
 
-    /// A Python loop writing a byte and sleeping 50 ms, forever.
-    fn python_loop() -> Sleeper {
-        Sleeper(
-            Command::new("python3")
-                .args([
-                    "-c",
-                    "import os, time\nwhile True:\n    os.write(1, b'x'); time.sleep(0.05)",
-                ])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("python3"),
+    /// A Python loop writing a byte and sleeping 50 ms, forever, already in its loop.
+    fn python_loop() -> crate::test_process::RunningLoop {
+        crate::test_process::RunningLoop::start(
+            "import os, time\nwhile True:\n    os.write(1, b'x'); time.sleep(0.05)",
         )
+        .expect("python3")
     }
 
     fn dump_files(v: &Value) -> Vec<String> {
@@ -354,8 +348,7 @@ mod tests {
     fn a_wmi_trace_of_the_machine_is_a_bounded_strace_of_one_process() {
         let mut m = machine();
         let py = python_loop();
-        let pid = py.0.id();
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pid = py.pid();
         let started = std::time::Instant::now();
         let out = m
             .run(

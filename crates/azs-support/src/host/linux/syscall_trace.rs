@@ -366,17 +366,13 @@ mod tests {
 
     #[test]
     fn a_trace_stops_at_its_size_limit_and_the_process_runs_on() {
-        let child = Command::new("python3")
-            .args(["-c", "import os\nwhile True: os.write(1, b'x' * 100)"])
-            .stdout(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
+        let Some(looper) = crate::test_process::RunningLoop::start(
+            "import os\nwhile True: os.write(1, b'x' * 100)",
+        ) else {
             eprintln!("skipped: python3 is not installed");
             return;
         };
-        let looper = Looper(child);
-        let pid = looper.0.id();
-        std::thread::sleep(Duration::from_millis(300));
+        let pid = looper.pid();
         let tmp = tempfile::tempdir().expect("tmp");
         let path = tmp.path().join("size.strace");
         let started = Instant::now();
