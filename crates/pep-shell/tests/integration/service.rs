@@ -410,14 +410,42 @@ fn install_runs_pep_as_a_hardened_service_that_restarts_and_uninstall_removes_it
     assert!(!b.path(odd).exists(), "purged");
     assert!(!b.path("/etc/systemd/system/pep-odd.service").exists());
 
-    // Reinstall on the kept state (the identity is still there), then purge it too.
-    let r = b.pep(&["install", "--state", STATE, "--listen", "127.0.0.1:2299"]);
+    // Reinstall on the kept state (the identities are still there) under a name of the
+    // operator's choosing: support may repair services, but never the one pep runs in.
+    let r = b.pep(&[
+        "install",
+        "--unit",
+        "support-gw",
+        "--state",
+        STATE,
+        "--listen",
+        "127.0.0.1:2299",
+    ]);
     assert!(r.success(), "reinstall: {}", text(&r));
     b.wait("answers after reinstall", Duration::from_secs(10), || {
         ssh("Get-RemoteSupportAccess").success()
     });
-    let r = b.pep(&["uninstall", "--purge"]);
+    let r = ssh("Set-RemoteSupportAccess -AccessLevel DiagnosticsRepair");
+    assert!(r.success(), "{}", text(&r));
+    let gw = b.prop("support-gw.service", "MainPID");
+    for verb in ["Stop", "Restart"] {
+        let r = sup(&format!(
+            "{verb}-AzsSupportService -ComputerName {host} -Name support-gw -Confirm:$false"
+        ));
+        assert!(
+            !r.success() && text(&r).contains("protected"),
+            "{verb}: {}",
+            text(&r)
+        );
+    }
+    let r = sup(&format!(
+        "Stop-AzsSupportProcess -ComputerName {host} -Id {gw} -Confirm:$false"
+    ));
+    assert!(!r.success(), "{}", text(&r));
+    assert_eq!(b.prop("support-gw.service", "ActiveState"), "active");
+    assert_eq!(b.prop("support-gw.service", "MainPID"), gw);
+    let r = b.pep(&["uninstall", "--unit", "support-gw", "--purge"]);
     assert!(r.success(), "uninstall --purge: {}", text(&r));
     assert!(!b.path(STATE).exists(), "purged");
-    assert!(!unit_file.exists());
+    assert!(!b.path("/etc/systemd/system/support-gw.service").exists());
 }

@@ -296,11 +296,27 @@ pub fn unit_name(name: &str) -> Result<String, String> {
 }
 
 /// Whether `unit` (`x.service`, `x@i.service`) is one pep never changes, nor lets anyone stop,
-/// dump or trace the processes of: remote access, the system bus, journald, logind, udevd, pep.
+/// dump or trace the processes of: remote access, the system bus, journald, logind, udevd, pep —
+/// and the unit pep itself runs in, whatever `pep install --unit` named it.
 pub fn is_protected(unit: &str) -> bool {
+    protects(unit, own_unit())
+}
+
+/// [`is_protected`], with pep's own unit given.
+fn protects(unit: &str, own: Option<&str>) -> bool {
     let base = unit.trim_end_matches(".service");
     let base = base.split('@').next().unwrap_or(base);
-    PROTECTED.contains(&base) || base.starts_with("systemd-")
+    PROTECTED.contains(&base)
+        || base.starts_with("systemd-")
+        || own.is_some_and(|own| own == unit || own.trim_end_matches(".service") == base)
+}
+
+/// The service unit this process runs in (from its cgroup), read once: none when pep is not run
+/// by systemd as a service.
+fn own_unit() -> Option<&'static str> {
+    static OWN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| unit_of_process(std::process::id()))
+        .as_deref()
 }
 
 /// The service unit process `pid` runs in, from its cgroup (`/system.slice/ssh.service`), if any.
@@ -314,7 +330,8 @@ pub fn unit_of_process(pid: u32) -> Option<String> {
 }
 
 /// A service unit that may be started, stopped or restarted: [`unit_name`], and not a protected
-/// unit (ssh, sshd, dbus, systemd-journald, systemd-logind, systemd-udevd, pep, any `systemd-*`).
+/// unit (ssh, sshd, dbus, systemd-journald, systemd-logind, systemd-udevd, pep, any `systemd-*`,
+/// the unit pep runs in).
 pub fn validate_unit(name: &str) -> Result<String, String> {
     let unit = unit_name(name)?;
     if is_protected(&unit) {
@@ -408,6 +425,15 @@ mod tests {
     use super::*;
     use crate::host::linux::journal::{self, JournalQuery};
     use crate::host::linux::nspawn::Container;
+
+    #[test]
+    fn the_unit_pep_runs_in_is_protected_whatever_its_name() {
+        assert!(!protects("support-gw.service", None));
+        assert!(protects("support-gw.service", Some("support-gw.service")));
+        assert!(protects("support-gw@1.service", Some("support-gw.service")));
+        assert!(!protects("cron.service", Some("support-gw.service")));
+        assert!(protects("pep.service", Some("support-gw.service")));
+    }
 
     #[test]
     fn unit_names_are_checked_and_protected_units_refused() {
@@ -618,7 +644,6 @@ ExecStart=/bin/sh -c 'while true; do echo peptest-tick; sleep 1; done'\n";
         assert!(!err.contains('\n'), "{err}");
 
         // Its journal: the ticks, newest last, inside the window.
-        std::thread::sleep(Duration::from_millis(1200));
         let q = JournalQuery {
             unit: Some("peptest-echo".into()),
             since: Some(t0 - chrono::Duration::seconds(1)),
@@ -627,8 +652,18 @@ ExecStart=/bin/sh -c 'while true; do echo peptest-tick; sleep 1; done'\n";
             grep: None,
             limit: 200,
         };
-        let entries = journal::read(&container.runner(), &q).expect("journal read");
-        let t1 = Utc::now();
+        // journald in the container writes a little late on a loaded machine.
+        let (entries, t1) = wait_for(
+            "three ticks of the restarted unit",
+            Duration::from_secs(20),
+            || {
+                let entries = journal::read(&container.runner(), &q).expect("journal read");
+                let t1 = Utc::now();
+                let ticks = entries.iter().filter(|e| e.message == "peptest-tick");
+                let mine = ticks.clone().any(|e| e.pid == again.main_pid);
+                (ticks.count() >= 3 && mine).then_some((entries, t1))
+            },
+        );
         let ticks: Vec<_> = entries
             .iter()
             .filter(|e| e.message == "peptest-tick")
