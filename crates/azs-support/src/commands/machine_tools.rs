@@ -238,7 +238,8 @@ mod tests {
             sock.send_to(format!("pep-marker-{i}").as_bytes(), ("127.0.0.1", port))
                 .expect("send");
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        let live = m.wd.path().join(get(&on[0], "TraceFile"));
+        assert!(crate::host::linux::capture::wait_for_pcapng_packets(&live, 50) >= 50);
         let off = m.run(traces::disable_netsh_trace, &[]).expect("stopped");
         assert_eq!(get(&off[0], "StoppedBy"), "Disable");
         assert!(
@@ -307,13 +308,25 @@ mod tests {
             )
             .expect_err("protected");
         assert!(e.contains("protected") || e.contains("refus"), "{e}");
-        std::thread::sleep(std::time::Duration::from_millis(2500));
-        let events = m
-            .run(
-                hosts::get_win_event,
-                &[("LogName", Value::Array(vec!["peptest-cmd".into()]))],
-            )
-            .expect("journal");
+        // The unit ticks every second; journald in the container writes a little late on a
+        // loaded machine.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let events = loop {
+            let events = m
+                .run(
+                    hosts::get_win_event,
+                    &[("LogName", Value::Array(vec!["peptest-cmd".into()]))],
+                )
+                .expect("journal");
+            if events
+                .iter()
+                .any(|e| get(e, "Message") == "peptest-cmd-tick")
+                || std::time::Instant::now() > until
+            {
+                break events;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
         assert!(
             events
                 .iter()

@@ -1324,8 +1324,16 @@ mod tests {
         .expect("client");
         let cancel = Cancel::new();
         let stopper = cancel.clone();
+        // Interrupted once the service has acknowledged a block (later on a loaded machine).
+        let interrupted = Arc::new(Progress::new());
+        let watched = interrupted.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(600)).await;
+            let until = std::time::Instant::now() + Duration::from_secs(20);
+            while watched.uploaded.load(std::sync::atomic::Ordering::Relaxed) == 0
+                && std::time::Instant::now() < until
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             stopper.cancel("operator revoked the grant");
         });
         let first = slow
@@ -1333,7 +1341,7 @@ mod tests {
                 &sas,
                 "resumed.zip",
                 feed(bytes.clone(), 100_000),
-                &Progress::new(),
+                &interrupted,
                 &cancel,
             )
             .await

@@ -114,16 +114,18 @@ fn revocation_ends_live_sessions_within_a_second() {
     s.wait_for(PROMPT, T).expect("prompt");
     s.send(b"Get-AzsSupportStampVersion\r");
     s.wait_for("1.2408.1.50", T).expect("runs");
-    let t0 = Instant::now();
     let r = pep.exec(&op, "Disable-RemoteSupport");
     assert!(r.ok(), "{r:?}");
+    // Timed from when the operator has the revocation's answer (an ssh client's start and login
+    // on a loaded machine are not the endpoint's to answer for).
+    let t0 = Instant::now();
     let st = s
         .wait_exit(Duration::from_secs(5))
         .expect("support session ended");
     let took = t0.elapsed();
     assert!(
-        took < Duration::from_millis(1500),
-        "ended {took:?} after revocation (exec round trip included)"
+        took < Duration::from_secs(1),
+        "ended {took:?} after the operator saw the revocation done"
     );
     assert!(!st.success());
     assert!(s.output().contains("consent was revoked"), "{}", s.output());
@@ -131,14 +133,14 @@ fn revocation_ends_live_sessions_within_a_second() {
 
 #[test]
 fn expiry_ends_a_live_session_at_the_instant() {
-    // A grant that expires 8 s after it is written (room for a slow start under load), in the
+    // A grant that expires 12 s after it is written (room for a slow start under load), in the
     // documented consent.json format (the shortest grant the commands allow is 60 minutes).
     let mut pep = Pep::start();
     pep.stop();
     let op = pep.identity("operator", "olivia");
     let sup = pep.identity("support", "sam");
     let now = chrono::Utc::now();
-    let expires = now + chrono::Duration::seconds(8);
+    let expires = now + chrono::Duration::seconds(12);
     let doc = serde_json::json!({
         "version": 1, "next_id": 2,
         "grants": [{
@@ -154,7 +156,7 @@ fn expiry_ends_a_live_session_at_the_instant() {
     s.wait_for(PROMPT, T)
         .expect("prompt while the grant is active");
     let st = s
-        .wait_exit(Duration::from_secs(15))
+        .wait_exit(Duration::from_secs(20))
         .expect("session ended at expiry");
     let late = chrono::Utc::now() - expires;
     assert!(

@@ -208,8 +208,10 @@ impl Pep {
                 "BatchMode=yes",
                 "-o",
                 "LogLevel=ERROR",
+                // Covers the TCP connect and the banner: logins past the per-source cap wait
+                // for a slot before the banner, longer on a loaded machine.
                 "-o",
-                "ConnectTimeout=10",
+                "ConnectTimeout=30",
             ]);
         c
     }

@@ -184,11 +184,23 @@ fn a_packet_capture_over_ssh_is_a_pcapng_and_revocation_stops_it() {
         ),
     );
     assert!(r.ok(), "{r:?}");
+    let on = json(&r.stdout);
+    let live_rel = on[0]["TraceFile"].as_str().expect("file").to_string();
     for i in 0..40 {
         sock.send_to(format!("pep-ssh-{i}").as_bytes(), ("127.0.0.1", port))
             .expect("send");
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // dumpcap writes what it captured at its own pace (later on a loaded machine).
+    let live = walk(&pep.state.join("workdirs"))
+        .into_iter()
+        .find(|p| p.ends_with(&live_rel))
+        .expect("the live capture is in the working directory");
+    let until = Instant::now() + Duration::from_secs(20);
+    while azs_support::host::linux::capture::count_pcapng_packets(&live).unwrap_or(0) < 40
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let r = pep.exec(
         &sup,
         &format!("Disable-AzsSupportNetshTrace -ComputerName {h} -Confirm:$false | ConvertTo-Json"),
@@ -326,13 +338,21 @@ fn services_and_their_journal_over_ssh_on_a_real_systemd() {
         &format!("Stop-AzsSupportService -ComputerName {h} -Name ssh -Confirm:$false"),
     );
     assert!(!r.ok(), "a protected unit: {r:?}");
-    std::thread::sleep(Duration::from_secs(2));
-    let r = pep.exec(
-        &sup,
-        &format!("Get-AzsSupportWinEvent -ComputerName {h} -LogName peptest-ssh -MaxEvents 20 | ConvertTo-Json"),
-    );
-    assert!(r.ok(), "{r:?}");
-    let events = json(&r.stdout);
+    // The unit ticks every second; journald in the container writes a little late on a loaded
+    // machine.
+    let until = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let r = pep.exec(
+            &sup,
+            &format!("Get-AzsSupportWinEvent -ComputerName {h} -LogName peptest-ssh -MaxEvents 20 | ConvertTo-Json"),
+        );
+        assert!(r.ok(), "{r:?}");
+        let events = json(&r.stdout);
+        if events.iter().any(|e| e["Message"] == "peptest-ssh-tick") || Instant::now() > until {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(
         events.iter().any(|e| e["Message"] == "peptest-ssh-tick"),
         "{events:?}"

@@ -195,14 +195,10 @@ fn revocation_with_a_full_state_disk_ends_sessions_and_survives_restart() {
         "a clear line: {r:?}"
     );
     // Revocation still works, at once.
-    let start = Instant::now();
     let d = pep.exec(&op, "Disable-RemoteSupport");
     assert!(d.ok(), "{d:?}");
     let took = ended_within(&mut live, "consent was revoked", Duration::from_secs(1));
-    assert!(
-        start.elapsed() < Duration::from_secs(3) && took < Duration::from_secs(1),
-        "{took:?}"
-    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");
     assert_eq!(r.status, Some(3));
     // And survives a restart.
@@ -327,11 +323,13 @@ fn identity_removal_ends_live_sessions_and_connections_within_a_second() {
         .output()
         .expect("remove");
     assert!(out.status.success());
+    // The endpoint reads the identities every 250 ms; the rest of the bound is room for a
+    // loaded machine.
     let start = Instant::now();
     live.wait_for("was removed", Duration::from_secs(3))
         .expect("the live session ends");
     assert!(
-        start.elapsed() < Duration::from_millis(1500),
+        start.elapsed() < Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
@@ -443,9 +441,14 @@ fn a_client_that_stops_reading_is_cut_off_at_revocation() {
         let _ = stdin.write_all(b"Get-AzsSupportClusterResource | Format-List *\n");
     }
     let _ = stdin.flush();
-    std::thread::sleep(Duration::from_secs(2));
-    let start = Instant::now();
+    // The session is open and running the first command (its transcript says so).
+    let until = Instant::now() + Duration::from_secs(10);
+    while !pep.transcripts().contains("Get-AzsSupportClusterResource") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pep.transcripts().contains("Get-AzsSupportClusterResource"));
     assert!(pep.exec(&op, "Disable-RemoteSupport").ok());
+    let start = Instant::now();
     let until = Instant::now() + Duration::from_secs(10);
     let mut ended = None;
     while Instant::now() < until {
@@ -458,7 +461,7 @@ fn a_client_that_stops_reading_is_cut_off_at_revocation() {
     let _ = child.kill();
     let _ = child.wait();
     let took = ended.expect("the connection was cut although the client never read");
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
     let all = pep.transcripts();
     assert!(
         all.contains("End reason: remote support consent was revoked"),

@@ -126,7 +126,6 @@ fn an_operator_lists_live_sessions_and_ends_one_with_a_reason() {
         .collect();
     assert_eq!(ids.len(), 2, "{list:?}");
 
-    let started = Instant::now();
     let stop = pep.exec(
         &op,
         &format!(
@@ -135,7 +134,8 @@ fn an_operator_lists_live_sessions_and_ends_one_with_a_reason() {
         ),
     );
     assert!(stop.ok(), "{stop:?}");
-    // One of the two ends within a second, saying why; the other goes on.
+    // One of the two ends within a second of the operator's answer, saying why; the other goes on.
+    let started = Instant::now();
     let (ended, alive) = loop {
         if a.wait_exit(Duration::from_millis(50)).is_some() {
             break (a, b);
@@ -144,12 +144,12 @@ fn an_operator_lists_live_sessions_and_ends_one_with_a_reason() {
             break (b, a);
         }
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(5),
             "no session ended"
         );
     };
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
