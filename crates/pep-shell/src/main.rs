@@ -167,6 +167,12 @@ enum Command {
         /// default /var/crash, /var/lib/systemd/coredump; rotated logs in /var/log always).
         #[arg(long = "host-remove-root", value_name = "DIR")]
         host_remove_roots: Vec<PathBuf>,
+        /// A systemd unit on this machine that no one may start, stop or restart through pep, nor
+        /// stop, dump or trace the processes of (repeatable; `NAME@.service` covers every
+        /// instance). Added to the built-in ones: remote access, the network, the firewall, the
+        /// audit and system logs, systemd's own, pep and the unit pep runs in.
+        #[arg(long = "host-protect-unit", value_name = "UNIT", value_parser = protected_unit_arg)]
+        host_protect_units: Vec<String>,
         /// Log collections that may run at once; more are refused until one ends.
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
         max_log_collections: u64,
@@ -412,9 +418,12 @@ fn run(cli: Cli) -> Result<()> {
             host_command_prefix,
             host_read_roots,
             host_remove_roots,
+            host_protect_units,
             audit_retention_days,
         } => {
             logging::init(log_format);
+            azs_support::host::linux::systemd::protect_units(&host_protect_units)
+                .map_err(|e| anyhow::anyhow!("--host-protect-unit: {e}"))?;
             let profile = match profile {
                 ProfileArg::AzsHub => Profile::AzsHub,
                 ProfileArg::AzureLocal => Profile::AzureLocal,
@@ -900,4 +909,10 @@ fn identity(action: IdentityAction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `--host-protect-unit` value: a unit name (checked as the service commands check one).
+fn protected_unit_arg(name: &str) -> Result<String, String> {
+    let bare = name.trim_end_matches("@.service").trim_end_matches('@');
+    azs_support::host::linux::systemd::unit_name(bare).map(|_| name.to_string())
 }

@@ -89,6 +89,21 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("stamp"), "{err}");
+
+    // A protected unit that is not a unit name is a usage error, before anything starts.
+    let out = std::process::Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state2"))
+        .args(["--host-protect-unit", "db/../x"])
+        .output()
+        .expect("run pep");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--host-protect-unit") && err.contains("not a service name"),
+        "{err}"
+    );
+    assert!(!dir.path().join("state2").exists(), "nothing was created");
 }
 
 /// A copy of the catalog pep compiles in, in `dir/catalog`, each file passed through `edit`.

@@ -301,10 +301,30 @@ fn services_and_their_journal_over_ssh_on_a_real_systemd() {
             "[Unit]\nDescription=pep ssh test\n[Service]\nExecStart=/bin/sh -c 'while true; do echo peptest-ssh-tick; sleep 1; done'\n",
         )
         .expect("unit");
+    container
+        .write_unit(
+            "peptest-guarded.service",
+            "[Unit]\nDescription=a unit the operator protects\n[Service]\nExecStart=/bin/sleep 600\n",
+        )
+        .expect("unit");
     let prefix = container.runner().prefix().join(" ");
-    let pep = Pep::start_with(&["--profile", "linux", "--host-command-prefix", &prefix]);
+    let pep = Pep::start_with(&[
+        "--profile",
+        "linux",
+        "--host-command-prefix",
+        &prefix,
+        "--host-protect-unit",
+        "peptest-guarded",
+    ]);
     let (_op, sup) = pep.granted("DiagnosticsRepair");
     let h = host();
+    // The operator's protected unit: listed, never changed.
+    let r = pep.exec(
+        &sup,
+        &format!("Start-AzsSupportService -ComputerName {h} -Name peptest-guarded -Confirm:$false"),
+    );
+    assert!(!r.ok() && r.stderr.contains("is protected"), "{r:?}");
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{r:?}");
     let state = |r: &crate::harness::Run| -> (String, String) {
         let v = json(&r.stdout);
         (

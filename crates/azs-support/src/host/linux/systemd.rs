@@ -21,17 +21,64 @@ const SHOW_BATCH: usize = 256;
 const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Units no one may start, stop or restart through pep: losing them loses the machine, its
-/// remote access or pep itself. Matched on the name before `@` and `.service`.
+/// remote access, its firewall, its audit trail or pep itself. Matched on the name before `@`
+/// and `.service` (and every `systemd-*` unit). The operator adds their own with
+/// [`protect_units`] (`pep serve --host-protect-unit`).
 const PROTECTED: &[&str] = &[
+    // Remote access and the logins behind it.
     "ssh",
     "sshd",
+    "sssd",
+    "polkit",
+    // The system bus and device manager.
     "dbus",
     "dbus-broker",
-    "systemd-journald",
-    "systemd-logind",
-    "systemd-udevd",
+    // The network: stopping it cuts the machine off.
+    "networking",
+    "NetworkManager",
+    // The firewall: stopping it opens the machine.
+    "firewalld",
+    "nftables",
+    "netfilter-persistent",
+    "ufw",
+    "iptables",
+    "ip6tables",
+    // The machine's own record of what happened.
+    "auditd",
+    "rsyslog",
+    "syslog-ng",
     "pep",
 ];
+
+/// The units the operator protects besides [`PROTECTED`], by base name.
+static OPERATOR_PROTECTED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds `names` (`db`, `db.service`, `db@.service` protects every instance) to the units no one
+/// may start, stop or restart through pep, nor stop, dump or trace the processes of, for the
+/// rest of this process (`pep serve --host-protect-unit`). A name that is not a unit name is
+/// refused, and then nothing is added.
+pub fn protect_units(names: &[String]) -> Result<(), String> {
+    let mut bases = Vec::with_capacity(names.len());
+    for name in names {
+        let unit = unit_name(name.trim_end_matches("@.service").trim_end_matches('@'))?;
+        bases.push(base_of(&unit).to_string());
+    }
+    let mut held = OPERATOR_PROTECTED
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
+    for b in bases {
+        if !held.contains(&b) {
+            held.push(b);
+        }
+    }
+    Ok(())
+}
+
+/// A unit's name before `@` and `.service`.
+fn base_of(unit: &str) -> &str {
+    let base = unit.trim_end_matches(".service");
+    base.split('@').next().unwrap_or(base)
+}
 
 /// One service unit as systemd reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -296,18 +343,20 @@ pub fn unit_name(name: &str) -> Result<String, String> {
 }
 
 /// Whether `unit` (`x.service`, `x@i.service`) is one pep never changes, nor lets anyone stop,
-/// dump or trace the processes of: remote access, the system bus, journald, logind, udevd, pep —
-/// and the unit pep itself runs in, whatever `pep install --unit` named it.
+/// dump or trace the processes of: [`PROTECTED`] (remote access, the system bus, the network,
+/// the firewall, the audit and system logs, pep), every `systemd-*` unit, the operator's
+/// [`protect_units`], and the unit pep itself runs in, whatever `pep install --unit` named it.
 pub fn is_protected(unit: &str) -> bool {
-    protects(unit, own_unit())
+    let operator = OPERATOR_PROTECTED.read().unwrap_or_else(|p| p.into_inner());
+    protects(unit, own_unit(), &operator)
 }
 
-/// [`is_protected`], with pep's own unit given.
-fn protects(unit: &str, own: Option<&str>) -> bool {
-    let base = unit.trim_end_matches(".service");
-    let base = base.split('@').next().unwrap_or(base);
+/// [`is_protected`], with pep's own unit and the operator's list given.
+fn protects(unit: &str, own: Option<&str>, operator: &[String]) -> bool {
+    let base = base_of(unit);
     PROTECTED.contains(&base)
         || base.starts_with("systemd-")
+        || operator.iter().any(|o| o == base)
         || own.is_some_and(|own| own == unit || own.trim_end_matches(".service") == base)
 }
 
@@ -330,8 +379,7 @@ pub fn unit_of_process(pid: u32) -> Option<String> {
 }
 
 /// A service unit that may be started, stopped or restarted: [`unit_name`], and not a protected
-/// unit (ssh, sshd, dbus, systemd-journald, systemd-logind, systemd-udevd, pep, any `systemd-*`,
-/// the unit pep runs in).
+/// unit ([`is_protected`]).
 pub fn validate_unit(name: &str) -> Result<String, String> {
     let unit = unit_name(name)?;
     if is_protected(&unit) {
@@ -428,11 +476,52 @@ mod tests {
 
     #[test]
     fn the_unit_pep_runs_in_is_protected_whatever_its_name() {
-        assert!(!protects("support-gw.service", None));
-        assert!(protects("support-gw.service", Some("support-gw.service")));
-        assert!(protects("support-gw@1.service", Some("support-gw.service")));
-        assert!(!protects("cron.service", Some("support-gw.service")));
-        assert!(protects("pep.service", Some("support-gw.service")));
+        assert!(!protects("support-gw.service", None, &[]));
+        assert!(protects(
+            "support-gw.service",
+            Some("support-gw.service"),
+            &[]
+        ));
+        assert!(protects(
+            "support-gw@1.service",
+            Some("support-gw.service"),
+            &[]
+        ));
+        assert!(!protects("cron.service", Some("support-gw.service"), &[]));
+        assert!(protects("pep.service", Some("support-gw.service"), &[]));
+    }
+
+    #[test]
+    fn the_network_firewall_and_audit_are_protected_and_the_operator_adds_units() {
+        for unit in [
+            "networking.service",
+            "NetworkManager.service",
+            "ufw.service",
+            "nftables.service",
+            "auditd.service",
+            "rsyslog.service",
+            "systemd-networkd.service",
+        ] {
+            assert!(protects(unit, None, &[]), "{unit}");
+        }
+        let db = vec!["postgresql".to_string()];
+        assert!(protects("postgresql.service", None, &db));
+        assert!(protects("postgresql@15-main.service", None, &db));
+        assert!(!protects("postgresql-backup.service", None, &db));
+        assert!(!protects("cron.service", None, &db));
+        // The names are checked before anything is added.
+        let e = protect_units(&["ok-unit".into(), "bad/unit".into()]).expect_err("bad");
+        assert!(e.contains("not a service name"), "{e}");
+        assert!(!is_protected("ok-unit.service"));
+        protect_units(&[
+            "peptest-guarded-a".into(),
+            "peptest-guarded-b@.service".into(),
+        ])
+        .expect("protected");
+        assert!(is_protected("peptest-guarded-a.service"));
+        assert!(is_protected("peptest-guarded-b@x.service"));
+        let e = validate_unit("peptest-guarded-a").expect_err("refused");
+        assert!(e.contains("is protected"), "{e}");
     }
 
     #[test]
