@@ -141,6 +141,7 @@ impl Endpoint {
             azs_support::host::linux::beneath::check_roots(roots)
                 .map_err(|e| anyhow::anyhow!("--host-read-root/--host-remove-root: {e}"))?;
         }
+        check_state_apart_from_roots(state.root(), opts)?;
         stamp.set_machine_file_roots(&opts.host_read_roots, &opts.host_remove_roots);
         let consent = Consent::open(&state.consent(), clock).context("loading consent")?;
         let budget = Arc::new(
@@ -197,4 +198,25 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Refuses to serve when the state directory and the folders file commands read or remove
+/// beneath on this machine (the operator's roots, or the defaults, and `/var/log` for rotated
+/// logs) overlap: support would reach the endpoint's own keys, grants and audit through them.
+fn check_state_apart_from_roots(state: &std::path::Path, opts: &EndpointOptions) -> Result<()> {
+    use azs_support::host::linux::{beneath, file_ops};
+    use azs_support::host::{DEFAULT_READ_ROOTS, DEFAULT_REMOVE_ROOTS};
+    let or_defaults = |given: &[PathBuf], defaults: &[&str]| -> Vec<PathBuf> {
+        if given.is_empty() {
+            defaults.iter().map(PathBuf::from).collect()
+        } else {
+            given.to_vec()
+        }
+    };
+    let read = or_defaults(&opts.host_read_roots, DEFAULT_READ_ROOTS);
+    let mut remove = or_defaults(&opts.host_remove_roots, DEFAULT_REMOVE_ROOTS);
+    remove.push(PathBuf::from(file_ops::LOG_ROOT));
+    beneath::check_apart(state, &read, "host read root").map_err(anyhow::Error::msg)?;
+    beneath::check_apart(state, &remove, "host remove root").map_err(anyhow::Error::msg)?;
+    Ok(())
 }

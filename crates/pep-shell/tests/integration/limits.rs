@@ -104,6 +104,26 @@ fn bad_catalog_or_scenario_stops_the_server_with_a_clear_error() {
         "{err}"
     );
     assert!(!dir.path().join("state2").exists(), "nothing was created");
+
+    // A state directory beneath a folder the file commands read: support could copy the
+    // endpoint's host key out. Refused in one line before anything listens.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let out = std::process::Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(logs.join("pep"))
+        .arg("--host-read-root")
+        .arg(&logs)
+        .output()
+        .expect("run pep");
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lies beneath the host read root") && err.contains("host key"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
 }
 
 /// A copy of the catalog pep compiles in, in `dir/catalog`, each file passed through `edit`.

@@ -62,6 +62,39 @@ pub fn check_roots(roots: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that pep's own state directory (`state`: its host key, grants, identities, audit log,
+/// every case's working directory and transcripts) and the host roots (`roots`, what file
+/// commands read or remove beneath, named by `what` in messages) are apart: neither lies in the
+/// other, after symbolic links in their paths are resolved. A root that does not exist is left to
+/// the commands (they say so); a state directory that cannot be resolved is an error.
+pub fn check_apart(state: &Path, roots: &[PathBuf], what: &str) -> Result<(), String> {
+    let state_real = std::fs::canonicalize(state)
+        .map_err(|e| format!("the state directory {}: {e}", state.display()))?;
+    for root in roots {
+        let Ok(real) = std::fs::canonicalize(root) else {
+            continue;
+        };
+        if state_real.starts_with(&real) {
+            return Err(format!(
+                "the state directory {} lies beneath the {what} {}: support engineers could reach \
+                 the endpoint's host key, grants, audit log and other cases' files through the file \
+                 commands; keep the state elsewhere or name other roots",
+                state_real.display(),
+                real.display()
+            ));
+        }
+        if real.starts_with(&state_real) {
+            return Err(format!(
+                "the {what} {} lies inside the state directory {}: support engineers could reach \
+                 the endpoint's own files through the file commands; name a root outside it",
+                real.display(),
+                state_real.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A user's path as an absolute Linux path, checked as text: absolute, no `.` or `..`
 /// segment, no control character. Trailing and doubled slashes are dropped.
 pub fn absolute(user: &str) -> Result<PathBuf, String> {
@@ -636,6 +669,33 @@ mod tests {
         )
         .expect_err("bounded");
         assert!(e.contains("more than 2"), "{e}");
+    }
+
+    #[test]
+    fn the_state_directory_and_the_roots_are_kept_apart() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let logs = tmp.path().join("logs");
+        let state = logs.join("pep");
+        std::fs::create_dir_all(&state).expect("dirs");
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(other.join("inner")).expect("dirs");
+        let e = check_apart(&state, std::slice::from_ref(&logs), "host read root").expect_err("in");
+        assert!(e.contains("lies beneath the host read root"), "{e}");
+        let e = check_apart(&logs, std::slice::from_ref(&state), "host remove root")
+            .expect_err("inside");
+        assert!(e.contains("lies inside the state directory"), "{e}");
+        // Through a link: the link's target counts.
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&logs, &link).expect("link");
+        let e = check_apart(&link.join("pep"), std::slice::from_ref(&other), "x")
+            .and_then(|()| check_apart(&state, std::slice::from_ref(&link), "host read root"))
+            .expect_err("via link");
+        assert!(e.contains("lies beneath"), "{e}");
+        assert!(check_apart(&state, &[other.clone(), tmp.path().join("missing")], "x").is_ok());
+        // A sibling with a common prefix is apart.
+        let sibling = tmp.path().join("logs-old");
+        std::fs::create_dir_all(&sibling).expect("dirs");
+        assert!(check_apart(&state, &[sibling], "x").is_ok());
     }
 
     #[test]
