@@ -913,6 +913,5 @@ fn identity(action: IdentityAction) -> Result<()> {
 
 /// A `--host-protect-unit` value: a unit name (checked as the service commands check one).
 fn protected_unit_arg(name: &str) -> Result<String, String> {
-    let bare = name.trim_end_matches("@.service").trim_end_matches('@');
-    azs_support::host::linux::systemd::unit_name(bare).map(|_| name.to_string())
+    azs_support::host::linux::systemd::protected_base(name).map(|_| name.to_string())
 }

@@ -216,6 +216,27 @@ impl Pep {
         c
     }
 
+    /// An OpenSSH ControlMaster connection of `key` holding no session, its socket at `ctl`;
+    /// returned once the socket exists (it appears only after login).
+    pub fn control_master(&self, key: &Key, ctl: &std::path::Path) -> Child {
+        let master = self
+            .ssh_base(key)
+            .args(["-o", "ControlMaster=yes", "-o"])
+            .arg(format!("ControlPath={}", ctl.display()))
+            .args(["-N", "anyuser@127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("master");
+        let until = Instant::now() + Duration::from_secs(10);
+        while !ctl.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(ctl.exists(), "master up: {}", ctl.display());
+        master
+    }
+
     /// Runs one exec request.
     pub fn exec(&self, key: &Key, command: &str) -> Run {
         self.exec_bytes(key, command.as_bytes())

@@ -172,25 +172,7 @@ fn one_identity_cannot_hold_more_connections_than_its_cap() {
     let (op, sup) = pep.granted("Diagnostics");
     // Three held connections, each logged in: a control socket appears only after login.
     let mut held: Vec<Child> = (0..3)
-        .map(|i| {
-            let ctl = pep.dir.path().join(format!("ctl-{i}"));
-            let child = pep
-                .ssh_base(&sup)
-                .args(["-o", "ControlMaster=yes", "-o"])
-                .arg(format!("ControlPath={}", ctl.display()))
-                .args(["-N", "anyuser@127.0.0.1"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("ssh -N");
-            let until = Instant::now() + Duration::from_secs(10);
-            while !ctl.exists() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            assert!(ctl.exists(), "held connection {i} logged in");
-            child
-        })
+        .map(|i| pep.control_master(&sup, &pep.dir.path().join(format!("ctl-{i}"))))
         .collect();
     assert_eq!(exited(&mut held, Duration::ZERO), 0, "three are allowed");
     let r = pep.exec(&sup, "Get-AzsSupportStampVersion");

@@ -141,24 +141,6 @@ fn on_tmpfs(mib: u64, extra: &[&str], level: &str) -> Option<(Mount, Pep, Key, K
     Some((mount, pep, op, sup))
 }
 
-/// An OpenSSH ControlMaster connection of `key` holding no session, its socket at `ctl`.
-fn control_master(pep: &Pep, key: &Key, ctl: &Path) -> std::process::Child {
-    let master = pep
-        .ssh_base(key)
-        .args(["-o", "ControlMaster=yes", "-o"])
-        .arg(format!("ControlPath={}", ctl.display()))
-        .args(["-N", "anyuser@127.0.0.1"])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("master");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !ctl.exists() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ctl.exists(), "master up");
-    master
-}
-
 /// Waits until `pty`'s client has exited; the time it took.
 fn ended_within(pty: &mut Pty, needle: &str, limit: Duration) -> Duration {
     let start = Instant::now();
@@ -315,7 +297,7 @@ fn identity_removal_ends_live_sessions_and_connections_within_a_second() {
     let mut live = live(&pep, &sup);
     // A multiplexed master connection with no session open.
     let ctl = pep.dir.path().join("ctl");
-    let mut master = control_master(&pep, &sup, &ctl);
+    let mut master = pep.control_master(&sup, &ctl);
     let out = Command::new(PEP)
         .args(["identity", "remove", "--state"])
         .arg(&pep.state)
@@ -474,7 +456,7 @@ fn ten_sequential_sessions_over_one_multiplexed_connection() {
     let pep = Pep::start();
     let (op, _sup) = pep.granted("Diagnostics");
     let ctl = pep.dir.path().join("mux");
-    let mut master = control_master(&pep, &op, &ctl);
+    let mut master = pep.control_master(&op, &ctl);
     for i in 0..10 {
         let out = pep
             .ssh_base(&op)

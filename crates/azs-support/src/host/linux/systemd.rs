@@ -58,11 +58,10 @@ static OPERATOR_PROTECTED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::n
 /// rest of this process (`pep serve --host-protect-unit`). A name that is not a unit name is
 /// refused, and then nothing is added.
 pub fn protect_units(names: &[String]) -> Result<(), String> {
-    let mut bases = Vec::with_capacity(names.len());
-    for name in names {
-        let unit = unit_name(name.trim_end_matches("@.service").trim_end_matches('@'))?;
-        bases.push(base_of(&unit).to_string());
-    }
+    let bases = names
+        .iter()
+        .map(|n| protected_base(n))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut held = OPERATOR_PROTECTED
         .write()
         .unwrap_or_else(|p| p.into_inner());
@@ -72,6 +71,13 @@ pub fn protect_units(names: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The base name a protected unit is matched on (`db`, `db.service`, `db@`, `db@.service` →
+/// `db`), checked as [`unit_name`] checks one.
+pub fn protected_base(name: &str) -> Result<String, String> {
+    let unit = unit_name(name.trim_end_matches("@.service").trim_end_matches('@'))?;
+    Ok(base_of(&unit).to_string())
 }
 
 /// A unit's name before `@` and `.service`.
