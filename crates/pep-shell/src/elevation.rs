@@ -77,7 +77,7 @@ struct RequestBody {
 
 fn random_hex() -> String {
     let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 impl Request {

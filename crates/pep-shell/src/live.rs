@@ -11,6 +11,35 @@ use tokio::sync::{broadcast, watch};
 /// What a watcher may fall behind by before it misses output (it is told it did).
 pub const SCREEN_BACKLOG: usize = 256;
 
+/// What a session shows, for its watchers. The channel (a backlog of [`SCREEN_BACKLOG`] slots,
+/// ~16 KiB) exists only while someone watches: most sessions are never watched, and an idle
+/// session costs no more for being watchable.
+#[derive(Clone, Default)]
+pub struct Screen(Arc<Mutex<Option<broadcast::Sender<String>>>>);
+
+impl Screen {
+    /// Shows `text` to the watchers, if any; the channel goes when the last one has left.
+    pub fn send(&self, text: String) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = slot.as_ref() {
+            if tx.receiver_count() == 0 {
+                *slot = None;
+            } else {
+                let _ = tx.send(text);
+            }
+        }
+    }
+
+    /// What is shown from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| broadcast::channel(SCREEN_BACKLOG).0)
+            .subscribe()
+    }
+}
+
 /// One live session.
 pub struct LiveSession {
     /// Session id.
@@ -25,7 +54,7 @@ pub struct LiveSession {
     pub since: DateTime<Utc>,
     state: Mutex<State>,
     /// What it shows (redacted, as recorded).
-    pub screen: broadcast::Sender<String>,
+    pub screen: Screen,
     stop: watch::Sender<Option<String>>,
     watchers: watch::Sender<usize>,
     /// Lines for the session's own user (someone started or stopped watching).
@@ -157,7 +186,7 @@ impl LiveSessions {
                 last_input: now,
                 running: None,
             }),
-            screen: broadcast::channel(SCREEN_BACKLOG).0,
+            screen: Screen::default(),
             stop: watch::channel(None).0,
             watchers: watch::channel(0).0,
             notices: broadcast::channel(16).0,
@@ -202,5 +231,32 @@ impl LiveSessions {
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_screen_reaches_watchers_and_its_channel_lives_only_while_watched() {
+        let screen = Screen::default();
+        screen.send("before anyone watched".into());
+        assert!(
+            screen.0.lock().expect("lock").is_none(),
+            "no channel until someone watches"
+        );
+        let mut rx = screen.subscribe();
+        screen.send("seen".into());
+        assert_eq!(rx.try_recv().expect("watched"), "seen");
+        drop(rx);
+        screen.send("after the last watcher left".into());
+        assert!(
+            screen.0.lock().expect("lock").is_none(),
+            "the channel goes with the last watcher"
+        );
+        let mut again = screen.subscribe();
+        screen.send("watched again".into());
+        assert_eq!(again.try_recv().expect("watched again"), "watched again");
     }
 }

@@ -737,13 +737,20 @@ fn print_banner(
     local: SocketAddr,
 ) -> Result<()> {
     let root = endpoint.state.root();
-    let state_dir = std::fs::canonicalize(root)
+    let state_path = std::fs::canonicalize(root)
         .unwrap_or_else(|_| root.to_path_buf())
         .display()
         .to_string();
-    let pep = std::env::current_exe()
+    let pep_path = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "pep".into());
+    // Quoted for a POSIX shell, so a path with a space or a quote still pastes as one word.
+    let shell_word = |s: &str| {
+        shlex::try_quote(s)
+            .map(|q| q.into_owned())
+            .unwrap_or_else(|_| s.to_string())
+    };
+    let (pep, state_dir) = (shell_word(&pep_path), shell_word(&state_path));
     // Clients of a wildcard address use the machine's name.
     let host = if local.ip().is_unspecified() {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -761,7 +768,7 @@ fn print_banner(
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "pep listening on {local} (node {}, profile {}, {} commands, state {state_dir})",
+        "pep listening on {local} (node {}, profile {}, {} commands, state {state_path})",
         endpoint.stamp.read().pep_node(),
         endpoint.catalog.profile().as_str(),
         endpoint.catalog.commands().len()

@@ -18,6 +18,7 @@
 //! or keeps only the commands that revoke (operator), as for the transcript. What the recording
 //! shows is also sent to the session's watchers (`crate::live`).
 
+use crate::live::Screen;
 use crate::redact::Redactor;
 use crate::transcript::Writer;
 use azs_support::disk_budget::{DiskBudget, WriteClass};
@@ -26,7 +27,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::broadcast;
 
 /// What a recording may take and how it is charged.
 pub struct RecordingPolicy {
@@ -48,7 +48,7 @@ pub struct Recording {
     written: u64,
     failure: Option<String>,
     policy: RecordingPolicy,
-    screen: broadcast::Sender<String>,
+    screen: Screen,
     /// Events charged but not yet written: a line entered waits for its output (or the
     /// session's end), so a command costs one write.
     held: String,
@@ -62,7 +62,7 @@ impl Recording {
         title: &str,
         size: (u16, u16),
         policy: RecordingPolicy,
-        screen: broadcast::Sender<String>,
+        screen: Screen,
     ) -> Result<Self, String> {
         let path = dir.join(format!("{session_id}.cast"));
         let mut opts = OpenOptions::new();
@@ -101,7 +101,7 @@ impl Recording {
             written: 0,
             failure: Some(why),
             policy,
-            screen: broadcast::channel(1).0,
+            screen: Screen::default(),
             held: String::new(),
         }
     }
@@ -202,7 +202,7 @@ impl Recording {
         }
         let shown = self.policy.redactor.redact(text);
         self.event("o", &shown, record);
-        let _ = self.screen.send(shown);
+        self.screen.send(shown);
     }
 
     /// A line entered after `prompt` (the caller masks secret parameters; the pattern pass runs
@@ -213,7 +213,7 @@ impl Recording {
         let mut text = self.event_line("i", &format!("{shown}\r"));
         text.push_str(&self.event_line("o", &echo));
         self.write_or_hold(&text, true, true);
-        let _ = self.screen.send(echo);
+        self.screen.send(echo);
     }
 
     /// A line entered (the caller masks secret parameters; the pattern pass runs here).
@@ -257,14 +257,15 @@ mod tests {
     #[test]
     fn events_are_asciicast_v2_with_secrets_masked() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let (tx, mut rx) = broadcast::channel(16);
+        let screen = Screen::default();
+        let mut rx = screen.subscribe();
         let mut r = Recording::create(
             tmp.path(),
             "s1",
             "t",
             (100, 30),
             policy(tmp.path(), 1 << 20),
-            tx,
+            screen,
         )
         .expect("create");
         r.input("Get-AzureStackLog -OutputSasUri https://a.blob.core.windows.net/c?sv=2022&sig=SECRETSIG");
@@ -297,7 +298,7 @@ mod tests {
             "t",
             (80, 24),
             policy(tmp.path(), 400),
-            broadcast::channel(1).0,
+            Screen::default(),
         )
         .expect("create");
         for _ in 0..20 {

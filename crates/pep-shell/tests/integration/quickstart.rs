@@ -213,3 +213,82 @@ fn completions_and_man_pages_come_from_the_command_line_definitions() {
         .expect("pep");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The banner's lines, run as printed (with NAME and the key filled in), from a state directory
+/// whose path has a space and a quote: they trust the host key, add an identity and connect.
+#[test]
+fn the_banner_prints_commands_that_work_as_printed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("pep state's dir");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).expect("home");
+    let key = home.join(".ssh/id_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    let mut serve = Command::new(PEP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pep serve");
+    let mut banner = Vec::new();
+    let mut lines = std::io::BufReader::new(serve.stdout.take().expect("stdout")).lines();
+    while let Some(Ok(line)) = lines.next() {
+        let last = line.trim_start().starts_with("connect:");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    let line = |label: &str| {
+        banner
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} line in the banner:\n{}", banner.join("\n")))
+            .trim()
+            .to_string()
+    };
+    let trust = line("trust it:");
+    let add = line("add yourself:").replace("NAME", "olivia");
+    let connect = line("connect:").replace("NAME", "olivia");
+    // ssh reads ~ from the password database, not HOME: name the file the banner's line wrote.
+    let ssh_opts = format!(
+        "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=30 -o UserKnownHostsFile={}",
+        home.join(".ssh/known_hosts").display()
+    );
+    let connect = connect.replacen("ssh ", &format!("ssh {ssh_opts} "), 1);
+    let script = format!(
+        "{trust}\n{add}\n{connect} 'Get-RemoteSupportAccess -IncludeExpired | Format-List'\n"
+    );
+    let out = Command::new("bash")
+        .args(["-e", "-u", "-o", "pipefail", "-c", &script])
+        .env("HOME", &home)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        out.status.success(),
+        "the banner's lines failed:\n{}\n{}\n{}",
+        banner.join("\n"),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Permanently added"),
+        "the host key came from the banner's known_hosts line: {stderr}"
+    );
+    let identities = std::fs::read_to_string(state.join("identities.json")).unwrap_or_default();
+    assert!(
+        identities.contains("\"olivia\""),
+        "the identity went to the quoted state directory: {identities}"
+    );
+}
