@@ -523,6 +523,70 @@ mod tests {
         );
     }
 
+    /// An RSA public key of 2048 bits (accepted at login, below what check recommends).
+    const RSA_2048: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC+cAozwTU2xygXROyVUK8Bs2xLU/LHL6UL0sQ1bjqnDCB83R6TWiaQtT5bLoYRgT8yTs/2gdOTJ5Q6yuXWlrxQbhEH8lua59P9e5gwhtj7o0aijb146Y/rqE+dOXGmIKcf0snEi43A2MaU5AMcDPNGCPB+3KM701rsZ0pVLueYghaVUzvbpgfjIJ6rCdVVi6Gd24/WArsVZkmnTrxCuTTi5Ql13caeYT8uAtmjHQLnU23sVyZl+1qKipLdw/ufYSzjn6FzgYAsEbUQRz8LRfAWXQU2O9YMz4dT7AhJg6dCYW/O+CZV7YSU+k508VqEFt+IzqN2kDeyox8lq7qg6P6Z rsa2048";
+
+    #[test]
+    fn weak_and_shared_keys_are_named_and_vendor_keys_listed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().join("state");
+        let state = StateDir::open(&root).expect("state");
+        let ed25519 = PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+            &[7; 32],
+        ))
+        .public_key()
+        .to_openssh()
+        .expect("openssh");
+        IdentityStore::add(&state.identities(), "olivia", Role::Operator, &ed25519).expect("add");
+        IdentityStore::add(&state.identities(), "sam", Role::Support, RSA_2048).expect("add");
+        // Two names on one key can only come from an edited file: check still says so.
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(state.identities()).expect("read"))
+                .expect("json");
+        let mut twin = file["identities"][0].clone();
+        twin["name"] = "oliver".into();
+        file["identities"]
+            .as_array_mut()
+            .expect("identities")
+            .push(twin);
+        std::fs::write(state.identities(), file.to_string()).expect("write");
+
+        let findings = check(&args(&root));
+        let said = |level: Level, words: &str| {
+            findings
+                .iter()
+                .any(|f| f.topic == "identities" && f.level == level && f.text.contains(words))
+        };
+        assert!(
+            said(Level::Warn, "sam: an RSA key of 2048 bits"),
+            "{findings:#?}"
+        );
+        assert!(
+            said(Level::Warn, "oliver and olivia share one key"),
+            "{findings:#?}"
+        );
+        assert_eq!(
+            levels(&findings, "vendor keys"),
+            [Level::Note],
+            "no vendor key: elevation is off"
+        );
+
+        VendorKeys::at(&state.vendor_keys())
+            .add("contoso", &ed25519)
+            .expect("vendor key");
+        let findings = check(&args(&root));
+        let vendor = findings
+            .iter()
+            .find(|f| f.topic == "vendor keys")
+            .expect("vendor keys");
+        assert_eq!(vendor.level, Level::Ok);
+        assert!(
+            vendor.text.starts_with("contoso (") && vendor.text.contains("SHA256:"),
+            "{}",
+            vendor.text
+        );
+    }
+
     #[test]
     fn an_unreadable_or_expired_sas_fails_without_showing_its_signature() {
         let tmp = tempfile::tempdir().expect("tmp");

@@ -126,3 +126,27 @@ pub fn read_sas_file(path: &Path) -> Result<ContainerSas> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_sas_file_others_can_read_is_refused_without_quoting_it() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("vendor.sas");
+        std::fs::write(
+            &path,
+            "https://vendor.blob.core.windows.net/cases?sv=2024-11-04&sr=c&sp=cw&se=2099-01-01T00:00:00Z&sig=SECRETSIG\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = format!("{:#}", read_sas_file(&path).expect_err("0644 is refused"));
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(!err.contains("SECRETSIG"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let sas = read_sas_file(&path).expect("0600 is read");
+        assert!(!sas.destination().contains("SECRETSIG"));
+    }
+}
