@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::file_body::FileBody;
+use super::page_buf::PageBuf;
 use super::sas::percent_encode;
 pub use super::sas::{ContainerSas, SasError};
 use super::{Cancel, Progress};
@@ -431,12 +432,12 @@ impl BlobClient {
             use std::io::Read;
             let mut file = file;
             loop {
-                let mut buf = vec![0u8; FILE_READ];
-                let sent = match file.read(&mut buf) {
+                let mut buf = PageBuf::with_capacity(FILE_READ);
+                let sent = match file.read(buf.fill(FILE_READ)) {
                     Ok(0) => return,
                     Ok(n) => {
                         buf.truncate(n);
-                        tx.blocking_send(Ok(Bytes::from(buf)))
+                        tx.blocking_send(Ok(buf.into_bytes()))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => {

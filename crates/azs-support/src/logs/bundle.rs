@@ -15,6 +15,7 @@
 //! writing it, hashes it, and hands the same chunks to the upload of that blob when one is
 //! running — so the upload starts with the first megabyte, not after the last.
 
+use super::page_buf::PageBuf;
 use super::Progress;
 use crate::atomic_file::atomic_write;
 use crate::workdir::WorkingDirectory;
@@ -407,7 +408,7 @@ struct Sink<'a> {
     name: String,
     dir: PathBuf,
     file: Option<File>,
-    pending: Vec<u8>,
+    pending: PageBuf,
     written: u64,
     hash: Sha256,
     workdir: &'a WorkingDirectory,
@@ -439,7 +440,7 @@ impl<'a> Sink<'a> {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             file: Some(file),
-            pending: Vec::with_capacity(CHUNK),
+            pending: PageBuf::with_capacity(CHUNK),
             written: 0,
             hash: Sha256::new(),
             workdir,
@@ -462,7 +463,7 @@ impl<'a> Sink<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        let chunk = std::mem::replace(&mut self.pending, PageBuf::with_capacity(CHUNK));
         let n = chunk.len() as u64;
         self.workdir
             .reserve(n)
@@ -470,17 +471,17 @@ impl<'a> Sink<'a> {
         let Some(file) = self.file.as_mut() else {
             return Err(io::Error::other("the bundle file is closed"));
         };
-        if let Err(e) = file.write_all(&chunk) {
+        if let Err(e) = file.write_all(chunk.as_ref()) {
             self.workdir.unreserve(n);
             return Err(e);
         }
-        self.hash.update(&chunk);
+        self.hash.update(chunk.as_ref());
         self.written += n;
         Progress::add(&self.progress.compressed, n);
         if let Some(feed) = &self.upload {
             // An upload that gave up (its receiver dropped) leaves the bundle to be written
             // whole: it is kept for a later resume.
-            if feed.chunks.blocking_send(Bytes::from(chunk)).is_err() {
+            if feed.chunks.blocking_send(chunk.into_bytes()).is_err() {
                 self.upload = None;
             }
         }
@@ -511,12 +512,17 @@ impl<'a> Sink<'a> {
 }
 
 impl Write for Sink<'_> {
+    /// Takes what fits in the chunk (the zip writer writes the rest after): a chunk never
+    /// outgrows its page-aligned buffer.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
+        let n = buf
+            .len()
+            .min(CHUNK.saturating_sub(self.pending.len()).max(1));
+        self.pending.extend_from_slice(&buf[..n]);
         if self.pending.len() >= CHUNK {
             self.spill()?;
         }
-        Ok(buf.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

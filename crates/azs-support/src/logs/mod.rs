@@ -13,6 +13,7 @@ pub mod cancel;
 pub mod collect;
 pub(crate) mod file_body;
 pub mod obfuscate;
+pub(crate) mod page_buf;
 pub mod pipeline;
 pub mod progress;
 pub mod roles;
