@@ -131,6 +131,7 @@ pub async fn serve(
             let handshake_by = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
             let progressed = preauth.progressed();
             let (authed_tx, authed_rx) = oneshot::channel();
+            let cut = Arc::new(tokio::sync::Notify::new());
             let handler = ConnHandler {
                 endpoint: endpoint.clone(),
                 peer,
@@ -142,6 +143,7 @@ pub async fn serve(
                 idle_timeout,
                 admission: admission.clone(),
                 counted: None,
+                cut: cut.clone(),
             };
             let session = match tokio::time::timeout_at(
                 deadline,
@@ -191,9 +193,14 @@ pub async fn serve(
                     tracing::info!(%peer, identity = %identity.name, %reason, "ending connection");
                     // Sessions on it end themselves with their message; give them a moment.
                     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-                    let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
-                    log_end(peer, session.await);
+                    let _ = tokio::time::timeout(
+                        CUT_GRACE,
+                        handle.disconnect(Disconnect::ByApplication, reason, "en".into()),
+                    )
+                    .await;
+                    finish_or_cut(peer, session).await;
                 }
+                _ = cut.notified() => finish_or_cut(peer, session).await,
             }
         });
     }
@@ -212,6 +219,22 @@ async fn drain(endpoint: &Endpoint, connections: &Semaphore, max: usize) {
         && (connections.available_permits() < max || endpoint.live_sessions() > 0)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long a connection told to disconnect may take to say so before its socket is closed.
+const CUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Lets the connection deliver what it was told (its disconnect) for [`CUT_GRACE`], then drops
+/// it, which closes the socket: a client that stopped reading keeps the SSH layer blocked in a
+/// write, where it would never see the disconnect.
+async fn finish_or_cut<S>(peer: SocketAddr, session: std::pin::Pin<&mut S>)
+where
+    S: std::future::Future<Output = Result<(), anyhow::Error>>,
+{
+    match tokio::time::timeout(CUT_GRACE, session).await {
+        Ok(r) => log_end(peer, r),
+        Err(_) => tracing::debug!(%peer, "connection cut: the client was not reading"),
     }
 }
 
@@ -242,6 +265,8 @@ struct ConnHandler {
     admission: Arc<Admission>,
     /// This connection counted against its identity's cap (dropped with the connection).
     counted: Option<IdentityConn>,
+    /// Closes the connection's socket (a session that ended it, once its client was told).
+    cut: Arc<tokio::sync::Notify>,
 }
 
 impl ConnHandler {
@@ -280,6 +305,7 @@ impl ConnHandler {
             held: Vec::new(),
             held_eof: false,
             notices: None,
+            cut: self.cut.clone(),
         };
         tokio::spawn(task.run(kind));
         true

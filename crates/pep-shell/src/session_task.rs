@@ -80,6 +80,8 @@ pub(crate) struct SessionTask {
     pub(crate) held_eof: bool,
     /// What the session's user is told (who is watching), once the session started.
     pub(crate) notices: Option<tokio::sync::broadcast::Receiver<String>>,
+    /// Closes the whole connection's socket.
+    pub(crate) cut: Arc<tokio::sync::Notify>,
 }
 
 /// How often the progress line of a job is redrawn.
@@ -223,11 +225,17 @@ impl SessionTask {
         self.last_words(msg, 1).await;
         let handle = self.handle.clone();
         let reason = msg.to_string();
+        let cut = self.cut.clone();
         tokio::spawn(async move {
             tokio::time::sleep(DISCONNECT_GRACE).await;
-            let _ = handle
-                .disconnect(Disconnect::ByApplication, reason, "en".into())
-                .await;
+            // The SSH layer may be stuck writing to a client that does not read: then only
+            // closing the socket ends the connection.
+            let _ = tokio::time::timeout(
+                END_WRITE_TIMEOUT,
+                handle.disconnect(Disconnect::ByApplication, reason, "en".into()),
+            )
+            .await;
+            cut.notify_one();
         });
     }
 
