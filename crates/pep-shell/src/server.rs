@@ -191,8 +191,12 @@ pub async fn serve(
                 r = &mut session => log_end(peer, r),
                 reason = session_end::connection(&endpoint, &identity) => {
                     tracing::info!(%peer, identity = %identity.name, %reason, "ending connection");
-                    // Sessions on it end themselves with their message; give them a moment.
-                    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                    // Sessions on it end themselves with their message; give them a moment,
+                    // unless one of them has already told its client and asks for the cut.
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(1500)) => {}
+                        _ = cut.notified() => {}
+                    }
                     let _ = tokio::time::timeout(
                         CUT_GRACE,
                         handle.disconnect(Disconnect::ByApplication, reason, "en".into()),

@@ -187,10 +187,33 @@ impl SessionTask {
         }
     }
 
+    /// Exit status, EOF and close: best effort, bounded by [`END_WRITE_TIMEOUT`] (the SSH layer
+    /// takes them only as fast as it can write, and a client may have stopped reading).
     async fn close(&self, status: u32) {
-        let _ = self.handle.exit_status_request(self.channel, status).await;
-        let _ = self.handle.eof(self.channel).await;
-        let _ = self.handle.close(self.channel).await;
+        let _ = tokio::time::timeout(END_WRITE_TIMEOUT, async {
+            let _ = self.handle.exit_status_request(self.channel, status).await;
+            let _ = self.handle.eof(self.channel).await;
+            let _ = self.handle.close(self.channel).await;
+        })
+        .await;
+    }
+
+    /// Cuts the whole connection after [`DISCONNECT_GRACE`]: the SSH disconnect if it goes out
+    /// in time, then the socket (the SSH layer may be stuck writing to a client that does not
+    /// read, and then only closing the socket ends the connection).
+    fn schedule_cut(&self, reason: &str) {
+        let handle = self.handle.clone();
+        let reason = reason.to_string();
+        let cut = self.cut.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DISCONNECT_GRACE).await;
+            let _ = tokio::time::timeout(
+                END_WRITE_TIMEOUT,
+                handle.disconnect(Disconnect::ByApplication, reason, "en".into()),
+            )
+            .await;
+            cut.notify_one();
+        });
     }
 
     /// Best effort to a client that may not read: bounded by [`END_WRITE_TIMEOUT`].
@@ -216,27 +239,19 @@ impl SessionTask {
         self.last_words(msg, 1).await;
     }
 
-    /// Ends the session from the server's side: records it, tells the client why, closes the
-    /// channel the ordinary way (OpenSSH drops buffered channel output when a disconnect arrives
-    /// in the same read) and cuts the whole connection a moment later. The shell is gone at once
-    /// either way: a new channel on this connection passes the checks at its start.
+    /// Ends the session from the server's side: tells the client why, closes the channel the
+    /// ordinary way (OpenSSH drops buffered channel output when a disconnect arrives in the same
+    /// read), cuts the whole connection a moment later, and records the end. The shell is gone
+    /// at once either way (no line runs after the end is known): a new channel on this
+    /// connection passes the checks at its start.
+    ///
+    /// The client is told, and the cut scheduled, before the records are closed: closing them
+    /// syncs the transcript and the recording to disk, which under load took longer than the
+    /// grace the connection gets (the cut then came from the connection's own check, 3.5 s on).
     async fn end_session(&self, shell: &mut Shell, msg: &str) {
-        shell.finish(msg);
         self.last_words(msg, 1).await;
-        let handle = self.handle.clone();
-        let reason = msg.to_string();
-        let cut = self.cut.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(DISCONNECT_GRACE).await;
-            // The SSH layer may be stuck writing to a client that does not read: then only
-            // closing the socket ends the connection.
-            let _ = tokio::time::timeout(
-                END_WRITE_TIMEOUT,
-                handle.disconnect(Disconnect::ByApplication, reason, "en".into()),
-            )
-            .await;
-            cut.notify_one();
-        });
+        self.schedule_cut(msg);
+        shell.finish(msg);
     }
 
     /// The message a session ended for idleness shows.
@@ -456,12 +471,20 @@ impl SessionTask {
             *status = 1;
         }
         if reply.exit {
-            shell.finish(if reply.error.is_some() {
-                "ended: the session could not go on"
-            } else {
-                "exit"
-            });
             self.close(*status).await;
+            if reply.error.is_some() {
+                // The session cannot go on (its grant ended as the line ran, or it can no
+                // longer be recorded): the connection goes too, as when the end is noticed
+                // between lines, and the record says why when the end is known (revoked,
+                // expired ...). Nothing polls `end` after this.
+                let why = tokio::time::timeout(std::time::Duration::ZERO, end.as_mut())
+                    .await
+                    .unwrap_or_else(|_| "ended: the session could not go on".to_string());
+                self.schedule_cut(&why);
+                shell.finish(&why);
+            } else {
+                shell.finish("exit");
+            }
         }
         Ok(reply.exit)
     }
