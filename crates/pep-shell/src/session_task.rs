@@ -216,6 +216,17 @@ impl SessionTask {
         });
     }
 
+    /// A line's reply ended the session (its grant ended as the line ran, or it can no longer
+    /// be recorded): the connection goes too, as when the end is noticed between lines, and the
+    /// record says why when the end is known (revoked, expired ...). Nothing polls `end` after.
+    async fn could_not_go_on(&self, shell: &mut Shell, end: &mut EndFuture) {
+        let why = tokio::time::timeout(std::time::Duration::ZERO, end.as_mut())
+            .await
+            .unwrap_or_else(|_| "ended: the session could not go on".to_string());
+        self.schedule_cut(&why);
+        shell.finish(&why);
+    }
+
     /// Best effort to a client that may not read: bounded by [`END_WRITE_TIMEOUT`].
     async fn last_words(&self, msg: &str, status: u32) {
         let words = async {
@@ -473,15 +484,7 @@ impl SessionTask {
         if reply.exit {
             self.close(*status).await;
             if reply.error.is_some() {
-                // The session cannot go on (its grant ended as the line ran, or it can no
-                // longer be recorded): the connection goes too, as when the end is noticed
-                // between lines, and the record says why when the end is known (revoked,
-                // expired ...). Nothing polls `end` after this.
-                let why = tokio::time::timeout(std::time::Duration::ZERO, end.as_mut())
-                    .await
-                    .unwrap_or_else(|_| "ended: the session could not go on".to_string());
-                self.schedule_cut(&why);
-                shell.finish(&why);
+                self.could_not_go_on(shell, end).await;
             } else {
                 shell.finish("exit");
             }
@@ -599,12 +602,12 @@ impl SessionTask {
                 if done {
                     out.extend_from_slice(LineEditor::disable_sequence());
                     self.send(std::mem::take(&mut out), false, end).await?;
-                    shell.finish(if failed {
-                        "ended: the session could not go on"
-                    } else {
-                        "exit"
-                    });
                     self.close(u32::from(failed)).await;
+                    if failed {
+                        self.could_not_go_on(shell, end).await;
+                    } else {
+                        shell.finish("exit");
+                    }
                     return Ok(());
                 }
                 out.extend(editor.start_line(&shell.prompt()));
