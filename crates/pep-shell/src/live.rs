@@ -122,14 +122,18 @@ impl LiveSession {
         self.ended.subscribe()
     }
 
-    /// Starts watching: the screen from now on. The count of watchers goes down when the
-    /// returned guard drops.
-    pub fn watch(self: &Arc<Self>) -> (broadcast::Receiver<String>, WatchGuard) {
+    /// `who` starts watching: the screen from now on, and the session's user is told. The
+    /// screen is subscribed before the watcher is counted: a session held for attendance runs
+    /// its line the moment it is counted, and what that line shows must already reach `who`.
+    pub fn watch(self: &Arc<Self>, who: &str) -> (broadcast::Receiver<String>, WatchGuard) {
+        let screen = self.screen.subscribe();
         self.watchers.send_modify(|n| *n += 1);
+        self.notify(&format!("{who} is now watching this session"));
         (
-            self.screen.subscribe(),
+            screen,
             WatchGuard {
                 session: self.clone(),
+                who: who.to_string(),
             },
         )
     }
@@ -145,9 +149,12 @@ impl LiveSession {
     }
 }
 
-/// Held while a session is watched.
+/// Held while a session is watched. Dropping it uncounts the watcher and then tells the
+/// session's user, however the watch ended: an attended line entered after that notice waits
+/// again.
 pub struct WatchGuard {
     session: Arc<LiveSession>,
+    who: String,
 }
 
 impl Drop for WatchGuard {
@@ -155,6 +162,8 @@ impl Drop for WatchGuard {
         self.session
             .watchers
             .send_modify(|n| *n = n.saturating_sub(1));
+        self.session
+            .notify(&format!("{} stopped watching this session", self.who));
     }
 }
 
@@ -258,5 +267,71 @@ mod tests {
         let mut again = screen.subscribe();
         screen.send("watched again".into());
         assert_eq!(again.try_recv().expect("watched again"), "watched again");
+    }
+
+    /// An attended session runs its line the moment a watcher is counted; the watcher must see
+    /// that line's output. Another thread spins on the count and shows a line as soon as it
+    /// rises (the watched session, with no scheduler in between); every watcher receives it.
+    #[test]
+    fn a_watcher_sees_what_is_shown_the_moment_it_is_counted() {
+        let sessions = LiveSessions::default();
+        for round in 0..200 {
+            let s = sessions.register(
+                &format!("s{round}"),
+                "sam",
+                "support",
+                "Diagnostics",
+                "",
+                Utc::now(),
+            );
+            let spinning = Arc::new(std::sync::Barrier::new(2));
+            let shown = {
+                let s = s.clone();
+                let spinning = spinning.clone();
+                std::thread::spawn(move || {
+                    spinning.wait();
+                    while s.watchers() == 0 {
+                        std::hint::spin_loop();
+                    }
+                    s.screen.send("StampVersion".into());
+                })
+            };
+            spinning.wait();
+            let (mut rx, _guard) = s.watch("oscar (observer)");
+            shown.join().expect("shown");
+            assert_eq!(
+                rx.try_recv().map_err(|e| format!("round {round}: {e}")),
+                Ok("StampVersion".to_string())
+            );
+        }
+    }
+
+    /// The watched user hears of a watcher leaving only once it is no longer counted.
+    #[test]
+    fn a_watcher_that_leaves_is_uncounted_before_the_user_is_told() {
+        let sessions = LiveSessions::default();
+        let s = sessions.register("s", "sam", "support", "Diagnostics", "", Utc::now());
+        let mut notices = s.notices();
+        let (_rx, guard) = s.watch("oscar (observer)");
+        assert_eq!(
+            notices.try_recv().as_deref(),
+            Ok("oscar (observer) is now watching this session")
+        );
+        assert_eq!(s.watchers(), 1);
+        let seen = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let told = notices.blocking_recv().expect("told");
+                (told, s.watchers())
+            })
+        };
+        drop(guard);
+        assert_eq!(
+            seen.join().expect("seen"),
+            (
+                "oscar (observer) stopped watching this session".to_string(),
+                0
+            )
+        );
     }
 }

@@ -683,10 +683,9 @@ impl SessionTask {
         target: &std::sync::Arc<crate::live::LiveSession>,
         end: &mut EndFuture,
     ) -> Result<(), Stop> {
-        let (mut screen, _guard) = target.watch();
-        let mut ended = target.ended();
         let me = format!("{} ({})", self.identity.name, self.identity.role.as_str());
-        target.notify(&format!("{me} is now watching this session"));
+        let (mut screen, guard) = target.watch(&me);
+        let mut ended = target.ended();
         self.send(
             format!(
                 "Watching session {} of {} ({}), read-only. Ctrl-C stops watching.\r\n",
@@ -717,14 +716,11 @@ impl SessionTask {
                     }
                     Some(ChanEvent::Resize(w, h)) => shell.resize(w, h),
                     Some(ChanEvent::Notice(_)) => {}
-                    Some(ChanEvent::Eof) | None => {
-                        target.notify(&format!("{me} stopped watching this session"));
-                        return Err(Stop::Gone);
-                    }
+                    Some(ChanEvent::Eof) | None => return Err(Stop::Gone),
                 },
             }
         };
-        target.notify(&format!("{me} stopped watching this session"));
+        drop(guard);
         self.send(format!("\r\n{why}\r\n").into_bytes(), false, end)
             .await?;
         Ok(())
