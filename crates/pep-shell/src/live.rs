@@ -117,7 +117,8 @@ impl LiveSession {
         self.notices.subscribe()
     }
 
-    /// Changes to true when the session has finished.
+    /// True once the session has finished (also when that was before the call: wait with
+    /// `wait_for`, not `changed`).
     pub fn ended(&self) -> watch::Receiver<bool> {
         self.ended.subscribe()
     }
@@ -216,7 +217,9 @@ impl LiveSessions {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
         if let Some(s) = gone {
-            let _ = s.ended.send(true);
+            // Kept for a watcher that subscribes after this (tokio's `send` drops the value
+            // when no one listens yet).
+            s.ended.send_replace(true);
         }
     }
 
@@ -333,5 +336,15 @@ mod tests {
                 0
             )
         );
+    }
+
+    /// A watcher that looks after the session ended still learns that it did.
+    #[test]
+    fn a_session_that_ended_before_it_was_watched_reads_as_ended() {
+        let sessions = LiveSessions::default();
+        let s = sessions.register("s", "sam", "support", "Diagnostics", "", Utc::now());
+        sessions.remove("s");
+        assert!(*s.ended().borrow(), "ended, though no one listened then");
+        assert!(sessions.get("s").is_none());
     }
 }

@@ -352,7 +352,6 @@ fn spawn_job(
     std::thread::Builder::new()
         .name("pep-logs".into())
         .spawn(move || {
-            let _slot = slot;
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                 Ok(o) => o,
                 Err(_) => JobOutcome {
@@ -364,6 +363,9 @@ fn spawn_job(
                     summary: String::new(),
                 },
             };
+            // Free before the outcome is told: a user who starts the next collection on seeing
+            // it is not refused as "already running".
+            drop(slot);
             let _ = tx.send(outcome);
         })
         .map(|_| ())

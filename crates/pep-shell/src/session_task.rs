@@ -227,6 +227,19 @@ impl SessionTask {
         shell.finish(&why);
     }
 
+    /// The session ends on a line's reply (`exit`, end of input, or a line that could not go
+    /// on). A user who leaves finds the session recorded as ended once the client has exited:
+    /// the records close before the channel does.
+    async fn leave(&self, shell: &mut Shell, status: u32, failed: bool, end: &mut EndFuture) {
+        if failed {
+            self.close(status).await;
+            self.could_not_go_on(shell, end).await;
+        } else {
+            shell.finish("exit");
+            self.close(status).await;
+        }
+    }
+
     /// Best effort to a client that may not read: bounded by [`END_WRITE_TIMEOUT`].
     async fn last_words(&self, msg: &str, status: u32) {
         let words = async {
@@ -482,12 +495,7 @@ impl SessionTask {
             *status = 1;
         }
         if reply.exit {
-            self.close(*status).await;
-            if reply.error.is_some() {
-                self.could_not_go_on(shell, end).await;
-            } else {
-                shell.finish("exit");
-            }
+            self.leave(shell, *status, reply.error.is_some(), end).await;
         }
         Ok(reply.exit)
     }
@@ -602,12 +610,7 @@ impl SessionTask {
                 if done {
                     out.extend_from_slice(LineEditor::disable_sequence());
                     self.send(std::mem::take(&mut out), false, end).await?;
-                    self.close(u32::from(failed)).await;
-                    if failed {
-                        self.could_not_go_on(shell, end).await;
-                    } else {
-                        shell.finish("exit");
-                    }
+                    self.leave(shell, u32::from(failed), failed, end).await;
                     return Ok(());
                 }
                 out.extend(editor.start_line(&shell.prompt()));
@@ -705,7 +708,7 @@ impl SessionTask {
                     }
                     Err(_) => break "the watched session ended",
                 },
-                _ = ended.changed() => break "the watched session ended",
+                _ = async { ended.wait_for(|done| *done).await.is_ok() } => break "the watched session ended",
                 message = end.as_mut() => return Err(Stop::End(message)),
                 ev = self.rx.recv() => match ev {
                     Some(ChanEvent::Data(d)) => {

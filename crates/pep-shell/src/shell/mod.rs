@@ -743,9 +743,6 @@ impl Shell {
         self.finished = true;
         self.settle();
         self.void_elevation("the session ended");
-        self.endpoint
-            .live
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.endpoint.clock.now();
         self.transcript.finish(now, reason);
         // The transcript and recording as they closed are hashed into the audit log.
@@ -753,7 +750,6 @@ impl Shell {
             .ok()
             .map(|b| crate::audit::sha256_hex(&b));
         let recording_sha256 = self.recording.finish();
-        self.endpoint.sessions.remove(&self.record.session_id);
         let logged = self.audit(
             "session_end",
             serde_json::json!({
@@ -773,6 +769,12 @@ impl Shell {
         if self.identity.role == Role::Support && self.grant_id.is_some() {
             self.endpoint.consent.support_session_ended();
         }
+        // Gone from the live list, and from what a shutdown drains, only once its end is
+        // written: a drained endpoint signs its last checkpoint after every `session_end`.
+        self.endpoint.sessions.remove(&self.record.session_id);
+        self.endpoint
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

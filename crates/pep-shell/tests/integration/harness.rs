@@ -379,6 +379,22 @@ impl Pep {
         all
     }
 
+    /// Waits until the transcripts contain `needle` (a session ended by the server tells its
+    /// client first and closes its records after); returns them all either way.
+    pub fn wait_for_transcripts(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let start = Instant::now();
+        loop {
+            let all = self.transcripts();
+            if all.contains(needle) {
+                return Ok(all);
+            }
+            if start.elapsed() > timeout {
+                return Err(all);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Registers the operator olivia and the support engineer sam, and has olivia grant `level`.
     /// Returns their keys (operator, support).
     pub fn granted(&self, level: &str) -> (Key, Key) {
