@@ -222,9 +222,9 @@ fn a_revocation_that_cannot_be_written_is_in_force_and_kept_at_restart() {
     assert!(a.ok() && a.stdout.contains("Revoked"), "{a:?}");
     // The retry writes the grants in full within a few seconds.
     let until = Instant::now() + Duration::from_secs(8);
-    while !(state.join("consent.json").exists() && !state.join("consent.revoked.json").exists())
-        && Instant::now() < until
-    {
+    let written =
+        || state.join("consent.json").exists() && !state.join("consent.revoked.json").exists();
+    while !written() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100));
     }
     let consent = std::fs::read_to_string(state.join("consent.json")).expect("consent.json");
