@@ -144,17 +144,7 @@ impl Pep {
 
     /// Waits until the server's log contains `needle`; returns the whole log either way.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            let log = self.log();
-            if log.contains(needle) {
-                return Ok(log);
-            }
-            if start.elapsed() > timeout {
-                return Err(log);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        until_contains(needle, timeout, || self.log())
     }
 
     /// Whether the server process is still running.
@@ -382,17 +372,7 @@ impl Pep {
     /// Waits until the transcripts contain `needle` (a session ended by the server tells its
     /// client first and closes its records after); returns them all either way.
     pub fn wait_for_transcripts(&self, needle: &str, timeout: Duration) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            let all = self.transcripts();
-            if all.contains(needle) {
-                return Ok(all);
-            }
-            if start.elapsed() > timeout {
-                return Err(all);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_contains(needle, timeout, || self.transcripts())
     }
 
     /// Registers the operator olivia and the support engineer sam, and has olivia grant `level`.
@@ -555,4 +535,23 @@ pub const T: Duration = Duration::from_secs(10);
 /// Path of a file in the shared folder.
 pub fn shared(rel: &str) -> PathBuf {
     azs_support::shared_dir::shared_path(rel)
+}
+
+/// Reads `text` until it contains `needle` or `timeout` passes; the last reading either way.
+fn until_contains(
+    needle: &str,
+    timeout: Duration,
+    text: impl Fn() -> String,
+) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        let now = text();
+        if now.contains(needle) {
+            return Ok(now);
+        }
+        if start.elapsed() > timeout {
+            return Err(now);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
